@@ -1,0 +1,97 @@
+"""Filter backends that refuse what they do not understand instead of ignoring it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+from rest_framework import exceptions
+from rest_framework.filters import OrderingFilter
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """`?ordering=` over the view's `ordering_fields`; an unknown field is a 400 naming it."""
+
+    def get_ordering(self, request: Request, queryset: QuerySet[Any], view: APIView) -> Any:
+        params = request.query_params.get(self.ordering_param)
+        if params:
+            fields = [param.strip() for param in params.split(",") if param.strip()]
+            valid = {
+                item[0] for item in self.get_valid_fields(queryset, view, {"request": request})
+            }
+            invalid = [f for f in fields if f.lstrip("-") not in valid]
+            if invalid or not fields:
+                raise exceptions.ValidationError(
+                    {
+                        self.ordering_param: [
+                            _("Campo de ordenação inválido: %(fields)s. Use: %(valid)s.")
+                            % {
+                                "fields": ", ".join(invalid) or params,
+                                "valid": ", ".join(sorted(valid)),
+                            }
+                        ]
+                    }
+                )
+            # A stable tie-breaker keeps pages from overlapping when values repeat.
+            return [*fields, "-pk"] if not any(f.lstrip("-") == "pk" for f in fields) else fields
+        return self.get_default_ordering(view)
+
+
+MAX_LIST_VALUES = 20
+
+
+class CommaSeparatedField(forms.CharField):
+    """`a,b,c` -> ["a", "b", "c"], each checked against `choices` when given."""
+
+    def __init__(self, *args: Any, choices: list[str] | None = None, **kwargs: Any) -> None:
+        self.allowed = choices
+        kwargs.setdefault("max_length", 500)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, value: Any) -> list[str] | None:
+        text = super().clean(value)
+        if not text:
+            return None
+        items = [item.strip().lower() for item in text.split(",") if item.strip()]
+        if len(items) > MAX_LIST_VALUES:
+            raise forms.ValidationError(_("No máximo %(n)s valores.") % {"n": MAX_LIST_VALUES})
+        if self.allowed is not None:
+            unknown = [item for item in items if item not in self.allowed]
+            if unknown:
+                raise forms.ValidationError(
+                    _("Valor inválido: %(values)s. Valores aceitos: %(allowed)s.")
+                    % {"values": ", ".join(unknown), "allowed": ", ".join(self.allowed)}
+                )
+        return items
+
+
+class AnyOfFilter(django_filters.Filter):
+    field_class = CommaSeparatedField
+
+    def filter(self, qs: QuerySet[Any], value: list[str] | None) -> QuerySet[Any]:
+        if not value:
+            return qs
+        return qs.filter(**{f"{self.field_name}__in": value})
+
+
+class StrictBooleanField(forms.CharField):
+    """`true`/`false` (or 1/0); anything else is an error rather than silently ignored."""
+
+    def clean(self, value: Any) -> bool | None:
+        text = (super().clean(value) or "").strip().lower()
+        if not text:
+            return None
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise forms.ValidationError(_("Use true ou false."))
+
+
+class StrictBooleanFilter(django_filters.Filter):
+    field_class = StrictBooleanField

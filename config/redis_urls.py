@@ -1,0 +1,36 @@
+"""Small helpers for Redis URLs (kept out of settings so they can be tested)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+
+def redis_db(url: str) -> int:
+    """The database index a redis:// or unix:// URL selects (0 when absent)."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return int(dict(parse_qsl(parts.query)).get("db", 0))
+    return int(parts.path.strip("/") or 0)
+
+
+def redis_url_with_db(url: str, offset: int) -> str:
+    """The same URL moved `offset` databases further (wrapping at Redis's 16 databases)."""
+    db = (redis_db(url) + offset) % 16
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = dict(parse_qsl(parts.query))
+        query["db"] = str(db)
+        return urlunsplit(parts._replace(query=urlencode(query)))
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+def redis_is_up(url: str, timeout: float = 0.5) -> bool:
+    """True when a Redis server answers PING at `url`."""
+    import redis
+
+    try:
+        return bool(
+            redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout).ping()
+        )
+    except (redis.RedisError, OSError):
+        return False

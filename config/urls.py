@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from organizations import api as org_api
+from organizations.auth import TokenObtainView, TokenRefreshThrottledView
+
+router = SimpleRouter()
+router.register("members", org_api.MemberViewSet, basename="member")
+router.register("holidays", org_api.HolidayViewSet, basename="holiday")
+
+api_v1: list[URLPattern | URLResolver] = [
+    path("auth/token/", TokenObtainView.as_view(), name="token-obtain"),
+    path("auth/token/refresh/", TokenRefreshThrottledView.as_view(), name="token-refresh"),
+    path("me/", org_api.MeView.as_view(), name="me"),
+    path("organization/", org_api.OrganizationView.as_view(), name="organization"),
+    path("", include(router.urls)),
+    path("", include("leads.urls")),
+    path("", include("mentorados.urls")),
+    path("", include("followup.urls")),
+    path("", include("integrations.urls")),
+]
+
+urlpatterns = [
+    path("admin/rq/", include("django_rq.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api-auth/", include("rest_framework.urls")),
+    path("", include("django_prometheus.urls")),
+]

@@ -1,0 +1,160 @@
+"""Query filters for leads and tasks; an invalid value is a 400 naming the parameter."""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+
+from config.api.filters import AnyOfFilter, StrictBooleanFilter
+from leads.models import Lead, LeadStatus, Task, TaskStatus, Temperatura
+from organizations.scoping import request_membership
+
+
+class DateOrDateTimeField(forms.CharField):
+    """ISO date (`2026-11-29`) or datetime with offset; returns (value, is_bare_date)."""
+
+    def clean(self, value: Any) -> tuple[Any, bool] | None:
+        text = super().clean(value)
+        if not text:
+            return None
+        try:
+            moment = parse_datetime(text)
+            if moment is not None:
+                if timezone.is_naive(moment):
+                    moment = timezone.make_aware(moment, timezone.get_default_timezone())
+                return moment, False
+            day = parse_date(text)
+        except ValueError:
+            day = None
+        if day is None:
+            raise forms.ValidationError(_("Data inválida. Use AAAA-MM-DD ou data e hora ISO 8601."))
+        return day, True
+
+
+class CreatedBoundFilter(django_filters.Filter):
+    """created_at bound; a bare date covers that whole day in the organization's time zone."""
+
+    field_class = DateOrDateTimeField
+
+    def __init__(self, *args: Any, upper: bool, **kwargs: Any) -> None:
+        self.upper = upper
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs: QuerySet[Any], value: tuple[Any, bool] | None) -> QuerySet[Any]:
+        if not value:
+            return qs
+        moment, bare = value
+        if bare:
+            request = self.parent.request if self.parent else None
+            org = getattr(request, "organization", None)
+            tz = zoneinfo.ZoneInfo(org.timezone if org else "America/Sao_Paulo")
+            start = datetime.combine(moment, time.min, tzinfo=tz)
+            if self.upper:
+                return qs.filter(created_at__lt=start + timedelta(days=1))
+            return qs.filter(created_at__gte=start)
+        return (
+            qs.filter(created_at__lte=moment) if self.upper else qs.filter(created_at__gte=moment)
+        )
+
+
+class LeadFilter(django_filters.FilterSet):
+    status = AnyOfFilter(choices=LeadStatus.values)
+    temperatura = AnyOfFilter(choices=Temperatura.values)
+    origem = AnyOfFilter()
+    closer_id = django_filters.UUIDFilter(field_name="closer_id")
+    sdr_id = django_filters.UUIDFilter(field_name="sdr_id")
+    search = django_filters.CharFilter(method="filter_search", max_length=100)
+    date_from = CreatedBoundFilter(upper=False)
+    date_to = CreatedBoundFilter(upper=True)
+    score_min = django_filters.NumberFilter(
+        field_name="lead_score", lookup_expr="gte", min_value=0, max_value=100
+    )
+    valor_min = django_filters.NumberFilter(
+        field_name="valor_potencial",
+        lookup_expr="gte",
+        min_value=Decimal("0"),
+        max_digits=14,
+        decimal_places=2,
+    )
+    tags = AnyOfFilter(method="filter_tags")
+
+    class Meta:
+        model = Lead
+        fields: list[str] = []
+
+    def filter_search(self, qs: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
+        value = value.strip()
+        if not value:
+            return qs
+        condition = (
+            Q(nome_completo__icontains=value)
+            | Q(email__icontains=value)
+            | Q(empresa__icontains=value)
+        )
+        digits = "".join(ch for ch in value if ch.isdigit())
+        if len(digits) >= 3:
+            condition |= Q(telefone__contains=digits)
+        return qs.filter(condition)
+
+    def filter_tags(self, qs: QuerySet[Lead], name: str, value: list[str] | None) -> QuerySet[Lead]:
+        if not value:
+            return qs
+        condition = Q()
+        for tag in value:
+            if connection.vendor == "postgresql":
+                condition |= Q(tags__contains=[tag])
+            else:  # SQLite has no JSON containment; match the quoted element instead.
+                condition |= Q(tags__icontains=f'"{tag}"')
+        return qs.filter(condition)
+
+
+class MemberRefField(forms.CharField):
+    """A membership id, or `me` for the requester."""
+
+    def clean(self, value: Any) -> uuid.UUID | str | None:
+        text = (super().clean(value) or "").strip()
+        if not text:
+            return None
+        if text == "me":
+            return text
+        try:
+            return uuid.UUID(text)
+        except ValueError:
+            raise forms.ValidationError(_("Use o id de um membro ou 'me'.")) from None
+
+
+class TaskFilter(django_filters.FilterSet):
+    status = AnyOfFilter(choices=TaskStatus.values)
+    responsavel_id = django_filters.Filter(field_class=MemberRefField, method="filter_responsavel")
+    lead_id = django_filters.UUIDFilter(field_name="lead_id")
+    vencidas = StrictBooleanFilter(method="filter_vencidas")
+
+    class Meta:
+        model = Task
+        fields: list[str] = []
+
+    def filter_responsavel(
+        self, qs: QuerySet[Task], name: str, value: uuid.UUID | str | None
+    ) -> QuerySet[Task]:
+        if value is None:
+            return qs
+        if isinstance(value, uuid.UUID):
+            return qs.filter(responsavel_id=value)
+        return qs.filter(responsavel=request_membership(self.request))
+
+    def filter_vencidas(self, qs: QuerySet[Task], name: str, value: bool | None) -> QuerySet[Task]:
+        if value is None:
+            return qs
+        overdue = Q(status=TaskStatus.PENDENTE, vencimento__lt=timezone.now())
+        return qs.filter(overdue) if value else qs.exclude(overdue)

@@ -1,0 +1,309 @@
+"""Lead, interaction, qualification and task shapes (Portuguese field names of the contract)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from rest_framework import serializers
+
+from leads.models import (
+    Lead,
+    LeadInteraction,
+    LeadQualification,
+    Task,
+)
+from leads.phones import InvalidPhone, normalize_phone
+from organizations.models import MANAGER_ROLES, Membership, Role
+from organizations.scoping import OrgPrimaryKeyRelatedField
+
+ORIGEM_RE = re.compile(r"^[a-z0-9_]{1,40}$")
+# Client clocks drift; an interaction stamped up to a minute ahead is taken as "now".
+FUTURE_TOLERANCE = timedelta(minutes=1)
+
+
+def _members_with_roles(*roles: str) -> Any:
+    allowed = set(roles) | set(MANAGER_ROLES)
+
+    def scope(queryset: QuerySet[Membership], context: dict[str, Any]) -> QuerySet[Membership]:
+        return queryset.filter(ativo=True, role__in=allowed)
+
+    return scope
+
+
+def _active_members(
+    queryset: QuerySet[Membership], context: dict[str, Any]
+) -> QuerySet[Membership]:
+    return queryset.filter(ativo=True)
+
+
+def _visible_leads(queryset: QuerySet[Lead], context: dict[str, Any]) -> QuerySet[Lead]:
+    membership = context.get("membership")
+    return queryset.visible_to(membership) if membership else queryset.none()  # type: ignore[attr-defined]
+
+
+class MemberRefSerializer(serializers.ModelSerializer[Membership]):
+    class Meta:
+        model = Membership
+        fields = ["id", "nome_completo"]
+
+
+class CloserRefSerializer(serializers.ModelSerializer[Membership]):
+    class Meta:
+        model = Membership
+        fields = ["id", "nome_completo", "tipo_closer"]
+
+
+class TagsField(serializers.ListField):
+    child = serializers.CharField(max_length=40, allow_blank=False, trim_whitespace=True)
+    max_length = 20
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 20)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        values = super().to_internal_value(data)
+        # Tags are matched exactly by filters, so store them in one canonical form, once each.
+        return list(dict.fromkeys(value.strip().lower() for value in values))
+
+
+class LeadQualificationSummarySerializer(serializers.ModelSerializer[LeadQualification]):
+    class Meta:
+        model = LeadQualification
+        fields = ["qualification_score", "authority_nivel", "budget_confirmado"]
+
+
+class LastInteractionSerializer(serializers.ModelSerializer[LeadInteraction]):
+    class Meta:
+        model = LeadInteraction
+        fields = ["data_interacao", "tipo_interacao", "resultado"]
+
+
+class LeadSerializer(serializers.ModelSerializer[Lead]):
+    """A lead with its closer, SDR, qualification summary and latest interaction.
+
+    `interactions_count` and `last_interaction` come from `leads.selectors.attach_list_extras`,
+    which loads them for a whole page in two queries.
+    """
+
+    closer_id = OrgPrimaryKeyRelatedField(
+        source="closer",
+        queryset=Membership.objects.all(),
+        scope=_members_with_roles(Role.CLOSER),
+        required=False,
+        allow_null=True,
+    )
+    sdr_id = OrgPrimaryKeyRelatedField(
+        source="sdr",
+        queryset=Membership.objects.all(),
+        scope=_members_with_roles(Role.SDR),
+        required=False,
+        allow_null=True,
+    )
+    closer = CloserRefSerializer(read_only=True)
+    sdr = MemberRefSerializer(read_only=True)
+    tags = TagsField(required=False)
+    email = serializers.EmailField(
+        max_length=254, required=False, allow_null=True, allow_blank=True
+    )
+    telefone = serializers.CharField(
+        max_length=40, required=False, allow_null=True, allow_blank=True
+    )
+    interactions_count = serializers.SerializerMethodField()
+    qualification = serializers.SerializerMethodField()
+    last_interaction = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id",
+            "nome_completo",
+            "email",
+            "telefone",
+            "empresa",
+            "cargo",
+            "origem",
+            "status",
+            "temperatura",
+            "lead_score",
+            "valor_potencial",
+            "valor_fechado",
+            "closer_id",
+            "sdr_id",
+            "closer",
+            "sdr",
+            "motivo_perda",
+            "observacoes",
+            "tags",
+            "crm_provider",
+            "crm_id",
+            "crm_synced_at",
+            "crm_sync_error",
+            "opt_out_email",
+            "opt_out_whatsapp",
+            "last_interaction_at",
+            "converted_at",
+            "created_at",
+            "updated_at",
+            "interactions_count",
+            "qualification",
+            "last_interaction",
+        ]
+        read_only_fields = [
+            "id",
+            "temperatura",
+            "lead_score",
+            "crm_provider",
+            "crm_id",
+            "crm_synced_at",
+            "crm_sync_error",
+            "last_interaction_at",
+            "converted_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    def validate_email(self, value: str | None) -> str | None:
+        return value.strip().lower() or None if value else None
+
+    def validate_telefone(self, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        try:
+            return normalize_phone(value)
+        except InvalidPhone:
+            raise serializers.ValidationError(
+                _("Telefone inválido. Informe DDD e número, por exemplo (11) 98765-4321.")
+            ) from None
+
+    def validate_origem(self, value: str) -> str:
+        value = value.strip().lower()
+        if not ORIGEM_RE.match(value):
+            raise serializers.ValidationError(
+                _("Use letras minúsculas, números e _ (por exemplo: instagram, indicacao).")
+            )
+        return value
+
+    def validate_nome_completo(self, value: str) -> str:
+        value = " ".join(value.split())
+        if not value:
+            raise serializers.ValidationError(_("Informe o nome do lead."))
+        return value
+
+    def get_interactions_count(self, lead: Lead) -> int:
+        return getattr(lead, "interactions_count", 0)
+
+    def get_qualification(self, lead: Lead) -> dict[str, Any] | None:
+        try:
+            qualification = lead.qualification
+        except LeadQualification.DoesNotExist:
+            return None
+        return LeadQualificationSummarySerializer(qualification).data
+
+    def get_last_interaction(self, lead: Lead) -> dict[str, Any] | None:
+        last = getattr(lead, "last_interaction", None)
+        return LastInteractionSerializer(last).data if last is not None else None
+
+
+class InteractionSerializer(serializers.ModelSerializer[LeadInteraction]):
+    lead_id = serializers.UUIDField(read_only=True)
+    closer_id = serializers.UUIDField(read_only=True)
+    closer = MemberRefSerializer(read_only=True)
+    data_interacao = serializers.DateTimeField(required=False)
+    motivo_perda = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=2000
+    )
+
+    class Meta:
+        model = LeadInteraction
+        fields = [
+            "id",
+            "lead_id",
+            "closer_id",
+            "closer",
+            "tipo_interacao",
+            "resumo",
+            "detalhes_completos",
+            "resultado",
+            "valor",
+            "data_interacao",
+            "duracao_minutos",
+            "proximo_passo",
+            "motivo_perda",
+            "created_at",
+        ]
+        read_only_fields = ["id", "created_at"]
+        extra_kwargs = {"tipo_interacao": {"required": True}}
+
+    def validate_data_interacao(self, value: Any) -> Any:
+        now = timezone.now()
+        if value > now + FUTURE_TOLERANCE:
+            raise serializers.ValidationError(_("A data da interação não pode estar no futuro."))
+        return min(value, now)
+
+
+class QualificationSerializer(serializers.ModelSerializer[LeadQualification]):
+    lead_id = serializers.UUIDField(read_only=True)
+
+    class Meta:
+        model = LeadQualification
+        fields = [
+            "lead_id",
+            "budget_confirmado",
+            "valor_orcamento",
+            "authority_nivel",
+            "necessidade_identificada",
+            "dor_principal",
+            "prazo_decisao",
+            "qualification_score",
+            "updated_at",
+        ]
+        read_only_fields = ["qualification_score", "updated_at"]
+
+
+class TaskSerializer(serializers.ModelSerializer[Task]):
+    lead_id = OrgPrimaryKeyRelatedField(
+        source="lead",
+        queryset=Lead.objects.all(),
+        scope=_visible_leads,
+        required=False,
+        allow_null=True,
+    )
+    responsavel_id = OrgPrimaryKeyRelatedField(
+        source="responsavel",
+        queryset=Membership.objects.all(),
+        scope=_active_members,
+        required=False,
+    )
+    responsavel = MemberRefSerializer(read_only=True)
+    vencida = serializers.SerializerMethodField(help_text=gettext_lazy("Pendente e já vencida."))
+
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "lead_id",
+            "responsavel_id",
+            "responsavel",
+            "tipo",
+            "titulo",
+            "descricao",
+            "vencimento",
+            "status",
+            "origem",
+            "concluida_em",
+            "vencida",
+            "created_at",
+        ]
+        read_only_fields = ["id", "origem", "concluida_em", "created_at"]
+
+    def get_vencida(self, task: Task) -> bool:
+        return bool(
+            task.status == "pendente" and task.vencimento and task.vencimento < timezone.now()
+        )

@@ -1,0 +1,217 @@
+"""Leads, interactions, qualification and tasks endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from leads import selectors, services
+from leads.api.filters import LeadFilter, TaskFilter
+from leads.api.serializers import (
+    InteractionSerializer,
+    LeadSerializer,
+    QualificationSerializer,
+    TaskSerializer,
+)
+from leads.models import Lead, LeadInteraction, LeadQualification, Task
+from organizations.models import Organization, Role
+from organizations.permissions import ALL_ROLES, MANAGERS, SALES_ROLES
+from organizations.scoping import OrgScopedMixin
+
+UUID_RE = "[0-9a-fA-F-]{36}"
+
+
+class LeadAccessMixin(OrgScopedMixin):
+    """Leads visible to the requester (organization + visibilidade_leads for closer/SDR)."""
+
+    read_roles = ALL_ROLES
+    write_roles = SALES_ROLES
+
+    def visible_leads(self) -> QuerySet[Lead]:
+        return Lead.objects.for_org(self.organization).visible_to(self.membership)
+
+    def get_lead(self) -> Lead:
+        return get_object_or_404(
+            self.visible_leads().select_related("organization"), pk=self.kwargs["lead_pk"]
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Lista leads com filtros, busca, ordenação e paginação"),
+    create=extend_schema(
+        summary="Cria um lead",
+        responses={
+            201: LeadSerializer,
+            409: OpenApiResponse(description="Email ou telefone já cadastrado"),
+        },
+    ),
+)
+class LeadViewSet(LeadAccessMixin, viewsets.ModelViewSet[Lead]):
+    queryset = Lead.objects.all()
+    serializer_class = LeadSerializer
+    filterset_class = LeadFilter
+    ordering_fields = [
+        "created_at",
+        "lead_score",
+        "valor_potencial",
+        "nome_completo",
+        "last_interaction_at",
+    ]
+    ordering = ["-created_at", "-id"]
+    lookup_value_regex = UUID_RE
+    action_roles = {"destroy": MANAGERS}
+
+    def get_queryset(self) -> QuerySet[Lead]:
+        return selectors.lead_list_queryset(membership=self.membership)
+
+    def paginate_queryset(self, queryset: Any) -> Any:
+        page = super().paginate_queryset(queryset)
+        if page is not None:
+            selectors.attach_list_extras(page)
+        return page
+
+    def get_object(self) -> Lead:
+        lead: Lead = super().get_object()
+        selectors.attach_list_extras([lead])
+        return lead
+
+    def _default_assignment(self, data: dict[str, Any]) -> dict[str, Any]:
+        # A closer or SDR creating a lead owns it unless they name someone else; otherwise a
+        # closer in an "atribuidos" organization could create a lead they cannot see.
+        role = self.membership.role
+        if role == Role.CLOSER and "closer" not in data:
+            data["closer"] = self.membership
+        if role == Role.SDR and "sdr" not in data:
+            data["sdr"] = self.membership
+        return data
+
+    def perform_create(self, serializer: serializers.BaseSerializer[Lead]) -> None:
+        data = self._default_assignment(dict(serializer.validated_data))
+        lead = services.lead_create(
+            organization=self.organization, actor=self.membership, data=data
+        )
+        serializer.instance = selectors.attach_list_extras([self._reload(lead)])[0]
+
+    def perform_update(self, serializer: serializers.BaseSerializer[Lead]) -> None:
+        assert isinstance(serializer.instance, Lead)
+        lead = services.lead_update(
+            lead=serializer.instance, actor=self.membership, data=dict(serializer.validated_data)
+        )
+        serializer.instance = selectors.attach_list_extras([self._reload(lead)])[0]
+
+    def perform_destroy(self, instance: Lead) -> None:
+        services.lead_delete(lead=instance, actor=self.membership)
+
+    def _reload(self, lead: Lead) -> Lead:
+        return self.get_queryset().get(pk=lead.pk)
+
+
+class InteractionViewSet(
+    LeadAccessMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[LeadInteraction],
+):
+    """Interactions of one lead, newest first; the author is the requester."""
+
+    queryset = LeadInteraction.objects.all()
+    serializer_class = InteractionSerializer
+    ordering_fields = ["data_interacao", "created_at"]
+    ordering = ["-data_interacao", "-created_at"]
+    lookup_value_regex = UUID_RE
+
+    def get_queryset(self) -> QuerySet[LeadInteraction]:
+        lead = self.get_lead()
+        return LeadInteraction.objects.filter(lead=lead).select_related("closer")
+
+    @extend_schema(responses={201: InteractionSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        lead = self.get_lead()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        motivo = data.pop("motivo_perda", "")
+        interaction = services.interaction_create(
+            lead=lead, actor=self.membership, data=data, motivo_perda=motivo
+        )
+        return Response(self.get_serializer(interaction).data, status=status.HTTP_201_CREATED)
+
+
+class QualificationViewSet(LeadAccessMixin, viewsets.GenericViewSet[LeadQualification]):
+    """BANT qualification of one lead: GET it, PUT it (created on first PUT)."""
+
+    queryset = LeadQualification.objects.all()
+    serializer_class = QualificationSerializer
+    pagination_class = None
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        lead = self.get_lead()
+        qualification = LeadQualification.objects.filter(lead=lead).first()
+        if qualification is None:
+            raise exceptions.NotFound(_("Este lead ainda não tem qualificação."))
+        return Response(self.get_serializer(qualification).data)
+
+    @extend_schema(responses={200: QualificationSerializer, 201: QualificationSerializer})
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        lead = self.get_lead()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        qualification, created = services.qualification_save(
+            lead=lead, actor=self.membership, data=dict(serializer.validated_data)
+        )
+        return Response(
+            self.get_serializer(qualification).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class TaskViewSet(
+    OrgScopedMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet[Task],
+):
+    """Tasks: filters `status`, `responsavel_id` (`me` allowed), `lead_id`, `vencidas=true`."""
+
+    queryset = Task.objects.select_related("responsavel")
+    serializer_class = TaskSerializer
+    filterset_class = TaskFilter
+    ordering_fields = ["vencimento", "created_at", "status"]
+    ordering = ["vencimento", "created_at"]
+    read_roles = ALL_ROLES
+    write_roles = SALES_ROLES
+    lookup_value_regex = UUID_RE
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def scope_queryset(self, queryset: QuerySet[Task]) -> QuerySet[Task]:
+        membership = self.membership
+        organization: Organization = self.organization
+        if membership.is_seller and (
+            organization.visibilidade_leads == Organization.LeadVisibility.ATRIBUIDOS
+        ):
+            visible = Lead.objects.for_org(organization).visible_to(membership).values("pk")
+            return queryset.filter(Q(responsavel=membership) | Q(lead__in=visible))
+        return queryset
+
+    def perform_create(self, serializer: serializers.BaseSerializer[Task]) -> None:
+        data = dict(serializer.validated_data)
+        data.setdefault("responsavel", self.membership)
+        serializer.instance = services.task_create(
+            organization=self.organization, actor=self.membership, data=data
+        )
+
+    def perform_update(self, serializer: serializers.BaseSerializer[Task]) -> None:
+        assert isinstance(serializer.instance, Task)
+        serializer.instance = services.task_update(
+            task=serializer.instance, actor=self.membership, data=dict(serializer.validated_data)
+        )

@@ -1,0 +1,348 @@
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any, Self
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from organizations.models import Membership, Organization, OrgManager, OrgQuerySet
+
+MONEY: dict[str, Any] = {
+    "max_digits": 14,
+    "decimal_places": 2,
+    "validators": [MinValueValidator(Decimal("0"))],
+}
+
+
+class LeadStatus(models.TextChoices):
+    NOVO = "novo", _("Novo")
+    EM_CONTATO = "em_contato", _("Em contato")
+    QUALIFICADO = "qualificado", _("Qualificado")
+    AGENDADO = "agendado", _("Agendado")
+    NEGOCIACAO = "negociacao", _("Negociação")
+    CONVERTIDO = "convertido", _("Convertido")
+    PERDIDO = "perdido", _("Perdido")
+
+
+PIPELINE_ORDER = [s.value for s in LeadStatus]
+CLOSED_STATUSES = frozenset({LeadStatus.CONVERTIDO, LeadStatus.PERDIDO})
+
+
+class Temperatura(models.TextChoices):
+    FRIO = "frio", _("Frio")
+    MORNO = "morno", _("Morno")
+    QUENTE = "quente", _("Quente")
+
+
+class LeadQuerySet(OrgQuerySet):
+    def visible_to(self, membership: Membership) -> Self:
+        """Closers and SDRs see every lead, or only their own when the organization says so."""
+        org = membership.organization
+        if (
+            membership.is_seller
+            and org.visibilidade_leads == Organization.LeadVisibility.ATRIBUIDOS
+        ):
+            return self.filter(Q(closer=membership) | Q(sdr=membership))
+        return self
+
+    def open(self) -> Self:
+        return self.exclude(status__in=CLOSED_STATUSES)
+
+
+class Lead(models.Model):
+    """A prospective buyer moving through the sales pipeline (table `leads`)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="leads")
+    nome_completo = models.CharField(_("nome completo"), max_length=200)
+    email = models.EmailField(_("email"), max_length=254, null=True, blank=True)
+    telefone = models.CharField(_("telefone"), max_length=20, null=True, blank=True)
+    # Phone digits without Brazil's mobile ninth digit: one indexed key that matches an inbound
+    # WhatsApp number whether or not the sender's app includes the ninth digit.
+    telefone_chave = models.CharField(max_length=20, null=True, blank=True, editable=False)
+    empresa = models.CharField(_("empresa"), max_length=200, blank=True)
+    cargo = models.CharField(_("cargo"), max_length=120, blank=True)
+    origem = models.CharField(_("origem"), max_length=40, default="outro")
+    status = models.CharField(
+        _("status"), max_length=20, choices=LeadStatus.choices, default=LeadStatus.NOVO
+    )
+    temperatura = models.CharField(
+        _("temperatura"), max_length=10, choices=Temperatura.choices, default=Temperatura.FRIO
+    )
+    lead_score = models.PositiveSmallIntegerField(
+        _("score"), default=0, validators=[MaxValueValidator(100)]
+    )
+    valor_potencial = models.DecimalField(_("valor potencial"), null=True, blank=True, **MONEY)
+    valor_fechado = models.DecimalField(_("valor fechado"), null=True, blank=True, **MONEY)
+    closer = models.ForeignKey(
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads_as_closer",
+        verbose_name=_("closer"),
+    )
+    sdr = models.ForeignKey(
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads_as_sdr",
+        verbose_name=_("SDR"),
+    )
+    motivo_perda = models.TextField(_("motivo da perda"), blank=True)
+    observacoes = models.TextField(_("observações"), blank=True)
+    tags = models.JSONField(_("tags"), default=list, blank=True)
+    crm_provider = models.CharField(_("CRM"), max_length=20, blank=True)
+    crm_id = models.CharField(_("id no CRM"), max_length=64, blank=True)
+    crm_synced_at = models.DateTimeField(_("sincronizado com o CRM em"), null=True, blank=True)
+    crm_sync_error = models.TextField(_("erro de sincronização com o CRM"), blank=True)
+    opt_out_email = models.BooleanField(_("não quer emails"), default=False)
+    opt_out_whatsapp = models.BooleanField(_("não quer WhatsApp"), default=False)
+    last_interaction_at = models.DateTimeField(_("última interação"), null=True, blank=True)
+    converted_at = models.DateTimeField(_("convertido em"), null=True, blank=True)
+    created_at = models.DateTimeField(_("criado em"), default=timezone.now)
+    updated_at = models.DateTimeField(_("atualizado em"), auto_now=True)
+
+    objects = models.Manager.from_queryset(LeadQuerySet)()
+
+    class Meta:
+        db_table = "leads"
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "email"],
+                condition=Q(email__isnull=False),
+                name="lead_unique_email_per_org",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "telefone"],
+                condition=Q(telefone__isnull=False),
+                name="lead_unique_phone_per_org",
+            ),
+            models.CheckConstraint(condition=Q(lead_score__lte=100), name="lead_score_max_100"),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="lead_org_created"),
+            models.Index(fields=["organization", "status"], name="lead_org_status"),
+            models.Index(fields=["organization", "telefone_chave"], name="lead_org_phone_key"),
+        ]
+
+    def __str__(self) -> str:
+        return self.nome_completo
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in CLOSED_STATUSES
+
+
+class LeadStatusChange(models.Model):
+    """One pipeline move of a lead; drives funnel, cycle-time and time-in-stage figures."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=20, choices=LeadStatus.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=LeadStatus.choices)
+    changed_by = models.ForeignKey(
+        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "lead_status_changes"
+        verbose_name = _("mudança de status")
+        verbose_name_plural = _("mudanças de status")
+        ordering = ["-changed_at"]
+        indexes = [
+            models.Index(fields=["organization", "to_status", "changed_at"], name="lsc_org_to_at"),
+            models.Index(fields=["lead", "changed_at"], name="lsc_lead_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '-'} -> {self.to_status}"
+
+
+class TipoInteracao(models.TextChoices):
+    LIGACAO = "ligacao", _("Ligação")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    EMAIL = "email", _("Email")
+    REUNIAO = "reuniao", _("Reunião")
+    PRESENCIAL = "presencial", _("Presencial")
+    OUTRO = "outro", _("Outro")
+
+
+class Resultado(models.TextChoices):
+    CONTATO_REALIZADO = "contato_realizado", _("Contato realizado")
+    SEM_RESPOSTA = "sem_resposta", _("Sem resposta")
+    AGENDAMENTO = "agendamento", _("Agendamento")
+    PROPOSTA_ENVIADA = "proposta_enviada", _("Proposta enviada")
+    FOLLOW_UP = "follow_up", _("Follow-up")
+    FECHAMENTO_POSITIVO = "fechamento_positivo", _("Fechamento positivo")
+    FECHAMENTO_NEGATIVO = "fechamento_negativo", _("Fechamento negativo")
+
+
+class LeadInteraction(models.Model):
+    """A contact with a lead (call, message, meeting) and its outcome."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="interactions")
+    closer = models.ForeignKey(
+        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="interactions"
+    )
+    tipo_interacao = models.CharField(
+        _("tipo"), max_length=20, choices=TipoInteracao.choices, default=TipoInteracao.OUTRO
+    )
+    resumo = models.CharField(_("resumo"), max_length=500, blank=True)
+    detalhes_completos = models.TextField(_("detalhes"), blank=True)
+    resultado = models.CharField(
+        _("resultado"), max_length=30, choices=Resultado.choices, blank=True
+    )
+    valor = models.DecimalField(_("valor"), null=True, blank=True, **MONEY)
+    data_interacao = models.DateTimeField(_("data da interação"), default=timezone.now)
+    duracao_minutos = models.PositiveIntegerField(
+        _("duração (min)"), null=True, blank=True, validators=[MaxValueValidator(24 * 60)]
+    )
+    proximo_passo = models.CharField(_("próximo passo"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("criada em"), default=timezone.now)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "lead_interactions"
+        verbose_name = _("interação")
+        verbose_name_plural = _("interações")
+        ordering = ["-data_interacao"]
+        indexes = [
+            models.Index(fields=["lead", "-data_interacao"], name="interaction_lead_date"),
+            models.Index(fields=["organization", "data_interacao"], name="interaction_org_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_tipo_interacao_display()} {self.data_interacao:%d/%m/%Y}"
+
+
+class AuthorityNivel(models.TextChoices):
+    DECISOR = "decisor", _("Decisor")
+    INFLUENCIADOR = "influenciador", _("Influenciador")
+    USUARIO = "usuario", _("Usuário")
+    DESCONHECIDO = "desconhecido", _("Desconhecido")
+
+
+class PrazoDecisao(models.TextChoices):
+    IMEDIATO = "imediato", _("Imediato (até 30 dias)")
+    CURTO = "curto", _("Curto (até 90 dias)")
+    MEDIO = "medio", _("Médio (até 180 dias)")
+    LONGO = "longo", _("Longo")
+    INDEFINIDO = "indefinido", _("Indefinido")
+
+
+class LeadQualification(models.Model):
+    """BANT details of a lead (one per lead) and the qualification score they give."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    lead = models.OneToOneField(Lead, on_delete=models.CASCADE, related_name="qualification")
+    budget_confirmado = models.BooleanField(_("orçamento confirmado"), default=False)
+    valor_orcamento = models.DecimalField(_("valor do orçamento"), null=True, blank=True, **MONEY)
+    authority_nivel = models.CharField(
+        _("autoridade"),
+        max_length=20,
+        choices=AuthorityNivel.choices,
+        default=AuthorityNivel.DESCONHECIDO,
+    )
+    necessidade_identificada = models.BooleanField(_("necessidade identificada"), default=False)
+    dor_principal = models.TextField(_("dor principal"), blank=True)
+    prazo_decisao = models.CharField(
+        _("prazo de decisão"),
+        max_length=20,
+        choices=PrazoDecisao.choices,
+        default=PrazoDecisao.INDEFINIDO,
+    )
+    qualification_score = models.PositiveSmallIntegerField(_("score de qualificação"), default=0)
+    updated_at = models.DateTimeField(_("atualizada em"), auto_now=True)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "lead_qualification_details"
+        verbose_name = _("qualificação")
+        verbose_name_plural = _("qualificações")
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: {self.qualification_score}"
+
+
+class TaskTipo(models.TextChoices):
+    LIGACAO = "ligacao", _("Ligação")
+    TAREFA = "tarefa", _("Tarefa")
+
+
+class TaskStatus(models.TextChoices):
+    PENDENTE = "pendente", _("Pendente")
+    CONCLUIDA = "concluida", _("Concluída")
+    CANCELADA = "cancelada", _("Cancelada")
+
+
+class TaskOrigem(models.TextChoices):
+    MANUAL = "manual", _("Manual")
+    FOLLOWUP = "followup", _("Follow-up")
+
+
+class Task(models.Model):
+    """A to-do for a member (call a lead, send a proposal), manual or created by a follow-up."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks"
+    )
+    responsavel = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="tasks", verbose_name=_("responsável")
+    )
+    tipo = models.CharField(_("tipo"), max_length=10, choices=TaskTipo.choices, default="tarefa")
+    titulo = models.CharField(_("título"), max_length=200)
+    descricao = models.TextField(_("descrição"), blank=True)
+    vencimento = models.DateTimeField(_("vencimento"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=TaskStatus.choices, default=TaskStatus.PENDENTE
+    )
+    origem = models.CharField(
+        _("origem"), max_length=10, choices=TaskOrigem.choices, default=TaskOrigem.MANUAL
+    )
+    # Set by automated creators (follow-up steps) so that a retried job creates the task once.
+    origem_ref = models.CharField(
+        max_length=120, null=True, blank=True, unique=True, editable=False
+    )
+    concluida_em = models.DateTimeField(_("concluída em"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("criada em"), default=timezone.now)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "tarefas"
+        verbose_name = _("tarefa")
+        verbose_name_plural = _("tarefas")
+        ordering = ["vencimento", "created_at"]
+        indexes = [
+            models.Index(
+                fields=["organization", "responsavel", "status", "vencimento"],
+                name="task_org_resp_status_due",
+            ),
+            models.Index(fields=["status", "vencimento"], name="task_status_due"),
+        ]
+
+    def __str__(self) -> str:
+        return self.titulo

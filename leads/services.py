@@ -1,0 +1,308 @@
+"""Writes for leads, interactions, qualification and tasks (one transaction each).
+
+API views and admin actions call these; other apps react through `leads.signals`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from config.api.exceptions import Conflict
+from integrations.models import NotificationTipo
+from integrations.notifications import managers_of, notify
+from leads import signals
+from leads.models import (
+    Lead,
+    LeadInteraction,
+    LeadQualification,
+    LeadStatus,
+    LeadStatusChange,
+    Resultado,
+    Task,
+    TaskStatus,
+)
+from leads.phones import phone_match_key
+from leads.scores import qualification_score
+from organizations.models import Membership, Organization
+
+# Fields whose change other apps care about (follow-up enrollment criteria, CRM mapping).
+TRACKED_FIELDS = (
+    "nome_completo",
+    "email",
+    "telefone",
+    "empresa",
+    "cargo",
+    "origem",
+    "status",
+    "temperatura",
+    "lead_score",
+    "valor_potencial",
+    "closer_id",
+    "sdr_id",
+    "tags",
+    "opt_out_email",
+    "opt_out_whatsapp",
+)
+
+
+def _duplicate_of(
+    *, organization: Organization, email: str | None, telefone: str | None, exclude: Any = None
+) -> Lead | None:
+    """The existing lead of the organization sharing the email or the phone, if any."""
+    condition = Q()
+    if email:
+        condition |= Q(email=email)
+    if telefone:
+        condition |= Q(telefone=telefone)
+    if not condition:
+        return None
+    queryset = Lead.objects.for_org(organization).filter(condition)
+    if exclude is not None:
+        queryset = queryset.exclude(pk=exclude)
+    return queryset.only("id").first()
+
+
+def _raise_duplicate(existing: Lead) -> None:
+    raise Conflict(
+        _("Já existe um lead com este email ou telefone nesta organização."),
+        details={"existing_id": str(existing.pk)},
+    )
+
+
+def _record_status_change(
+    *, lead: Lead, from_status: str, to_status: str, actor: Membership | None, at: datetime
+) -> LeadStatusChange:
+    return LeadStatusChange.objects.create(
+        organization_id=lead.organization_id,
+        lead=lead,
+        from_status=from_status,
+        to_status=to_status,
+        changed_by=actor,
+        changed_at=at,
+    )
+
+
+def _apply_status_side_effects(lead: Lead, from_status: str, now: datetime) -> None:
+    """Keep converted_at/valor_fechado consistent with the status."""
+    if lead.status == LeadStatus.CONVERTIDO and from_status != LeadStatus.CONVERTIDO:
+        lead.converted_at = now
+        if lead.valor_fechado is None:
+            lead.valor_fechado = lead.valor_potencial
+    elif lead.status != LeadStatus.CONVERTIDO and from_status == LeadStatus.CONVERTIDO:
+        # Reopened: it no longer counts as a conversion (the mentee, if any, is kept).
+        lead.converted_at = None
+
+
+def _after_status_change(lead: Lead, from_status: str, actor: Membership | None) -> None:
+    signals.lead_status_changed.send(
+        sender=Lead, lead=lead, actor=actor, from_status=from_status, to_status=lead.status
+    )
+    if lead.status == LeadStatus.CONVERTIDO:
+        _notify_converted(lead, actor)
+        signals.lead_converted.send(sender=Lead, lead=lead, actor=actor)
+
+
+def _notify_converted(lead: Lead, actor: Membership | None) -> None:
+    organization = lead.organization
+    valor = lead.valor_fechado
+    notify(
+        organization=organization,
+        recipients=[lead.closer, *managers_of(organization)],
+        tipo=NotificationTipo.LEAD_CONVERTED,
+        titulo=_("Lead convertido: %(nome)s") % {"nome": lead.nome_completo},
+        payload={
+            "lead_id": str(lead.pk),
+            "valor_fechado": str(valor) if valor is not None else None,
+            "by": str(actor.pk) if actor else None,
+        },
+    )
+
+
+@transaction.atomic
+def lead_create(
+    *, organization: Organization, actor: Membership | None, data: dict[str, Any]
+) -> Lead:
+    """Creates a lead (email/phone already normalized by the caller's validation)."""
+    email, telefone = data.get("email"), data.get("telefone")
+    existing = _duplicate_of(organization=organization, email=email, telefone=telefone)
+    if existing is not None:
+        _raise_duplicate(existing)
+    now = timezone.now()
+    lead = Lead(organization=organization, **data)
+    lead.telefone_chave = phone_match_key(lead.telefone)
+    _apply_status_side_effects(lead, "", now)
+    try:
+        with transaction.atomic():
+            lead.save()
+    except IntegrityError:
+        # A concurrent request created the same email/phone between our check and insert.
+        existing = _duplicate_of(organization=organization, email=email, telefone=telefone)
+        if existing is None:
+            raise
+        _raise_duplicate(existing)
+    _record_status_change(lead=lead, from_status="", to_status=lead.status, actor=actor, at=now)
+    signals.lead_created.send(sender=Lead, lead=lead, actor=actor)
+    if lead.status == LeadStatus.CONVERTIDO:
+        _after_status_change(lead, "", actor)
+    return lead
+
+
+@transaction.atomic
+def lead_update(*, lead: Lead, actor: Membership | None, data: dict[str, Any]) -> Lead:
+    """Updates a lead; a status change is recorded and its effects applied."""
+    lead = Lead.objects.select_for_update().select_related("organization").get(pk=lead.pk)
+    before = {field: getattr(lead, field) for field in TRACKED_FIELDS}
+    email = data.get("email", lead.email)
+    telefone = data.get("telefone", lead.telefone)
+    if ("email" in data and email != lead.email) or (
+        "telefone" in data and telefone != lead.telefone
+    ):
+        existing = _duplicate_of(
+            organization=lead.organization, email=email, telefone=telefone, exclude=lead.pk
+        )
+        if existing is not None:
+            _raise_duplicate(existing)
+    for field, value in data.items():
+        setattr(lead, field, value)
+    lead.telefone_chave = phone_match_key(lead.telefone)
+    now = timezone.now()
+    from_status = before["status"]
+    status_changed = lead.status != from_status
+    if status_changed:
+        _apply_status_side_effects(lead, from_status, now)
+    try:
+        with transaction.atomic():
+            lead.save()
+    except IntegrityError:
+        existing = _duplicate_of(
+            organization=lead.organization, email=email, telefone=telefone, exclude=lead.pk
+        )
+        if existing is None:
+            raise
+        _raise_duplicate(existing)
+    changed = {field for field in TRACKED_FIELDS if getattr(lead, field) != before[field]}
+    if status_changed:
+        _record_status_change(
+            lead=lead, from_status=from_status, to_status=lead.status, actor=actor, at=now
+        )
+    if changed:
+        signals.lead_updated.send(sender=Lead, lead=lead, actor=actor, changed=changed)
+    if status_changed:
+        _after_status_change(lead, from_status, actor)
+    return lead
+
+
+@transaction.atomic
+def lead_delete(*, lead: Lead, actor: Membership | None) -> None:
+    signals.lead_deleted.send(
+        sender=Lead, lead_id=lead.pk, organization_id=lead.organization_id, actor=actor
+    )
+    lead.delete()
+
+
+def _set_status(
+    lead: Lead, to_status: str, actor: Membership | None, **fields: Any
+) -> tuple[Lead, bool]:
+    """Moves a locked lead to `to_status` (no-op if already there); returns (lead, moved)."""
+    if lead.status == to_status:
+        return lead, False
+    return lead_update(lead=lead, actor=actor, data={"status": to_status, **fields}), True
+
+
+@transaction.atomic
+def lead_convert(*, lead: Lead, actor: Membership | None, valor: Decimal | None = None) -> Lead:
+    """Marks the lead won: converted_at, valor_fechado, a Mentorado (via signal), notices.
+
+    Idempotent and race-safe: the row lock serializes concurrent conversions and a lead that is
+    already `convertido` is returned unchanged.
+    """
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    fields: dict[str, Any] = {}
+    if valor is not None:
+        fields["valor_fechado"] = valor
+    lead, _moved = _set_status(lead, LeadStatus.CONVERTIDO, actor, **fields)
+    return lead
+
+
+@transaction.atomic
+def lead_mark_lost(*, lead: Lead, actor: Membership | None, motivo: str = "") -> Lead:
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    fields = {"motivo_perda": motivo} if motivo else {}
+    lead, _moved = _set_status(lead, LeadStatus.PERDIDO, actor, **fields)
+    return lead
+
+
+@transaction.atomic
+def interaction_create(
+    *, lead: Lead, actor: Membership, data: dict[str, Any], motivo_perda: str = ""
+) -> LeadInteraction:
+    """Records an interaction by the requester; closing results convert or lose the lead."""
+    interaction = LeadInteraction.objects.create(
+        organization_id=lead.organization_id, lead=lead, closer=actor, **data
+    )
+    # Conditional update: concurrent interactions never move last_interaction_at backwards.
+    moment = interaction.data_interacao
+    Lead.objects.filter(
+        Q(last_interaction_at__isnull=True) | Q(last_interaction_at__lt=moment), pk=lead.pk
+    ).update(last_interaction_at=moment)
+    if interaction.resultado == Resultado.FECHAMENTO_POSITIVO:
+        lead_convert(lead=lead, actor=actor, valor=interaction.valor)
+    elif interaction.resultado == Resultado.FECHAMENTO_NEGATIVO:
+        motivo = motivo_perda or interaction.resumo
+        lead_mark_lost(lead=lead, actor=actor, motivo=motivo)
+    signals.interaction_created.send(sender=LeadInteraction, interaction=interaction, actor=actor)
+    return interaction
+
+
+@transaction.atomic
+def qualification_save(
+    *, lead: Lead, actor: Membership | None, data: dict[str, Any]
+) -> tuple[LeadQualification, bool]:
+    """Creates or replaces the lead's BANT details and recomputes qualification_score."""
+    qualification, created = LeadQualification.objects.select_for_update().get_or_create(
+        lead=lead, defaults={"organization_id": lead.organization_id}
+    )
+    for field, value in data.items():
+        setattr(qualification, field, value)
+    qualification.qualification_score = qualification_score(
+        budget_confirmado=qualification.budget_confirmado,
+        authority_nivel=qualification.authority_nivel,
+        necessidade_identificada=qualification.necessidade_identificada,
+        prazo_decisao=qualification.prazo_decisao,
+    )
+    qualification.save()
+    signals.qualification_saved.send(
+        sender=LeadQualification, qualification=qualification, actor=actor
+    )
+    return qualification, created
+
+
+@transaction.atomic
+def task_create(
+    *, organization: Organization, actor: Membership | None, data: dict[str, Any]
+) -> Task:
+    task = Task(organization=organization, created_by=actor, **data)
+    if task.status == TaskStatus.CONCLUIDA and task.concluida_em is None:
+        task.concluida_em = timezone.now()
+    task.save()
+    return task
+
+
+@transaction.atomic
+def task_update(*, task: Task, actor: Membership | None, data: dict[str, Any]) -> Task:
+    previous_status = task.status
+    for field, value in data.items():
+        setattr(task, field, value)
+    if task.status == TaskStatus.CONCLUIDA and previous_status != TaskStatus.CONCLUIDA:
+        task.concluida_em = timezone.now()
+    elif task.status != TaskStatus.CONCLUIDA:
+        task.concluida_em = None
+    task.save()
+    return task

@@ -1,0 +1,28 @@
+"""Hooks other apps attach to (scores, mentees, follow-up enrollment, CRM sync).
+
+Sent by leads.services inside the write's transaction, after the rows are saved. Receivers
+that start background work must enqueue with `config.jobs.enqueue` (on commit); receivers
+that write rows (a Mentorado on conversion) share the transaction, so a failure rolls back
+the whole write.
+
+Keyword arguments:
+- lead_created: lead, actor (Membership | None)
+- lead_updated: lead, actor, changed (set of field names)
+- lead_status_changed: lead, actor, from_status, to_status
+- lead_converted: lead, actor
+- lead_deleted: lead_id, organization_id (sent before the row is deleted)
+- interaction_created: interaction, actor
+- qualification_saved: qualification, actor
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+lead_created = Signal()
+lead_updated = Signal()
+lead_status_changed = Signal()
+lead_converted = Signal()
+lead_deleted = Signal()
+interaction_created = Signal()
+qualification_saved = Signal()

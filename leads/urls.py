@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from leads.api import views
+
+router = SimpleRouter()
+router.register("leads", views.LeadViewSet, basename="lead")
+router.register("tasks", views.TaskViewSet, basename="task")
+
+interactions = SimpleRouter()
+interactions.register("interactions", views.InteractionViewSet, basename="lead-interaction")
+
+qualification = views.QualificationViewSet.as_view({"get": "retrieve", "put": "update"})
+
+urlpatterns = [
+    path("", include(router.urls)),
+    path("leads/<uuid:lead_pk>/", include(interactions.urls)),
+    path("leads/<uuid:lead_pk>/qualification/", qualification, name="lead-qualification"),
+]

@@ -1,0 +1,224 @@
+"""Organization, members, holidays and /me endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from organizations import services
+from organizations.models import Membership, Organization, OrganizationHoliday, Role
+from organizations.permissions import ADMIN_ONLY, ALL_ROLES
+from organizations.scoping import OrgScopedMixin, request_membership
+
+
+class OrganizationSerializer(serializers.ModelSerializer[Organization]):
+    class Meta:
+        model = Organization
+        fields = [
+            "id",
+            "nome",
+            "slug",
+            "timezone",
+            "estado",
+            "ticket_alvo",
+            "visibilidade_leads",
+            "created_at",
+        ]
+        read_only_fields = ["id", "slug", "created_at"]
+
+
+class OrganizationView(APIView):
+    """The requester's organization: everyone reads, the admin changes settings."""
+
+    read_roles = ALL_ROLES
+    write_roles = ADMIN_ONLY
+
+    @extend_schema(responses=OrganizationSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(OrganizationSerializer(request_membership(request).organization).data)
+
+    @extend_schema(request=OrganizationSerializer, responses=OrganizationSerializer)
+    def patch(self, request: Request) -> Response:
+        serializer = OrganizationSerializer(
+            request_membership(request).organization,
+            data=request.data,
+            partial=True,
+        )
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(serializer.data)
+
+
+class MemberSerializer(serializers.ModelSerializer[Membership]):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(
+        write_only=True,
+        required=False,
+        min_length=8,
+        max_length=128,
+        style={"input_type": "password"},
+    )
+
+    class Meta:
+        model = Membership
+        fields = [
+            "id",
+            "email",
+            "nome_completo",
+            "role",
+            "tipo_closer",
+            "ativo",
+            "created_at",
+            "password",
+        ]
+        read_only_fields = ["id", "created_at"]
+
+    def to_representation(self, instance: Membership) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["email"] = instance.user.email
+        return data
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        fields = super().get_fields()
+        if self.instance is not None:  # email and password belong to the user, not the membership
+            fields["email"].read_only = True
+            fields.pop("password")
+        else:
+            fields["ativo"].read_only = True
+        return fields
+
+    def validate_password(self, value: str) -> str:
+        try:
+            validate_password(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(list(exc.messages)) from exc
+        return value
+
+
+class MemberViewSet(OrgScopedMixin, viewsets.ModelViewSet[Membership]):
+    """Members of the organization: everyone lists, the admin adds, changes and deactivates.
+
+    DELETE deactivates the membership (204) instead of removing it, so the member's leads and
+    interactions keep their author; a deactivated member can no longer use the organization.
+    """
+
+    queryset = Membership.objects.select_related("user")
+    serializer_class = MemberSerializer
+    read_roles = ALL_ROLES
+    write_roles = ADMIN_ONLY
+    action_roles = {"retrieve": ADMIN_ONLY}
+    filterset_fields = ["role", "ativo"]
+    ordering_fields = ["nome_completo", "created_at", "role"]
+    ordering = ["nome_completo"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def perform_create(self, serializer: serializers.BaseSerializer[Membership]) -> None:
+        data = serializer.validated_data
+        serializer.instance = services.member_add(
+            organization=self.organization,
+            email=data["email"],
+            nome_completo=data["nome_completo"],
+            role=data["role"],
+            password=data.get("password"),
+            tipo_closer=data.get("tipo_closer", ""),
+        )
+
+    def perform_update(self, serializer: serializers.BaseSerializer[Membership]) -> None:
+        assert isinstance(serializer.instance, Membership)
+        serializer.instance = services.member_update(
+            membership=serializer.instance, actor=self.membership, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance: Membership) -> None:
+        services.member_deactivate(membership=instance, actor=self.membership)
+
+
+class HolidaySerializer(serializers.ModelSerializer[OrganizationHoliday]):
+    class Meta:
+        model = OrganizationHoliday
+        fields = ["id", "data", "nome"]
+
+
+class HolidayViewSet(
+    OrgScopedMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet[OrganizationHoliday],
+):
+    """The organization's own days off (follow-up steps are not sent on them)."""
+
+    queryset = OrganizationHoliday.objects.all()
+    serializer_class = HolidaySerializer
+    read_roles = ALL_ROLES
+    write_roles = ADMIN_ONLY
+    ordering_fields = ["data"]
+    ordering = ["data"]
+
+    def perform_create(self, serializer: serializers.BaseSerializer[OrganizationHoliday]) -> None:
+        serializer.instance = services.holiday_add(
+            organization=self.organization, **serializer.validated_data
+        )
+
+
+class MeView(APIView):
+    """Who am I, in which organization, with which role."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            "Me",
+            {
+                "id": serializers.IntegerField(),
+                "membership_id": serializers.UUIDField(),
+                "email": serializers.EmailField(),
+                "nome_completo": serializers.CharField(),
+                "role": serializers.ChoiceField(choices=Role.choices),
+                "organization": inline_serializer(
+                    "MeOrganization",
+                    {"id": serializers.UUIDField(), "nome": serializers.CharField()},
+                ),
+                "organizations": inline_serializer(
+                    "MeMembership",
+                    {
+                        "id": serializers.UUIDField(),
+                        "nome": serializers.CharField(),
+                        "role": serializers.CharField(),
+                    },
+                    many=True,
+                ),
+            },
+        )
+    )
+    def get(self, request: Request) -> Response:
+        membership = request_membership(request)
+        others = (
+            Membership.objects.filter(user_id=membership.user_id, ativo=True)
+            .select_related("organization")
+            .order_by("created_at")
+        )
+        return Response(
+            {
+                "id": request.user.pk,
+                "membership_id": membership.id,
+                "email": membership.user.email,
+                "nome_completo": membership.nome_completo or membership.user.nome_completo,
+                "role": membership.role,
+                "organization": {
+                    "id": membership.organization_id,
+                    "nome": membership.organization.nome,
+                },
+                "organizations": [
+                    {"id": m.organization_id, "nome": m.organization.nome, "role": m.role}
+                    for m in others
+                ],
+            },
+            status=status.HTTP_200_OK,
+        )

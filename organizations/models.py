@@ -1,0 +1,236 @@
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+from decimal import Decimal
+from typing import Any, Self
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.timezone import now
+from django.utils.translation import gettext_lazy as _
+
+UF_CHOICES = [
+    (uf, uf)
+    for uf in (
+        [
+            "AC",
+            "AL",
+            "AM",
+            "AP",
+            "BA",
+            "CE",
+            "DF",
+            "ES",
+            "GO",
+            "MA",
+            "MG",
+            "MS",
+            "MT",
+            "PA",
+            "PB",
+            "PE",
+            "PI",
+            "PR",
+            "RJ",
+            "RN",
+            "RO",
+            "RR",
+            "RS",
+            "SC",
+            "SE",
+            "SP",
+            "TO",
+        ]
+    )
+]
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(
+            _("Fuso horário desconhecido: %(tz)s."), params={"tz": value}
+        ) from exc
+
+
+class OrgQuerySet(models.QuerySet[Any]):
+    """Every organization-owned queryset offers `for_org`: the one place scoping is applied."""
+
+    def for_org(self, organization: Organization | uuid.UUID | str) -> Self:
+        return self.filter(organization=organization)
+
+
+OrgManager = models.Manager.from_queryset(OrgQuerySet)
+
+
+class Organization(models.Model):
+    """A tenant: a sales-and-mentoring business with its own members, leads and settings."""
+
+    class LeadVisibility(models.TextChoices):
+        TODOS = "todos", _("Todos os leads da organização")
+        ATRIBUIDOS = "atribuidos", _("Somente leads atribuídos")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    nome = models.CharField(_("nome"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    timezone = models.CharField(
+        _("fuso horário"),
+        max_length=64,
+        default="America/Sao_Paulo",
+        validators=[validate_timezone],
+    )
+    estado = models.CharField(_("estado (UF)"), max_length=2, choices=UF_CHOICES, blank=True)
+    ticket_alvo = models.DecimalField(
+        _("ticket alvo"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("10000.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    visibilidade_leads = models.CharField(
+        _("visibilidade dos leads"),
+        max_length=20,
+        choices=LeadVisibility.choices,
+        default=LeadVisibility.TODOS,
+    )
+    created_at = models.DateTimeField(_("criada em"), default=now)
+
+    class Meta:
+        db_table = "organizations"
+        verbose_name = _("organização")
+        verbose_name_plural = _("organizações")
+        ordering = ["nome"]
+
+    def __str__(self) -> str:
+        return self.nome
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra: Any) -> User:
+        if not email:
+            raise ValueError("An email is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra)
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        return self.get(email__iexact=username)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who logs in with an email; belongs to organizations through Membership."""
+
+    email = models.EmailField(_("email"), max_length=254, unique=True)
+    nome_completo = models.CharField(_("nome completo"), max_length=200, blank=True)
+    is_staff = models.BooleanField(_("acesso ao admin"), default=False)
+    is_active = models.BooleanField(_("ativo"), default=True)
+    date_joined = models.DateTimeField(_("cadastrado em"), default=now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["nome_completo"]
+
+    class Meta:
+        verbose_name = _("usuário")
+        verbose_name_plural = _("usuários")
+        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", _("Administrador")
+    GESTOR = "gestor", _("Gestor")
+    CLOSER = "closer", _("Closer")
+    SDR = "sdr", _("SDR")
+    MENTOR = "mentor", _("Mentor")
+
+
+MANAGER_ROLES = frozenset({Role.ADMIN, Role.GESTOR})
+SELLER_ROLES = frozenset({Role.CLOSER, Role.SDR})
+
+
+class Membership(models.Model):
+    """A user's role inside one organization (table `organization_users`)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("papel"), max_length=20, choices=Role.choices)
+    nome_completo = models.CharField(_("nome de exibição"), max_length=200)
+    tipo_closer = models.CharField(_("tipo de closer"), max_length=50, blank=True)
+    ativo = models.BooleanField(_("ativo"), default=True)
+    created_at = models.DateTimeField(_("criado em"), default=now)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "organization_users"
+        verbose_name = _("membro")
+        verbose_name_plural = _("membros")
+        ordering = ["nome_completo"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "user"], name="membership_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.nome_completo} ({self.get_role_display()})"
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role in MANAGER_ROLES
+
+    @property
+    def is_seller(self) -> bool:
+        return self.role in SELLER_ROLES
+
+
+class OrganizationHoliday(models.Model):
+    """A company or municipal day off, on top of national and state holidays."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="holidays"
+    )
+    data = models.DateField(_("data"))
+    nome = models.CharField(_("nome"), max_length=120)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "organization_holidays"
+        verbose_name = _("feriado da organização")
+        verbose_name_plural = _("feriados da organização")
+        ordering = ["data"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "data"], name="org_holiday_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.data:%d/%m/%Y} {self.nome}"

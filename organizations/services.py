@@ -1,0 +1,110 @@
+"""Writes for organizations and members (one transaction each)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from config.api.exceptions import Conflict
+from organizations.models import Membership, Organization, OrganizationHoliday, Role, User
+
+
+def _unique_slug(nome: str) -> str:
+    base = slugify(nome)[:60] or "org"
+    slug, n = base, 1
+    while Organization.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+@transaction.atomic
+def organization_create(
+    *, nome: str, admin_email: str, admin_password: str | None, admin_nome: str = "", **fields: Any
+) -> tuple[Organization, Membership]:
+    """A new organization with its first admin (creating the user when the email is new)."""
+    organization = Organization.objects.create(nome=nome, slug=_unique_slug(nome), **fields)
+    membership = member_add(
+        organization=organization,
+        email=admin_email,
+        nome_completo=admin_nome or admin_email.split("@")[0],
+        role=Role.ADMIN,
+        password=admin_password,
+    )
+    return organization, membership
+
+
+@transaction.atomic
+def member_add(
+    *,
+    organization: Organization,
+    email: str,
+    nome_completo: str,
+    role: str,
+    password: str | None = None,
+    tipo_closer: str = "",
+) -> Membership:
+    """Adds a user (new or existing, by email) to the organization; 409 if already a member."""
+    email = User.objects.normalize_email(email).strip().lower()
+    user = User.objects.filter(email__iexact=email).first()
+    if user is None:
+        user = User.objects.create_user(email=email, password=password, nome_completo=nome_completo)
+        if password is None:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+    existing = Membership.objects.filter(organization=organization, user=user).first()
+    if existing is not None:
+        raise Conflict(
+            _("Este usuário já é membro da organização."), details={"existing_id": str(existing.id)}
+        )
+    try:
+        with transaction.atomic():
+            return Membership.objects.create(
+                organization=organization,
+                user=user,
+                role=role,
+                nome_completo=nome_completo,
+                tipo_closer=tipo_closer,
+            )
+    except IntegrityError:  # a concurrent add of the same user won the race
+        existing = Membership.objects.get(organization=organization, user=user)
+        raise Conflict(
+            _("Este usuário já é membro da organização."), details={"existing_id": str(existing.id)}
+        ) from None
+
+
+@transaction.atomic
+def member_update(*, membership: Membership, actor: Membership, **changes: Any) -> Membership:
+    """Changes role, display name or active flag; an admin cannot demote or disable themself
+    when that would leave the organization without an active admin."""
+    losing_admin = membership.role == Role.ADMIN and (
+        changes.get("role", Role.ADMIN) != Role.ADMIN or changes.get("ativo", True) is False
+    )
+    if losing_admin:
+        other_admins = (
+            Membership.objects.for_org(membership.organization_id)
+            .filter(role=Role.ADMIN, ativo=True)
+            .exclude(pk=membership.pk)
+            .select_for_update()
+        )
+        if not other_admins.exists():
+            raise Conflict(_("A organização precisa de pelo menos um administrador ativo."))
+    for field, value in changes.items():
+        setattr(membership, field, value)
+    membership.save()
+    return membership
+
+
+def member_deactivate(*, membership: Membership, actor: Membership) -> Membership:
+    """DELETE on a member deactivates it: history (leads, interactions) keeps its author."""
+    return member_update(membership=membership, actor=actor, ativo=False)
+
+
+def holiday_add(*, organization: Organization, data: Any, nome: str) -> OrganizationHoliday:
+    existing = OrganizationHoliday.objects.filter(organization=organization, data=data).first()
+    if existing is not None:
+        raise Conflict(_("Já existe um feriado nesta data."), details={"existing_id": existing.pk})
+    return OrganizationHoliday.objects.create(organization=organization, data=data, nome=nome)

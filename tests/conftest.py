@@ -1,0 +1,79 @@
+"""Shared fixtures: two organizations with a member of every role, API clients per member.
+
+Every endpoint gets an ownership test: members of organization A act on rows of organization
+B and must get a 404 (or a 400 for a foreign id inside a body).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import django_rq
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from organizations.models import Membership, Organization, Role
+from tests.factories import MembershipFactory, OrganizationFactory
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis() -> Iterator[None]:
+    """Each test starts with an empty Redis database (cache, throttles, queues)."""
+    connection = django_rq.get_connection("default")
+    connection.flushdb()
+    yield
+
+
+@dataclass
+class Org:
+    """An organization and one active member per role."""
+
+    org: Organization
+    admin: Membership
+    gestor: Membership
+    closer: Membership
+    sdr: Membership
+    mentor: Membership
+
+    def member(self, role: str) -> Membership:
+        return getattr(self, role)  # type: ignore[no-any-return]
+
+
+def make_org(**org_fields: object) -> Org:
+    org = OrganizationFactory(**org_fields)
+    members = {role: MembershipFactory(organization=org, role=role) for role in Role.values}
+    return Org(org=org, **members)
+
+
+@pytest.fixture
+def org_a(db: None) -> Org:
+    return make_org(nome="Mentoria Alfa")
+
+
+@pytest.fixture
+def org_b(db: None) -> Org:
+    return make_org(nome="Mentoria Beta")
+
+
+@pytest.fixture
+def client_for() -> Callable[[Membership], APIClient]:
+    """An API client authenticated as the member's user, pinned to the member's organization."""
+
+    def make(membership: Membership) -> APIClient:
+        client = APIClient()
+        client.force_authenticate(user=membership.user)
+        client.credentials(HTTP_X_ORGANIZATION_ID=str(membership.organization_id))
+        return client
+
+    return make
+
+
+@pytest.fixture
+def anon() -> APIClient:
+    return APIClient()

@@ -1,0 +1,115 @@
+"""factory-boy factories for the core models (apps add theirs in tests/<app>/factories.py)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+from factory.django import DjangoModelFactory
+
+from integrations.models import Notification
+from leads.models import Lead, LeadInteraction, LeadQualification, Task
+from leads.phones import phone_match_key
+from organizations.models import Membership, Organization, OrganizationHoliday, Role, User
+
+PASSWORD = "senha-forte-123"
+
+
+class OrganizationFactory(DjangoModelFactory):
+    class Meta:
+        model = Organization
+
+    nome = factory.Sequence(lambda n: f"Mentoria {n}")
+    slug = factory.Sequence(lambda n: f"mentoria-{n}")
+    estado = "SP"
+
+
+class UserFactory(DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    nome_completo = factory.Faker("name", locale="pt_BR")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def _save(self, create: bool, extracted: object, **kwargs: object) -> None:
+        if create:
+            self.save()
+
+
+class MembershipFactory(DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    organization = factory.SubFactory(OrganizationFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Role.CLOSER
+    nome_completo = factory.LazyAttribute(lambda m: m.user.nome_completo)
+
+
+class LeadFactory(DjangoModelFactory):
+    class Meta:
+        model = Lead
+
+    organization = factory.SubFactory(OrganizationFactory)
+    nome_completo = factory.Faker("name", locale="pt_BR")
+    email = factory.Sequence(lambda n: f"lead{n}@cliente.com.br")
+    # Valid Brazilian mobiles: +55 11 9 followed by eight digits, unique per sequence.
+    telefone = factory.Sequence(lambda n: f"+55119{(10_000_000 + n) % 100_000_000:08d}")
+    telefone_chave = factory.LazyAttribute(lambda lead: phone_match_key(lead.telefone))
+    empresa = factory.Faker("company", locale="pt_BR")
+    origem = "instagram"
+    valor_potencial = Decimal("15000.00")
+
+
+class InteractionFactory(DjangoModelFactory):
+    class Meta:
+        model = LeadInteraction
+
+    lead = factory.SubFactory(LeadFactory)
+    organization = factory.LazyAttribute(lambda i: i.lead.organization)
+    tipo_interacao = "ligacao"
+    resultado = "contato_realizado"
+    resumo = "Conversa inicial"
+    data_interacao = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=1))
+
+
+class QualificationFactory(DjangoModelFactory):
+    class Meta:
+        model = LeadQualification
+
+    lead = factory.SubFactory(LeadFactory)
+    organization = factory.LazyAttribute(lambda q: q.lead.organization)
+
+
+class TaskFactory(DjangoModelFactory):
+    class Meta:
+        model = Task
+
+    organization = factory.LazyAttribute(lambda t: t.responsavel.organization)
+    responsavel = factory.SubFactory(MembershipFactory)
+    titulo = "Ligar para o lead"
+    vencimento = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
+
+
+class HolidayFactory(DjangoModelFactory):
+    class Meta:
+        model = OrganizationHoliday
+
+    organization = factory.SubFactory(OrganizationFactory)
+    data = factory.Sequence(lambda n: timezone.localdate() + timedelta(days=n + 1))
+    nome = "Aniversário da empresa"
+
+
+class NotificationFactory(DjangoModelFactory):
+    class Meta:
+        model = Notification
+
+    organization = factory.LazyAttribute(lambda n: n.recipient.organization)
+    recipient = factory.SubFactory(MembershipFactory)
+    tipo = "lead_converted"
+    titulo = "Lead convertido"
