@@ -13,6 +13,10 @@ Keyword arguments:
 - lead_deleted: lead_id, organization_id (sent before the row is deleted)
 - interaction_created: interaction, actor
 - qualification_saved: qualification, actor
+- lead_scores_changed: organization_id, lead_ids (list) - sent by score recalculation (also the
+  bulk daily decay) for the leads whose lead_score or temperatura changed; cheap per batch
+- lead_replied: lead, channel ("whatsapp", "email", ...), message (text), received_at - an
+  inbound reply from the lead (WhatsApp webhook, or POST /api/v1/followup/responses/)
 """
 
 from __future__ import annotations
@@ -26,3 +30,5 @@ lead_converted = Signal()
 lead_deleted = Signal()
 interaction_created = Signal()
 qualification_saved = Signal()
+lead_scores_changed = Signal()
+lead_replied = Signal()
