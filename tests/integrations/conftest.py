@@ -11,14 +11,15 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 
-@pytest.fixture(autouse=True)
-def _verify_http_stub(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    if "httpserver" not in request.fixturenames:
-        return
-    server = request.getfixturevalue("httpserver")
+@pytest.fixture
+def httpserver(make_httpserver: HTTPServer) -> Iterator[HTTPServer]:
+    """pytest-httpserver's fixture, plus strict checks once the test is over."""
+    server = make_httpserver
+    server.clear()
+    yield server
     server.check_assertions()
     server.check_handler_errors()
     assert not server.ordered_handlers, "expected ordered requests were never made"
