@@ -42,6 +42,11 @@ lead_id            not stored as a property (no default field); used as the batc
 =================  =====================================================================
 
 ``None`` or blank values are omitted, never sent as "" (which would clear the field).
+
+Contacts with an email always go through the email upsert, even when ``crm_id`` is known:
+HubSpot keys contacts by email, so a lead whose email changed lands on (or creates) the record
+for the new address. The result's ``crm_id`` then differs from ``contact.crm_id``, which the
+caller can detect.
 """
 
 from __future__ import annotations
