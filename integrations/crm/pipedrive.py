@@ -1,0 +1,292 @@
+"""Pipedrive client (API v2): create or update persons from leads.
+
+Endpoints and formats, all relative to ``https://api.pipedrive.com/api/v2``:
+
+* ``PATCH /persons/{id}``, ``POST /persons`` with ``{"name", "emails": [{"value", "primary",
+  "label"}], "phones": [{"value", "primary", "label"}]}``; responses are
+  ``{"success": true, "data": {"id", ...}}``.
+* ``GET /persons/search?term=...&fields=email|phone&exact_match=true``; results are
+  ``{"data": {"items": [{"result_score", "item": {"id", "name", "emails": [...],
+  "phones": [...]}}]}}``.
+  https://github.com/pipedrive/client-php/blob/master/docs/versions/v2/Api/PersonsApi.md
+  (generated from Pipedrive's OpenAPI spec; reference at
+  https://developers.pipedrive.com/docs/api/v1/Persons)
+* Authentication: API token in the ``x-api-token`` header (preferred over the ``api_token``
+  query parameter, which would put the secret in URLs and access logs).
+  https://pipedrive.readme.io/docs/core-api-concepts-authentication
+* Rate limits: HTTP 429; responses carry ``x-ratelimit-limit``, ``x-ratelimit-remaining`` and
+  ``x-ratelimit-reset`` (seconds left in the 2-second window). ``Retry-After`` wins when sent,
+  then ``x-ratelimit-reset``, then a 2 s default (one window).
+  https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting
+
+Mapping: ``nome_completo`` -> ``name`` (falls back to email, phone, then "Lead <id>" because
+Pipedrive requires a name); ``email`` -> primary ``emails`` entry labelled ``work``;
+``telefone`` -> primary ``phones`` entry labelled ``mobile``. ``empresa`` would need an
+organization record, ``cargo`` is only writable with contact sync, and ``status``, ``origem``
+and ``valor_potencial`` have no default person field (they belong to deals or custom fields),
+so none of those are sent.
+
+Updates send the arrays above; Pipedrive v2 replaces a person's ``emails``/``phones`` with the
+array given, so this client treats the lead tracker as the source of truth for them.
+
+Flow of ``upsert_person``: PATCH by ``crm_id`` when known (404 -> the person was deleted, fall
+back); search by email, then by phone when email finds nothing; PATCH the hit, else POST.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx
+
+from integrations import _http
+from integrations.crm.base import (
+    CrmBatchInterrupted,
+    CrmContact,
+    CrmUpsertResult,
+    is_credential_error,
+    normalize_email,
+    normalize_phone,
+)
+from integrations.errors import IntegrationError, PermanentError, RetryableError, parse_retry_after
+
+__all__ = ["PipedriveClient"]
+
+logger = logging.getLogger(__name__)
+
+PROVIDER = "pipedrive"
+DEFAULT_BASE_URL = "https://api.pipedrive.com"
+DEFAULT_RATE_LIMIT_DELAY = 2.0
+
+_PERSONS = "/api/v2/persons"
+
+
+class _NotFound(Exception):
+    """Internal signal: the person addressed by id does not exist (any more)."""
+
+
+class PipedriveClient:
+    """Synchronous Pipedrive persons client; implements ``CrmClient``."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        api_token: str,
+        timeout: float = 10.0,
+        http: httpx.Client | None = None,
+    ) -> None:
+        if not api_token:
+            raise ValueError("api_token must not be empty")
+        self._base_url = base_url.rstrip("/")
+        self._api_token = api_token
+        self.timeout = timeout
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.Client(timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"PipedriveClient(base_url={self._base_url!r})"
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- public API -------------------------------------------------------------------------
+
+    def upsert(self, contacts: Sequence[CrmContact]) -> list[CrmUpsertResult]:
+        """Upsert person by person (Pipedrive has no batch upsert); see ``crm.base``."""
+        results: list[CrmUpsertResult] = []
+        fatal: IntegrationError | None = None
+        try:
+            for contact in contacts:
+                if fatal is not None:
+                    results.append(CrmUpsertResult(contact.lead_id, contact.crm_id, fatal))
+                    continue
+                result = self.upsert_person(contact)
+                results.append(result)
+                if is_credential_error(result.error):
+                    fatal = result.error
+        except RetryableError as exc:
+            raise CrmBatchInterrupted(exc, results) from exc
+        return results
+
+    def upsert_person(self, contact: CrmContact) -> CrmUpsertResult:
+        """Create or update one person.
+
+        Permanent failures are returned in the result; ``RetryableError`` is raised.
+        """
+        body = _person_body(contact)
+        try:
+            if contact.crm_id:
+                try:
+                    return self._update(contact, contact.crm_id, body)
+                except _NotFound:
+                    logger.info("pipedrive person %s not found, searching", contact.crm_id)
+            found = self._find(contact)
+            if found is not None:
+                try:
+                    return self._update(contact, found, body)
+                except _NotFound:
+                    logger.info("pipedrive person %s vanished after search, creating", found)
+            return self._create(contact, body)
+        except PermanentError as error:
+            return CrmUpsertResult(contact.lead_id, contact.crm_id, error)
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _update(self, contact: CrmContact, person_id: str, body: dict[str, Any]) -> CrmUpsertResult:
+        response = self._send("PATCH", f"{_PERSONS}/{quote(person_id, safe='')}", json=body)
+        if response.status_code == 404:
+            raise _NotFound
+        return CrmUpsertResult(contact.lead_id, self._person_id(response), None, False)
+
+    def _create(self, contact: CrmContact, body: dict[str, Any]) -> CrmUpsertResult:
+        response = self._send("POST", _PERSONS, json=body)
+        return CrmUpsertResult(contact.lead_id, self._person_id(response), None, True)
+
+    def _find(self, contact: CrmContact) -> str | None:
+        email = normalize_email(contact.email)
+        if email:
+            found = self._search(email, "email")
+            if found is not None:
+                return found
+        phone = normalize_phone(contact.telefone)
+        if phone:
+            return self._search(phone, "phone")
+        return None
+
+    def _search(self, term: str, field: str) -> str | None:
+        response = self._send(
+            "GET",
+            f"{_PERSONS}/search",
+            params={"term": term, "fields": field, "exact_match": "true"},
+        )
+        if not response.is_success:
+            raise self._error_from(response)
+        body = _http.json_body(response)
+        data = body.get("data") if isinstance(body, dict) else None
+        items = data.get("items") if isinstance(data, dict) else None
+        candidates = [
+            entry["item"]
+            for entry in (items if isinstance(items, list) else [])
+            if isinstance(entry, dict)
+            and isinstance(entry.get("item"), dict)
+            and entry["item"].get("id") not in (None, "")
+        ]
+        if not candidates:
+            return None
+        # exact_match already filters, but prefer an item that visibly carries the value.
+        plural = "emails" if field == "email" else "phones"
+        for item in candidates:
+            values = item.get(plural)
+            if isinstance(values, list) and any(
+                isinstance(v, str) and v.strip().lower() == term for v in values
+            ):
+                return str(item["id"])
+        return str(candidates[0]["id"])
+
+    # -- HTTP and errors ----------------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        response = _http.send(
+            self._http,
+            method,
+            self._base_url + path,
+            provider=PROVIDER,
+            timeout=self.timeout,
+            headers={"x-api-token": self._api_token},
+            json=json,
+            params=params,
+        )
+        if response.is_success or response.status_code == 404:
+            return response
+        raise self._error_from(response)
+
+    def _person_id(self, response: httpx.Response) -> str:
+        if response.status_code == 404:
+            raise self._error_from(response)
+        body = _http.json_body(response)
+        data = body.get("data") if isinstance(body, dict) else None
+        person_id = data.get("id") if isinstance(data, dict) else None
+        if person_id in (None, ""):
+            raise PermanentError(
+                "2xx response without data.id",
+                provider=PROVIDER,
+                status_code=response.status_code,
+                code="unexpected_response",
+            )
+        return str(person_id)
+
+    def _error_from(self, response: httpx.Response) -> IntegrationError:
+        status = response.status_code
+        body = _http.json_body(response)
+        body = body if isinstance(body, dict) else {}
+        message = body.get("error")
+        message = _http.redact(
+            message if isinstance(message, str) and message else f"HTTP {status}",
+            self._api_token,
+        )
+        code = body.get("code")
+        code = code if isinstance(code, str | int) and not isinstance(code, bool) else None
+        details = _http.redact_obj(
+            {k: body[k] for k in ("error_info", "errorCode") if k in body}, self._api_token
+        )
+        if status == 429:
+            return RetryableError(
+                message,
+                provider=PROVIDER,
+                status_code=status,
+                code=code,
+                details=details,
+                retry_after=_rate_limit_delay(response),
+            )
+        if status >= 500:
+            return RetryableError(
+                message,
+                provider=PROVIDER,
+                status_code=status,
+                code=code,
+                details=details,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        return PermanentError(
+            message, provider=PROVIDER, status_code=status, code=code, details=details
+        )
+
+
+def _person_body(contact: CrmContact) -> dict[str, Any]:
+    email = normalize_email(contact.email)
+    phone = normalize_phone(contact.telefone)
+    name = (contact.nome_completo or "").strip() or email or phone or f"Lead {contact.lead_id}"
+    body: dict[str, Any] = {"name": name}
+    if email:
+        body["emails"] = [{"value": email, "primary": True, "label": "work"}]
+    if phone:
+        body["phones"] = [{"value": phone, "primary": True, "label": "mobile"}]
+    return body
+
+
+def _rate_limit_delay(response: httpx.Response) -> float:
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    if retry_after is not None:
+        return retry_after
+    reset = _http.header_float(response, "x-ratelimit-reset")
+    if reset is not None:
+        return reset
+    return DEFAULT_RATE_LIMIT_DELAY
