@@ -57,7 +57,7 @@ class OrganizationView(APIView):
 
 
 class MemberSerializer(serializers.ModelSerializer[Membership]):
-    email = serializers.EmailField(max_length=254)
+    email = serializers.EmailField(source="user.email", max_length=254)
     password = serializers.CharField(
         write_only=True,
         required=False,
@@ -79,11 +79,6 @@ class MemberSerializer(serializers.ModelSerializer[Membership]):
             "password",
         ]
         read_only_fields = ["id", "created_at"]
-
-    def to_representation(self, instance: Membership) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        data["email"] = instance.user.email
-        return data
 
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         fields = super().get_fields()
@@ -123,7 +118,7 @@ class MemberViewSet(OrgScopedMixin, viewsets.ModelViewSet[Membership]):
         data = serializer.validated_data
         serializer.instance = services.member_add(
             organization=self.organization,
-            email=data["email"],
+            email=data["user"]["email"],
             nome_completo=data["nome_completo"],
             role=data["role"],
             password=data.get("password"),
