@@ -12,13 +12,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api.serializers import StrictCharField, StrictEmailField, StrictModelSerializer
 from organizations import services
 from organizations.models import Membership, Organization, OrganizationHoliday, Role
 from organizations.permissions import ADMIN_ONLY, ALL_ROLES
 from organizations.scoping import OrgScopedMixin, request_membership
 
 
-class OrganizationSerializer(serializers.ModelSerializer[Organization]):
+class OrganizationSerializer(StrictModelSerializer):
     class Meta:
         model = Organization
         fields = [
@@ -56,9 +57,9 @@ class OrganizationView(APIView):
         return Response(serializer.data)
 
 
-class MemberSerializer(serializers.ModelSerializer[Membership]):
-    email = serializers.EmailField(source="user.email", max_length=254)
-    password = serializers.CharField(
+class MemberSerializer(StrictModelSerializer):
+    email = StrictEmailField(source="user.email", max_length=254)
+    password = StrictCharField(
         write_only=True,
         required=False,
         min_length=8,
@@ -135,7 +136,7 @@ class MemberViewSet(OrgScopedMixin, viewsets.ModelViewSet[Membership]):
         services.member_deactivate(membership=instance, actor=self.membership)
 
 
-class HolidaySerializer(serializers.ModelSerializer[OrganizationHoliday]):
+class HolidaySerializer(StrictModelSerializer):
     class Meta:
         model = OrganizationHoliday
         fields = ["id", "data", "nome"]

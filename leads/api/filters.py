@@ -29,17 +29,18 @@ class DateOrDateTimeField(forms.CharField):
         if not text:
             return None
         try:
+            # parse_datetime also accepts a bare date (as midnight UTC), so test that form first.
+            day = parse_date(text) if len(text) == 10 else None
+            if day is not None:
+                return day, True
             moment = parse_datetime(text)
-            if moment is not None:
-                if timezone.is_naive(moment):
-                    moment = timezone.make_aware(moment, timezone.get_default_timezone())
-                return moment, False
-            day = parse_date(text)
         except ValueError:
-            day = None
-        if day is None:
-            raise forms.ValidationError(_("Data inválida. Use AAAA-MM-DD ou data e hora ISO 8601."))
-        return day, True
+            moment = None
+        if moment is not None:
+            if timezone.is_naive(moment):
+                moment = timezone.make_aware(moment, timezone.get_default_timezone())
+            return moment, False
+        raise forms.ValidationError(_("Data inválida. Use AAAA-MM-DD ou data e hora ISO 8601."))
 
 
 class CreatedBoundFilter(django_filters.Filter):

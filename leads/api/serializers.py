@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
+from config.api.serializers import StrictCharField, StrictEmailField, StrictModelSerializer
 from leads.models import (
     Lead,
     LeadInteraction,
@@ -47,20 +48,20 @@ def _visible_leads(queryset: QuerySet[Lead], context: dict[str, Any]) -> QuerySe
     return queryset.visible_to(membership) if membership else queryset.none()  # type: ignore[attr-defined]
 
 
-class MemberRefSerializer(serializers.ModelSerializer[Membership]):
+class MemberRefSerializer(StrictModelSerializer):
     class Meta:
         model = Membership
         fields = ["id", "nome_completo"]
 
 
-class CloserRefSerializer(serializers.ModelSerializer[Membership]):
+class CloserRefSerializer(StrictModelSerializer):
     class Meta:
         model = Membership
         fields = ["id", "nome_completo", "tipo_closer"]
 
 
 class TagsField(serializers.ListField):
-    child = serializers.CharField(max_length=40, allow_blank=False, trim_whitespace=True)
+    child = StrictCharField(max_length=40, allow_blank=False, trim_whitespace=True)
     max_length = 20
 
     def __init__(self, **kwargs: Any) -> None:
@@ -73,19 +74,19 @@ class TagsField(serializers.ListField):
         return list(dict.fromkeys(value.strip().lower() for value in values))
 
 
-class LeadQualificationSummarySerializer(serializers.ModelSerializer[LeadQualification]):
+class LeadQualificationSummarySerializer(StrictModelSerializer):
     class Meta:
         model = LeadQualification
         fields = ["qualification_score", "authority_nivel", "budget_confirmado"]
 
 
-class LastInteractionSerializer(serializers.ModelSerializer[LeadInteraction]):
+class LastInteractionSerializer(StrictModelSerializer):
     class Meta:
         model = LeadInteraction
         fields = ["data_interacao", "tipo_interacao", "resultado"]
 
 
-class LeadSerializer(serializers.ModelSerializer[Lead]):
+class LeadSerializer(StrictModelSerializer):
     """A lead with its closer, SDR, qualification summary and latest interaction.
 
     `interactions_count` and `last_interaction` come from `leads.selectors.attach_list_extras`,
@@ -109,12 +110,8 @@ class LeadSerializer(serializers.ModelSerializer[Lead]):
     closer = CloserRefSerializer(read_only=True)
     sdr = MemberRefSerializer(read_only=True)
     tags = TagsField(required=False)
-    email = serializers.EmailField(
-        max_length=254, required=False, allow_null=True, allow_blank=True
-    )
-    telefone = serializers.CharField(
-        max_length=40, required=False, allow_null=True, allow_blank=True
-    )
+    email = StrictEmailField(max_length=254, required=False, allow_null=True, allow_blank=True)
+    telefone = StrictCharField(max_length=40, required=False, allow_null=True, allow_blank=True)
     interactions_count = serializers.SerializerMethodField()
     qualification = serializers.SerializerMethodField()
     last_interaction = serializers.SerializerMethodField()
@@ -211,12 +208,12 @@ class LeadSerializer(serializers.ModelSerializer[Lead]):
         return LastInteractionSerializer(last).data if last is not None else None
 
 
-class InteractionSerializer(serializers.ModelSerializer[LeadInteraction]):
+class InteractionSerializer(StrictModelSerializer):
     lead_id = serializers.UUIDField(read_only=True)
     closer_id = serializers.UUIDField(read_only=True)
     closer = MemberRefSerializer(read_only=True)
     data_interacao = serializers.DateTimeField(required=False)
-    motivo_perda = serializers.CharField(
+    motivo_perda = StrictCharField(
         write_only=True, required=False, allow_blank=True, max_length=2000
     )
 
@@ -248,7 +245,7 @@ class InteractionSerializer(serializers.ModelSerializer[LeadInteraction]):
         return min(value, now)
 
 
-class QualificationSerializer(serializers.ModelSerializer[LeadQualification]):
+class QualificationSerializer(StrictModelSerializer):
     lead_id = serializers.UUIDField(read_only=True)
 
     class Meta:
@@ -267,7 +264,7 @@ class QualificationSerializer(serializers.ModelSerializer[LeadQualification]):
         read_only_fields = ["qualification_score", "updated_at"]
 
 
-class TaskSerializer(serializers.ModelSerializer[Task]):
+class TaskSerializer(StrictModelSerializer):
     lead_id = OrgPrimaryKeyRelatedField(
         source="lead",
         queryset=Lead.objects.all(),
