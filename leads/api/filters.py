@@ -135,9 +135,13 @@ class MemberRefField(forms.CharField):
             raise forms.ValidationError(_("Use o id de um membro ou 'me'.")) from None
 
 
+class MemberRefFilter(django_filters.Filter):
+    field_class = MemberRefField
+
+
 class TaskFilter(django_filters.FilterSet):
     status = AnyOfFilter(choices=TaskStatus.values)
-    responsavel_id = django_filters.Filter(field_class=MemberRefField, method="filter_responsavel")
+    responsavel_id = MemberRefFilter(method="filter_responsavel")
     lead_id = django_filters.UUIDFilter(field_name="lead_id")
     vencidas = StrictBooleanFilter(method="filter_vencidas")
 
