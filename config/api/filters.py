@@ -48,8 +48,8 @@ MAX_LIST_VALUES = 20
 class CommaSeparatedField(forms.CharField):
     """`a,b,c` -> ["a", "b", "c"], each checked against `choices` when given."""
 
-    def __init__(self, *args: Any, choices: list[str] | None = None, **kwargs: Any) -> None:
-        self.allowed = choices
+    def __init__(self, *args: Any, allowed: list[str] | None = None, **kwargs: Any) -> None:
+        self.allowed = allowed
         kwargs.setdefault("max_length", 500)
         super().__init__(*args, **kwargs)
 
@@ -71,7 +71,19 @@ class CommaSeparatedField(forms.CharField):
 
 
 class AnyOfFilter(django_filters.Filter):
+    """Comma-separated "any of" filter; `allowed` restricts the values (400 otherwise)."""
+
     field_class = CommaSeparatedField
+
+    def __init__(self, *args: Any, allowed: list[str] | None = None, **kwargs: Any) -> None:
+        if allowed is not None:
+            kwargs["allowed"] = allowed
+            kwargs.setdefault(
+                "help_text", "Um ou mais, separados por vírgula: " + ", ".join(allowed)
+            )
+        else:
+            kwargs.setdefault("help_text", "Um ou mais valores, separados por vírgula.")
+        super().__init__(*args, **kwargs)
 
     def filter(self, qs: QuerySet[Any], value: list[str] | None) -> QuerySet[Any]:
         if not value:

@@ -70,14 +70,18 @@ class CreatedBoundFilter(django_filters.Filter):
 
 
 class LeadFilter(django_filters.FilterSet):
-    status = AnyOfFilter(choices=LeadStatus.values)
-    temperatura = AnyOfFilter(choices=Temperatura.values)
+    status = AnyOfFilter(allowed=LeadStatus.values)
+    temperatura = AnyOfFilter(allowed=Temperatura.values)
     origem = AnyOfFilter()
     closer_id = django_filters.UUIDFilter(field_name="closer_id")
     sdr_id = django_filters.UUIDFilter(field_name="sdr_id")
     search = django_filters.CharFilter(method="filter_search", max_length=100)
-    date_from = CreatedBoundFilter(upper=False)
-    date_to = CreatedBoundFilter(upper=True)
+    date_from = CreatedBoundFilter(
+        field_name="created_at", upper=False, help_text="AAAA-MM-DD (dia inteiro) ou ISO 8601"
+    )
+    date_to = CreatedBoundFilter(
+        field_name="created_at", upper=True, help_text="AAAA-MM-DD (dia inteiro) ou ISO 8601"
+    )
     score_min = django_filters.NumberFilter(
         field_name="lead_score", lookup_expr="gte", min_value=0, max_value=100
     )
@@ -140,7 +144,7 @@ class MemberRefFilter(django_filters.Filter):
 
 
 class TaskFilter(django_filters.FilterSet):
-    status = AnyOfFilter(choices=TaskStatus.values)
+    status = AnyOfFilter(allowed=TaskStatus.values)
     responsavel_id = MemberRefFilter(method="filter_responsavel")
     lead_id = django_filters.UUIDFilter(field_name="lead_id")
     vencidas = StrictBooleanFilter(method="filter_vencidas")

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def schema(client):
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_it_describes_every_api_route(schema):
+    from django.urls import get_resolver
+
+    paths = set(schema["paths"])
+    for expected in (
+        "/api/v1/auth/token/",
+        "/api/v1/auth/token/refresh/",
+        "/api/v1/me/",
+        "/api/v1/organization/",
+        "/api/v1/members/",
+        "/api/v1/members/{id}/",
+        "/api/v1/holidays/",
+        "/api/v1/leads/",
+        "/api/v1/leads/{id}/",
+        "/api/v1/leads/{lead_pk}/interactions/",
+        "/api/v1/leads/{lead_pk}/qualification/",
+        "/api/v1/tasks/",
+        "/api/v1/tasks/{id}/",
+        "/api/v1/notifications/",
+    ):
+        assert expected in paths, expected
+    assert get_resolver() is not None
+
+
+def test_it_documents_the_list_envelope_and_lead_fields(schema):
+    list_op = schema["paths"]["/api/v1/leads/"]["get"]
+    response = list_op["responses"]["200"]["content"]["application/json"]["schema"]
+    ref = response["$ref"].rsplit("/", 1)[-1]
+    envelope = schema["components"]["schemas"][ref]
+    assert set(envelope["properties"]) == {"data", "pagination"}
+    lead = schema["components"]["schemas"]["Lead"]["properties"]
+    for field in ("closer", "sdr", "interactions_count", "qualification", "last_interaction"):
+        assert field in lead
+    params = {p["name"] for p in list_op["parameters"]}
+    assert {"status", "temperatura", "search", "score_min", "ordering", "page", "limit"} <= params
+
+
+def test_it_serves_swagger_ui_from_local_static_files(client):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "swagger-ui" in html
+    assert "cdn" not in html.lower() and "unpkg" not in html.lower()
