@@ -33,3 +33,7 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
     path("", include("django_prometheus.urls")),
 ]
+
+handler400 = "config.api.handlers.bad_request"
+handler404 = "config.api.handlers.not_found"
+handler500 = "config.api.handlers.server_error"
