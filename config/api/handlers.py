@@ -23,7 +23,9 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     if _wants_json(request):
-        return JsonResponse({"error": _("Erro interno. Tente novamente."), "details": {}}, status=500)
+        return JsonResponse(
+            {"error": _("Erro interno. Tente novamente."), "details": {}}, status=500
+        )
     return defaults.server_error(request)
 
 
