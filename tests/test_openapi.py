@@ -55,3 +55,11 @@ def test_it_serves_swagger_ui_from_local_static_files(client):
     html = response.content.decode()
     assert "swagger-ui" in html
     assert "cdn" not in html.lower() and "unpkg" not in html.lower()
+
+
+def test_it_documents_the_error_shape(schema):
+    assert set(schema["components"]["schemas"]["Error"]["properties"]) == {"error", "details"}
+    create = schema["paths"]["/api/v1/leads/"]["post"]["responses"]
+    for code in ("400", "401", "403", "409"):
+        assert code in create
+    assert "404" in schema["paths"]["/api/v1/leads/{id}/"]["get"]["responses"]

@@ -1,0 +1,53 @@
+"""OpenAPI post-processing: document the `{"error", "details"}` shape on every operation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error", "details"],
+    "properties": {
+        "error": {"type": "string", "description": "Uma frase legível descrevendo o erro."},
+        "details": {
+            "type": "object",
+            "additionalProperties": True,
+            "description": "Mensagens por campo (validação), ou dados do conflito (existing_id).",
+        },
+    },
+}
+
+STANDARD = {
+    "400": "Entrada inválida (nada é gravado).",
+    "401": "Sem token ou token inválido.",
+    "403": "Papel sem permissão, ou membro inativo.",
+    "404": "Não existe, ou pertence a outra organização.",
+    "429": "Muitas requisições (veja Retry-After).",
+}
+
+
+def add_error_responses(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = ERROR_SCHEMA
+    ref = {"$ref": "#/components/schemas/Error"}
+    for path, operations in result.get("paths", {}).items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            for code, description in STANDARD.items():
+                if code == "404" and "{" not in path:
+                    continue
+                responses.setdefault(
+                    code,
+                    {"description": description, "content": {"application/json": {"schema": ref}}},
+                )
+            if method in ("post", "put", "patch"):
+                responses.setdefault(
+                    "409",
+                    {
+                        "description": "Duplicado ou estado conflitante (details.existing_id).",
+                        "content": {"application/json": {"schema": ref}},
+                    },
+                )
+    return result
