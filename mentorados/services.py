@@ -443,12 +443,14 @@ def engagement_recalculate(
                 return run
             ids = [pk for pk, _score in batch]
             scores = _engagement_batch(ids, today)
-            changed = [
-                Mentorado(pk=pk, engagement_score=scores[pk])
-                for pk, score in batch
-                if scores[pk] != score
-            ]
-            Mentorado.objects.bulk_update(changed, ["engagement_score"], batch_size=500)
+            # One UPDATE per distinct new score (at most 101) rather than bulk_update's CASE
+            # over every row, which costs far more to build and to evaluate.
+            by_score: dict[int, list[uuid.UUID]] = {}
+            for pk, score in batch:
+                if scores[pk] != score:
+                    by_score.setdefault(scores[pk], []).append(pk)
+            for score, pks in by_score.items():
+                Mentorado.objects.filter(pk__in=pks).update(engagement_score=score)
             run.checked += len(batch)
-            run.changed += len(changed)
+            run.changed += sum(len(pks) for pks in by_score.values())
             last_id = ids[-1]
