@@ -154,7 +154,8 @@ class EvolucaoViewSet(
 ):
     queryset = EvolucaoFinanceira.objects.all()
     serializer_class = EvolucaoSerializer
-    filter_backends: list[Any] = []
+    # Chronological by default; crescimento_mensal is computed before ordering and paging.
+    ordering_fields = ["ano", "mes"]
     ordering = ["ano", "mes"]
 
     def get_queryset(self) -> Any:

@@ -121,6 +121,18 @@ def test_it_keeps_monthly_growth_across_page_boundaries(org_a, client_for):
     assert [(d["mes"], d["crescimento_mensal"]) for d in data] == [(3, "50.00"), (4, "33.33")]
 
 
+def test_it_orders_months_on_request_and_rejects_unknown_orderings(org_a, client_for):
+    mentee = MentoradoFactory(organization=org_a.org)
+    for mes in (1, 2):
+        EvolucaoFactory(mentorado=mentee, ano=2025, mes=mes, faturamento=Decimal(100 * mes))
+    client = client_for(org_a.admin)
+    data = client.get(url(mentee) + "?ordering=-ano,-mes").json()["data"]
+    assert [(d["mes"], d["crescimento_mensal"]) for d in data] == [(2, "100.00"), (1, None)]
+    response = client.get(url(mentee) + "?ordering=faturamento")
+    assert response.status_code == 400
+    assert "ordering" in response.json()["details"]
+
+
 def test_it_lists_months_with_a_query_count_independent_of_page_size(org_a, client_for):
     mentee = MentoradoFactory(organization=org_a.org)
     for mes in range(1, 13):

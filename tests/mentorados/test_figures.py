@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mentorados import figures
@@ -258,6 +258,7 @@ feedback_notes = st.lists(
 days = st.dates(min_value=date(2000, 1, 1), max_value=date(2028, 12, 31))
 
 
+@settings(deadline=None)  # a loaded CI machine must not turn slowness into failure
 @given(st.lists(st.integers(min_value=0, max_value=10), min_size=1, max_size=200))
 def test_it_keeps_nps_within_bounds_and_with_the_sign_of_the_balance(notas: list[int]) -> None:
     value = figures.nps(notas)
@@ -268,6 +269,7 @@ def test_it_keeps_nps_within_bounds_and_with_the_sign_of_the_balance(notas: list
     assert (value < 0) == (balance < 0) or value == 0
 
 
+@settings(deadline=None)
 @given(month_sets(), feedback_notes, days)
 def test_it_keeps_engagement_within_zero_and_one_hundred(
     months: list[MonthRevenue], notes: list[FeedbackNote], today: date
@@ -275,6 +277,7 @@ def test_it_keeps_engagement_within_zero_and_one_hundred(
     assert 0 <= figures.engagement_score(months, notes, today) <= 100
 
 
+@settings(deadline=None)
 @given(month_sets(), feedback_notes, days)
 def test_it_needs_only_the_rows_the_bulk_recalculation_loads(
     months: list[MonthRevenue], notes: list[FeedbackNote], today: date
@@ -295,6 +298,7 @@ def test_it_needs_only_the_rows_the_bulk_recalculation_loads(
     )
 
 
+@settings(deadline=None)
 @given(month_sets())
 def test_it_gives_monthly_growth_exactly_when_the_previous_month_is_nonzero(
     months: list[MonthRevenue],
@@ -310,6 +314,7 @@ def test_it_gives_monthly_growth_exactly_when_the_previous_month_is_nonzero(
             assert abs(growth - exact) <= Decimal("0.005")
 
 
+@settings(deadline=None)
 @given(month_sets())
 def test_it_gives_twelve_month_growth_with_the_sign_of_the_change(
     months: list[MonthRevenue],
@@ -332,6 +337,7 @@ def test_it_gives_twelve_month_growth_with_the_sign_of_the_change(
     assert figures.faturamento_atual(months) == latest.faturamento
 
 
+@settings(deadline=None)
 @given(month_sets(max_size=15), st.randoms(use_true_random=False))
 def test_it_does_not_depend_on_input_order(months: list[MonthRevenue], rnd: random.Random) -> None:
     shuffled = list(months)
