@@ -8,3 +8,12 @@ class MentoradosConfig(AppConfig):
     name = "mentorados"
     verbose_name = _("Mentorados")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from leads import signals
+        from mentorados import receivers
+
+        signals.lead_converted.connect(
+            receivers.create_mentorado_on_conversion,
+            dispatch_uid="mentorados.create_mentorado_on_conversion",
+        )
