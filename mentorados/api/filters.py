@@ -35,7 +35,7 @@ class MemberOrMeFilter(django_filters.Filter):
 
 
 class MentoradoFilter(django_filters.FilterSet):
-    status = AnyOfFilter(choices=MentoradoStatus.values)
+    status = AnyOfFilter(allowed=MentoradoStatus.values)
     mentor_id = MemberOrMeFilter(method="filter_mentor")
     lead_id = django_filters.UUIDFilter(field_name="lead_id")
     search = django_filters.CharFilter(method="filter_search", max_length=100)
