@@ -50,6 +50,8 @@ def run_jobs(*, scheduled: bool = False, allow_failures: bool = False) -> None:
     SimpleWorker(all_queues, connection=all_queues[0].connection).work(burst=True)
     if not allow_failures:
         failed = [
-            job_id for queue in all_queues for job_id in FailedJobRegistry(queue=queue).get_job_ids()
+            job_id
+            for queue in all_queues
+            for job_id in FailedJobRegistry(queue=queue).get_job_ids()
         ]
         assert not failed, f"jobs failed: {failed}"
