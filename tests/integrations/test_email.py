@@ -29,7 +29,9 @@ django.setup()
 from django.conf import settings
 from django.core.mail import send_mail
 print(settings.EMAIL_BACKEND)
-send_mail("Assunto de teste", "Corpo de teste", "Leads <no-reply@mentoria.test>", ["ana@cliente.com.br"])
+send_mail(
+    "Assunto de teste", "Corpo de teste", "Leads <no-reply@mentoria.test>", ["ana@cliente.com.br"]
+)
 """
 
 
@@ -37,7 +39,7 @@ class Collector:
     def __init__(self) -> None:
         self.envelopes: list[Any] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.envelopes.append(envelope)
         return "250 Message accepted for delivery"
 
