@@ -16,6 +16,8 @@ from integrations.whatsapp import inbound
 # A notification still unprocessed after this long lost its job (or the job kept failing).
 WEBHOOK_STUCK_AFTER = timedelta(minutes=10)
 WEBHOOK_MAX_ATTEMPTS = 8
+# Processed raw bodies are kept this long for audit (messages themselves are kept for good).
+WEBHOOK_RETENTION = timedelta(days=30)
 
 PERIODIC_JOBS = [
     PeriodicJob(
@@ -42,10 +44,14 @@ def process_whatsapp_notification(*, notification_id: str, organization_id: str)
 
 @job_logged
 def whatsapp_notifications_sweep() -> int:
-    """Re-enqueue stored notifications whose processing never finished."""
+    """Re-enqueue stored notifications whose processing never finished; prune old ones."""
+    now = timezone.now()
+    WebhookNotification.objects.filter(
+        processed_at__isnull=False, received_at__lt=now - WEBHOOK_RETENTION
+    ).delete()
     stuck = WebhookNotification.objects.filter(
         processed_at__isnull=True,
-        received_at__lt=timezone.now() - WEBHOOK_STUCK_AFTER,
+        received_at__lt=now - WEBHOOK_STUCK_AFTER,
         attempts__lt=WEBHOOK_MAX_ATTEMPTS,
     ).values_list("pk", "organization_id")[:500]
     count = 0

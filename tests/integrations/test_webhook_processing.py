@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
+from integrations.jobs import process_whatsapp_notification, whatsapp_notifications_sweep
 from integrations.models import (
     MessageDirection,
     MessageStatus,
@@ -21,7 +23,7 @@ from leads.models import Lead
 from tests.factories import LeadFactory
 from tests.integrations.factories import WhatsAppAccountFactory, WhatsAppMessageFactory
 from tests.integrations.helpers import FIXTURES, load_fixture
-from tests.integrations.jobs import run_jobs
+from tests.integrations.jobs import queues, run_jobs
 from tests.integrations.webhook_helpers import (
     PNID,
     PNID_BR,
@@ -348,8 +350,6 @@ def test_it_retries_only_what_failed_and_records_the_error(
             "wamid.F3",
         }
 
-        from integrations.jobs import process_whatsapp_notification
-
         process_whatsapp_notification(
             notification_id=str(row.pk), organization_id=str(row.organization_id)
         )
@@ -414,3 +414,33 @@ def test_it_replays_metas_documented_samples(org_a, org_b, deliver, replies):
 )
 def test_it_turns_whatsapp_ids_into_e164(digits, expected):
     assert whatsapp_e164(digits) == expected
+
+
+def test_the_sweep_requeues_stuck_notifications_and_prunes_old_ones(
+    org_a, account, django_capture_on_commit_callbacks
+):
+    LeadFactory(organization=org_a.org, telefone="+5511987654321")
+    with django_capture_on_commit_callbacks(execute=True):
+        post_signed(notification(messages=[text_message("wamid.S", "5511987654321", "oi")]))
+    for queue in queues():
+        queue.empty()  # the job was lost (worker crash, Redis flush)
+    stuck = WebhookNotification.objects.get()
+    WebhookNotification.objects.filter(pk=stuck.pk).update(
+        received_at=timezone.now() - timedelta(minutes=11)
+    )
+    old = WebhookNotification.objects.create(
+        organization=org_a.org,
+        account=account,
+        raw_body=b"{}",
+        body_sha256="0" * 64,
+        received_at=timezone.now() - timedelta(days=31),
+        processed_at=timezone.now() - timedelta(days=31),
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert whatsapp_notifications_sweep() == 1
+    run_jobs()
+    assert not WebhookNotification.objects.filter(pk=old.pk).exists()
+    stuck.refresh_from_db()
+    assert stuck.processed_at is not None
+    assert WhatsAppMessage.objects.get().wamid == "wamid.S"
