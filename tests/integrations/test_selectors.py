@@ -48,3 +48,20 @@ def test_it_lists_a_leads_messages_for_the_timeline_newest_first(org_a, org_b):
         "status": "received",
         "error": None,
     }
+
+
+def test_it_seeds_a_demo_conversation(org_a):
+    import random
+
+    from integrations import demo
+    from integrations.models import WhatsAppAccount, WhatsAppMessage
+    from organizations.demo import DemoContext
+
+    leads = LeadFactory.create_batch(5, organization=org_a.org)
+    summary = demo.seed(DemoContext(organization=org_a.org, rng=random.Random(1)))
+    assert summary == "1 WhatsApp account (inactive), 6 messages"
+    assert WhatsAppAccount.objects.get().ativo is False
+    assert WhatsAppMessage.objects.filter(direction="in").count() == 4
+    assert set(WhatsAppMessage.objects.values_list("lead", flat=True)) <= {
+        lead.pk for lead in leads
+    }
