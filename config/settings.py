@@ -256,6 +256,20 @@ STORAGES = {
 _email = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(_email)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Leads <no-reply@localhost>")
+# An HTTP email provider through Anymail instead of EMAIL_URL's backend (production without
+# SMTP). BREVO_API_URL is overridable so a test or a proxy can stand in for Brevo.
+EMAIL_PROVIDER = env.str("EMAIL_PROVIDER", default="").strip().lower()
+if EMAIL_PROVIDER == "brevo":
+    EMAIL_BACKEND = "anymail.backends.brevo.EmailBackend"
+    ANYMAIL = {
+        "BREVO_API_KEY": env.str("BREVO_API_KEY", default=""),
+        "BREVO_API_URL": env.str("BREVO_API_URL", default="https://api.brevo.com/v3/"),
+        "REQUESTS_TIMEOUT": env.float("EMAIL_TIMEOUT", default=15.0),
+    }
+    if not ANYMAIL["BREVO_API_KEY"]:
+        raise ImproperlyConfigured("BREVO_API_KEY must be set when EMAIL_PROVIDER=brevo.")
+elif EMAIL_PROVIDER:
+    raise ImproperlyConfigured(f"Unknown EMAIL_PROVIDER {EMAIL_PROVIDER!r} (supported: brevo).")
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
 # --- Logging ----------------------------------------------------------------------------------

@@ -1,8 +1,24 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
-from integrations.models import Notification
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from integrations.crm import services as crm
+from integrations.fields import mask
+from integrations.models import (
+    CRM_DEFAULT_BASE_URLS,
+    CRMConnection,
+    CrmProvider,
+    Notification,
+    WebhookNotification,
+    WhatsAppAccount,
+    WhatsAppMessage,
+)
 from organizations.admin import OrgScopedAdmin
 
 
@@ -13,3 +29,205 @@ class NotificationAdmin(OrgScopedAdmin):
     search_fields = ["titulo"]
     list_select_related = ["recipient"]
     readonly_fields = ["payload", "chave"]
+
+
+# -- secrets: shown masked, replaced through empty password inputs ------------------------------
+
+
+def _secret_input(label: Any) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        strip=True,
+        max_length=2000,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+
+class SecretsFormMixin(forms.ModelForm):
+    """`novo_<field>` password inputs replace secrets; stored values are never rendered.
+
+    Required when adding; when changing, an empty input keeps the current value.
+    """
+
+    secret_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        adding = self.instance._state.adding
+        for name in self.secret_fields:
+            field = self.fields.get(f"novo_{name}")
+            if field is not None:
+                field.required = adding
+                field.help_text = (
+                    _("Obrigatório.") if adding else _("Deixe em branco para manter o atual.")
+                )
+
+    def save(self, commit: bool = True) -> Any:
+        instance = super().save(commit=False)
+        for name in self.secret_fields:
+            value = self.cleaned_data.get(f"novo_{name}")
+            if not value:
+                continue
+            if name == "verify_token":
+                instance.set_verify_token(value)
+            else:
+                setattr(instance, name, value)
+        if commit:
+            instance.save()
+        return instance
+
+
+class WhatsAppAccountForm(SecretsFormMixin):
+    secret_fields = ("access_token", "app_secret", "verify_token")
+    novo_access_token = _secret_input(_("Novo token de acesso"))
+    novo_app_secret = _secret_input(_("Novo app secret"))
+    novo_verify_token = _secret_input(_("Novo token de verificação do webhook"))
+    api_base_url = forms.URLField(label=_("URL base da API"), max_length=300, assume_scheme="https")
+
+    class Meta:
+        model = WhatsAppAccount
+        fields = ["organization", "phone_number_id", "api_base_url", "ativo", "auto_criar_leads"]
+
+
+@admin.register(WhatsAppAccount)
+class WhatsAppAccountAdmin(OrgScopedAdmin):
+    form = WhatsAppAccountForm
+    list_display = ["phone_number_id", "organization", "ativo", "auto_criar_leads", "created_at"]
+    list_filter = ["ativo", "organization"]
+    search_fields = ["phone_number_id"]
+    list_select_related = ["organization"]
+    readonly_fields = ["access_token_masked", "app_secret_masked", "verify_token_masked"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = ["organization", "phone_number_id", "api_base_url", "ativo", "auto_criar_leads"]
+        if obj is not None:
+            fields += ["access_token_masked", "app_secret_masked", "verify_token_masked"]
+        return [*fields, "novo_access_token", "novo_app_secret", "novo_verify_token"]
+
+    @admin.display(description=_("token de acesso"))
+    def access_token_masked(self, obj: WhatsAppAccount) -> str:
+        return mask(obj.access_token)
+
+    @admin.display(description=_("app secret"))
+    def app_secret_masked(self, obj: WhatsAppAccount) -> str:
+        return mask(obj.app_secret)
+
+    @admin.display(description=_("token de verificação"))
+    def verify_token_masked(self, obj: WhatsAppAccount) -> str:
+        return mask(obj.verify_token_hash)
+
+
+class ReadOnlyAdmin(OrgScopedAdmin):
+    """Records written by the integrations themselves: staff may look, not edit."""
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WhatsAppMessage)
+class WhatsAppMessageAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "direction",
+        "status",
+        "message_type",
+        "from_phone",
+        "to_phone",
+        "lead",
+        "organization",
+    ]
+    list_filter = ["direction", "status", "message_type", "organization"]
+    search_fields = ["wamid", "from_phone", "to_phone", "body"]
+    list_select_related = ["lead", "organization"]
+    date_hierarchy = "created_at"
+    exclude = ["idempotency_key"]
+
+
+@admin.register(WebhookNotification)
+class WebhookNotificationAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "account", "processed_at", "attempts", "has_error"]
+    list_filter = ["organization"]
+    list_select_related = ["account"]
+    date_hierarchy = "received_at"
+    readonly_fields = [
+        "organization",
+        "account",
+        "received_at",
+        "processed_at",
+        "attempts",
+        "error",
+        "summary",
+        "signature",
+        "body",
+    ]
+    fields = tuple(readonly_fields)
+
+    @admin.display(description=_("corpo"))
+    def body(self, obj: WebhookNotification) -> str:
+        return obj.body_text
+
+    @admin.display(description=_("erro?"), boolean=True)
+    def has_error(self, obj: WebhookNotification) -> bool:
+        return bool(obj.error)
+
+
+class CRMConnectionForm(SecretsFormMixin):
+    secret_fields = ("token",)
+    novo_token = _secret_input(_("Novo token"))
+    api_base_url = forms.URLField(
+        label=_("URL base da API"),
+        required=False,
+        max_length=300,
+        assume_scheme="https",
+        help_text=_("Em branco: a URL pública do CRM escolhido."),
+    )
+
+    class Meta:
+        model = CRMConnection
+        fields = ["organization", "provider", "api_base_url", "ativo"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        provider = cleaned.get("provider")
+        if provider and not cleaned.get("api_base_url"):
+            cleaned["api_base_url"] = CRM_DEFAULT_BASE_URLS[CrmProvider(provider)]
+        return cleaned
+
+
+@admin.register(CRMConnection)
+class CRMConnectionAdmin(OrgScopedAdmin):
+    form = CRMConnectionForm
+    list_display = ["organization", "provider", "ativo", "last_success_at", "last_error_at"]
+    list_filter = ["provider", "ativo"]
+    list_select_related = ["organization"]
+    readonly_fields = ["token_masked", "last_error", "last_error_at", "last_success_at"]
+    actions = ["test_connection"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = ["organization", "provider", "api_base_url", "ativo"]
+        if obj is not None:
+            fields += ["token_masked"]
+        fields += ["novo_token"]
+        if obj is not None:
+            fields += ["last_error", "last_error_at", "last_success_at"]
+        return fields
+
+    @admin.display(description=_("token"))
+    def token_masked(self, obj: CRMConnection) -> str:
+        return mask(obj.token)
+
+    @admin.action(description=_("Testar conexão"), permissions=["change"])
+    def test_connection(self, request: HttpRequest, queryset: QuerySet[CRMConnection]) -> None:
+        for connection in queryset:
+            ok, message = crm.crm_connection_test(connection=connection)
+            if ok:
+                self.message_user(request, _("%(c)s: conexão OK.") % {"c": connection})
+            else:
+                self.message_user(request, f"{connection}: {message}", messages.ERROR)

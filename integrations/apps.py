@@ -8,3 +8,6 @@ class IntegrationsConfig(AppConfig):
     name = "integrations"
     verbose_name = _("Integrações")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from integrations import receivers  # noqa: F401  (connects the signal receivers)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from django.db import models
@@ -7,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from integrations.fields import EncryptedTextField
 from organizations.models import Membership, Organization, OrgManager
 
 
@@ -57,3 +59,236 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.titulo
+
+
+# --- WhatsApp ------------------------------------------------------------------------------
+
+WHATSAPP_DEFAULT_BASE_URL = "https://graph.facebook.com/v25.0"
+
+
+def hash_verify_token(token: str) -> str:
+    """The stored form of a webhook verify token (SHA-256 hex).
+
+    Meta's GET handshake must be matched against every account, so the token is looked up by
+    this digest instead of being encrypted (a randomized ciphertext cannot be searched). It only
+    proves to Meta that the endpoint is ours; the app secret guards every notification.
+    """
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class WhatsAppAccount(models.Model):
+    """A WhatsApp Business phone number of an organization, reached through Meta's Cloud API."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="whatsapp_accounts"
+    )
+    phone_number_id = models.CharField(_("ID do número (Meta)"), max_length=64, unique=True)
+    access_token = EncryptedTextField(_("token de acesso"))
+    app_secret = EncryptedTextField(_("app secret"))
+    verify_token_hash = models.CharField(max_length=64, db_index=True, editable=False)
+    api_base_url = models.URLField(
+        _("URL base da API"), max_length=300, default=WHATSAPP_DEFAULT_BASE_URL
+    )
+    ativo = models.BooleanField(_("ativo"), default=True)
+    auto_criar_leads = models.BooleanField(_("criar leads de números desconhecidos"), default=True)
+    created_at = models.DateTimeField(_("criada em"), default=timezone.now)
+    updated_at = models.DateTimeField(_("atualizada em"), auto_now=True)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "whatsapp_accounts"
+        verbose_name = _("conta de WhatsApp")
+        verbose_name_plural = _("contas de WhatsApp")
+        ordering = ["created_at"]
+        constraints = [
+            # Sending picks "the organization's active account": there must be one at most.
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=Q(ativo=True),
+                name="whatsapp_one_active_account_per_org",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"WhatsApp {self.phone_number_id}"
+
+    def set_verify_token(self, token: str) -> None:
+        self.verify_token_hash = hash_verify_token(token)
+
+
+class MessageDirection(models.TextChoices):
+    IN = "in", _("Recebida")
+    OUT = "out", _("Enviada")
+
+
+class MessageStatus(models.TextChoices):
+    # `pending`: an outbound message recorded before the send request (see services).
+    PENDING = "pending", _("Enviando")
+    RECEIVED = "received", _("Recebida")
+    SENT = "sent", _("Enviada")
+    DELIVERED = "delivered", _("Entregue")
+    READ = "read", _("Lida")
+    FAILED = "failed", _("Falhou")
+
+
+class WhatsAppMessage(models.Model):
+    """One WhatsApp message received from or sent to a phone number, kept whatever happens."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(
+        WhatsAppAccount,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
+    lead = models.ForeignKey(
+        "leads.Lead",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="whatsapp_messages",
+    )
+    direction = models.CharField(_("direção"), max_length=3, choices=MessageDirection.choices)
+    # Meta's message id; null only while an outbound message has not been accepted yet.
+    wamid = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    # Set by the sender (follow-up step): one outbound message per key, whatever the retries.
+    idempotency_key = models.CharField(
+        max_length=200, unique=True, null=True, blank=True, editable=False
+    )
+    from_phone = models.CharField(_("de"), max_length=20, blank=True)
+    to_phone = models.CharField(_("para"), max_length=20, blank=True)
+    # leads.phones.phone_match_key of the lead's side (sender of inbound, recipient of outbound).
+    phone_key = models.CharField(max_length=20, blank=True, editable=False)
+    message_type = models.CharField(_("tipo"), max_length=30, default="text")
+    template_name = models.CharField(_("template"), max_length=200, blank=True)
+    body = models.TextField(_("texto"), blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=MessageStatus.choices)
+    error = models.JSONField(_("erro"), default=dict, blank=True)
+    payload = models.JSONField(_("dados"), default=dict, blank=True)
+    context_wamid = models.CharField(max_length=255, blank=True)
+    received_at = models.DateTimeField(_("recebida em"), null=True, blank=True)
+    send_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    sent_at = models.DateTimeField(_("enviada em"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("entregue em"), null=True, blank=True)
+    read_at = models.DateTimeField(_("lida em"), null=True, blank=True)
+    failed_at = models.DateTimeField(_("falhou em"), null=True, blank=True)
+    created_at = models.DateTimeField(_("criada em"), default=timezone.now)
+    updated_at = models.DateTimeField(_("atualizada em"), auto_now=True)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "whatsapp_messages"
+        verbose_name = _("mensagem de WhatsApp")
+        verbose_name_plural = _("mensagens de WhatsApp")
+        ordering = ["-created_at"]
+        indexes = [
+            # The 24-hour window: latest inbound message from a phone, per organization.
+            models.Index(
+                fields=["organization", "phone_key", "direction", "-received_at"],
+                name="wamsg_org_phone_dir_recv",
+            ),
+            models.Index(fields=["lead", "-created_at"], name="wamsg_lead_created"),
+            models.Index(fields=["organization", "-created_at"], name="wamsg_org_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} {self.wamid or self.pk}"
+
+
+class WebhookNotification(models.Model):
+    """A raw WhatsApp webhook body, stored once its signature is verified, before processing."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # The account whose app secret verified the signature; the job only acts on its changes.
+    account = models.ForeignKey(
+        WhatsAppAccount,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="notifications",
+    )
+    raw_body = models.BinaryField(_("corpo bruto"))
+    body_sha256 = models.CharField(max_length=64, editable=False)
+    signature = models.CharField(_("assinatura"), max_length=100, blank=True)
+    received_at = models.DateTimeField(_("recebida em"), default=timezone.now)
+    processed_at = models.DateTimeField(_("processada em"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("tentativas"), default=0)
+    error = models.TextField(_("erro"), blank=True)
+    summary = models.JSONField(_("resumo"), default=dict, blank=True)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "whatsapp_webhook_notifications"
+        verbose_name = _("notificação de webhook")
+        verbose_name_plural = _("notificações de webhook")
+        ordering = ["-received_at"]
+        constraints = [
+            # Meta redelivers the same body until it gets a 200: store it once per account.
+            models.UniqueConstraint(
+                fields=["account", "body_sha256"], name="webhook_notification_once_per_account"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["processed_at", "received_at"], name="webhook_notif_pending"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.received_at:%Y-%m-%d %H:%M:%S} {self.body_sha256[:12]}"
+
+    @property
+    def body_text(self) -> str:
+        return bytes(self.raw_body).decode("utf-8", errors="replace")
+
+
+# --- CRM -----------------------------------------------------------------------------------
+
+
+class CrmProvider(models.TextChoices):
+    HUBSPOT = "hubspot", "HubSpot"
+    PIPEDRIVE = "pipedrive", "Pipedrive"
+
+
+CRM_DEFAULT_BASE_URLS = {
+    CrmProvider.HUBSPOT: "https://api.hubapi.com",
+    CrmProvider.PIPEDRIVE: "https://api.pipedrive.com",
+}
+
+
+class CRMConnection(models.Model):
+    """The organization's CRM (HubSpot or Pipedrive) that leads are pushed to."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="crm_connections"
+    )
+    provider = models.CharField(_("CRM"), max_length=20, choices=CrmProvider.choices)
+    token = EncryptedTextField(_("token"))
+    api_base_url = models.URLField(_("URL base da API"), max_length=300)
+    ativo = models.BooleanField(_("ativo"), default=True)
+    last_error = models.TextField(_("último erro"), blank=True)
+    last_error_at = models.DateTimeField(_("último erro em"), null=True, blank=True)
+    last_success_at = models.DateTimeField(_("último sucesso em"), null=True, blank=True)
+    created_at = models.DateTimeField(_("criada em"), default=timezone.now)
+    updated_at = models.DateTimeField(_("atualizada em"), auto_now=True)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "crm_connections"
+        verbose_name = _("conexão de CRM")
+        verbose_name_plural = _("conexões de CRM")
+        ordering = ["created_at"]
+        constraints = [
+            # A lead has one crm_provider/crm_id pair: one CRM per organization keeps it true.
+            models.UniqueConstraint(fields=["organization"], name="crm_connection_one_per_org")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()} ({self.organization_id})"

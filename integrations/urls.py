@@ -7,5 +7,12 @@ from integrations import api
 
 router = SimpleRouter()
 router.register("notifications", api.NotificationViewSet, basename="notification")
+router.register(
+    "integrations/whatsapp-accounts", api.WhatsAppAccountViewSet, basename="whatsapp-account"
+)
+router.register("integrations/crm-connections", api.CRMConnectionViewSet, basename="crm-connection")
 
-urlpatterns = [path("", include(router.urls))]
+urlpatterns = [
+    path("", include(router.urls)),
+    path("leads/<uuid:lead_pk>/sync-crm/", api.LeadCrmSyncView.as_view(), name="lead-sync-crm"),
+]

@@ -138,6 +138,12 @@ class HubSpotClient:
     def upsert(self, contacts: Sequence[CrmContact]) -> list[CrmUpsertResult]:
         return self.upsert_contacts(contacts)
 
+    def check_credentials(self) -> None:
+        """Read one contact; raises the classified error when the token or scope is wrong."""
+        response = self._send("GET", f"{_CONTACTS}?limit=1", json=None)
+        if not response.is_success:
+            raise self._error_from(response)
+
     def upsert_contacts(self, contacts: Sequence[CrmContact]) -> list[CrmUpsertResult]:
         """Create or update every contact; one result per contact, in input order.
 

@@ -119,6 +119,12 @@ class PipedriveClient:
             raise CrmBatchInterrupted(exc, results) from exc
         return results
 
+    def check_credentials(self) -> None:
+        """List one person; raises the classified error when the token is wrong."""
+        response = self._send("GET", _PERSONS, params={"limit": "1"})
+        if not response.is_success:
+            raise self._error_from(response)
+
     def upsert_person(self, contact: CrmContact) -> CrmUpsertResult:
         """Create or update one person.
 

@@ -1,0 +1,123 @@
+"""CRM connections (`/api/v1/integrations/crm-connections/`) and `POST /leads/{id}/sync-crm/`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api.exceptions import Conflict
+from integrations import services
+from integrations.api.base import AdminSettingsViewSet, SecretField
+from integrations.crm import services as crm
+from integrations.models import CRMConnection, CrmProvider
+from leads.models import Lead
+from organizations.permissions import SALES_ROLES
+from organizations.scoping import request_membership
+
+
+class CRMConnectionSerializer(serializers.ModelSerializer[CRMConnection]):
+    provider = serializers.ChoiceField(choices=CrmProvider.choices)
+    token = SecretField()
+    api_base_url = serializers.URLField(max_length=300, required=False, allow_blank=True)
+
+    class Meta:
+        model = CRMConnection
+        fields = [
+            "id",
+            "provider",
+            "token",
+            "api_base_url",
+            "ativo",
+            "last_error",
+            "last_error_at",
+            "last_success_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "last_error",
+            "last_error_at",
+            "last_success_at",
+            "created_at",
+            "updated_at",
+        ]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Lista a conexão de CRM da organização (no máximo uma)"),
+    create=extend_schema(
+        summary="Conecta um CRM (uma conexão por organização; o token nunca é devolvido)",
+        responses={
+            201: CRMConnectionSerializer,
+            409: OpenApiResponse(description="Já existe uma conexão (details.existing_id)"),
+        },
+    ),
+    partial_update=extend_schema(summary="Altera a conexão; token omitido é mantido"),
+)
+class CRMConnectionViewSet(AdminSettingsViewSet):
+    queryset = CRMConnection.objects.all()
+    serializer_class = CRMConnectionSerializer
+
+    def perform_create(self, serializer: serializers.BaseSerializer[Any]) -> None:
+        serializer.instance = services.crm_connection_create(
+            organization=self.organization, data=dict(serializer.validated_data)
+        )
+
+    def perform_update(self, serializer: serializers.BaseSerializer[Any]) -> None:
+        assert isinstance(serializer.instance, CRMConnection)
+        serializer.instance = services.crm_connection_update(
+            connection=serializer.instance, data=dict(serializer.validated_data)
+        )
+
+    def perform_destroy(self, instance: CRMConnection) -> None:
+        services.crm_connection_delete(connection=instance)
+
+
+class LeadCrmSyncView(APIView):
+    """Enqueue a CRM sync of one lead now."""
+
+    read_roles = SALES_ROLES
+    write_roles = SALES_ROLES
+
+    @extend_schema(
+        summary="Sincroniza o lead com o CRM agora (em segundo plano)",
+        request=None,
+        responses={
+            202: inline_serializer(
+                "CrmSyncQueued",
+                {
+                    "status": serializers.CharField(),
+                    "lead_id": serializers.UUIDField(),
+                    "provider": serializers.CharField(),
+                },
+            ),
+            404: OpenApiResponse(description="Lead inexistente ou de outra organização"),
+            409: OpenApiResponse(description="A organização não tem conexão de CRM ativa"),
+        },
+    )
+    def post(self, request: Request, lead_pk: Any) -> Response:
+        membership = request_membership(request)
+        lead = get_object_or_404(
+            Lead.objects.for_org(membership.organization).visible_to(membership), pk=lead_pk
+        )
+        connection = crm.active_connection(lead.organization_id)
+        if connection is None:
+            raise Conflict(_("A organização não tem conexão de CRM ativa."))
+        crm.crm_request_sync(lead=lead)
+        return Response(
+            {"status": "queued", "lead_id": str(lead.pk), "provider": connection.provider},
+            status=status.HTTP_202_ACCEPTED,
+        )

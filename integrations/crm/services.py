@@ -1,0 +1,372 @@
+"""Pushing leads to the organization's CRM (HubSpot or Pipedrive).
+
+Flow: a lead is created or one of its mapped fields changes -> ``crm_schedule_lead_sync``
+(after commit) -> one delayed job per lead, coalesced -> ``crm_sync_leads`` upserts through the
+provider client -> the lead's ``crm_provider``/``crm_id``/``crm_synced_at`` (or
+``crm_sync_error``) are written with a queryset ``update()``, which sends no signal and so
+cannot schedule another sync.
+
+Coalescing: a Redis key ``crm-sync-pending:<lead id>`` (``SET NX`` with a TTL) marks a lead
+whose sync job is already scheduled ``SYNC_DELAY`` seconds ahead. Further changes in that
+interval find the key and schedule nothing: the job reads the lead when it runs, so it sends
+the latest state. The job deletes the keys of its leads *before* reading them, so a change
+committed while it runs schedules a new job. The TTL bounds the damage of a lost job; the
+periodic sweep catches such leads anyway.
+
+Failures: 429 is retried after the provider's delay (Retry-After or its documented window),
+other transient errors with backoff (``RETRY_DELAYS``); after that, and for permanent errors,
+the message is stored on the lead (``crm_sync_error``) and on the connection (``last_error``).
+Each lead is handled on its own: one bad lead never blocks the others. The sweep
+(``crm_sync_sweep``, every 15 minutes) retries leads that failed, were never synced, or changed
+after their last sync.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+import django_rq
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from config.metrics import CRM_SYNC
+from integrations.crm.base import CrmBatchInterrupted, CrmContact, CrmUpsertResult
+from integrations.crm.hubspot import HubSpotClient
+from integrations.crm.pipedrive import PipedriveClient
+from integrations.errors import IntegrationError, RetryableError
+from integrations.models import CRM_DEFAULT_BASE_URLS, CRMConnection, CrmProvider
+from leads.models import Lead, LeadStatus
+
+logger = logging.getLogger(__name__)
+
+SYNC_JOB = "integrations.jobs.crm_sync_leads"
+SYNC_QUEUE = "default"
+PENDING_PREFIX = "crm-sync-pending:"
+PENDING_TTL = 15 * 60
+# Backoff for transient errors without a provider hint (seconds), one entry per retry.
+RETRY_DELAYS = (30, 120, 600, 1800)
+# Waiting longer than this for a rate limit is the sweep's job, not a scheduled retry's.
+MAX_RETRY_DELAY = 3600
+SWEEP_BATCH = 100  # HubSpot's batch upsert limit
+SWEEP_LIMIT = 500  # leads per connection per sweep
+SWEEP_QUIET = timedelta(minutes=5)  # leave recently changed leads to their coalesced job
+
+# HubSpot's default `hs_lead_status` options are NEW, OPEN, IN_PROGRESS, OPEN_DEAL, UNQUALIFIED,
+# ATTEMPTED_TO_CONTACT, CONNECTED and BAD_TIMING. "Lead status" describes a contact's sales
+# activity before it becomes a customer: `convertido` has no equivalent (winning is recorded on
+# deals / lifecycle stage), so it is not sent and HubSpot keeps the previous value.
+HUBSPOT_LEAD_STATUS_MAP: dict[str, str] = {
+    LeadStatus.NOVO: "NEW",
+    LeadStatus.EM_CONTATO: "IN_PROGRESS",
+    LeadStatus.QUALIFICADO: "OPEN_DEAL",
+    LeadStatus.AGENDADO: "OPEN_DEAL",
+    LeadStatus.NEGOCIACAO: "OPEN_DEAL",
+    LeadStatus.PERDIDO: "UNQUALIFIED",
+}
+
+# Lead fields each provider receives (see the clients' mapping tables): a change to any other
+# field does not need a sync.
+MAPPED_FIELDS: dict[str, frozenset[str]] = {
+    CrmProvider.HUBSPOT: frozenset(
+        {"nome_completo", "email", "telefone", "empresa", "cargo", "status"}
+    ),
+    CrmProvider.PIPEDRIVE: frozenset({"nome_completo", "email", "telefone"}),
+}
+
+
+def sync_delay() -> float:
+    return float(getattr(settings, "CRM_SYNC_DELAY_SECONDS", 5))
+
+
+def default_base_url(provider: str) -> str:
+    return CRM_DEFAULT_BASE_URLS[CrmProvider(provider)]
+
+
+def active_connection(organization_id: Any) -> CRMConnection | None:
+    return CRMConnection.objects.filter(organization_id=organization_id, ativo=True).first()
+
+
+# -- scheduling -------------------------------------------------------------------------------
+
+
+def _redis() -> Any:
+    return django_rq.get_connection(SYNC_QUEUE)
+
+
+def _pending_key(lead_id: Any) -> str:
+    return f"{PENDING_PREFIX}{lead_id}"
+
+
+def _claim_pending(lead_ids: Iterable[Any]) -> list[str]:
+    """Lead ids (as str) whose pending key this call set; the others have a job scheduled."""
+    redis = _redis()
+    return [
+        str(lead_id)
+        for lead_id in lead_ids
+        if redis.set(_pending_key(lead_id), "1", nx=True, ex=PENDING_TTL)
+    ]
+
+
+def _enqueue_sync(organization_id: Any, lead_ids: list[str], *, delay: float, attempt: int) -> None:
+    from config.jobs import job_meta
+
+    queue = django_rq.get_queue(SYNC_QUEUE)
+    kwargs = {"organization_id": str(organization_id), "lead_ids": lead_ids, "attempt": attempt}
+    if delay > 0:
+        at = timezone.now() + timedelta(seconds=delay)
+        queue.enqueue_at(at, SYNC_JOB, kwargs=kwargs, meta=job_meta())
+    else:
+        queue.enqueue(SYNC_JOB, kwargs=kwargs, meta=job_meta())
+
+
+def _schedule_after_commit(lead_id: str, organization_id: str, delay: float) -> None:
+    if _claim_pending([lead_id]):
+        _enqueue_sync(organization_id, [lead_id], delay=delay, attempt=0)
+
+
+def crm_schedule_lead_sync(*, lead: Lead, delay: float | None = None) -> None:
+    """One coalesced sync of `lead`, `delay` seconds after the current transaction commits."""
+    transaction.on_commit(
+        partial(
+            _schedule_after_commit,
+            str(lead.pk),
+            str(lead.organization_id),
+            sync_delay() if delay is None else delay,
+        )
+    )
+
+
+def _sync_now_after_commit(lead_id: str, organization_id: str) -> None:
+    # Always enqueue (the user asked); the key makes later bursts coalesce with this job.
+    _redis().set(_pending_key(lead_id), "1", ex=PENDING_TTL)
+    _enqueue_sync(organization_id, [lead_id], delay=0, attempt=0)
+
+
+def crm_request_sync(*, lead: Lead) -> None:
+    """Sync `lead` now (the sync-crm endpoint), after the current transaction commits."""
+    transaction.on_commit(partial(_sync_now_after_commit, str(lead.pk), str(lead.organization_id)))
+
+
+def lead_needs_sync(*, organization_id: Any, changed: Iterable[str] | None) -> bool:
+    """Whether a change (None: a new lead) matters to the organization's active CRM."""
+    provider = (
+        CRMConnection.objects.filter(organization_id=organization_id, ativo=True)
+        .values_list("provider", flat=True)
+        .first()
+    )
+    if provider is None:
+        return False
+    if changed is None:
+        return True
+    return bool(set(changed) & MAPPED_FIELDS.get(provider, frozenset()))
+
+
+# -- the sync itself --------------------------------------------------------------------------
+
+
+def build_client(connection: CRMConnection) -> HubSpotClient | PipedriveClient:
+    base_url = connection.api_base_url or default_base_url(connection.provider)
+    if connection.provider == CrmProvider.HUBSPOT:
+        return HubSpotClient(
+            base_url=base_url, token=connection.token, lead_status_map=HUBSPOT_LEAD_STATUS_MAP
+        )
+    return PipedriveClient(base_url=base_url, api_token=connection.token)
+
+
+def lead_to_contact(lead: Lead, provider: str) -> CrmContact:
+    # A crm_id from another provider (the organization switched CRMs) means nothing here.
+    crm_id = lead.crm_id if lead.crm_id and lead.crm_provider == provider else None
+    return CrmContact(
+        lead_id=str(lead.pk),
+        nome_completo=lead.nome_completo,
+        email=lead.email or None,
+        telefone=lead.telefone or None,
+        empresa=lead.empresa or None,
+        cargo=lead.cargo or None,
+        status=lead.status,
+        origem=lead.origem or None,
+        valor_potencial=lead.valor_potencial,
+        crm_id=crm_id,
+    )
+
+
+@dataclass
+class SyncOutcome:
+    synced: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    retrying: list[str] = field(default_factory=list)
+    retry_delay: float | None = None
+    skipped: str = ""
+
+
+def _error_text(error: IntegrationError) -> str:
+    return str(error)[:2000]
+
+
+def crm_sync_leads(
+    *, organization_id: Any, lead_ids: Sequence[Any], attempt: int = 0
+) -> SyncOutcome:
+    """Upsert the given leads of one organization into its active CRM (the job's body)."""
+    outcome = SyncOutcome()
+    if lead_ids:
+        # Before reading the leads: a change committed from now on schedules its own job.
+        _redis().delete(*[_pending_key(lead_id) for lead_id in lead_ids])
+    connection = active_connection(organization_id)
+    if connection is None:
+        outcome.skipped = "no active connection"
+        return outcome
+    provider = connection.provider
+    leads = list(Lead.objects.for_org(organization_id).filter(pk__in=list(lead_ids)))
+    if not leads:
+        outcome.skipped = "no leads"
+        return outcome
+
+    interrupted: RetryableError | None = None
+    results: list[CrmUpsertResult]
+    client = build_client(connection)
+    try:
+        with client:
+            results = client.upsert([lead_to_contact(lead, provider) for lead in leads])
+    except CrmBatchInterrupted as exc:
+        results, interrupted = exc.completed, exc
+    except RetryableError as exc:
+        results, interrupted = [], exc
+
+    now = timezone.now()
+    last_error: IntegrationError | None = interrupted
+    done: set[str] = set()
+    for result in results:
+        done.add(result.lead_id)
+        if result.ok:
+            Lead.objects.filter(pk=result.lead_id).update(
+                crm_provider=provider,
+                crm_id=result.crm_id or "",
+                crm_synced_at=now,
+                crm_sync_error="",
+            )
+            outcome.synced.append(result.lead_id)
+            CRM_SYNC.labels(provider=provider, outcome="synced").inc()
+        elif isinstance(result.error, RetryableError):
+            # e.g. a contact missing from a batch answer: upserting again is safe.
+            outcome.retrying.append(result.lead_id)
+            last_error = result.error
+        else:
+            assert result.error is not None
+            Lead.objects.filter(pk=result.lead_id).update(crm_sync_error=_error_text(result.error))
+            outcome.failed.append(result.lead_id)
+            last_error = result.error
+            CRM_SYNC.labels(provider=provider, outcome="failed").inc()
+            logger.info("crm sync of lead %s failed: %s", result.lead_id, result.error)
+    outcome.retrying.extend(str(lead.pk) for lead in leads if str(lead.pk) not in done)
+
+    if outcome.retrying:
+        _retry_later(connection, outcome, interrupted or last_error, attempt)
+    _record_on_connection(connection, outcome, last_error, now)
+    return outcome
+
+
+def _retry_later(
+    connection: CRMConnection,
+    outcome: SyncOutcome,
+    error: IntegrationError | None,
+    attempt: int,
+) -> None:
+    provider = connection.provider
+    hint = error.retry_after if isinstance(error, RetryableError) else None
+    if attempt < len(RETRY_DELAYS) and (hint is None or hint <= MAX_RETRY_DELAY):
+        delay = float(hint) if hint is not None else float(RETRY_DELAYS[attempt])
+        outcome.retry_delay = delay
+        claimed = _claim_pending(outcome.retrying)  # leads with a newer job are left to it
+        if claimed:
+            _enqueue_sync(connection.organization_id, claimed, delay=delay, attempt=attempt + 1)
+        CRM_SYNC.labels(provider=provider, outcome="retry").inc(len(outcome.retrying))
+        logger.info(
+            "crm sync of %d lead(s) retried in %.0fs (attempt %d): %s",
+            len(outcome.retrying),
+            delay,
+            attempt + 1,
+            error,
+        )
+        return
+    # Out of retries: record it on the leads; the sweep tries again later.
+    message = _error_text(error) if error is not None else "temporary failure"
+    Lead.objects.filter(pk__in=outcome.retrying).update(crm_sync_error=message)
+    outcome.failed.extend(outcome.retrying)
+    outcome.retrying = []
+    CRM_SYNC.labels(provider=provider, outcome="gave_up").inc()
+
+
+def _record_on_connection(
+    connection: CRMConnection, outcome: SyncOutcome, error: IntegrationError | None, now: Any
+) -> None:
+    update: dict[str, Any] = {}
+    if outcome.synced:
+        update["last_success_at"] = now
+    if error is not None:
+        update["last_error"] = _error_text(error)
+        update["last_error_at"] = now
+    elif outcome.synced:
+        update["last_error"] = ""
+    if update:
+        CRMConnection.objects.filter(pk=connection.pk).update(**update)
+
+
+# -- sweep ------------------------------------------------------------------------------------
+
+
+def leads_to_resync(connection: CRMConnection, *, limit: int = SWEEP_LIMIT) -> list[str]:
+    """Leads of the connection's organization that failed, were never synced, or changed."""
+    quiet = timezone.now() - SWEEP_QUIET
+    ids = (
+        Lead.objects.for_org(connection.organization_id)
+        .filter(updated_at__lt=quiet)
+        .filter(
+            ~Q(crm_sync_error="")
+            | Q(crm_synced_at__isnull=True)
+            | Q(crm_synced_at__lt=F("updated_at"))
+            | ~Q(crm_provider=connection.provider)
+        )
+        .order_by("updated_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return [str(pk) for pk in ids]
+
+
+def crm_sync_sweep(*, limit: int = SWEEP_LIMIT) -> int:
+    """Schedule batch syncs for every active connection's stale leads; returns how many."""
+    scheduled = 0
+    for connection in CRMConnection.objects.filter(ativo=True).order_by("created_at"):
+        claimed = _claim_pending(leads_to_resync(connection, limit=limit))
+        for start in range(0, len(claimed), SWEEP_BATCH):
+            batch = claimed[start : start + SWEEP_BATCH]
+            _enqueue_sync(connection.organization_id, batch, delay=0, attempt=0)
+            scheduled += len(batch)
+    if scheduled:
+        logger.info("crm sweep scheduled %d lead(s)", scheduled)
+    return scheduled
+
+
+# -- connection management --------------------------------------------------------------------
+
+
+def crm_connection_test(*, connection: CRMConnection) -> tuple[bool, str]:
+    """Call the CRM with the stored token; (ok, message). Records the outcome on the row."""
+    client = build_client(connection)
+    now = timezone.now()
+    try:
+        with client:
+            client.check_credentials()
+    except IntegrationError as exc:
+        CRMConnection.objects.filter(pk=connection.pk).update(
+            last_error=_error_text(exc), last_error_at=now
+        )
+        return False, str(exc)
+    CRMConnection.objects.filter(pk=connection.pk).update(last_success_at=now, last_error="")
+    return True, "ok"

@@ -1,0 +1,85 @@
+"""Background jobs of the integrations app (thin: load by id, call a service)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from config.jobs import PeriodicJob, enqueue, job_logged
+from integrations.crm import services as crm
+from integrations.models import WebhookNotification
+from integrations.whatsapp import inbound
+
+# A notification still unprocessed after this long lost its job (or the job kept failing).
+WEBHOOK_STUCK_AFTER = timedelta(minutes=10)
+WEBHOOK_MAX_ATTEMPTS = 8
+# Processed raw bodies are kept this long for audit (messages themselves are kept for good).
+WEBHOOK_RETENTION = timedelta(days=30)
+
+PERIODIC_JOBS = [
+    PeriodicJob(
+        id="integrations.crm_sync_sweep",
+        func="integrations.jobs.crm_sync_sweep",
+        interval=15 * 60,
+        first_delay=60,
+        queue="low",
+    ),
+    PeriodicJob(
+        id="integrations.whatsapp_notifications_sweep",
+        func="integrations.jobs.whatsapp_notifications_sweep",
+        interval=10 * 60,
+        first_delay=120,
+        queue="low",
+    ),
+]
+
+
+@job_logged
+def process_whatsapp_notification(*, notification_id: str, organization_id: str) -> None:
+    inbound.notification_process(notification_id=notification_id)
+
+
+@job_logged
+def whatsapp_notifications_sweep() -> int:
+    """Re-enqueue stored notifications whose processing never finished; prune old ones."""
+    now = timezone.now()
+    WebhookNotification.objects.filter(
+        processed_at__isnull=False, received_at__lt=now - WEBHOOK_RETENTION
+    ).delete()
+    stuck = WebhookNotification.objects.filter(
+        processed_at__isnull=True,
+        received_at__lt=now - WEBHOOK_STUCK_AFTER,
+        attempts__lt=WEBHOOK_MAX_ATTEMPTS,
+    ).values_list("pk", "organization_id")[:500]
+    count = 0
+    for pk, organization_id in stuck:
+        enqueue(
+            process_whatsapp_notification,
+            notification_id=str(pk),
+            organization_id=str(organization_id),
+            queue="high",
+            job_id=f"whatsapp-notification-{pk}",
+        )
+        count += 1
+    return count
+
+
+@job_logged
+def crm_sync_leads(*, organization_id: str, lead_ids: Sequence[str], attempt: int = 0) -> Any:
+    outcome = crm.crm_sync_leads(
+        organization_id=organization_id, lead_ids=lead_ids, attempt=attempt
+    )
+    return {
+        "synced": len(outcome.synced),
+        "failed": len(outcome.failed),
+        "retrying": len(outcome.retrying),
+        "skipped": outcome.skipped,
+    }
+
+
+@job_logged
+def crm_sync_sweep() -> int:
+    return crm.crm_sync_sweep()

@@ -1,0 +1,156 @@
+"""Writes for integration settings: WhatsApp accounts and CRM connections (API and admin).
+
+Secrets arrive in plaintext here and leave only encrypted (``EncryptedTextField``) or hashed
+(the verify token); errors name fields and ids, never values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from config.api.exceptions import Conflict
+from integrations.models import (
+    CRM_DEFAULT_BASE_URLS,
+    CRMConnection,
+    CrmProvider,
+    WhatsAppAccount,
+)
+from organizations.models import Organization
+
+WHATSAPP_SECRET_FIELDS = ("access_token", "app_secret")
+
+
+def _check_whatsapp_conflicts(
+    *, organization: Organization, phone_number_id: str, ativo: bool, exclude: Any = None
+) -> None:
+    others = WhatsAppAccount.objects.exclude(pk=exclude) if exclude else WhatsAppAccount.objects
+    taken = others.filter(phone_number_id=phone_number_id).only("id", "organization_id").first()
+    if taken is not None:
+        # Another organization's row is not named: its existence is all that can be said.
+        details = {"existing_id": str(taken.pk)} if taken.organization_id == organization.pk else {}
+        raise Conflict(_("Este phone_number_id já está cadastrado."), details=details)
+    if ativo:
+        active = others.filter(organization=organization, ativo=True).only("id").first()
+        if active is not None:
+            raise Conflict(
+                _("A organização já tem uma conta de WhatsApp ativa; desative-a primeiro."),
+                details={"existing_id": str(active.pk)},
+            )
+
+
+def _save(instance: Any, *, conflict_message: str) -> None:
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError:
+        # A concurrent request won the unique constraint between our check and this write.
+        raise Conflict(conflict_message) from None
+
+
+def _apply_whatsapp(account: WhatsAppAccount, data: dict[str, Any]) -> None:
+    for name in ("phone_number_id", "api_base_url", "ativo", "auto_criar_leads"):
+        if name in data:
+            setattr(account, name, data[name])
+    for name in WHATSAPP_SECRET_FIELDS:
+        if data.get(name):
+            setattr(account, name, data[name])
+    if data.get("verify_token"):
+        account.set_verify_token(data["verify_token"])
+
+
+@transaction.atomic
+def whatsapp_account_create(*, organization: Organization, data: dict[str, Any]) -> WhatsAppAccount:
+    account = WhatsAppAccount(organization=organization)
+    _apply_whatsapp(account, data)
+    _check_whatsapp_conflicts(
+        organization=organization, phone_number_id=account.phone_number_id, ativo=account.ativo
+    )
+    _save(account, conflict_message=_("Conta de WhatsApp em conflito com outra já cadastrada."))
+    return account
+
+
+@transaction.atomic
+def whatsapp_account_update(*, account: WhatsAppAccount, data: dict[str, Any]) -> WhatsAppAccount:
+    account = WhatsAppAccount.objects.select_for_update().get(pk=account.pk)
+    _apply_whatsapp(account, data)
+    _check_whatsapp_conflicts(
+        organization=account.organization,
+        phone_number_id=account.phone_number_id,
+        ativo=account.ativo,
+        exclude=account.pk,
+    )
+    _save(account, conflict_message=_("Conta de WhatsApp em conflito com outra já cadastrada."))
+    return account
+
+
+@transaction.atomic
+def whatsapp_account_delete(*, account: WhatsAppAccount) -> None:
+    # Messages and stored notifications stay (their account becomes null): nothing received
+    # is dropped.
+    account.delete()
+
+
+# -- CRM --------------------------------------------------------------------------------------
+
+
+def _check_crm_conflict(*, organization: Organization, exclude: Any = None) -> None:
+    others = CRMConnection.objects.for_org(organization)
+    if exclude is not None:
+        others = others.exclude(pk=exclude)
+    existing = others.only("id").first()
+    if existing is not None:
+        raise Conflict(
+            _("A organização já tem uma conexão de CRM; altere ou remova a existente."),
+            details={"existing_id": str(existing.pk)},
+        )
+
+
+@transaction.atomic
+def crm_connection_create(*, organization: Organization, data: dict[str, Any]) -> CRMConnection:
+    _check_crm_conflict(organization=organization)
+    provider = CrmProvider(data["provider"])
+    connection = CRMConnection(
+        organization=organization,
+        provider=provider,
+        token=data["token"],
+        api_base_url=data.get("api_base_url") or CRM_DEFAULT_BASE_URLS[provider],
+        ativo=data.get("ativo", True),
+    )
+    _save(connection, conflict_message=_("A organização já tem uma conexão de CRM."))
+    return connection
+
+
+@transaction.atomic
+def crm_connection_update(*, connection: CRMConnection, data: dict[str, Any]) -> CRMConnection:
+    connection = CRMConnection.objects.select_for_update().get(pk=connection.pk)
+    old_provider = CrmProvider(connection.provider)
+    if "provider" in data and data["provider"] != old_provider:
+        new_provider = CrmProvider(data["provider"])
+        connection.provider = new_provider
+        if "api_base_url" not in data and connection.api_base_url in (
+            "",
+            CRM_DEFAULT_BASE_URLS[old_provider],
+        ):
+            connection.api_base_url = CRM_DEFAULT_BASE_URLS[new_provider]
+    if "api_base_url" in data:
+        connection.api_base_url = (
+            data["api_base_url"] or CRM_DEFAULT_BASE_URLS[CrmProvider(connection.provider)]
+        )
+    if "ativo" in data:
+        connection.ativo = data["ativo"]
+    if data.get("token"):
+        connection.token = data["token"]
+    if data.get("token") or connection.provider != old_provider:
+        # New credentials or another CRM: the last error described the old ones.
+        connection.last_error = ""
+        connection.last_error_at = None
+    connection.save()
+    return connection
+
+
+@transaction.atomic
+def crm_connection_delete(*, connection: CRMConnection) -> None:
+    connection.delete()

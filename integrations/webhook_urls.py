@@ -1,0 +1,9 @@
+"""Webhook endpoints, mounted at /webhooks/ by config/urls.py: no JWT, each verified its own way."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from integrations.whatsapp.webhook import whatsapp_webhook
+
+urlpatterns = [path("whatsapp/", whatsapp_webhook, name="whatsapp-webhook")]

@@ -1,0 +1,89 @@
+"""``/webhooks/whatsapp/``: Meta's verification handshake (GET) and notifications (POST).
+
+A plain Django view, not DRF: no JWT, no content negotiation, and the raw request bytes are
+what the signature covers (DRF would parse them first). Every answer is small and fast; the
+work happens in a job (see ``integrations.whatsapp.inbound``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from config.metrics import WEBHOOK_NOTIFICATIONS
+from integrations.whatsapp import inbound
+
+logger = logging.getLogger(__name__)
+
+# Meta's notifications are a few KB; batches stay far below this.
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+MAX_CHALLENGE_LENGTH = 256
+
+
+def max_body_bytes() -> int:
+    return int(getattr(settings, "WHATSAPP_WEBHOOK_MAX_BYTES", DEFAULT_MAX_BODY_BYTES))
+
+
+def _error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message, "details": {}}, status=status)
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def whatsapp_webhook(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return _verify(request)
+    return _receive(request)
+
+
+def _verify(request: HttpRequest) -> HttpResponse:
+    mode = request.GET.get("hub.mode", "")
+    token = request.GET.get("hub.verify_token", "")
+    challenge = request.GET.get("hub.challenge")
+    if (
+        mode == "subscribe"
+        and challenge is not None
+        and len(challenge) <= MAX_CHALLENGE_LENGTH
+        and inbound.verify_token_matches(token)
+    ):
+        return HttpResponse(challenge, content_type="text/plain; charset=utf-8")
+    logger.warning("whatsapp webhook verification refused (mode %r)", mode[:20])
+    return _error(403, _("Token de verificação inválido."))
+
+
+def _too_large() -> JsonResponse:
+    WEBHOOK_NOTIFICATIONS.labels(provider=inbound.PROVIDER, outcome="too_large").inc()
+    return _error(413, _("O corpo da requisição é grande demais."))
+
+
+def _receive(request: HttpRequest) -> HttpResponse:
+    limit = max_body_bytes()
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return _too_large()
+    try:
+        raw_body = request.body
+    except RequestDataTooBig:
+        return _too_large()
+    if len(raw_body) > limit:
+        return _too_large()
+
+    result = inbound.webhook_receive(
+        raw_body=raw_body, signature=request.headers.get("X-Hub-Signature-256")
+    )
+    if result.status == 200:
+        return JsonResponse({"status": result.outcome})
+    messages = {
+        401: _("Assinatura do webhook ausente ou inválida."),
+        400: _("Notificação malformada."),
+    }
+    return _error(result.status, messages.get(result.status, result.message))
