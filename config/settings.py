@@ -289,6 +289,10 @@ LOGGING = {
     },
 }
 
+# Integration base URLs may point at localhost/private addresses only in development and tests
+# (stub servers); in production they must be public https URLs (no SSRF into the network).
+INTEGRATIONS_ALLOW_PRIVATE_URLS = env.bool("INTEGRATIONS_ALLOW_PRIVATE_URLS", default=DEBUG)
+
 # --- Security ---------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.utils.translation import gettext as _
 from rest_framework import mixins, serializers, viewsets
 
 from organizations.permissions import ADMIN_ONLY
@@ -18,6 +24,37 @@ class SecretField(serializers.CharField):
         kwargs.setdefault("max_length", 2000)
         kwargs.setdefault("style", {"input_type": "password"})
         super().__init__(**kwargs)  # type: ignore[arg-type]
+
+
+class ProviderURLField(serializers.URLField):
+    """The provider's API base URL (overridable for a proxy or a test stub).
+
+    Unless INTEGRATIONS_ALLOW_PRIVATE_URLS is on (development and tests), it must be https and
+    must not name localhost or a private, loopback or link-local address: an organization admin
+    must not be able to make the server call internal services (SSRF).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 300)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        url: str = super().to_internal_value(data)
+        if not url or getattr(settings, "INTEGRATIONS_ALLOW_PRIVATE_URLS", False):
+            return url
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if parts.scheme != "https":
+            raise serializers.ValidationError(_("Use um endereço https."))
+        if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+            raise serializers.ValidationError(_("Endereço interno não permitido."))
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return url
+        if not address.is_global:
+            raise serializers.ValidationError(_("Endereço interno não permitido."))
+        return url
 
 
 class AdminSettingsViewSet(

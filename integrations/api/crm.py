@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from config.api.exceptions import Conflict
 from integrations import services
-from integrations.api.base import AdminSettingsViewSet, SecretField
+from integrations.api.base import AdminSettingsViewSet, ProviderURLField, SecretField
 from integrations.crm import services as crm
 from integrations.models import CRMConnection, CrmProvider
 from leads.models import Lead
@@ -30,7 +30,7 @@ from organizations.scoping import request_membership
 class CRMConnectionSerializer(serializers.ModelSerializer[CRMConnection]):
     provider = serializers.ChoiceField(choices=CrmProvider.choices)
     token = SecretField()
-    api_base_url = serializers.URLField(max_length=300, required=False, allow_blank=True)
+    api_base_url = ProviderURLField(required=False, allow_blank=True)
 
     class Meta:
         model = CRMConnection

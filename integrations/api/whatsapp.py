@@ -8,7 +8,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import serializers
 
 from integrations import services
-from integrations.api.base import AdminSettingsViewSet, SecretField
+from integrations.api.base import AdminSettingsViewSet, ProviderURLField, SecretField
 from integrations.models import WhatsAppAccount
 
 
@@ -18,7 +18,7 @@ class WhatsAppAccountSerializer(serializers.ModelSerializer[WhatsAppAccount]):
     access_token = SecretField()
     app_secret = SecretField(max_length=500)
     verify_token = SecretField(max_length=500)
-    api_base_url = serializers.URLField(max_length=300, required=False)
+    api_base_url = ProviderURLField(required=False)
 
     class Meta:
         model = WhatsAppAccount
