@@ -32,4 +32,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api-auth/", include("rest_framework.urls")),
     path("", include("django_prometheus.urls")),
+    path("", include("followup.urls_public")),
 ]
