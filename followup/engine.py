@@ -232,12 +232,12 @@ def _log(
     level: str = LogLevel.INFO,
     tipo_acao: str = "",
     error: str = "",
-    step: int | None = None,
+    current_step: bool = True,
 ) -> FollowupExecutionLog:
     return FollowupExecutionLog(
         organization_id=execution.organization_id,
         execution_id=execution.pk,
-        step=execution.step_atual if step is None else step,
+        step=execution.step_atual if current_step else None,
         tipo_acao=tipo_acao,
         evento=evento,
         level=level,
@@ -278,7 +278,9 @@ def _advance(
         execution.status = ExecutionStatus.COMPLETED
         execution.proxima_execucao = None
         execution.finished_at = now
-        logs.append(_log(execution, LogEvent.COMPLETED, _("Sequência concluída."), step=-1))
+        logs.append(
+            _log(execution, LogEvent.COMPLETED, _("Sequência concluída."), current_step=False)
+        )
         state.stats.completed += 1
         return
     try:
@@ -560,6 +562,7 @@ def _start_sending(run: FollowupStepRun, now: datetime) -> bool:
 
 def _perform(state: _Pass, work: list[_Work], now: datetime) -> None:
     for item in work:
+        _checkpoint("before_send")
         if not _start_sending(item.run, now):
             item.outcome = Outcome.ABORTED
             continue
