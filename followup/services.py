@@ -62,9 +62,9 @@ def _activation_job(sequence: FollowupSequence) -> None:
         "followup.jobs.sequence_activated_job",
         sequence_id=str(sequence.pk),
         organization_id=str(sequence.organization_id),
-        queue="default",
+        # The low queue's one-hour timeout fits a bulk enrollment of 100,000 leads.
+        queue="low",
         job_id=f"followup-activate-{sequence.pk}",
-        timeout=3600,
     )
 
 

@@ -164,9 +164,7 @@ def test_it_stops_when_the_lead_replied(org_a):
     assert execution.data_resposta is not None
 
 
-def test_it_does_not_send_a_claimed_step_when_the_lead_replies_before_sending(
-    org_a, monkeypatch
-):
+def test_it_does_not_send_a_claimed_step_when_the_lead_replies_before_sending(org_a, monkeypatch):
     """A reply between the claim and the send stops the step (conditional 'sending')."""
     from followup import engine
 
@@ -375,7 +373,11 @@ def test_it_creates_a_task_for_the_closer_else_the_sdr_once(org_a):
 
     task = Task.objects.get(lead=with_closer)
     assert task.responsavel == org_a.closer
-    assert (task.origem, task.tipo, task.origem_ref) == ("followup", "tarefa", f"followup:{first.pk}:0")
+    assert (task.origem, task.tipo, task.origem_ref) == (
+        "followup",
+        "tarefa",
+        f"followup:{first.pk}:0",
+    )
     other = Task.objects.get(lead=with_sdr)
     assert other.responsavel == org_a.sdr and other.titulo == "Ligar para Bia Lima"
     # The next step (a call, one day later) creates a second task, with its own key.
@@ -447,6 +449,4 @@ def test_it_uses_next_send_time_for_the_first_step_on_enrollment(org_a):
     policy = build_policy(sequence, org_a.org)
     expected_low = next_send_time(before + timedelta(hours=3), policy)
     assert expected_low <= execution.proxima_execucao
-    assert execution.proxima_execucao <= next_send_time(
-        timezone.now() + timedelta(hours=3), policy
-    )
+    assert execution.proxima_execucao <= next_send_time(timezone.now() + timedelta(hours=3), policy)
