@@ -119,8 +119,11 @@ def read_unsubscribe_token(token: str) -> str:
 
 
 def unsubscribe_url(lead: Lead) -> str:
-    path = reverse("followup-unsubscribe", kwargs={"token": make_unsubscribe_token(lead)})
-    return settings.PUBLIC_BASE_URL.rstrip("/") + path
+    # reverse() once per call cost more than signing; the path only varies by the token.
+    path = reverse("followup-unsubscribe", kwargs={"token": "TOKEN"})
+    return settings.PUBLIC_BASE_URL.rstrip("/") + path.replace(
+        "TOKEN", make_unsubscribe_token(lead)
+    )
 
 
 # --- email --------------------------------------------------------------------------------------
