@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -50,7 +50,9 @@ EMAIL = {
 
 def prepare(count: int) -> Organization:
     tag = uuid.uuid4().hex[:8]
-    organization = Organization.objects.create(nome=f"Bench {tag}", slug=f"bench-{tag}", estado="SP")
+    organization = Organization.objects.create(
+        nome=f"Bench {tag}", slug=f"bench-{tag}", estado="SP"
+    )
     sequence = services.sequence_create(
         organization=organization,
         actor=None,
@@ -115,9 +117,7 @@ def main() -> None:
     )
     print(f"counts: {stats.as_dict()}", file=sys.stderr)
     assert done == args.steps, "not every step was dispatched"
-    assert not FollowupExecution.objects.filter(
-        organization=organization, step_atual=0
-    ).exists()
+    assert not FollowupExecution.objects.filter(organization=organization, step_atual=0).exists()
 
 
 if __name__ == "__main__":

@@ -43,9 +43,10 @@ def bulk_update_values(
         f"{quote(column.column)} = v.{quote(column.column)}" for column in columns[1:]
     )
     table = quote(meta.db_table)
+    pk_column = str(pk.column)
     sql = (
         f"UPDATE {table} SET {assignments} FROM (VALUES {rows_sql}) AS v({names}) "  # noqa: S608 - identifiers come from model metadata, values are parameters
-        f"WHERE {table}.{quote(pk.column)} = v.{quote(pk.column)}"
+        f"WHERE {table}.{quote(pk_column)} = v.{quote(pk_column)}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

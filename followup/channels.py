@@ -18,6 +18,7 @@ connection open for the pass and release it in ``close()``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import importlib
 import smtplib
@@ -118,12 +119,15 @@ def read_unsubscribe_token(token: str) -> str:
     return data["l"]
 
 
+@functools.cache
+def _unsubscribe_path() -> str:
+    # reverse() on every email cost more than signing; the path only varies by the token.
+    return reverse("followup-unsubscribe", kwargs={"token": "TOKEN"})
+
+
 def unsubscribe_url(lead: Lead) -> str:
-    # reverse() once per call cost more than signing; the path only varies by the token.
-    path = reverse("followup-unsubscribe", kwargs={"token": "TOKEN"})
-    return settings.PUBLIC_BASE_URL.rstrip("/") + path.replace(
-        "TOKEN", make_unsubscribe_token(lead)
-    )
+    path = _unsubscribe_path().replace("TOKEN", make_unsubscribe_token(lead))
+    return settings.PUBLIC_BASE_URL.rstrip("/") + path
 
 
 # --- email --------------------------------------------------------------------------------------

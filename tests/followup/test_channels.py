@@ -199,7 +199,7 @@ def test_a_tampered_token_is_refused(org_a, client):
     lead = LeadFactory(organization=org_a.org)
     other = LeadFactory(organization=org_a.org)
     token = make_unsubscribe_token(lead)
-    payload, rest = token.split(":", 1)
+    _payload, rest = token.split(":", 1)
     forged = make_unsubscribe_token(other).split(":", 1)[0] + ":" + rest
     with pytest.raises(BadSignature):
         read_unsubscribe_token(forged)
