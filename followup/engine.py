@@ -619,8 +619,10 @@ def _finish(state: _Pass, work: list[_Work], now: datetime) -> None:
     with transaction.atomic():
         fresh = {
             row.pk: row
+            # Locked in primary-key order, like every other writer, so two never deadlock.
             for row in FollowupExecution.objects.select_for_update()
             .filter(pk__in=[item.execution.pk for item in work])
+            .order_by("pk")
             .only("id", "status", "pause_reason", "step_atual", "steps_executados", "tentativas")
         }
         tokens = dict(

@@ -460,9 +460,9 @@ def execution_cancel(
 def followup_cancel_for_lead(*, lead_id: Any, reason: str) -> int:
     """Lead became `convertido`/`perdido`: its unfinished executions are cancelled."""
     executions = list(
-        FollowupExecution.objects.select_for_update().filter(
-            lead_id=lead_id, status__in=UNFINISHED_STATUSES
-        )
+        FollowupExecution.objects.select_for_update()
+        .filter(lead_id=lead_id, status__in=UNFINISHED_STATUSES)
+        .order_by("pk")
     )
     now = timezone.now()
     for execution in executions:
@@ -513,9 +513,9 @@ def followup_register_reply(
     moment = min(received_at or now, now)
     lead = Lead.objects.select_related("closer", "sdr", "organization").get(pk=lead.pk)
     executions = list(
-        FollowupExecution.objects.select_for_update().filter(
-            lead_id=lead.pk, status__in=UNFINISHED_STATUSES
-        )
+        FollowupExecution.objects.select_for_update()
+        .filter(lead_id=lead.pk, status__in=UNFINISHED_STATUSES)
+        .order_by("pk")
     )
     for execution in executions:
         execution.status = ExecutionStatus.RESPONDED

@@ -189,3 +189,21 @@ def test_executions_are_read_only(org_a, client_for):
     assert client.post(URL, {}, format="json").status_code == 405
     assert client.patch(f"{URL}{execution.pk}/", {"status": "completed"}).status_code == 405
     assert client.delete(f"{URL}{execution.pk}/").status_code == 405
+
+
+def test_log_list_queries_do_not_grow_with_the_page(org_a, client_for):
+    sequence = make_sequence(org_a.org)
+    execution = make_execution(sequence, LeadFactory(organization=org_a.org))
+    client = client_for(org_a.admin)
+    for _ in range(5):
+        client.post(f"{URL}{execution.pk}/pause/")
+        client.post(f"{URL}{execution.pk}/resume/")
+    url = f"{URL}{execution.pk}/logs/"
+    client.get(url)
+
+    with CaptureQueriesContext(connection) as one:
+        client.get(url, {"limit": 1})
+    with CaptureQueriesContext(connection) as many:
+        assert len(client.get(url, {"limit": 100}).json()["data"]) == 10
+
+    assert len(many.captured_queries) == len(one.captured_queries)
