@@ -11,10 +11,10 @@ One pass (`dispatch_due`) repeats three phases per batch until nothing is due:
    ``claimed`` with a fresh fencing token, and the execution gets a lease
    (``claimed_until = now + LEASE``). The transaction commits: the record exists *before*
    anything is sent, and other dispatchers skip the leased rows without waiting for them.
-2. **Perform** (no transaction held). For each step, a conditional UPDATE moves its record
-   ``claimed -> sending`` only if the token is still ours and the execution is still active
-   (a reply, pause or cancel that arrived meanwhile stops the step here). Then the channel is
-   called.
+2. **Perform** (no transaction held). Before calling the channels, a conditional UPDATE moves
+   the records of the next ``SEND_CHUNK`` steps ``claimed -> sending``, only where the token
+   is still ours and the execution is still active (a reply, pause or cancel that arrived
+   meanwhile stops the step here). Then each step's channel is called.
 3. **Finish** (one short transaction). The executions are locked again; for each step whose
    record still carries our token, the outcome is written: ``steps_executados`` and a log row,
    the record ``done``/``retry``/``failed``, the next ``proxima_execucao`` from the timing rule
@@ -32,11 +32,12 @@ Why a step is never performed twice
         - crash inside the claim transaction: it rolls back, nothing was recorded or sent, the
           execution is claimed afresh;
         - record ``claimed``: the channel was never called, so the step is performed normally;
-        - record ``sending``: the channel may or may not have delivered. Idempotent channels
+        - record ``sending``: the channel may or may not have delivered (the worker died
+          while sending its chunk, or after it). Idempotent channels
           (WhatsApp: ``idempotency_key``; tasks: ``Task.origem_ref`` unique) are called again
           with the same key and drop the duplicate. Email (SMTP has no idempotency) is *not*
-          sent again: the step is recorded as ``uncertain`` with a warning log, so a lead may,
-          in that rare case, miss one email but never gets it twice.
+          sent again: the step is recorded as ``uncertain`` with a warning log, so in that
+          rare case up to ``SEND_CHUNK`` leads may miss one email, but none gets one twice.
         - crash inside the finish transaction: same as ``sending`` (it rolls back to it).
 
 Permanent vs retryable errors
@@ -48,8 +49,11 @@ Permanent vs retryable errors
     and later steps would arrive out of context. Both log the error and notify the closer (else
     the managers) with an idempotent ``followup_failed`` notification.
 
-Speed: a batch costs a handful of set-based queries (claim with joins, step records, bulk
-updates, bulk log inserts) plus one small UPDATE per step; email reuses one connection per pass.
+Speed: a batch costs a handful of set-based statements (claim with joins, step records,
+`UPDATE ... FROM (VALUES ...)` bulk updates, bulk log inserts) plus one "sending" UPDATE per
+``SEND_CHUNK`` steps (each is a commit, i.e. an fsync: per step they dominated the time);
+email reuses one connection per pass. Measured: 0.12 queries per email step, 200+ steps/s
+for one worker with the console backend (bench/followup_dispatch.py).
 """
 
 from __future__ import annotations
