@@ -10,12 +10,15 @@ from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from followup.models import (
     ExecutionStatus,
     FollowupExecution,
     FollowupExecutionLog,
     FollowupSequence,
+    LogEvent,
+    LogLevel,
     TipoAcao,
 )
 from followup.validation import sequence_channels
@@ -115,29 +118,52 @@ def execution_list_queryset(*, membership: Membership) -> QuerySet[FollowupExecu
 
 
 def lead_timeline_entries(*, lead_ids: Iterable[Any]) -> list[dict[str, Any]]:
-    """Follow-up events of these leads for the lead timeline (newest first).
+    """Follow-up events of these leads for the lead timeline (newest first): one "enrolled"
+    entry per execution plus every log row (steps executed, skipped, retried, failed, ...).
 
-    Each entry: ``{"tipo": "followup", "data": created_at, "lead_id", "execution_id",
-    "sequence_id", "sequence_nome", "step", "tipo_acao", "evento", "level", "message"}``.
+    Each entry: ``{"tipo": "followup", "data", "lead_id", "execution_id", "sequence_id",
+    "sequence_nome", "step", "tipo_acao", "evento", "level", "message"}``. Two queries.
     """
-    rows = (
-        FollowupExecutionLog.objects.filter(execution__lead_id__in=list(lead_ids))
-        .select_related("execution", "execution__sequence")
-        .order_by("-created_at", "-id")
-    )
-    return [
+    ids = list(lead_ids)
+    executions = {
+        execution.pk: execution
+        for execution in FollowupExecution.objects.filter(lead_id__in=ids).select_related(
+            "sequence"
+        )
+    }
+    entries: list[dict[str, Any]] = [
         {
             "tipo": "followup",
-            "data": row.created_at,
-            "lead_id": row.execution.lead_id,
-            "execution_id": row.execution_id,
-            "sequence_id": row.execution.sequence_id,
-            "sequence_nome": row.execution.sequence.nome,
-            "step": row.step,
-            "tipo_acao": row.tipo_acao,
-            "evento": row.evento,
-            "level": row.level,
-            "message": row.message,
+            "data": execution.created_at,
+            "lead_id": execution.lead_id,
+            "execution_id": execution.pk,
+            "sequence_id": execution.sequence_id,
+            "sequence_nome": execution.sequence.nome,
+            "step": None,
+            "tipo_acao": "",
+            "evento": LogEvent.ENROLLED,
+            "level": LogLevel.INFO,
+            "message": _("Inscrito na sequência %(nome)s") % {"nome": execution.sequence.nome},
         }
-        for row in rows
+        for execution in executions.values()
     ]
+    for row in FollowupExecutionLog.objects.filter(execution_id__in=list(executions)):
+        execution = executions[row.execution_id]
+        entries.append(
+            {
+                "tipo": "followup",
+                "data": row.created_at,
+                "lead_id": execution.lead_id,
+                "execution_id": row.execution_id,
+                "sequence_id": execution.sequence_id,
+                "sequence_nome": execution.sequence.nome,
+                "step": row.step,
+                "tipo_acao": row.tipo_acao,
+                "evento": row.evento,
+                "level": row.level,
+                "message": row.message,
+            }
+        )
+    # Newest first; on equal times, later rows (logs by id) first.
+    entries.sort(key=lambda entry: entry["data"], reverse=True)
+    return entries

@@ -57,16 +57,19 @@ def test_seed_demo_creates_an_active_sequence_with_enrolled_leads():
     assert all(e.status == ExecutionStatus.ACTIVE and e.proxima_execucao for e in executions)
 
 
-def test_the_timeline_source_lists_follow_up_events(org_a):
+def test_the_timeline_source_lists_follow_up_events(org_a, django_assert_num_queries):
     lead = LeadFactory(organization=org_a.org)
     execution = make_execution(make_sequence(org_a.org, nome="Fria"), lead)
     jobs.dispatch_followups_job()
 
-    entries = selectors.lead_timeline_entries(lead_ids=[lead.pk])
+    with django_assert_num_queries(2):
+        entries = selectors.lead_timeline_entries(lead_ids=[lead.pk])
 
-    assert [entry["evento"] for entry in entries] == ["completed", "executed"]
-    assert entries[1]["sequence_nome"] == "Fria" and entries[1]["tipo_acao"] == "email"
-    assert entries[1]["execution_id"] == execution.pk
+    assert sorted(entry["evento"] for entry in entries) == ["completed", "enrolled", "executed"]
+    assert entries[-1]["evento"] == "enrolled"  # the oldest
+    executed = next(entry for entry in entries if entry["evento"] == "executed")
+    assert executed["sequence_nome"] == "Fria" and executed["tipo_acao"] == "email"
+    assert executed["execution_id"] == execution.pk and executed["step"] == 0
 
 
 @pytest.fixture
