@@ -173,7 +173,9 @@ class FollowupExecution(models.Model):
                 condition=Q(status="active"),
                 name="fexec_due",
             ),
-            models.Index(fields=["lead", "status"], name="fexec_lead_status"),
+            # Per-lead lookups (replies, cancellations) and the "ever enrolled in this
+            # sequence?" anti-join of bulk enrollment, which must not depend on fresh stats.
+            models.Index(fields=["lead", "sequence"], name="fexec_lead_seq"),
             models.Index(fields=["sequence", "status"], name="fexec_seq_status"),
             models.Index(fields=["organization", "-created_at"], name="fexec_org_created"),
         ]
