@@ -90,6 +90,7 @@ def sequence_update(
     sequence = FollowupSequence.objects.select_for_update().get(pk=sequence.pk)
     was_active = sequence.ativo
     old_steps = sequence.steps
+    old_criteria = sequence.criterios_ativacao
     for name, value in data.items():
         setattr(sequence, name, value)
     if "steps" in data and data["steps"] != old_steps:
@@ -100,7 +101,8 @@ def sequence_update(
     sequence.save()
     if was_active and not sequence.ativo:
         sequence_pause_executions(sequence=sequence)
-    elif sequence.ativo and not was_active:
+    elif sequence.ativo and (not was_active or sequence.criterios_ativacao != old_criteria):
+        # Switched on, or its criteria widened/changed: enroll whoever matches now.
         _activation_job(sequence)
     return sequence
 

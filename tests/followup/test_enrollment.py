@@ -376,3 +376,20 @@ def test_enrolling_into_an_inactive_sequence_is_a_409(org_a, client_for):
     )
     assert response.status_code == 409
     assert response.json()["details"]["sequence_id"] == str(sequence.pk)
+
+
+def test_changing_the_criteria_of_an_active_sequence_enrolls_new_matches(
+    org_a, client_for, django_capture_on_commit_callbacks
+):
+    sequence = make_sequence(org_a.org, criterios={"origem": ["site"]})
+    lead = LeadFactory(organization=org_a.org, origem="evento")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(org_a.admin).patch(
+            f"/api/v1/followup/sequences/{sequence.pk}/",
+            {"criterios_ativacao": {"origem": ["site", "evento"]}},
+            format="json",
+        )
+    assert response.status_code == 200
+    [job] = django_rq.get_queue("low").get_jobs()
+    job.perform()
+    assert enrolled(sequence) == {lead.pk}
