@@ -33,6 +33,7 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
     path("webhooks/", include("integrations.webhook_urls")),
     path("", include("django_prometheus.urls")),
+    path("", include("followup.urls_public")),
 ]
 
 handler400 = "config.api.handlers.bad_request"

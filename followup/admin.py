@@ -1,0 +1,212 @@
+"""Back office for sequences, executions and their logs (organization-scoped).
+
+Sequence edits go through the same validation and services as the API (step versions,
+pause/resume on (de)activation); execution actions call the same services as the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from config.api.exceptions import Conflict
+from followup import services
+from followup.models import FollowupExecution, FollowupExecutionLog, FollowupSequence
+from followup.validation import (
+    SequenceDataInvalid,
+    normalize_criteria,
+    normalize_steps,
+    validate_window,
+)
+from organizations.admin import OrgScopedAdmin
+from organizations.models import Membership
+
+SEQUENCE_FIELDS = [
+    "nome",
+    "descricao",
+    "ativo",
+    "criterios_ativacao",
+    "steps",
+    "horario_envio_inicio",
+    "horario_envio_fim",
+    "pausar_fim_semana",
+    "pausar_feriados",
+]
+
+
+def _actor(request: HttpRequest, organization_id: Any) -> Membership | None:
+    return Membership.objects.filter(
+        user_id=cast(int, request.user.pk), organization_id=organization_id, ativo=True
+    ).first()
+
+
+def _flatten(details: dict[str, Any]) -> str:
+    parts = []
+    for key, value in details.items():
+        if isinstance(value, dict):
+            inner = "; ".join(
+                f"{field}: {' '.join(map(str, msgs))}" for field, msgs in value.items()
+            )
+            parts.append(f"[{key}] {inner}")
+        else:
+            parts.append(f"{key}: {' '.join(map(str, value))}")
+    return " | ".join(parts)
+
+
+class SequenceAdminForm(forms.ModelForm):
+    class Meta:
+        model = FollowupSequence
+        fields = ["organization", *SEQUENCE_FIELDS]
+
+    def clean_steps(self) -> Any:
+        try:
+            return normalize_steps(self.cleaned_data.get("steps"))
+        except SequenceDataInvalid as exc:
+            raise forms.ValidationError(_flatten(exc.details)) from None
+
+    def clean_criterios_ativacao(self) -> Any:
+        try:
+            return normalize_criteria(self.cleaned_data.get("criterios_ativacao"))
+        except SequenceDataInvalid as exc:
+            raise forms.ValidationError(_flatten(exc.details)) from None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        try:
+            validate_window(cleaned.get("horario_envio_inicio"), cleaned.get("horario_envio_fim"))
+        except SequenceDataInvalid as exc:
+            self.add_error("horario_envio_fim", _flatten(exc.details))
+        return cleaned
+
+
+@admin.register(FollowupSequence)
+class FollowupSequenceAdmin(OrgScopedAdmin):
+    form = SequenceAdminForm
+    list_display = ["nome", "organization", "ativo", "versao", "created_at"]
+    list_filter = ["ativo", "organization"]
+    search_fields = ["nome"]
+    list_select_related = ["organization"]
+    readonly_fields = ["versao", "created_by", "created_at", "updated_at"]
+
+    def save_model(
+        self, request: HttpRequest, obj: FollowupSequence, form: Any, change: bool
+    ) -> None:
+        actor = _actor(request, obj.organization_id)
+        data = {
+            name: form.cleaned_data[name] for name in SEQUENCE_FIELDS if name in form.cleaned_data
+        }
+        if change:
+            saved = services.sequence_update(sequence=obj, actor=actor, data=data)
+        else:
+            saved = services.sequence_create(organization=obj.organization, actor=actor, data=data)
+        obj.pk = saved.pk
+        obj.versao = saved.versao
+
+    def delete_model(self, request: HttpRequest, obj: FollowupSequence) -> None:
+        services.sequence_delete(sequence=obj)
+
+
+class LogInline(admin.TabularInline):
+    model = FollowupExecutionLog
+    extra = 0
+    fields = readonly_fields = (
+        "created_at",
+        "step",
+        "tipo_acao",
+        "evento",
+        "level",
+        "message",
+        "error",
+    )
+    ordering = ["created_at", "id"]
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(FollowupExecution)
+class FollowupExecutionAdmin(OrgScopedAdmin):
+    list_display = ["lead", "sequence", "status", "step_atual", "proxima_execucao", "created_at"]
+    list_filter = ["status", "organization"]
+    search_fields = ["lead__nome_completo", "lead__email", "sequence__nome"]
+    list_select_related = ["lead", "sequence"]
+    readonly_fields = [
+        "organization",
+        "sequence",
+        "versao",
+        "lead",
+        "status",
+        "pause_reason",
+        "step_atual",
+        "proxima_execucao",
+        "steps_executados",
+        "tentativas",
+        "data_resposta",
+        "enrolled_by",
+        "created_at",
+        "updated_at",
+        "finished_at",
+    ]
+    fields = list(readonly_fields)
+    inlines = [LogInline]
+    actions = ["pause", "resume", "cancel"]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False  # executions come from enrollment
+
+    def _apply(
+        self, request: HttpRequest, queryset: QuerySet[FollowupExecution], name: str
+    ) -> None:
+        service = getattr(services, f"execution_{name}")
+        done = 0
+        for execution in queryset:
+            try:
+                service(execution=execution, actor=_actor(request, execution.organization_id))
+                done += 1
+            except Conflict as exc:
+                self.message_user(request, f"{execution}: {exc.detail}", messages.WARNING)
+        if done:
+            self.message_user(request, _("%(n)d execução(ões) atualizada(s).") % {"n": done})
+
+    @admin.action(description=_("Pausar execuções selecionadas"))
+    def pause(self, request: HttpRequest, queryset: QuerySet[FollowupExecution]) -> None:
+        self._apply(request, queryset, "pause")
+
+    @admin.action(description=_("Retomar execuções selecionadas"))
+    def resume(self, request: HttpRequest, queryset: QuerySet[FollowupExecution]) -> None:
+        self._apply(request, queryset, "resume")
+
+    @admin.action(description=_("Cancelar execuções selecionadas"))
+    def cancel(self, request: HttpRequest, queryset: QuerySet[FollowupExecution]) -> None:
+        self._apply(request, queryset, "cancel")
+
+
+@admin.register(FollowupExecutionLog)
+class FollowupExecutionLogAdmin(OrgScopedAdmin):
+    list_display = ["created_at", "execution", "step", "tipo_acao", "evento", "level", "message"]
+    list_filter = ["evento", "level", "organization"]
+    list_select_related = ["execution"]
+    readonly_fields = [
+        "organization",
+        "execution",
+        "step",
+        "tipo_acao",
+        "evento",
+        "level",
+        "message",
+        "error",
+        "created_at",
+    ]
+    fields = list(readonly_fields)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

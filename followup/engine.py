@@ -1,0 +1,723 @@
+"""The follow-up dispatcher: claims due executions, performs their current step, records it.
+
+One pass (`dispatch_due`) repeats three phases per batch until nothing is due:
+
+1. **Claim** (one short transaction). ``SELECT ... FOR UPDATE SKIP LOCKED`` takes up to
+   ``batch_size`` active executions whose ``proxima_execucao`` has come and that no other
+   dispatcher holds (``claimed_until`` empty or expired). Stop rules are applied right there:
+   sequence inactive -> paused; lead `convertido`/`perdido` -> cancelled; lead opted out of the
+   step's channel -> step skipped and logged. For every step to perform, a
+   ``FollowupStepRun`` row (unique per execution and step index) is written in state
+   ``claimed`` with a fresh fencing token, and the execution gets a lease
+   (``claimed_until = now + LEASE``). The transaction commits: the record exists *before*
+   anything is sent, and other dispatchers skip the leased rows without waiting for them.
+2. **Perform** (no transaction held). Before calling the channels, a conditional UPDATE moves
+   the records of the next ``SEND_CHUNK`` steps ``claimed -> sending``, only where the token
+   is still ours and the execution is still active (a reply, pause or cancel that arrived
+   meanwhile stops the step here). Then each step's channel is called.
+3. **Finish** (one short transaction). The executions are locked again; for each step whose
+   record still carries our token, the outcome is written: ``steps_executados`` and a log row,
+   the record ``done``/``retry``/``failed``, the next ``proxima_execucao`` from the timing rule
+   (or ``completed``), retries with backoff, ``failed`` plus a ``followup_failed``
+   notification after ``MAX_RETRIES``.
+
+Why a step is never performed twice
+    * Two dispatchers: the row lock (SKIP LOCKED) lets only one claim an execution, and the
+      lease written in the same transaction keeps the others away after the lock is released.
+      The unique (execution, step) record makes a second claim of the same step impossible to
+      write as a new step, and the fencing token stops a dispatcher whose lease expired from
+      finishing a step that another one took over.
+    * A worker killed mid-step leaves the execution claimable again once its lease expires
+      (``LEASE``; nothing else needs cleaning up), and the record says how far it got:
+        - crash inside the claim transaction: it rolls back, nothing was recorded or sent, the
+          execution is claimed afresh;
+        - record ``claimed``: the channel was never called, so the step is performed normally;
+        - record ``sending``: the channel may or may not have delivered (the worker died
+          while sending its chunk, or after it). Idempotent channels
+          (WhatsApp: ``idempotency_key``; tasks: ``Task.origem_ref`` unique) are called again
+          with the same key and drop the duplicate. Email (SMTP has no idempotency) is *not*
+          sent again: the step is recorded as ``uncertain`` with a warning log, so in that
+          rare case up to ``SEND_CHUNK`` leads may miss one email, but none gets one twice.
+        - crash inside the finish transaction: same as ``sending`` (it rolls back to it).
+
+Permanent vs retryable errors
+    A channel raises ``ChannelError(retryable=...)``. Retryable errors (timeouts, 429/5xx, SMTP
+    4xx, unexpected exceptions) are retried after ``retry_delay(n)`` (about 1, 5, 30 min, or the
+    provider's Retry-After when longer), moved into the send window, up to ``MAX_RETRIES``;
+    the next failure fails the execution. Permanent errors (invalid recipient, rejected
+    template, SMTP 5xx) fail the execution at once: the data or configuration needs a person,
+    and later steps would arrive out of context. Both log the error and notify the closer (else
+    the managers) with an idempotent ``followup_failed`` notification.
+
+Speed: a batch costs a handful of set-based statements (claim with joins, step records,
+`UPDATE ... FROM (VALUES ...)` bulk updates, bulk log inserts) plus one "sending" UPDATE per
+``SEND_CHUNK`` steps (each is a commit, i.e. an fsync: per step they dominated the time);
+email reuses one connection per pass. Measured: 0.12 queries per email step, 200+ steps/s
+for one worker with the console backend (bench/followup_dispatch.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from config.metrics import FOLLOWUP_STEPS
+from followup.bulk import bulk_update_values
+from followup.channels import (
+    OPT_OUT_FIELD,
+    Channel,
+    ChannelError,
+    ChannelResult,
+    Rendered,
+    channel_for,
+)
+from followup.models import (
+    ExecutionStatus,
+    FollowupExecution,
+    FollowupExecutionLog,
+    FollowupStepRun,
+    LogEvent,
+    LogLevel,
+    PauseReason,
+    StepRunState,
+)
+from followup.scheduling import build_policy, due_time, organization_holidays
+from followup.templating import TemplateSyntaxProblem, render_template, template_context
+from followup.timing import MAX_RETRIES, NoSendWindow, SendPolicy, retry_delay
+from integrations.models import NotificationTipo
+from integrations.notifications import managers_of, notify
+from leads.models import CLOSED_STATUSES, Lead
+
+logger = logging.getLogger(__name__)
+
+#: How long a claimed step is reserved for the dispatcher that claimed it. After that another
+#: dispatcher may take the execution over (the first one is presumed dead).
+LEASE = timedelta(minutes=10)
+DEFAULT_BATCH = 200
+
+_EXECUTION_FIELDS = [
+    "status",
+    "pause_reason",
+    "step_atual",
+    "proxima_execucao",
+    "steps_executados",
+    "tentativas",
+    "claimed_until",
+    "finished_at",
+    "updated_at",
+]
+_RUN_FIELDS = ["state", "outcome", "token", "attempts", "detail", "updated_at"]
+
+
+class Outcome:
+    SENT = "sent"
+    SKIPPED = "skipped"
+    RETRY = "retry"
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+
+@dataclass
+class DispatchStats:
+    """Counts of one dispatch pass (printed by `manage.py dispatch_followups`)."""
+
+    claimed: int = 0
+    sent: int = 0
+    skipped: int = 0
+    retried: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    completed: int = 0
+    cancelled: int = 0
+    paused: int = 0
+    aborted: int = 0
+    batches: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass
+class _Work:
+    execution: FollowupExecution
+    run: FollowupStepRun
+    step: dict[str, Any]
+    channel: Channel
+    outcome: str = ""
+    detail: str = ""
+    error: str = ""
+    retry_after: float | None = None
+
+
+@dataclass
+class _Pass:
+    """State shared by the batches of one pass: channels (open connections), policies."""
+
+    channels: dict[str, Channel] = field(default_factory=dict)
+    holidays: dict[Any, frozenset[Any]] = field(default_factory=dict)
+    policies: dict[Any, SendPolicy] = field(default_factory=dict)
+    stats: DispatchStats = field(default_factory=DispatchStats)
+
+    def policy(self, execution: FollowupExecution) -> SendPolicy:
+        sequence = execution.sequence
+        key = (sequence.pk, sequence.updated_at)
+        policy = self.policies.get(key)
+        if policy is None:
+            org_id = execution.organization_id
+            if org_id not in self.holidays:
+                self.holidays[org_id] = organization_holidays(org_id)
+            policy = build_policy(sequence, execution.organization, self.holidays[org_id])
+            self.policies[key] = policy
+        return policy
+
+    def close(self) -> None:
+        for channel in self.channels.values():
+            try:
+                channel.close()
+            except Exception:
+                logger.exception("closing follow-up channel failed")
+        self.channels.clear()
+
+
+def _checkpoint(name: str) -> None:
+    """A named point of the protocol; tests replace this to simulate a crash right there."""
+
+
+def dispatch_due(
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    now: datetime | None = None,
+    time_budget: float | None = None,
+    max_batches: int | None = None,
+) -> DispatchStats:
+    """Perform every due step, batch after batch, until nothing is due (or the budget ends).
+
+    ``now`` fixes the clock for the whole pass (tests); by default each batch uses the time it
+    starts at. ``time_budget`` (seconds) stops starting new batches after that long.
+    """
+    state = _Pass()
+    started = time.monotonic()
+    try:
+        while True:
+            if max_batches is not None and state.stats.batches >= max_batches:
+                break
+            if time_budget is not None and time.monotonic() - started > time_budget:
+                break
+            moment = now or timezone.now()
+            claimed = _claim(state, batch_size, moment)
+            if claimed is None:
+                break
+            state.stats.batches += 1
+            if claimed:
+                _perform(state, claimed, moment)
+                _checkpoint("performed")
+                _finish(state, claimed, now or timezone.now())
+    finally:
+        state.close()
+    return state.stats
+
+
+# --- helpers shared by the phases -------------------------------------------------------------
+
+
+def _log(
+    execution: FollowupExecution,
+    evento: str,
+    message: str,
+    *,
+    level: str = LogLevel.INFO,
+    tipo_acao: str = "",
+    error: str = "",
+    current_step: bool = True,
+) -> FollowupExecutionLog:
+    return FollowupExecutionLog(
+        organization_id=execution.organization_id,
+        execution_id=execution.pk,
+        step=execution.step_atual if current_step else None,
+        tipo_acao=tipo_acao,
+        evento=evento,
+        level=level,
+        message=message,
+        error=error[:4000],
+    )
+
+
+def _advance(
+    state: _Pass,
+    execution: FollowupExecution,
+    now: datetime,
+    logs: list[FollowupExecutionLog],
+    *,
+    success: bool,
+    detail: str,
+    tipo: str,
+) -> None:
+    """The current step is over: record it and schedule the next one, or complete."""
+    execution.steps_executados = [
+        *(execution.steps_executados or []),
+        {
+            "step": execution.step_atual,
+            "tipo_acao": tipo,
+            "executed_at": now.isoformat(),
+            "success": success,
+            "detail": detail,
+        },
+    ]
+    execution.step_atual += 1
+    execution.tentativas = 0
+    execution.claimed_until = None
+    execution.updated_at = now
+    if execution.status != ExecutionStatus.ACTIVE:
+        return  # paused, answered or cancelled meanwhile: the record is kept, nothing scheduled
+    steps = execution.versao.steps
+    if execution.step_atual >= len(steps):
+        execution.status = ExecutionStatus.COMPLETED
+        execution.proxima_execucao = None
+        execution.finished_at = now
+        logs.append(
+            _log(execution, LogEvent.COMPLETED, _("Sequência concluída."), current_step=False)
+        )
+        state.stats.completed += 1
+        return
+    try:
+        execution.proxima_execucao = due_time(
+            steps[execution.step_atual], now, state.policy(execution)
+        )
+    except NoSendWindow:
+        _fail(state, execution, now, logs, error=_("Nenhum horário de envio disponível."))
+
+
+def _recipients_for_failure(execution: FollowupExecution) -> list[Any]:
+    lead = execution.lead
+    if lead.closer is not None and lead.closer.ativo:
+        return [lead.closer]
+    return list(managers_of(execution.organization))
+
+
+def _fail(
+    state: _Pass,
+    execution: FollowupExecution,
+    now: datetime,
+    logs: list[FollowupExecutionLog],
+    *,
+    error: str,
+    tipo: str = "",
+    record_step: bool = False,
+) -> None:
+    if record_step:
+        execution.steps_executados = [
+            *(execution.steps_executados or []),
+            {
+                "step": execution.step_atual,
+                "tipo_acao": tipo,
+                "executed_at": now.isoformat(),
+                "success": False,
+                "detail": error[:500],
+            },
+        ]
+    execution.claimed_until = None
+    execution.updated_at = now
+    logs.append(
+        _log(
+            execution,
+            LogEvent.FAILED,
+            _("O passo falhou e a execução foi encerrada."),
+            level=LogLevel.ERROR,
+            tipo_acao=tipo,
+            error=error,
+        )
+    )
+    state.stats.failed += 1
+    FOLLOWUP_STEPS.labels(channel=tipo or "none", outcome="failed").inc()
+    if execution.status not in (ExecutionStatus.ACTIVE, ExecutionStatus.PAUSED):
+        return
+    execution.status = ExecutionStatus.FAILED
+    execution.proxima_execucao = None
+    execution.finished_at = now
+    lead: Lead = execution.lead
+    notify(
+        organization=execution.organization,
+        recipients=_recipients_for_failure(execution),
+        tipo=NotificationTipo.FOLLOWUP_FAILED,
+        titulo=_("Follow-up falhou para %(nome)s") % {"nome": lead.nome_completo},
+        payload={
+            "lead_id": str(lead.pk),
+            "execution_id": str(execution.pk),
+            "sequence_id": str(execution.sequence_id),
+            "step": execution.step_atual,
+            "error": error[:500],
+        },
+        chave=f"followup_failed:{execution.pk}",
+    )
+
+
+def _render(step: dict[str, Any], lead: Lead) -> Rendered:
+    closer = lead.closer
+    context = template_context(
+        nome_completo=lead.nome_completo,
+        empresa=lead.empresa,
+        closer_nome=closer.nome_completo if closer is not None else None,
+    )
+    return Rendered(
+        assunto=render_template(step.get("assunto") or "", context),
+        mensagem=render_template(step.get("mensagem") or "", context),
+        titulo=render_template(step.get("titulo") or "", context),
+        descricao=render_template(step.get("descricao") or "", context),
+    )
+
+
+# --- phase 1: claim ---------------------------------------------------------------------------
+
+
+def _claim(state: _Pass, batch_size: int, now: datetime) -> list[_Work] | None:
+    """Lock, apply stop rules, record the steps to perform; None when nothing was due."""
+    stats = state.stats
+    with transaction.atomic():
+        executions = list(
+            FollowupExecution.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related(
+                "organization", "sequence", "versao", "lead", "lead__closer", "lead__sdr"
+            )
+            .filter(status=ExecutionStatus.ACTIVE, proxima_execucao__lte=now)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+            .order_by("proxima_execucao")[:batch_size]
+        )
+        if not executions:
+            return None
+        stats.claimed += len(executions)
+        current = {(e.pk, e.step_atual) for e in executions}
+        runs = {
+            run.execution_id: run
+            for run in FollowupStepRun.objects.filter(
+                execution_id__in=[e.pk for e in executions],
+                step__in={e.step_atual for e in executions},
+            )
+            if (run.execution_id, run.step) in current
+        }
+        work: list[_Work] = []
+        new_runs: list[FollowupStepRun] = []
+        changed_runs: list[FollowupStepRun] = []
+        logs: list[FollowupExecutionLog] = []
+        for execution in executions:
+            lead = execution.lead
+            lead.organization = execution.organization  # the same row; saves a query per task
+            sequence = execution.sequence
+            steps = execution.versao.steps
+            execution.updated_at = now
+            if not sequence.ativo:
+                execution.status = ExecutionStatus.PAUSED
+                execution.pause_reason = PauseReason.SEQUENCE
+                stats.paused += 1
+                continue
+            if lead.status in CLOSED_STATUSES:
+                execution.status = ExecutionStatus.CANCELLED
+                execution.finished_at = now
+                execution.proxima_execucao = None
+                logs.append(
+                    _log(
+                        execution,
+                        LogEvent.CANCELLED,
+                        _("Cancelada: o lead está %(status)s.")
+                        % {"status": lead.get_status_display()},
+                    )
+                )
+                stats.cancelled += 1
+                continue
+            if execution.step_atual >= len(steps):
+                execution.status = ExecutionStatus.COMPLETED
+                execution.finished_at = now
+                execution.proxima_execucao = None
+                stats.completed += 1
+                continue
+            step = steps[execution.step_atual]
+            tipo = step["tipo_acao"]
+            run = runs.get(execution.pk)
+            opt_out = OPT_OUT_FIELD.get(tipo)
+            if opt_out is not None and getattr(lead, opt_out):
+                detail = _("O lead pediu para não receber %(canal)s.") % {"canal": tipo}
+                _finalize_run(run, new_runs, changed_runs, execution, tipo, now, "skipped", detail)
+                logs.append(
+                    _log(
+                        execution, LogEvent.SKIPPED, detail, level=LogLevel.WARNING, tipo_acao=tipo
+                    )
+                )
+                stats.skipped += 1
+                FOLLOWUP_STEPS.labels(channel=tipo, outcome="skipped").inc()
+                _advance(state, execution, now, logs, success=False, detail=detail, tipo=tipo)
+                continue
+            channel = channel_for(tipo, state.channels)
+            if run is not None and run.state == StepRunState.SENDING and not channel.idempotent:
+                detail = _(
+                    "Envio incerto: o processo anterior parou durante o envio; "
+                    "o passo não foi reenviado para não duplicar."
+                )
+                _finalize_run(
+                    run, new_runs, changed_runs, execution, tipo, now, "uncertain", detail
+                )
+                logs.append(
+                    _log(
+                        execution,
+                        LogEvent.UNCERTAIN,
+                        detail,
+                        level=LogLevel.WARNING,
+                        tipo_acao=tipo,
+                    )
+                )
+                stats.uncertain += 1
+                _advance(state, execution, now, logs, success=True, detail=detail, tipo=tipo)
+                continue
+            if run is not None and run.state in (StepRunState.DONE, StepRunState.FAILED):
+                # Finished earlier but the execution did not move on (cannot happen through
+                # this module; kept so a manual data fix never causes a second send).
+                _advance(
+                    state,
+                    execution,
+                    now,
+                    logs,
+                    success=run.outcome == "sent",
+                    detail=run.detail,
+                    tipo=tipo,
+                )
+                continue
+            if run is None:
+                run = FollowupStepRun(
+                    execution=execution,
+                    step=execution.step_atual,
+                    tipo_acao=tipo,
+                    state=StepRunState.CLAIMED,
+                    token=uuid.uuid4(),
+                    attempts=1,
+                    created_at=now,
+                    updated_at=now,
+                )
+                new_runs.append(run)
+            else:
+                run.state = StepRunState.CLAIMED
+                run.token = uuid.uuid4()
+                run.attempts += 1
+                run.updated_at = now
+                changed_runs.append(run)
+            execution.claimed_until = now + LEASE
+            work.append(_Work(execution=execution, run=run, step=step, channel=channel))
+        FollowupStepRun.objects.bulk_create(new_runs)
+        if changed_runs:
+            bulk_update_values(FollowupStepRun, changed_runs, _RUN_FIELDS)
+        bulk_update_values(FollowupExecution, executions, _EXECUTION_FIELDS)
+        if logs:
+            FollowupExecutionLog.objects.bulk_create(logs)
+        _checkpoint("claimed")
+    return work
+
+
+def _finalize_run(
+    run: FollowupStepRun | None,
+    new_runs: list[FollowupStepRun],
+    changed_runs: list[FollowupStepRun],
+    execution: FollowupExecution,
+    tipo: str,
+    now: datetime,
+    outcome: str,
+    detail: str,
+) -> None:
+    """Mark a step's record final without performing it (skipped, uncertain)."""
+    if run is None:
+        new_runs.append(
+            FollowupStepRun(
+                execution=execution,
+                step=execution.step_atual,
+                tipo_acao=tipo,
+                state=StepRunState.DONE,
+                outcome=outcome,
+                detail=detail,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    else:
+        run.state = StepRunState.DONE
+        run.outcome = outcome
+        run.detail = detail
+        run.updated_at = now
+        changed_runs.append(run)
+
+
+# --- phase 2: perform -------------------------------------------------------------------------
+
+
+_TOKEN_FIELD = FollowupStepRun._meta.get_field("token")
+#: Steps moved to "sending" per statement. Each statement is a commit (an fsync), so one per
+#: step would dominate the dispatch time; the price is that a worker killed in the middle of a
+#: chunk leaves at most this many unsent emails recorded as "uncertain" (never a duplicate).
+SEND_CHUNK = 20
+
+
+def _start_sending(runs: list[FollowupStepRun], now: datetime) -> set[int]:
+    """claimed -> sending for the runs whose token is still ours and whose execution is still
+    active; returns their ids. Plain SQL: the ORM cost more than the statement itself."""
+    if not runs:
+        return set()
+    tokens = [_TOKEN_FIELD.get_db_prep_value(run.token, connection) for run in runs]
+    placeholders = ", ".join(["%s"] * len(tokens))
+    sql = (
+        "UPDATE followup_step_runs SET state = %s, updated_at = %s "  # noqa: S608 - fixed SQL, values are parameters
+        f"WHERE state = %s AND token IN ({placeholders}) AND EXISTS ("
+        "SELECT 1 FROM lead_followup_executions e "
+        "WHERE e.id = followup_step_runs.execution_id AND e.status = %s) "
+        "RETURNING id"
+    )
+    params = [StepRunState.SENDING, now, StepRunState.CLAIMED, *tokens, ExecutionStatus.ACTIVE]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _perform(state: _Pass, work: list[_Work], now: datetime) -> None:
+    for start in range(0, len(work), SEND_CHUNK):
+        chunk = work[start : start + SEND_CHUNK]
+        _checkpoint("before_send")
+        started = _start_sending([item.run for item in chunk], now)
+        for item in chunk:
+            if item.run.pk not in started:
+                item.outcome = Outcome.ABORTED
+                continue
+            _send(item)
+            _checkpoint("sent")
+
+
+def _send(item: _Work) -> None:
+    execution = item.execution
+    try:
+        rendered = _render(item.step, execution.lead)
+        result: ChannelResult = item.channel.send(item.step, execution, execution.lead, rendered)
+    except ChannelError as exc:
+        item.outcome = Outcome.RETRY if exc.retryable else Outcome.FAILED
+        item.error = exc.message
+        item.retry_after = exc.retry_after
+    except TemplateSyntaxProblem as exc:
+        item.outcome = Outcome.FAILED
+        item.error = f"{exc.placeholder}: {exc.reason}"
+    except Exception as exc:
+        # Unknown failures are treated as transient; the log keeps the type for diagnosis.
+        logger.exception("follow-up channel raised", extra={"execution_id": str(execution.pk)})
+        item.outcome = Outcome.RETRY
+        item.error = f"{type(exc).__name__}: {exc}"
+    else:
+        item.outcome = Outcome.SENT if result.sent else Outcome.SKIPPED
+        item.detail = result.detail
+
+
+# --- phase 3: finish --------------------------------------------------------------------------
+
+
+def _finish(state: _Pass, work: list[_Work], now: datetime) -> None:
+    stats = state.stats
+    with transaction.atomic():
+        fresh = {
+            row.pk: row
+            # Locked in primary-key order, like every other writer, so two never deadlock.
+            for row in FollowupExecution.objects.select_for_update()
+            .filter(pk__in=[item.execution.pk for item in work])
+            .order_by("pk")
+            .only("id", "status", "pause_reason", "step_atual", "steps_executados", "tentativas")
+        }
+        tokens = dict(
+            FollowupStepRun.objects.filter(pk__in=[item.run.pk for item in work]).values_list(
+                "pk", "token"
+            )
+        )
+        executions: list[FollowupExecution] = []
+        runs: list[FollowupStepRun] = []
+        logs: list[FollowupExecutionLog] = []
+        for item in work:
+            current = fresh.get(item.execution.pk)
+            run = item.run
+            if current is None or tokens.get(run.pk) != run.token or current.step_atual != run.step:
+                # Lead deleted, or another dispatcher took this step over after our lease.
+                continue
+            execution = item.execution
+            execution.status = current.status
+            execution.pause_reason = current.pause_reason
+            execution.steps_executados = current.steps_executados
+            execution.tentativas = current.tentativas
+            execution.updated_at = now
+            tipo = run.tipo_acao
+            executions.append(execution)
+            runs.append(run)
+            run.updated_at = now
+            if item.outcome == Outcome.ABORTED:
+                # The execution stopped being active before anything was sent.
+                run.state = StepRunState.RETRY
+                execution.claimed_until = None
+                stats.aborted += 1
+            elif item.outcome in (Outcome.SENT, Outcome.SKIPPED):
+                sent = item.outcome == Outcome.SENT
+                run.state = StepRunState.DONE
+                run.outcome = item.outcome
+                run.detail = item.detail[:1000]
+                logs.append(
+                    _log(
+                        execution,
+                        LogEvent.EXECUTED if sent else LogEvent.SKIPPED,
+                        item.detail,
+                        level=LogLevel.INFO if sent else LogLevel.WARNING,
+                        tipo_acao=tipo,
+                    )
+                )
+                if sent:
+                    stats.sent += 1
+                else:
+                    stats.skipped += 1
+                FOLLOWUP_STEPS.labels(channel=tipo, outcome="executed" if sent else "skipped").inc()
+                _advance(state, execution, now, logs, success=sent, detail=item.detail, tipo=tipo)
+            elif item.outcome == Outcome.RETRY and execution.tentativas < MAX_RETRIES:
+                execution.tentativas += 1
+                delay = retry_delay(execution.tentativas)
+                if item.retry_after is not None:
+                    delay = max(delay, timedelta(seconds=min(item.retry_after, 86400)))
+                run.state = StepRunState.RETRY
+                run.detail = item.error[:1000]
+                execution.claimed_until = None
+                if execution.status == ExecutionStatus.ACTIVE:
+                    try:
+                        execution.proxima_execucao = due_time(
+                            {}, now + delay, state.policy(execution)
+                        )
+                    except NoSendWindow:
+                        execution.proxima_execucao = now + delay
+                logs.append(
+                    _log(
+                        execution,
+                        LogEvent.RETRIED,
+                        _("Falha temporária; nova tentativa %(n)s de %(max)s às %(when)s.")
+                        % {
+                            "n": execution.tentativas,
+                            "max": MAX_RETRIES,
+                            "when": (execution.proxima_execucao or now).isoformat(),
+                        },
+                        level=LogLevel.WARNING,
+                        tipo_acao=tipo,
+                        error=item.error,
+                    )
+                )
+                stats.retried += 1
+                FOLLOWUP_STEPS.labels(channel=tipo, outcome="retried").inc()
+            else:
+                run.state = StepRunState.FAILED
+                run.outcome = "failed"
+                run.detail = item.error[:1000]
+                _fail(state, execution, now, logs, error=item.error, tipo=tipo, record_step=True)
+        if executions:
+            bulk_update_values(FollowupExecution, executions, _EXECUTION_FIELDS)
+            bulk_update_values(FollowupStepRun, runs, _RUN_FIELDS)
+        if logs:
+            FollowupExecutionLog.objects.bulk_create(logs)
+        _checkpoint("finished")

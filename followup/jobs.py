@@ -1,0 +1,123 @@
+"""Background jobs of the follow-up engine (thin: load by id, call a service or the engine).
+
+- `dispatch_followups_job`: every minute, performs every due step (see `followup.engine`).
+- `sequence_activated_job`: a sequence was created active or switched on: resume the
+  executions its deactivation paused, then enroll every matching lead in bulk.
+- `enroll_pending_leads_job`: leads created or changed (status, temperature, score, tags,
+  origin) are collected in a Redis set per organization and enrolled together, so a burst (a
+  CSV import, the daily score decay) becomes one job with set-based queries, not one per lead.
+- `enrollment_sweep_job`: hourly, re-runs the activation enrollment of every active sequence so
+  time-based criteria (`dias_sem_interacao`) and leads written without signals are picked up;
+  leads already enrolled once are skipped in SQL, so it is cheap when nothing changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import django_rq
+from django.db import transaction
+
+from config.jobs import PeriodicJob, enqueue, job_logged
+from followup import services
+from followup.engine import dispatch_due
+from followup.models import FollowupSequence
+
+PERIODIC_JOBS = [
+    PeriodicJob(
+        id="followup-dispatch",
+        func="followup.jobs.dispatch_followups_job",
+        interval=60,
+        queue="high",
+        timeout=600,
+    ),
+    PeriodicJob(
+        id="followup-enrollment-sweep",
+        func="followup.jobs.enrollment_sweep_job",
+        interval=3600,
+        queue="low",
+        timeout=3600,
+        first_delay=300,
+    ),
+]
+
+# A dispatch run stops starting new batches after this long, so runs scheduled a minute apart
+# do not pile up; the next run continues where it stopped.
+DISPATCH_BUDGET_SECONDS = 50
+PENDING_KEY = "followup:enroll-pending:{organization_id}"
+PENDING_FLAG_TTL = 600
+PENDING_CHUNK = 2000
+
+
+@job_logged
+def dispatch_followups_job() -> dict[str, int]:
+    return dispatch_due(time_budget=DISPATCH_BUDGET_SECONDS).as_dict()
+
+
+@job_logged
+def sequence_activated_job(*, sequence_id: str, organization_id: str) -> dict[str, int]:
+    sequence = (
+        FollowupSequence.objects.filter(pk=sequence_id, organization_id=organization_id)
+        .select_related("organization")
+        .first()
+    )
+    if sequence is None or not sequence.ativo:
+        return {"resumed": 0, "enrolled": 0}
+    resumed = services.sequence_resume_executions(sequence=sequence)
+    enrolled = services.followup_enroll_sequence(sequence=sequence)
+    return {"resumed": resumed, "enrolled": enrolled}
+
+
+@job_logged
+def enrollment_sweep_job() -> int:
+    total = 0
+    for sequence in FollowupSequence.objects.filter(ativo=True).select_related("organization"):
+        total += services.followup_enroll_sequence(sequence=sequence)
+    return total
+
+
+def _redis() -> Any:
+    return django_rq.get_connection("default")
+
+
+def schedule_lead_enrollment(*, organization_id: Any, lead_ids: Iterable[Any]) -> None:
+    """After the current transaction commits, queue these leads for enrollment (coalesced)."""
+    ids = [str(lead_id) for lead_id in lead_ids]
+    if not ids:
+        return
+    org = str(organization_id)
+
+    def push() -> None:
+        connection = _redis()
+        key = PENDING_KEY.format(organization_id=org)
+        for start in range(0, len(ids), PENDING_CHUNK):
+            connection.sadd(key, *ids[start : start + PENDING_CHUNK])
+        # One job per burst: only the first arrival while none is waiting enqueues one.
+        if connection.set(f"{key}:queued", "1", nx=True, ex=PENDING_FLAG_TTL):
+            enqueue(
+                "followup.jobs.enroll_pending_leads_job",
+                organization_id=org,
+                queue="default",
+            )
+
+    transaction.on_commit(push)
+
+
+@job_logged
+def enroll_pending_leads_job(*, organization_id: str) -> int:
+    connection = _redis()
+    key = PENDING_KEY.format(organization_id=organization_id)
+    # Cleared first: leads arriving while this job runs enqueue another job, never get lost.
+    connection.delete(f"{key}:queued")
+    total = 0
+    while True:
+        members = connection.srandmember(key, PENDING_CHUNK)
+        if not members:
+            return total
+        ids = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+        total += services.followup_enroll_matching_leads(
+            organization_id=organization_id, lead_ids=ids
+        )
+        # Removed only after enrolling: a crash leaves them for the next job.
+        connection.srem(key, *members)
