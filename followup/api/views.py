@@ -124,7 +124,7 @@ class SequenceViewSet(OrgScopedMixin, viewsets.ModelViewSet[FollowupSequence]):
 
 
 class ExecutionFilter(django_filters.FilterSet):
-    status = AnyOfFilter(choices=ExecutionStatus.values)
+    status = AnyOfFilter(allowed=ExecutionStatus.values)
     lead_id = django_filters.UUIDFilter(field_name="lead_id")
     sequence_id = django_filters.UUIDFilter(field_name="sequence_id")
 
