@@ -222,7 +222,14 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.api.schema.add_error_responses",
     ],
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "LeadStatusEnum": "leads.models.LeadStatus",
+        "TaskStatusEnum": "leads.models.TaskStatus",
+        "TipoInteracaoEnum": "leads.models.TipoInteracao",
+        "MentoradoStatusEnum": "mentorados.models.MentoradoStatus",
+        "ExecutionStatusEnum": "followup.models.ExecutionStatus",
+        "MessageStatusEnum": "integrations.models.MessageStatus",
+    },
 }
 
 # Request bodies above this size are refused with 413 (CSV imports have their own limit).
