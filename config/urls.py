@@ -5,6 +5,8 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from config import health
+from config.metrics import metrics_view
 from organizations import api as org_api
 from organizations.auth import TokenObtainView, TokenRefreshThrottledView
 
@@ -31,5 +33,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api-auth/", include("rest_framework.urls")),
-    path("", include("django_prometheus.urls")),
+    # Normally answered by config.health.ProbeMiddleware first; kept here for reverse().
+    path("health/", health.health, name="health"),
+    path("health/live/", health.live, name="health-live"),
+    path("metrics", metrics_view, name="prometheus-django-metrics"),
 ]
