@@ -20,6 +20,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import Resolver404, resolve
 from django.utils.functional import SimpleLazyObject, empty
+from django_prometheus.middleware import (
+    PrometheusAfterMiddleware as _PrometheusAfterMiddleware,
+)
 
 from config.context import bind_request_id
 from config.metrics import HTTP_REQUEST_DURATION
@@ -31,6 +34,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:=+/-]{0,127}$")
 # Routes polled by load balancers and Prometheus: logged at DEBUG while they succeed.
 QUIET_ROUTES = frozenset({"health/", "health/live/", "metrics"})
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def new_request_id() -> str:
@@ -136,10 +140,12 @@ class RequestLogMiddleware:
         route = route_of(request)
         method = request.method or ""
         status = response.status_code
+        # Clients choose the method: unknown ones share one label value (bounded series).
+        method_label = method if method in KNOWN_METHODS else "other"
         try:
-            HTTP_REQUEST_DURATION.labels(method=method, route=route, status=str(status)).observe(
-                duration
-            )
+            HTTP_REQUEST_DURATION.labels(
+                method=method_label, route=route, status=str(status)
+            ).observe(duration)
         except Exception:  # metrics must never break a response
             logger.exception("request metrics failed")
         if status >= 500:
@@ -166,3 +172,16 @@ class RequestLogMiddleware:
                 "ip": client_ip(request),
             },
         )
+
+
+class PrometheusAfterMiddleware(_PrometheusAfterMiddleware):
+    """django-prometheus's, with the method label bounded everywhere.
+
+    Its latency histogram labels by the raw `request.method`, so a client sending made-up
+    methods would create new series at will.
+    """
+
+    def label_metric(self, metric: Any, request: Any, response: Any = None, **labels: Any) -> Any:
+        if "method" in labels:
+            labels["method"] = self._method(request)
+        return super().label_metric(metric, request, response, **labels)

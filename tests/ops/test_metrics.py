@@ -133,6 +133,20 @@ def test_it_exports_request_latency_by_route_and_status(org_a, client_for, anon)
     assert str(lead.pk) not in text
 
 
+def test_it_keeps_label_values_bounded(anon):
+    anon.generic("BREW", "/api/v1/leads/")
+    anon.get("/some/random/path/12345/")
+
+    text = scrape(anon)
+
+    assert sample(
+        text, "http_request_duration_seconds_count", method="other", route="api/v1/leads/"
+    )
+    assert sample(text, "http_request_duration_seconds_count", route="<unmatched>", status="404")
+    assert "BREW" not in text
+    assert "12345" not in text
+
+
 def test_it_exports_database_and_cache_metrics(org_a, client_for, anon):
     before = scrape(anon)
 
