@@ -8,6 +8,7 @@ FIELD_ENCRYPTION_KEY and turns DEBUG off.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +17,13 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from config import multiprocess
+from config.logging import build_logging
 from config.redis_urls import redis_url_with_db
+
+# Before any Prometheus metric exists (django-prometheus, config.metrics): file-backed values
+# when PROMETHEUS_MULTIPROC_DIR is set (gunicorn workers, RQ work horses).
+multiprocess.configure()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = BASE_DIR / ".data"
@@ -70,6 +77,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Request id, the JSON request line and the route/status histogram: outermost of ours, so
+    # redirects and probe answers are logged too.
+    "config.middleware.RequestLogMiddleware",
+    # /health/, /health/live/ and /metrics, before host validation and the HTTPS redirect.
+    "config.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -79,7 +91,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # django-prometheus's, with the method label bounded (config/middleware.py).
+    "config.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -117,6 +130,14 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+# django-prometheus's wrappers of the same backends: query, connection and error metrics.
+_INSTRUMENTED_ENGINES = {
+    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+}
+DATABASES["default"]["ENGINE"] = _INSTRUMENTED_ENGINES.get(
+    DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"]
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 
@@ -131,7 +152,8 @@ if _xdist_worker.startswith("gw"):
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's RedisCache plus hit/miss counters and operation latency (config/cache.py).
+        "BACKEND": "config.cache.InstrumentedRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "lt",
         "TIMEOUT": 300,
@@ -142,7 +164,11 @@ RQ_QUEUES = {
     name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": timeout}
     for name, timeout in (("high", 300), ("default", 600), ("low", 3600))
 }
-RQ = {"COMMIT_MODE": "on_db_commit"}
+RQ = {
+    "COMMIT_MODE": "on_db_commit",
+    # Sentry tags per job and one metrics file set per worker (config/worker.py).
+    "WORKER_CLASS": "config.worker.Worker",
+}
 RQ_SHOW_ADMIN_LINK = True
 # Scheduler poll interval (seconds): follow-up dispatch runs every minute, so poll faster.
 RQ_SCHEDULER_INTERVAL = env.int("RQ_SCHEDULER_INTERVAL", default=10)
@@ -204,6 +230,8 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,
     "DATETIME_FORMAT": "iso-8601",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Trust X-Forwarded-For only as far as our own proxies (throttles key on the client IP).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -247,7 +275,7 @@ DEFAULT_ORGANIZATION_TIMEZONE = "America/Sao_Paulo"
 
 # --- Static files -----------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -280,26 +308,73 @@ elif EMAIL_PROVIDER:
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
 # --- Logging ----------------------------------------------------------------------------------
+# One JSON line per record in production (config/logging.py); personal data is redacted.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "console": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "console"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        "django.db.backends": {"level": "INFO"},
-        "rq.worker": {"level": env.str("RQ_LOG_LEVEL", default="INFO")},
-    },
-}
+LOGGING = build_logging(
+    level=LOG_LEVEL, fmt=LOG_FORMAT, rq_level=env.str("RQ_LOG_LEVEL", default="INFO")
+)
+
+# --- Proxies, request ids ---------------------------------------------------------------------
+# Number of reverse proxies in front of the app that append to X-Forwarded-For (client IP in
+# the logs, the metrics allow-list and DRF's throttles). 0: use the socket's address.
+NUM_PROXIES = REST_FRAMEWORK["NUM_PROXIES"]
+# Accept the proxy's X-Request-ID (when sane) instead of generating one. Only behind a proxy
+# that overwrites the header: a client must not choose the id of its own log lines.
+TRUST_REQUEST_ID_HEADER = env.bool("TRUST_REQUEST_ID_HEADER", default=False)
+
+# --- Operations endpoints ---------------------------------------------------------------------
+# /metrics: `Authorization: Bearer <METRICS_TOKEN>` and/or a client address in the allow-list
+# (IPs or CIDRs). Neither set: open (protect it at the network level).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+for _entry in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_entry.strip(), strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_IPS: {_entry!r} is not an IP or CIDR."
+        ) from None
+# Seconds each dependency of /health/ gets to answer.
+HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)
 
 # Integration base URLs may point at localhost/private addresses only in development and tests
 # (stub servers); in production they must be public https URLs (no SSRF into the network).
 INTEGRATIONS_ALLOW_PRIVATE_URLS = env.bool("INTEGRATIONS_ALLOW_PRIVATE_URLS", default=DEBUG)
 
 # --- Security ---------------------------------------------------------------------------------
+# Behind a TLS-terminating proxy: SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https
+_proxy_ssl_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_ssl_header:
+    if len(_proxy_ssl_header) != 2:
+        raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must be 'HEADER,value'.")
+    SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header[0].strip(), _proxy_ssl_header[1].strip())
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Probes speak plain HTTP to the container (ProbeMiddleware answers them first anyway).
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+SILENCED_SYSTEM_CHECKS: list[str] = []
+if not SECURE_HSTS_PRELOAD:
+    # Preloading is a browser-vendor list, hard to leave, covering every subdomain: an
+    # operator's decision (SECURE_HSTS_PRELOAD=1), not a default.
+    SILENCED_SYSTEM_CHECKS.append("security.W021")
+
+# --- Sentry -----------------------------------------------------------------------------------
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from config.sentry import init_sentry
+
+    init_sentry(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production"),
+        release=env.str("SENTRY_RELEASE", default="") or None,
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )

@@ -1,0 +1,141 @@
+"""Production settings and serving: check --deploy, required keys, gunicorn, static files."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import subprocess
+import textwrap
+
+import pytest
+
+from tests.ops.conftest import PYTHON, ROOT, http_get, http_get_no_redirect, run_manage
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+@pytest.fixture
+def production_env(subprocess_env, tmp_path):
+    def make(**overrides: str) -> dict[str, str]:
+        return subprocess_env(
+            DEBUG="0",
+            SECRET_KEY=secrets.token_urlsafe(64),
+            FIELD_ENCRYPTION_KEY=secrets.token_urlsafe(32),
+            ALLOWED_HOSTS="app.example.com,127.0.0.1",
+            STATIC_ROOT=str(tmp_path / "static"),
+            **overrides,
+        )
+
+    return make
+
+
+def test_it_passes_the_deployment_checklist(production_env):
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_it_flags_an_insecure_production_configuration(production_env):
+    env = production_env(SECURE_SSL_REDIRECT="0", SECURE_HSTS_SECONDS="0")
+
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+
+    assert result.returncode != 0
+    assert "security.W008" in result.stderr + result.stdout
+    assert "security.W004" in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEY"])
+def test_it_refuses_to_start_without_its_keys_in_production(production_env, missing):
+    env = production_env()
+    del env[missing]
+
+    result = run_manage("check", env=env)
+
+    assert result.returncode != 0
+    assert f"{missing} must be set when DEBUG is off" in result.stderr
+
+
+def test_it_serves_hashed_static_files_and_secure_headers_with_gunicorn(
+    production_env, start_gunicorn
+):
+    env = production_env(
+        SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO,https",
+        WEB_CONCURRENCY="1",
+        FORWARDED_ALLOW_IPS="",
+    )
+    collected = run_manage("collectstatic", "--noinput", env=env)
+    assert collected.returncode == 0, collected.stderr
+    server = start_gunicorn(env)
+    https = {"X-Forwarded-Proto": "https", "Host": "app.example.com"}
+
+    # Plain HTTP is redirected to HTTPS, except the probes.
+    status, headers = http_get_no_redirect(server.url + "/api/docs/", {"Host": "app.example.com"})
+    assert status == 301
+    assert headers["Location"] == "https://app.example.com/api/docs/"
+    assert http_get(server.url + "/health/")[0] == 200
+
+    status, headers, body = http_get(server.url + "/api/docs/", https)
+    assert status == 200
+    assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    page = body.decode()
+    # Swagger UI from our own static files (hashed by the manifest storage), not a CDN.
+    bundle = re.search(
+        r'src="(/static/drf_spectacular_sidecar/[^"]*swagger-ui-bundle\.[0-9a-f]{12}\.js)"', page
+    )
+    assert bundle, page[:2000]
+    assert "cdn" not in page.lower()
+
+    status, headers, asset = http_get(server.url + bundle.group(1), https)
+    assert status == 200
+    assert "javascript" in headers["Content-Type"]
+    assert "immutable" in headers.get("Cache-Control", "")
+    assert len(asset) > 100_000
+
+    # One JSON line per request from our middleware, no gunicorn access log.
+    lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
+    requests = [line for line in lines if line.get("event") == "request"]
+    assert {(r["route"], r["status"]) for r in requests} >= {
+        ("api/docs/", 301),
+        ("api/docs/", 200),
+        ("<static>", 200),
+    }
+    assert not [line for line in lines if line.get("logger") == "gunicorn.access"]
+    assert not [line for line in server.output().splitlines() if '"GET /api/docs/ HTTP' in line]
+
+
+def test_it_sizes_gunicorn_from_the_environment(subprocess_env, tmp_path):
+    script = textwrap.dedent(
+        """
+        import json, multiprocessing, runpy
+        conf = runpy.run_path("gunicorn.conf.py")
+        print(json.dumps({
+            "workers": conf["workers"], "cpus": multiprocessing.cpu_count(),
+            "timeout": conf["timeout"], "accesslog": conf["accesslog"], "bind": conf["bind"],
+        }))
+        """
+    )
+
+    def load(**env: str) -> dict[str, object]:
+        result = subprocess.run(
+            [PYTHON, "-c", script],
+            cwd=ROOT,
+            env=subprocess_env(PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "mp"), **env),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return json.loads(result.stdout)
+
+    defaults = load()
+    assert defaults["workers"] == min(defaults["cpus"] * 2 + 1, 12)
+    assert defaults["timeout"] == 30
+    assert defaults["accesslog"] is None
+    assert defaults["bind"] == "0.0.0.0:8000"
+    tuned = load(WEB_CONCURRENCY="5", GUNICORN_TIMEOUT="60", PORT="9000")
+    assert (tuned["workers"], tuned["timeout"], tuned["bind"]) == (5, 60, "0.0.0.0:9000")
