@@ -19,6 +19,7 @@ from typing import Any
 import django_rq
 from django.db import transaction
 
+from config.context import bind_request_id, current_request_id
 from config.jobs import PeriodicJob, enqueue, job_logged
 from followup import services
 from followup.engine import dispatch_due
@@ -87,6 +88,8 @@ def schedule_lead_enrollment(*, organization_id: Any, lead_ids: Iterable[Any]) -
     if not ids:
         return
     org = str(organization_id)
+    # push() runs at commit, possibly outside the request: keep the request id for the job.
+    request_id = current_request_id()
 
     def push() -> None:
         connection = _redis()
@@ -95,11 +98,12 @@ def schedule_lead_enrollment(*, organization_id: Any, lead_ids: Iterable[Any]) -
             connection.sadd(key, *ids[start : start + PENDING_CHUNK])
         # One job per burst: only the first arrival while none is waiting enqueues one.
         if connection.set(f"{key}:queued", "1", nx=True, ex=PENDING_FLAG_TTL):
-            enqueue(
-                "followup.jobs.enroll_pending_leads_job",
-                organization_id=org,
-                queue="default",
-            )
+            with bind_request_id(request_id):
+                enqueue(
+                    "followup.jobs.enroll_pending_leads_job",
+                    organization_id=org,
+                    queue="default",
+                )
 
     transaction.on_commit(push)
 
