@@ -346,3 +346,55 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return self.titulo
+
+
+class LeadImportStatus(models.TextChoices):
+    PENDING = "pending", _("Pendente")
+    RUNNING = "running", _("Em processamento")
+    DONE = "done", _("Concluída")
+    FAILED = "failed", _("Falhou")
+
+
+class LeadImport(models.Model):
+    """A CSV file of leads uploaded for import, and the progress of the job importing it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(
+        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    filename = models.CharField(_("arquivo"), max_length=255, blank=True)
+    # The decoded CSV text: the job reads it from here, so any worker host can run it.
+    content = models.TextField(_("conteúdo"), editable=False)
+    delimiter = models.CharField(_("separador"), max_length=1, default=",")
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=LeadImportStatus.choices,
+        default=LeadImportStatus.PENDING,
+    )
+    total_rows = models.PositiveIntegerField(_("linhas"), default=0)
+    # Resume point: rows before it are fully accounted for (committed with their leads).
+    processed_rows = models.PositiveIntegerField(_("linhas processadas"), default=0)
+    created_count = models.PositiveIntegerField(_("leads criados"), default=0)
+    duplicates_skipped = models.PositiveIntegerField(_("duplicados ignorados"), default=0)
+    invalid_rows = models.PositiveIntegerField(_("linhas inválidas"), default=0)
+    errors = models.JSONField(_("erros por linha"), default=list, blank=True)
+    error_message = models.TextField(_("erro"), blank=True)
+    created_at = models.DateTimeField(_("criada em"), default=timezone.now)
+    started_at = models.DateTimeField(_("iniciada em"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("concluída em"), null=True, blank=True)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "lead_imports"
+        verbose_name = _("importação de leads")
+        verbose_name_plural = _("importações de leads")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="lead_import_org_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.filename or self.pk} ({self.get_status_display()})"

@@ -1,0 +1,524 @@
+"""Sales dashboard (`GET /api/v1/leads/performance/`): selectors computed in the database.
+
+Every figure is an aggregate over one *scope* and one *window*:
+
+- The window is `[end - period days, end]`, `end` being the request's "now" (`period` 1-365).
+- The scope is the organization's leads, narrowed to one member's leads when a closer is
+  chosen (`closer_id`: leads whose closer is that member) or when the requester is a seller
+  (a closer sees the leads where they are the closer, an SDR those where they are the SDR).
+  Assignment is the lead's *current* closer/SDR: reassigning a lead moves its history along.
+
+Three sets of leads recur below:
+
+- **cohort**: leads of the scope created in the window (`created_at` in the window);
+- **converted**: leads of the scope with `converted_at` in the window (status `convertido`;
+  reopening a lead clears `converted_at`), whenever they were created;
+- **entries of a stage**: leads of the scope whose first move into that stage inside the window
+  is recorded in `LeadStatusChange` (`changed_at` in the window).
+
+Percentages have one decimal and are 0 (never an error) when their denominator is 0; means
+over an empty set are null. Money is a Decimal (rendered as a string with 2 places).
+
+No Python loop runs over leads: five queries compute everything (metrics, interactions,
+funnel counts, funnel flow, top closers), each an aggregate served by organization-first
+indexes (see migration `0003_dashboard_indexes`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, TypedDict
+
+from django.db import connection, models
+from django.db.models import Avg, Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q
+from django.db.models import Sum as SumAgg
+from django.utils import timezone
+
+from leads.models import (
+    PIPELINE_ORDER,
+    Lead,
+    LeadInteraction,
+    LeadStatus,
+    LeadStatusChange,
+    Temperatura,
+)
+from organizations.models import Membership, Role
+
+MIN_PERIOD_DAYS = 1
+MAX_PERIOD_DAYS = 365
+DEFAULT_PERIOD_DAYS = 30
+TOP_CLOSERS_LIMIT = 10
+
+# Stages that count as "qualified or further along" (perdido is not further along).
+QUALIFIED_OR_BEYOND = (
+    LeadStatus.QUALIFICADO.value,
+    LeadStatus.AGENDADO.value,
+    LeadStatus.NEGOCIACAO.value,
+    LeadStatus.CONVERTIDO.value,
+)
+# The forward path of the pipeline; `perdido` leaves it, so it is never "the next stage".
+FORWARD_STAGES = [s for s in PIPELINE_ORDER if s != LeadStatus.PERDIDO]
+assert all(stage.replace("_", "").isalpha() for stage in FORWARD_STAGES)
+# Stages with no next stage: advancement and time-in-stage are null for them.
+TERMINAL_STAGES = frozenset({LeadStatus.CONVERTIDO.value, LeadStatus.PERDIDO.value})
+
+_UUID_FIELD = models.UUIDField()
+_DATETIME_FIELD = models.DateTimeField()
+
+ONE_DECIMAL = Decimal("0.1")
+CENTS = Decimal("0.01")
+SECONDS_PER_DAY = Decimal(86400)
+
+
+# --- pure formulas ---------------------------------------------------------------------------
+
+
+def percent(part: int | Decimal, whole: int | Decimal) -> float:
+    """`part / whole x 100` with one decimal (half up); 0.0 when `whole` is 0."""
+    if not whole:
+        return 0.0
+    return float((Decimal(part) * 100 / Decimal(whole)).quantize(ONE_DECIMAL, ROUND_HALF_UP))
+
+
+def one_decimal(value: Decimal | float | int | None) -> float | None:
+    """A mean rounded to one decimal (half up); None stays None (empty set)."""
+    if value is None:
+        return None
+    return float(Decimal(str(value)).quantize(ONE_DECIMAL, ROUND_HALF_UP))
+
+
+def money(value: Decimal | None) -> Decimal | None:
+    """Money rounded to cents (half up); None stays None."""
+    if value is None:
+        return None
+    return Decimal(value).quantize(CENTS, ROUND_HALF_UP)
+
+
+def days(value: timedelta | Decimal | float | None) -> float | None:
+    """A duration (timedelta, or seconds) in days with one decimal; None stays None."""
+    if value is None:
+        return None
+    seconds = (
+        Decimal(str(value.total_seconds())) if isinstance(value, timedelta) else Decimal(value)
+    )
+    return one_decimal(seconds / SECONDS_PER_DAY)
+
+
+# --- scope -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DashboardScope:
+    """Whose figures, over which window."""
+
+    organization_id: uuid.UUID
+    start: datetime
+    end: datetime
+    period_days: int
+    closer_id: uuid.UUID | None = None
+    sdr_id: uuid.UUID | None = None
+
+    def lead_q(self, prefix: str = "") -> Q:
+        """The scope as a lead filter (`prefix` reaches the lead from a related model)."""
+        condition = Q(**{f"{prefix}organization_id": self.organization_id})
+        if self.closer_id is not None:
+            condition &= Q(**{f"{prefix}closer_id": self.closer_id})
+        if self.sdr_id is not None:
+            condition &= Q(**{f"{prefix}sdr_id": self.sdr_id})
+        return condition
+
+    def lead_sql(self, alias: str) -> tuple[str, list[Any]]:
+        """The member narrowing as SQL on the `leads` table aliased `alias` (no org part)."""
+        parts: list[str] = []
+        params: list[Any] = []
+        if self.closer_id is not None:
+            parts.append(f"{alias}.closer_id = %s")
+            params.append(self.closer_id)
+        if self.sdr_id is not None:
+            parts.append(f"{alias}.sdr_id = %s")
+            params.append(self.sdr_id)
+        return "".join(f" AND {part}" for part in parts), params
+
+    @property
+    def narrowed(self) -> bool:
+        return self.closer_id is not None or self.sdr_id is not None
+
+
+def dashboard_scope(
+    *,
+    membership: Membership,
+    period_days: int = DEFAULT_PERIOD_DAYS,
+    closer_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> DashboardScope:
+    """The scope a member may see: managers choose (or not) a closer; sellers see their own.
+
+    A closer's `closer_id` is forced to themselves; an SDR's figures are those of the leads
+    where they are the SDR (any `closer_id` they pass is ignored). The caller validates that a
+    manager's `closer_id` belongs to the organization.
+    """
+    if not MIN_PERIOD_DAYS <= period_days <= MAX_PERIOD_DAYS:
+        raise ValueError(f"period_days must be within 1-365, got {period_days}")
+    end = now or timezone.now()
+    sdr_id: uuid.UUID | None = None
+    if membership.role == Role.CLOSER:
+        closer_id = membership.pk
+    elif membership.role == Role.SDR:
+        closer_id, sdr_id = None, membership.pk
+    elif membership.role not in (Role.ADMIN, Role.GESTOR):
+        raise PermissionError("role without access to the sales dashboard")
+    return DashboardScope(
+        organization_id=membership.organization_id,
+        start=end - timedelta(days=period_days),
+        end=end,
+        period_days=period_days,
+        closer_id=closer_id,
+        sdr_id=sdr_id,
+    )
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+
+class Metrics(TypedDict):
+    total_leads: int
+    leads_qualificados: int
+    leads_convertidos: int
+    taxa_conversao: float
+    valor_total_convertido: Decimal
+    ticket_medio: Decimal | None
+    tempo_medio_conversao_dias: float | None
+    total_interacoes: int
+    leads_quentes: int
+    leads_mornos: int
+    leads_frios: int
+    score_medio: float | None
+
+
+class FunnelStage(TypedDict):
+    status: str
+    count: int
+    percentual: float
+    entraram: int
+    avancaram: int
+    taxa_avanco: float | None
+    tempo_medio_dias: float | None
+
+
+class CloserFigures(TypedDict):
+    closer_id: uuid.UUID
+    nome_completo: str
+    total_leads: int
+    convertidos: int
+    taxa_conversao: float
+    valor_convertido: Decimal
+    total_interacoes: int
+
+
+class SalesDashboard(TypedDict):
+    metrics: Metrics
+    funnel: list[FunnelStage]
+    topClosers: list[CloserFigures]
+
+
+def _created(scope: DashboardScope) -> Q:
+    return Q(created_at__gte=scope.start, created_at__lte=scope.end)
+
+
+def _converted(scope: DashboardScope) -> Q:
+    return Q(
+        status=LeadStatus.CONVERTIDO,
+        converted_at__gte=scope.start,
+        converted_at__lte=scope.end,
+    )
+
+
+def dashboard_metrics(scope: DashboardScope) -> Metrics:
+    """The `metrics` object. Definitions (cohort/converted as in the module docstring):
+
+    - total_leads: size of the cohort.
+    - leads_qualificados: cohort leads that reached `qualificado` or a later stage of the
+      forward path at any time (current status qualificado/agendado/negociacao/convertido, or
+      a recorded move into one of them, so a lead lost after qualification still counts).
+    - leads_convertidos: size of the converted set (includes leads created before the window).
+    - taxa_conversao: leads_convertidos / total_leads x 100, one decimal, 0 when the cohort is
+      empty. Because conversions are counted by conversion date and the cohort by creation
+      date, it can exceed 100 in a window with few new leads (API.md's formula, kept as is).
+    - valor_total_convertido: sum of valor_fechado over the converted set ("0.00" when none).
+    - ticket_medio: mean valor_fechado over the converted leads that have one; null when none.
+    - tempo_medio_conversao_dias: mean of converted_at - created_at over the converted set, in
+      days, one decimal; null when none.
+    - total_interacoes: interactions with data_interacao in the window on the scope's leads,
+      whoever logged them (a closer's figure includes an SDR's call on the closer's lead).
+    - leads_quentes / leads_mornos / leads_frios: cohort leads by *current* temperatura
+      (they add up to total_leads).
+    - score_medio: mean current lead_score over the cohort, one decimal; null when empty.
+    """
+    created, converted = _created(scope), _converted(scope)
+    reached_qualified = Q(status__in=QUALIFIED_OR_BEYOND) | Q(
+        Exists(
+            LeadStatusChange.objects.filter(
+                lead_id=OuterRef("pk"), to_status__in=QUALIFIED_OR_BEYOND
+            )
+        )
+    )
+    cycle = ExpressionWrapper(F("converted_at") - F("created_at"), output_field=DurationField())
+    row = (
+        Lead.objects.filter(scope.lead_q())
+        .filter(created | converted)
+        .aggregate(
+            total_leads=Count("pk", filter=created),
+            leads_qualificados=Count("pk", filter=created & reached_qualified),
+            leads_convertidos=Count("pk", filter=converted),
+            valor_total_convertido=SumAgg("valor_fechado", filter=converted),
+            ticket_medio=Avg("valor_fechado", filter=converted),
+            tempo_medio_conversao=Avg(cycle, filter=converted),
+            leads_quentes=Count("pk", filter=created & Q(temperatura=Temperatura.QUENTE)),
+            leads_mornos=Count("pk", filter=created & Q(temperatura=Temperatura.MORNO)),
+            leads_frios=Count("pk", filter=created & Q(temperatura=Temperatura.FRIO)),
+            score_medio=Avg("lead_score", filter=created),
+        )
+    )
+    total_interacoes = LeadInteraction.objects.filter(
+        scope.lead_q("lead__") if scope.narrowed else Q(),
+        organization_id=scope.organization_id,
+        data_interacao__gte=scope.start,
+        data_interacao__lte=scope.end,
+    ).count()
+    return Metrics(
+        total_leads=row["total_leads"],
+        leads_qualificados=row["leads_qualificados"],
+        leads_convertidos=row["leads_convertidos"],
+        taxa_conversao=percent(row["leads_convertidos"], row["total_leads"]),
+        valor_total_convertido=money(row["valor_total_convertido"]) or Decimal("0.00"),
+        ticket_medio=money(row["ticket_medio"]),
+        tempo_medio_conversao_dias=days(row["tempo_medio_conversao"]),
+        total_interacoes=total_interacoes,
+        leads_quentes=row["leads_quentes"],
+        leads_mornos=row["leads_mornos"],
+        leads_frios=row["leads_frios"],
+        score_medio=one_decimal(row["score_medio"]),
+    )
+
+
+# For each lead, its moves inside the window in time order; per (lead, stage) the first entry
+# into the stage, the next move after it (time in stage) and the furthest forward stage reached
+# after it (advancement). Every move after an entry in the window is itself in the window
+# (the window ends now), so the window bounds the scan without losing later moves.
+_FLOW_SQL = """
+WITH moves AS (
+    SELECT c.lead_id,
+           c.to_status,
+           c.changed_at,
+           LEAD(c.changed_at) OVER by_lead AS next_at,
+           MAX({rank_c}) OVER (
+               by_lead ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+           ) AS furthest_after,
+           ROW_NUMBER() OVER (
+               PARTITION BY c.lead_id, c.to_status ORDER BY c.changed_at, c.id
+           ) AS nth
+    FROM lead_status_changes c
+    {join}
+    WHERE c.organization_id = %s AND c.changed_at >= %s AND c.changed_at <= %s {scope}
+    WINDOW by_lead AS (PARTITION BY c.lead_id ORDER BY c.changed_at, c.id)
+)
+SELECT to_status,
+       COUNT(*) AS entered,
+       COUNT(*) FILTER (
+           WHERE furthest_after > {rank_moves}
+       ) AS advanced,
+       AVG({seconds}) AS mean_seconds
+FROM moves
+WHERE nth = 1
+GROUP BY to_status
+"""
+
+
+def dashboard_funnel(scope: DashboardScope) -> list[FunnelStage]:
+    """The `funnel` list: every status in pipeline order. Per stage:
+
+    - count: cohort leads whose *current* status is the stage; percentual: count /
+      total_leads x 100 (one decimal, 0 for an empty cohort). The counts add up to total_leads.
+    - entraram: leads of the scope that entered the stage inside the window (their first move
+      into it in the window, from `LeadStatusChange`; a lead created in a stage enters it).
+    - avancaram: those of them that later moved to a stage further along the forward path
+      (novo, em_contato, qualificado, agendado, negociacao, convertido), skipping stages
+      included; moving to `perdido` is not advancing.
+    - taxa_avanco: avancaram / entraram x 100 (0 when nobody entered); null for the terminal
+      stages `convertido` and `perdido`, which have no next stage.
+    - tempo_medio_dias: mean time from that entry to the lead's next move, in days (one
+      decimal), over the entries that have already left the stage; null when none has, and
+      for the terminal stages.
+    """
+    counts = dict(
+        Lead.objects.filter(scope.lead_q())
+        .filter(_created(scope))
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    total = sum(counts.values())
+    flow = _funnel_flow(scope)
+    stages: list[FunnelStage] = []
+    for status in PIPELINE_ORDER:
+        entered, advanced, mean_seconds = flow.get(status, (0, 0, None))
+        terminal = status in TERMINAL_STAGES
+        stages.append(
+            FunnelStage(
+                status=status,
+                count=counts.get(status, 0),
+                percentual=percent(counts.get(status, 0), total),
+                entraram=entered,
+                avancaram=0 if terminal else advanced,
+                taxa_avanco=None if terminal else percent(advanced, entered),
+                tempo_medio_dias=None if terminal else days(mean_seconds),
+            )
+        )
+    return stages
+
+
+def _stage_rank_sql(column: str) -> str:
+    """Position of a stage on the forward path (1 = novo); NULL for perdido.
+
+    Inlined as literals: they are this module's constants, never request input.
+    """
+    whens = " ".join(
+        f"WHEN '{stage}' THEN {position}" for position, stage in enumerate(FORWARD_STAGES, 1)
+    )
+    return f"CASE {column} {whens} END"
+
+
+def _db_params(values: list[Any]) -> list[Any]:
+    """Raw-SQL parameters as the backend stores them (SQLite: UUID hex, naive UTC text)."""
+    adapted: list[Any] = []
+    for value in values:
+        if isinstance(value, uuid.UUID):
+            adapted.append(_UUID_FIELD.get_db_prep_value(value, connection))
+        elif isinstance(value, datetime):
+            adapted.append(_DATETIME_FIELD.get_db_prep_value(value, connection))
+        else:
+            adapted.append(value)
+    return adapted
+
+
+def _funnel_flow(scope: DashboardScope) -> dict[str, tuple[int, int, Decimal | None]]:
+    scope_sql, scope_params = scope.lead_sql("l")
+    join = "JOIN leads l ON l.id = c.lead_id" if scope.narrowed else ""
+    if connection.vendor == "postgresql":
+        seconds = "EXTRACT(EPOCH FROM next_at - changed_at)"
+    else:  # SQLite (development default) stores datetimes as text
+        seconds = "(julianday(next_at) - julianday(changed_at)) * 86400"
+    sql = _FLOW_SQL.format(
+        join=join,
+        scope=scope_sql,
+        rank_c=_stage_rank_sql("c.to_status"),
+        rank_moves=_stage_rank_sql("to_status"),
+        seconds=seconds,
+    )
+    params = _db_params([scope.organization_id, scope.start, scope.end, *scope_params])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {status: (entered, advanced, mean) for status, entered, advanced, mean in cursor}
+
+
+# Per closer of the scope's leads: cohort and conversions from `leads`, interactions from
+# `lead_interactions` (on the closer's leads), both grouped before joining the members.
+_TOP_CLOSERS_SQL = """
+WITH by_lead AS (
+    SELECT l.closer_id,
+           COUNT(*) FILTER (WHERE l.created_at >= %s AND l.created_at <= %s) AS total_leads,
+           COUNT(*) FILTER (WHERE {converted}) AS convertidos,
+           COALESCE(SUM(l.valor_fechado) FILTER (WHERE {converted}), 0) AS valor_convertido
+    FROM leads l
+    WHERE l.organization_id = %s AND l.closer_id IS NOT NULL {scope}
+      AND ((l.created_at >= %s AND l.created_at <= %s) OR ({converted}))
+    GROUP BY l.closer_id
+),
+by_interaction AS (
+    SELECT l.closer_id, COUNT(*) AS total_interacoes
+    FROM lead_interactions i
+    JOIN leads l ON l.id = i.lead_id
+    WHERE i.organization_id = %s AND i.data_interacao >= %s AND i.data_interacao <= %s
+      AND l.closer_id IS NOT NULL {scope}
+    GROUP BY l.closer_id
+)
+SELECT m.id,
+       m.nome_completo,
+       COALESCE(bl.total_leads, 0) AS total_leads,
+       COALESCE(bl.convertidos, 0) AS convertidos,
+       COALESCE(bl.valor_convertido, 0) AS valor_convertido,
+       COALESCE(bi.total_interacoes, 0) AS total_interacoes
+FROM organization_users m
+LEFT JOIN by_lead bl ON bl.closer_id = m.id
+LEFT JOIN by_interaction bi ON bi.closer_id = m.id
+WHERE m.organization_id = %s AND (bl.closer_id IS NOT NULL OR bi.closer_id IS NOT NULL)
+ORDER BY valor_convertido DESC, convertidos DESC, total_leads DESC, m.nome_completo, m.id
+LIMIT %s
+"""
+
+_CONVERTED_SQL = "l.status = %s AND l.converted_at >= %s AND l.converted_at <= %s"
+
+
+def dashboard_top_closers(scope: DashboardScope) -> list[CloserFigures]:
+    """The `topClosers` list: the members who are the closer of the scope's leads and have
+    activity in the window, at most 10, ordered by valor_convertido, then convertidos (then
+    total_leads and name, for a stable order). Per closer, over the scope's leads whose closer
+    they are: total_leads (cohort), convertidos and valor_convertido (converted set),
+    taxa_conversao = convertidos / total_leads x 100 (one decimal, 0 without leads),
+    total_interacoes (interactions in the window on those leads). "Activity" means at least one
+    of total_leads, convertidos or total_interacoes is positive. With a closer in the scope
+    the list holds that closer only (if active); for an SDR it ranks the closers of the SDR's
+    leads by those leads alone.
+    """
+    scope_sql, scope_params = scope.lead_sql("l")
+    sql = _TOP_CLOSERS_SQL.format(converted=_CONVERTED_SQL, scope=scope_sql)
+    converted = [LeadStatus.CONVERTIDO.value, scope.start, scope.end]
+    params: list[Any] = [
+        # by_lead select list
+        scope.start,
+        scope.end,
+        *converted,
+        *converted,
+        # by_lead where
+        scope.organization_id,
+        *scope_params,
+        scope.start,
+        scope.end,
+        *converted,
+        # by_interaction
+        scope.organization_id,
+        scope.start,
+        scope.end,
+        *scope_params,
+        # members
+        scope.organization_id,
+        TOP_CLOSERS_LIMIT,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _db_params(params))
+        rows = cursor.fetchall()
+    return [
+        CloserFigures(
+            closer_id=uuid.UUID(str(closer_id)),
+            nome_completo=nome,
+            total_leads=total_leads,
+            convertidos=convertidos,
+            taxa_conversao=percent(convertidos, total_leads),
+            valor_convertido=money(valor) or Decimal("0.00"),
+            total_interacoes=total_interacoes,
+        )
+        for closer_id, nome, total_leads, convertidos, valor, total_interacoes in rows
+    ]
+
+
+def sales_dashboard(scope: DashboardScope) -> SalesDashboard:
+    """The whole `GET /api/v1/leads/performance/` body for a scope."""
+    return SalesDashboard(
+        metrics=dashboard_metrics(scope),
+        funnel=dashboard_funnel(scope),
+        topClosers=dashboard_top_closers(scope),
+    )
