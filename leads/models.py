@@ -133,6 +133,16 @@ class Lead(models.Model):
             models.Index(fields=["organization", "-created_at"], name="lead_org_created"),
             models.Index(fields=["organization", "status"], name="lead_org_status"),
             models.Index(fields=["organization", "telefone_chave"], name="lead_org_phone_key"),
+            # Sales dashboard: conversions in a window, and one closer's / SDR's cohort.
+            models.Index(
+                fields=["organization", "converted_at"],
+                name="lead_org_converted",
+                condition=Q(converted_at__isnull=False),
+            ),
+            models.Index(
+                fields=["organization", "closer", "created_at"], name="lead_org_closer_created"
+            ),
+            models.Index(fields=["organization", "sdr", "created_at"], name="lead_org_sdr_created"),
         ]
 
     def __str__(self) -> str:
@@ -165,6 +175,17 @@ class LeadStatusChange(models.Model):
         indexes = [
             models.Index(fields=["organization", "to_status", "changed_at"], name="lsc_org_to_at"),
             models.Index(fields=["lead", "changed_at"], name="lsc_lead_at"),
+            # Sales dashboard funnel flow: every move of the organization in a window,
+            # answered from the index alone (key columns, as SQLite has no INCLUDE).
+            models.Index(
+                fields=["organization", "changed_at", "lead", "to_status"], name="lsc_org_at"
+            ),
+            # ... and the same moves already in (lead, time) order for its window function
+            # over long periods (no sort of a year of moves).
+            models.Index(
+                fields=["organization", "lead", "changed_at", "to_status"],
+                name="lsc_org_lead_at",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -225,6 +246,11 @@ class LeadInteraction(models.Model):
         indexes = [
             models.Index(fields=["lead", "-data_interacao"], name="interaction_lead_date"),
             models.Index(fields=["organization", "data_interacao"], name="interaction_org_date"),
+            # Sales dashboard: one member's interactions in a window, and counts per member.
+            models.Index(
+                fields=["organization", "closer", "data_interacao"],
+                name="interaction_org_closer_date",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -92,6 +92,8 @@ def data(org_a, org_b):
     InteractionFactory(lead=leads["L4"], closer=c2, data_interacao=ago(4))
     InteractionFactory(lead=leads["L7"], closer=c1, data_interacao=ago(50))
     InteractionFactory(lead=leads["L6"], closer=s, data_interacao=ago(0.5))
+    # Logged by C2 on C1's lead: an interaction counts for its author.
+    InteractionFactory(lead=leads["L2"], closer=c2, data_interacao=ago(6))
     InteractionFactory(lead=leads["B1"], closer=org_b.closer, data_interacao=ago(1))
     return {"c1": c1, "c2": c2, "sdr": s, "leads": leads}
 
@@ -116,7 +118,7 @@ def test_it_computes_every_metric_for_the_organization(org_a, data, client_for):
         "valor_total_convertido": "30000.00",
         "ticket_medio": "15000.00",
         "tempo_medio_conversao_dias": 30.0,  # (3 + 57) / 2
-        "total_interacoes": 4,
+        "total_interacoes": 5,  # the one on L7 is older
         "leads_quentes": 1,
         "leads_mornos": 2,
         "leads_frios": 2,
@@ -184,7 +186,7 @@ def test_it_ranks_top_closers_by_value_then_conversions(org_a, data, client_for)
             "convertidos": 1,
             "taxa_conversao": 33.3,
             "valor_convertido": "20000.00",
-            "total_interacoes": 2,  # L1, L3 (the L7 call is outside the window)
+            "total_interacoes": 2,  # on L1, L3 (the L7 call is outside the window)
         },
         {
             "closer_id": str(data["c2"].pk),
@@ -193,7 +195,7 @@ def test_it_ranks_top_closers_by_value_then_conversions(org_a, data, client_for)
             "convertidos": 1,  # L4
             "taxa_conversao": 100.0,
             "valor_convertido": "10000.00",
-            "total_interacoes": 1,
+            "total_interacoes": 2,  # on L4, and on C1's lead L2
         },
     ]
 
@@ -257,7 +259,7 @@ def test_it_gives_an_sdr_the_leads_where_they_are_the_sdr(org_a, data, client_fo
         "valor_total_convertido": "0.00",
         "ticket_medio": None,
         "tempo_medio_conversao_dias": None,
-        "total_interacoes": 2,
+        "total_interacoes": 1,  # the one the SDR logged
         "leads_quentes": 0,
         "leads_mornos": 1,
         "leads_frios": 1,
@@ -273,7 +275,7 @@ def test_it_gives_an_sdr_the_leads_where_they_are_the_sdr(org_a, data, client_fo
             "convertidos": 0,
             "taxa_conversao": 0.0,
             "valor_convertido": "0.00",
-            "total_interacoes": 1,
+            "total_interacoes": 1,  # C1's call on L1; C1's call on L3 is not the SDR's lead
         }
     ]
 
@@ -298,7 +300,7 @@ def test_it_respects_the_period(org_a, data, client_for):
     assert short["topClosers"] == []  # L6 has no closer
     year = get(client_for(org_a.admin), period=365)
     assert year["metrics"]["total_leads"] == 7  # L4 and L7 too
-    assert year["metrics"]["total_interacoes"] == 5
+    assert year["metrics"]["total_interacoes"] == 6
     assert year["metrics"]["leads_qualificados"] == 4  # L4 now in the cohort
 
 
@@ -345,6 +347,31 @@ def test_it_counts_a_conversion_in_the_period_of_a_lead_created_before(org_a, cl
     assert body["topClosers"][0]["taxa_conversao"] == 0.0
 
 
+def test_it_counts_a_lead_once_per_stage_and_every_stay_in_it(org_a, client_for):
+    make_lead(
+        org_a.org, created=10,
+        history=[("novo", 10), ("em_contato", 9), ("novo", 7), ("em_contato", 6),
+                 ("qualificado", 2)],
+        status="qualificado",
+    )  # fmt: skip
+    body = get(client_for(org_a.admin))
+    em_contato = stage(body, "em_contato")
+    assert (em_contato["entraram"], em_contato["avancaram"]) == (1, 1)
+    assert em_contato["tempo_medio_dias"] == 3.0  # stays of 2 and 4 days
+    novo = stage(body, "novo")
+    assert (novo["entraram"], novo["avancaram"], novo["tempo_medio_dias"]) == (1, 1, 1.0)
+
+
+def test_it_lists_a_closer_whose_only_activity_is_interactions(org_a, client_for):
+    lead = LeadFactory(organization=org_a.org, created_at=ago(90))
+    InteractionFactory(lead=lead, closer=org_a.closer, data_interacao=ago(1))
+    InteractionFactory(lead=lead, closer=org_a.gestor, data_interacao=ago(1))  # not a closer
+    rows = get(client_for(org_a.admin))["topClosers"]
+    assert [(row["closer_id"], row["total_leads"], row["total_interacoes"]) for row in rows] == [
+        (str(org_a.closer.pk), 0, 1)
+    ]
+
+
 def test_it_ignores_a_reopened_conversion(org_a, client_for):
     # Reopening clears converted_at (leads.services); the lead is no longer a conversion.
     make_lead(
@@ -362,6 +389,7 @@ def test_it_never_counts_another_organizations_data(org_b, data, client_for):
     assert body["metrics"]["valor_total_convertido"] == "99999.00"
     assert body["metrics"]["total_interacoes"] == 1
     assert [row["closer_id"] for row in body["topClosers"]] == [str(org_b.closer.pk)]
+    assert body["topClosers"][0]["total_interacoes"] == 1
 
 
 @pytest.mark.parametrize("period", ["0", "366", "abc", "-5", "1e3", "30; drop"])
@@ -413,8 +441,8 @@ def test_it_uses_a_fixed_number_of_queries(org_a, data, client_for):
     with CaptureQueriesContext(connection) as empty:
         get(client_for(org_a.admin), period=1)
     assert len(full) == len(empty)
-    # membership + 2 metrics + 2 funnel + 1 top closers (+ savepoint bookkeeping)
-    assert len([q for q in full.captured_queries if "SAVEPOINT" not in q["sql"]]) <= 7
+    # membership, closer check, 2 session settings, leads, interactions, flow, top closers
+    assert len([q for q in full.captured_queries if "SAVEPOINT" not in q["sql"]]) <= 8
 
 
 def test_it_aggregates_without_touching_a_lead_per_row(org_a, client_for):
