@@ -29,7 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -52,12 +52,36 @@ STATUS_WEIGHTS = {
     "convertido": 10,
     "perdido": 12,
 }
-LEAD_COLUMNS = (
-    "id organization_id nome_completo email telefone telefone_chave empresa cargo origem status "
-    "temperatura lead_score valor_potencial valor_fechado closer_id sdr_id motivo_perda "
-    "observacoes tags crm_provider crm_id crm_sync_error opt_out_email opt_out_whatsapp "
-    "last_interaction_at converted_at created_at updated_at"
-).split()
+LEAD_COLUMNS = [
+    "id",
+    "organization_id",
+    "nome_completo",
+    "email",
+    "telefone",
+    "telefone_chave",
+    "empresa",
+    "cargo",
+    "origem",
+    "status",
+    "temperatura",
+    "lead_score",
+    "valor_potencial",
+    "valor_fechado",
+    "closer_id",
+    "sdr_id",
+    "motivo_perda",
+    "observacoes",
+    "tags",
+    "crm_provider",
+    "crm_id",
+    "crm_sync_error",
+    "opt_out_email",
+    "opt_out_whatsapp",
+    "last_interaction_at",
+    "converted_at",
+    "created_at",
+    "updated_at",
+]
 
 
 def _org(
