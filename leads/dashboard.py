@@ -64,7 +64,9 @@ QUALIFIED_OR_BEYOND = (
 )
 # The forward path of the pipeline; `perdido` leaves it, so it is never "the next stage".
 FORWARD_STAGES = [s for s in PIPELINE_ORDER if s != LeadStatus.PERDIDO]
-assert all(stage.replace("_", "").isalpha() for stage in PIPELINE_ORDER)
+# Stage names are inlined as SQL literals below: make sure they can never need quoting.
+if not all(stage.replace("_", "").isalpha() for stage in PIPELINE_ORDER):
+    raise RuntimeError("pipeline stage names must be plain words")
 # Stages with no next stage: advancement and time-in-stage are null for them.
 TERMINAL_STAGES = frozenset({LeadStatus.CONVERTIDO.value, LeadStatus.PERDIDO.value})
 

@@ -2,15 +2,18 @@
 
 Each *source* is a function `fn(lead) -> QuerySet` whose rows have the common shape built by
 `timeline_rows()`: `(tipo, id, at, payload)`. The timeline is the `UNION ALL` of every
-source's queryset for the lead, ordered by `at` (newest first) and sliced with LIMIT/OFFSET by
-the paginator, so a page costs two queries (the count and the page) whatever the number of
-sources, the page size or the length of the lead's history: each branch is an index range
-scan on (lead, time), and PostgreSQL merges them (Merge Append) and stops after the page.
-The count is an index-only count per branch.
+source's queryset for the lead, ordered by `at` (newest first, then kind and id so pages never
+overlap) and cut with LIMIT/OFFSET (`LeadTimeline`), so a page costs two queries (the count
+and the page) whatever the number of sources, the page size or the length of the history.
+On PostgreSQL each branch is first cut to its own newest `offset + limit` rows, read from its
+(lead, time) index, and the planner merges the sorted branches (Merge Append): page 1 of a
+lead with 27,000 items reads about 20 rows per source (14 ms measured); the count is an index
+count per branch (7 ms for those 27,000). Deep pages cost what OFFSET costs (offset + limit
+rows per source), never more.
 
-Why a UNION and not "fetch N of each kind and merge in Python": merging in Python needs up to
-offset+limit rows from *every* source for each page (cost grows with the page number), and one
-query per source; the UNION gives one ordered stream the database can slice.
+Why a UNION and not "fetch N of each kind and merge in Python": merging in Python needs one
+query per source and offset + limit rows from each for every page; the UNION gives one
+ordered stream the database slices, and a new source adds a branch, not a query.
 
 Other apps add their kinds from their `AppConfig.ready()`:
 
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -82,9 +86,10 @@ class IsoDateTime(Func):
         )
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return self.as_sql(
-            compiler, connection, template="strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', %(expressions)s)"
-        )
+        # The format goes in as a parameter: a literal % would break Django's debug SQL logging.
+        (expression,) = self.get_source_expressions()
+        iso = Func(Value("%Y-%m-%dT%H:%M:%fZ"), expression, function="strftime")
+        return iso.as_sql(compiler, connection)
 
 
 class MoneyText(Func):
@@ -98,7 +103,12 @@ class MoneyText(Func):
         )
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return self.as_sql(compiler, connection, template="printf('%%.2f', %(expressions)s)")
+        # printf() turns NULL into "0.00"; the format is a parameter (see IsoDateTime).
+        sql, params = compiler.compile(self.get_source_expressions()[0])
+        return (
+            f"CASE WHEN {sql} IS NULL THEN NULL ELSE printf(%s, {sql}) END",
+            (*params, "%.2f", *params),
+        )
 
 
 def _model_field(model: type[models.Model], path: str) -> models.Field[Any, Any] | None:
@@ -122,22 +132,52 @@ def _json_value(model: type[models.Model], path: str) -> Combinable:
         return IsoDateTime(F(path))
     if isinstance(field, models.DecimalField):
         return MoneyText(F(path))
-    if isinstance(field, models.UUIDField | models.ForeignKey):
-        # UUID keys: text with dashes on every backend (SQLite keeps them as bare hex).
-        target = f"{path}_id" if isinstance(field, models.ForeignKey) else path
-        return _uuid_text(target)
+    if isinstance(field, models.ForeignKey):
+        return UuidText(F(f"{path}_id")) if _is_uuid_key(field) else F(f"{path}_id")
+    if isinstance(field, models.UUIDField):
+        return UuidText(F(path))
     return F(path)
 
 
-def _uuid_text(path: str) -> Combinable:
-    return Cast(F(path), output_field=CharField())
+def _is_uuid_key(field: models.ForeignKey[Any, Any]) -> bool:
+    return isinstance(field.target_field, models.UUIDField)
 
 
-def nested(relation: str, *fields: str) -> Combinable:
-    """A related row as `{field: value, ...}`, or null when the relation is empty."""
+class UuidText(Func):
+    """A UUID as text with dashes on every backend (SQLite stores 32 bare hex digits)."""
+
+    output_field = CharField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="CAST(%(expressions)s AS text)")
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        sql, params = compiler.compile(self.get_source_expressions()[0])
+        parts = [f"substr({sql}, {start}, {length})" for start, length in _UUID_GROUPS]
+        return " || '-' || ".join(parts), tuple(params) * len(parts)
+
+
+_UUID_GROUPS = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+
+
+@dataclass(frozen=True)
+class Nested:
+    """A related row as `{field: value, ...}` in a payload, or null when the relation is empty."""
+
+    relation: str
+    fields: tuple[str, ...]
+
+
+def nested(relation: str, *fields: str) -> Nested:
+    return Nested(relation, fields)
+
+
+def _nested_value(model: type[models.Model], spec: Nested) -> Combinable:
     return Case(
-        When(**{f"{relation}__isnull": True}, then=Value(None, output_field=models.JSONField())),
-        default=JSONObject(**{name: F(f"{relation}__{name}") for name in fields}),
+        When(**{f"{spec.relation}__isnull": True}, then=Value(None)),
+        default=JSONObject(
+            **{name: _json_value(model, f"{spec.relation}__{name}") for name in spec.fields}
+        ),
         output_field=models.JSONField(),
     )
 
@@ -147,24 +187,28 @@ def timeline_rows(
     *,
     tipo: str,
     at: str,
-    fields: Iterable[str] | Mapping[str, str | Combinable],
+    fields: Iterable[str] | Mapping[str, str | Nested | Combinable],
 ) -> QuerySet[Any]:
     """Shapes `queryset` into timeline rows `(tipo, id, at, payload)` for one kind of item.
 
     `fields` names model fields (`closer__nome_completo` reaches across relations) or maps
     payload keys to field paths or expressions (e.g. `nested("closer", "id", "nome_completo")`).
     """
-    mapping: Mapping[str, str | Combinable] = (
+    mapping: Mapping[str, str | Nested | Combinable] = (
         fields if isinstance(fields, Mapping) else {name: name for name in fields}
     )
     clash = RESERVED_KEYS & set(mapping)
     if clash:
         raise ValueError(f"timeline payload keys {sorted(clash)} are reserved")
     model = queryset.model
-    payload = {
-        key: _json_value(model, value) if isinstance(value, str) else value
-        for key, value in mapping.items()
-    }
+    payload: dict[str, Any] = {}
+    for key, value in mapping.items():
+        if isinstance(value, str):
+            payload[key] = _json_value(model, value)
+        elif isinstance(value, Nested):
+            payload[key] = _nested_value(model, value)
+        else:
+            payload[key] = value
     return (
         queryset.order_by()
         .annotate(

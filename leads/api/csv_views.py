@@ -110,14 +110,14 @@ class LeadCsvMixin:
         filter_backends=[],
     )
     def import_csv(self, request: Request) -> Response:
+        # Refuse an oversized body before the parser spools it to disk.
+        if _content_length(request) > csv_io.max_bytes() + MULTIPART_OVERHEAD:
+            raise _too_large()
         upload = request.data.get("file") if hasattr(request.data, "get") else None
         if upload is None or not hasattr(upload, "read"):
             raise exceptions.ValidationError({"file": [_("Envie o arquivo CSV no campo 'file'.")]})
         if upload.size > csv_io.max_bytes():
-            raise PayloadTooLarge(
-                _("O arquivo passa do limite de %(mb)s MB.")
-                % {"mb": round(csv_io.max_bytes() / 1024 / 1024, 1)}
-            )
+            raise _too_large()
         try:
             parsed = csv_io.read_upload(upload.read())
         except csv_io.CsvProblem as problem:
@@ -174,6 +174,24 @@ class LeadCsvMixin:
         if getattr(view, "action", None) == "export":
             force = True
         return super().perform_content_negotiation(request, force=force)  # type: ignore[misc]
+
+
+# Room for the multipart boundaries and part headers around the file itself.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def _content_length(request: Request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _too_large() -> PayloadTooLarge:
+    return PayloadTooLarge(
+        _("O arquivo passa do limite de %(mb)s MB.")
+        % {"mb": round(csv_io.max_bytes() / 1024 / 1024, 1)}
+    )
 
 
 class LeadImportViewSet(

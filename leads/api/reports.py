@@ -172,7 +172,10 @@ class LeadReportsMixin:
             "the fields of its kind; other modules register more kinds (`leads/timeline.py`)."
         ),
         filters=False,
-        responses={200: TimelineItemSerializer(many=True)},
+        responses={
+            200: TimelineItemSerializer(many=True),
+            404: OpenApiResponse(description="Lead inexistente ou não visível"),
+        },
     )
     @action(detail=True, methods=["get"], filter_backends=[])
     def timeline(self, request: Request, pk: str | None = None) -> Response:

@@ -309,6 +309,13 @@ def test_it_refuses_a_file_over_the_limit(org_a, client_for, settings):
     assert LeadImport.objects.count() == 0
 
 
+def test_it_refuses_an_oversized_body_before_reading_it(org_a, client_for, settings):
+    settings.LEADS_IMPORT_MAX_BYTES = 100
+    response = upload(client_for(org_a.admin), "nome_completo\n" + "Ana Souza\n" * 10_000)
+    assert response.status_code == 413
+    assert LeadImport.objects.count() == 0
+
+
 def test_it_refuses_too_many_rows(org_a, client_for, settings):
     settings.LEADS_IMPORT_MAX_ROWS = 3
     response = upload(client_for(org_a.admin), "nome_completo\n" + "Ana\n" * 4)
