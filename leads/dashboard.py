@@ -325,41 +325,29 @@ def dashboard_metrics(scope: DashboardScope, leads: dict[str, Any] | None = None
     )
 
 
-# Two independent passes over the scope's moves inside the window, cross-joined into one row:
-# - per lead, the first entry into each stage and the last move beyond it on the forward path
-#   (the lead advanced past S after entering it iff that last move is later than the entry);
-# - each move with the lead's next move (the end of that stay), for the mean stays. The
-#   (organization, lead, changed_at) index hands this window function its input sorted.
-# Every move after one inside the window is itself inside it (the window ends now), so the
-# window bounds both scans without losing later moves.
+# One pass over the scope's moves inside the window, in (lead, time) order (the
+# (organization, lead, changed_at) index delivers them sorted), with one window per lead that
+# gives each move the lead's next move (the end of that stay) and, per stage, the lead's
+# first entry into it and its last move beyond it on the forward path: the lead advanced past
+# S after entering it iff that last move is later than the entry. Lead-level figures are read
+# on each lead's first row. Every move after one inside the window is itself inside it (the
+# window ends now), so the window bounds the scan without losing later moves.
 _FLOW_SQL = """
-SELECT *
+SELECT {outputs}
 FROM (
-    SELECT {entries}
-    FROM (
-        SELECT {per_lead}
-        FROM (
-            SELECT c.lead_id, c.to_status, c.changed_at, {rank} AS stage_rank
-            FROM lead_status_changes c
-            {join}
-            WHERE c.organization_id = %s AND c.changed_at >= %s AND c.changed_at <= %s {scope}
-        ) ranked
-        GROUP BY lead_id
-    ) per_lead
-) entries
-CROSS JOIN (
-    SELECT {stays}
-    FROM (
-        SELECT c.to_status,
-               c.changed_at,
-               LEAD(c.changed_at) OVER (
-                   PARTITION BY c.lead_id ORDER BY c.changed_at, c.to_status
-               ) AS next_at
-        FROM lead_status_changes c
-        {join}
-        WHERE c.organization_id = %s AND c.changed_at >= %s AND c.changed_at <= %s {scope}
-    ) moves
-) stays
+    SELECT c.to_status,
+           c.changed_at,
+           LEAD(c.changed_at) OVER lead_moves AS next_at,
+           ROW_NUMBER() OVER lead_moves AS nth,
+           {per_lead}
+    FROM lead_status_changes c
+    {join}
+    WHERE c.organization_id = %s AND c.changed_at >= %s AND c.changed_at <= %s {scope}
+    WINDOW lead_moves AS (
+        PARTITION BY c.lead_id ORDER BY c.changed_at, c.to_status
+        ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+    )
+) moves
 """
 
 
@@ -412,34 +400,37 @@ def _funnel_flow(scope: DashboardScope) -> dict[str, tuple[int, int, Decimal | N
     else:  # SQLite (development default) stores datetimes as text
         seconds = "(julianday(next_at) - julianday(changed_at)) * 86400"
     # Stage names are this module's constants (checked at import), never request input.
-    open_stages = [stage for stage in FORWARD_STAGES if stage not in TERMINAL_STAGES]
-    rank = " ".join(
-        f"WHEN '{stage}' THEN {position}" for position, stage in enumerate(FORWARD_STAGES, 1)
-    )
-    per_lead = ["lead_id"]
-    entries: list[str] = []
-    stays: list[str] = []
+    per_lead: list[str] = []
+    outputs: list[str] = []
     for stage in PIPELINE_ORDER:
-        per_lead.append(f"MIN(changed_at) FILTER (WHERE to_status = '{stage}') AS first_{stage}")
-        entries.append(f"COUNT(first_{stage}) AS entered_{stage}")
-    for position, stage in enumerate(FORWARD_STAGES, 1):
-        if stage not in open_stages:
-            continue
-        per_lead.append(f"MAX(changed_at) FILTER (WHERE stage_rank > {position}) AS beyond_{stage}")
-        entries.append(
-            f"COUNT(*) FILTER (WHERE beyond_{stage} > first_{stage}) AS advanced_{stage}"
+        per_lead.append(
+            f"MIN(c.changed_at) FILTER (WHERE c.to_status = '{stage}') OVER lead_moves"
+            f" AS first_{stage}"
         )
-        stays.append(f"AVG({seconds}) FILTER (WHERE to_status = '{stage}') AS stay_{stage}")
+        outputs.append(
+            f"COUNT(*) FILTER (WHERE nth = 1 AND first_{stage} IS NOT NULL) AS entered_{stage}"
+        )
+        if stage in TERMINAL_STAGES:
+            continue
+        beyond = ", ".join(
+            f"'{later}'" for later in FORWARD_STAGES[FORWARD_STAGES.index(stage) + 1 :]
+        )
+        per_lead.append(
+            f"MAX(c.changed_at) FILTER (WHERE c.to_status IN ({beyond})) OVER lead_moves"
+            f" AS beyond_{stage}"
+        )
+        outputs.append(
+            f"COUNT(*) FILTER (WHERE nth = 1 AND beyond_{stage} > first_{stage})"
+            f" AS advanced_{stage}"
+        )
+        outputs.append(f"AVG({seconds}) FILTER (WHERE to_status = '{stage}') AS stay_{stage}")
     sql = _FLOW_SQL.format(
         join=join,
         scope=scope_sql,
-        rank=f"CASE c.to_status {rank} END",
-        per_lead=", ".join(per_lead),
-        entries=", ".join(entries),
-        stays=", ".join(stays),
+        per_lead=",\n           ".join(per_lead),
+        outputs=", ".join(outputs),
     )
-    window = [scope.organization_id, scope.start, scope.end, *scope_params]
-    params = _db_params(window * 2)
+    params = _db_params([scope.organization_id, scope.start, scope.end, *scope_params])
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         columns = [column[0] for column in cursor.description]

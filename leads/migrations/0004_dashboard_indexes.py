@@ -56,6 +56,6 @@ class Migration(migrations.Migration):
         ),
         AddIndexConcurrentlyOnPostgres(
             model_name='leadinteraction',
-            index=models.Index(fields=['organization', 'closer', 'data_interacao'], name='interaction_org_closer_date'),
+            index=models.Index(fields=['organization', 'data_interacao', 'closer'], name='interaction_org_date_closer'),
         ),
     ]

@@ -356,6 +356,12 @@ def test_sellers_see_only_their_own_imports(org_a, client_for, django_capture_on
     assert client_for(org_a.mentor).get(f"/api/v1/imports/{mine.pk}/").status_code == 403
 
 
+def test_an_unknown_or_malformed_import_id_is_a_404(org_a, client_for):
+    client = client_for(org_a.admin)
+    assert client.get("/api/v1/imports/00000000-0000-0000-0000-000000000000/").status_code == 404
+    assert client.get("/api/v1/imports/nope/").status_code == 404
+
+
 def test_the_imports_list_does_not_grow_queries_with_page_size(org_a, client_for):
     for _ in range(5):
         LeadImport.objects.create(organization=org_a.org, created_by=org_a.admin, content="x")
