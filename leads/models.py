@@ -133,6 +133,16 @@ class Lead(models.Model):
             models.Index(fields=["organization", "-created_at"], name="lead_org_created"),
             models.Index(fields=["organization", "status"], name="lead_org_status"),
             models.Index(fields=["organization", "telefone_chave"], name="lead_org_phone_key"),
+            # Sales dashboard: conversions in a window, and one closer's / SDR's cohort.
+            models.Index(
+                fields=["organization", "converted_at"],
+                name="lead_org_converted",
+                condition=Q(converted_at__isnull=False),
+            ),
+            models.Index(
+                fields=["organization", "closer", "created_at"], name="lead_org_closer_created"
+            ),
+            models.Index(fields=["organization", "sdr", "created_at"], name="lead_org_sdr_created"),
         ]
 
     def __str__(self) -> str:
@@ -165,6 +175,17 @@ class LeadStatusChange(models.Model):
         indexes = [
             models.Index(fields=["organization", "to_status", "changed_at"], name="lsc_org_to_at"),
             models.Index(fields=["lead", "changed_at"], name="lsc_lead_at"),
+            # Sales dashboard funnel flow: every move of the organization in a window,
+            # answered from the index alone (key columns, as SQLite has no INCLUDE).
+            models.Index(
+                fields=["organization", "changed_at", "lead", "to_status"], name="lsc_org_at"
+            ),
+            # ... and the same moves already in (lead, time) order for its window function
+            # over long periods (no sort of a year of moves).
+            models.Index(
+                fields=["organization", "lead", "changed_at", "to_status"],
+                name="lsc_org_lead_at",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -225,6 +246,11 @@ class LeadInteraction(models.Model):
         indexes = [
             models.Index(fields=["lead", "-data_interacao"], name="interaction_lead_date"),
             models.Index(fields=["organization", "data_interacao"], name="interaction_org_date"),
+            # Sales dashboard: interactions in a window counted per author, from the index alone.
+            models.Index(
+                fields=["organization", "data_interacao", "closer"],
+                name="interaction_org_date_closer",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -346,3 +372,55 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return self.titulo
+
+
+class LeadImportStatus(models.TextChoices):
+    PENDING = "pending", _("Pendente")
+    RUNNING = "running", _("Em processamento")
+    DONE = "done", _("Concluída")
+    FAILED = "failed", _("Falhou")
+
+
+class LeadImport(models.Model):
+    """A CSV file of leads uploaded for import, and the progress of the job importing it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(
+        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    filename = models.CharField(_("arquivo"), max_length=255, blank=True)
+    # The decoded CSV text: the job reads it from here, so any worker host can run it.
+    content = models.TextField(_("conteúdo"), editable=False)
+    delimiter = models.CharField(_("separador"), max_length=1, default=",")
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=LeadImportStatus.choices,
+        default=LeadImportStatus.PENDING,
+    )
+    total_rows = models.PositiveIntegerField(_("linhas"), default=0)
+    # Resume point: rows before it are fully accounted for (committed with their leads).
+    processed_rows = models.PositiveIntegerField(_("linhas processadas"), default=0)
+    created_count = models.PositiveIntegerField(_("leads criados"), default=0)
+    duplicates_skipped = models.PositiveIntegerField(_("duplicados ignorados"), default=0)
+    invalid_rows = models.PositiveIntegerField(_("linhas inválidas"), default=0)
+    errors = models.JSONField(_("erros por linha"), default=list, blank=True)
+    error_message = models.TextField(_("erro"), blank=True)
+    created_at = models.DateTimeField(_("criada em"), default=timezone.now)
+    started_at = models.DateTimeField(_("iniciada em"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("concluída em"), null=True, blank=True)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "lead_imports"
+        verbose_name = _("importação de leads")
+        verbose_name_plural = _("importações de leads")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="lead_import_org_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.filename or self.pk} ({self.get_status_display()})"

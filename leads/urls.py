@@ -4,10 +4,12 @@ from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from leads.api import views
+from leads.api.csv_views import LeadImportViewSet
 
 router = SimpleRouter()
 router.register("leads", views.LeadViewSet, basename="lead")
 router.register("tasks", views.TaskViewSet, basename="task")
+router.register("imports", LeadImportViewSet, basename="lead-import")
 
 interactions = SimpleRouter()
 interactions.register("interactions", views.InteractionViewSet, basename="lead-interaction")

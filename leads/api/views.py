@@ -13,7 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from leads import selectors, services
+from leads.api.csv_views import EXPORT_ROLES, IMPORT_ROLES, LeadCsvMixin
 from leads.api.filters import LeadFilter, TaskFilter
+from leads.api.reports import DASHBOARD_ROLES, LeadReportsMixin
 from leads.api.serializers import (
     InteractionSerializer,
     LeadSerializer,
@@ -53,7 +55,7 @@ class LeadAccessMixin(OrgScopedMixin):
         },
     ),
 )
-class LeadViewSet(LeadAccessMixin, viewsets.ModelViewSet[Lead]):
+class LeadViewSet(LeadReportsMixin, LeadCsvMixin, LeadAccessMixin, viewsets.ModelViewSet[Lead]):
     queryset = Lead.objects.all()
     serializer_class = LeadSerializer
     filterset_class = LeadFilter
@@ -66,7 +68,12 @@ class LeadViewSet(LeadAccessMixin, viewsets.ModelViewSet[Lead]):
     ]
     ordering = ["-created_at", "-id"]
     lookup_value_regex = UUID_RE
-    action_roles = {"destroy": MANAGERS}
+    action_roles = {
+        "destroy": MANAGERS,
+        "performance": DASHBOARD_ROLES,
+        "import_csv": IMPORT_ROLES,
+        "export": EXPORT_ROLES,
+    }
 
     def get_queryset(self) -> QuerySet[Lead]:
         if getattr(self, "swagger_fake_view", False):  # OpenAPI generation: no requester

@@ -1,0 +1,589 @@
+"""Sales dashboard (`GET /api/v1/leads/performance/`): selectors computed in the database.
+
+Every figure is an aggregate over one *scope* and one *window*:
+
+- The window is `[end - period days, end]`, `end` being the request's "now" (`period` 1-365).
+- The scope is the organization's leads, narrowed to one member's leads when a closer is
+  chosen (`closer_id`: leads whose closer is that member) or when the requester is a seller
+  (a closer sees the leads where they are the closer, an SDR those where they are the SDR).
+  Assignment is the lead's *current* closer/SDR: reassigning a lead moves its history along.
+
+Three sets of leads recur below:
+
+- **cohort**: leads of the scope created in the window (`created_at` in the window);
+- **converted**: leads of the scope with `converted_at` in the window (status `convertido`;
+  reopening a lead clears `converted_at`), whenever they were created;
+- **entries of a stage**: leads of the scope with a move into that stage recorded in
+  `LeadStatusChange` inside the window.
+
+Interactions are counted by their author (`LeadInteraction.closer`, "the member who
+interacted"): a member's figures count the interactions they logged.
+
+Percentages have one decimal and are 0 (never an error) when their denominator is 0; means
+over an empty set are null. Money is a Decimal (rendered as a string with 2 places).
+
+No Python loop runs over leads: four aggregate queries compute everything (leads, interactions,
+funnel flow, top closers), each served by organization-first indexes (migration
+`0004_dashboard_indexes`, chosen with EXPLAIN ANALYZE on 100,000 leads: `bench/dashboard.py`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, TypedDict
+
+from django.db import connection, models, transaction
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
+from django.db.models import Sum as SumAgg
+from django.utils import timezone
+
+from leads.models import (
+    PIPELINE_ORDER,
+    Lead,
+    LeadInteraction,
+    LeadStatus,
+    LeadStatusChange,
+    Temperatura,
+)
+from organizations.models import Membership, Role
+
+MIN_PERIOD_DAYS = 1
+MAX_PERIOD_DAYS = 365
+DEFAULT_PERIOD_DAYS = 30
+TOP_CLOSERS_LIMIT = 10
+
+# Stages that count as "qualified or further along" (perdido is not further along).
+QUALIFIED_OR_BEYOND = (
+    LeadStatus.QUALIFICADO.value,
+    LeadStatus.AGENDADO.value,
+    LeadStatus.NEGOCIACAO.value,
+    LeadStatus.CONVERTIDO.value,
+)
+# The forward path of the pipeline; `perdido` leaves it, so it is never "the next stage".
+FORWARD_STAGES = [s for s in PIPELINE_ORDER if s != LeadStatus.PERDIDO]
+# Stage names are inlined as SQL literals below: make sure they can never need quoting.
+if not all(stage.replace("_", "").isalpha() for stage in PIPELINE_ORDER):
+    raise RuntimeError("pipeline stage names must be plain words")
+# Stages with no next stage: advancement and time-in-stage are null for them.
+TERMINAL_STAGES = frozenset({LeadStatus.CONVERTIDO.value, LeadStatus.PERDIDO.value})
+
+_UUID_FIELD = models.UUIDField()
+_DATETIME_FIELD = models.DateTimeField()
+
+ONE_DECIMAL = Decimal("0.1")
+CENTS = Decimal("0.01")
+SECONDS_PER_DAY = Decimal(86400)
+
+
+# --- pure formulas ---------------------------------------------------------------------------
+
+
+def percent(part: int | Decimal, whole: int | Decimal) -> float:
+    """`part / whole x 100` with one decimal (half up); 0.0 when `whole` is 0."""
+    if not whole:
+        return 0.0
+    return float((Decimal(part) * 100 / Decimal(whole)).quantize(ONE_DECIMAL, ROUND_HALF_UP))
+
+
+def one_decimal(value: Decimal | float | int | None) -> float | None:
+    """A mean rounded to one decimal (half up); None stays None (empty set)."""
+    if value is None:
+        return None
+    return float(Decimal(str(value)).quantize(ONE_DECIMAL, ROUND_HALF_UP))
+
+
+def money(value: Decimal | None) -> Decimal | None:
+    """Money rounded to cents (half up); None stays None."""
+    if value is None:
+        return None
+    return Decimal(value).quantize(CENTS, ROUND_HALF_UP)
+
+
+def days(value: timedelta | Decimal | float | None) -> float | None:
+    """A duration (timedelta, or seconds) in days with one decimal; None stays None."""
+    if value is None:
+        return None
+    seconds = (
+        Decimal(str(value.total_seconds())) if isinstance(value, timedelta) else Decimal(value)
+    )
+    return one_decimal(seconds / SECONDS_PER_DAY)
+
+
+# --- scope -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DashboardScope:
+    """Whose figures, over which window."""
+
+    organization_id: uuid.UUID
+    start: datetime
+    end: datetime
+    period_days: int
+    closer_id: uuid.UUID | None = None
+    sdr_id: uuid.UUID | None = None
+
+    def lead_q(self, prefix: str = "") -> Q:
+        """The scope as a lead filter (`prefix` reaches the lead from a related model)."""
+        condition = Q(**{f"{prefix}organization_id": self.organization_id})
+        if self.closer_id is not None:
+            condition &= Q(**{f"{prefix}closer_id": self.closer_id})
+        if self.sdr_id is not None:
+            condition &= Q(**{f"{prefix}sdr_id": self.sdr_id})
+        return condition
+
+    def lead_sql(self, alias: str) -> tuple[str, list[Any]]:
+        """The member narrowing as SQL on the `leads` table aliased `alias` (no org part)."""
+        parts: list[str] = []
+        params: list[Any] = []
+        if self.closer_id is not None:
+            parts.append(f"{alias}.closer_id = %s")
+            params.append(self.closer_id)
+        if self.sdr_id is not None:
+            parts.append(f"{alias}.sdr_id = %s")
+            params.append(self.sdr_id)
+        return "".join(f" AND {part}" for part in parts), params
+
+    @property
+    def narrowed(self) -> bool:
+        return self.closer_id is not None or self.sdr_id is not None
+
+
+def dashboard_scope(
+    *,
+    membership: Membership,
+    period_days: int = DEFAULT_PERIOD_DAYS,
+    closer_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> DashboardScope:
+    """The scope a member may see: managers choose (or not) a closer; sellers see their own.
+
+    A closer's `closer_id` is forced to themselves; an SDR's figures are those of the leads
+    where they are the SDR (any `closer_id` they pass is ignored). The caller validates that a
+    manager's `closer_id` belongs to the organization.
+    """
+    if not MIN_PERIOD_DAYS <= period_days <= MAX_PERIOD_DAYS:
+        raise ValueError(f"period_days must be within 1-365, got {period_days}")
+    end = now or timezone.now()
+    sdr_id: uuid.UUID | None = None
+    if membership.role == Role.CLOSER:
+        closer_id = membership.pk
+    elif membership.role == Role.SDR:
+        closer_id, sdr_id = None, membership.pk
+    elif membership.role not in (Role.ADMIN, Role.GESTOR):
+        raise PermissionError("role without access to the sales dashboard")
+    return DashboardScope(
+        organization_id=membership.organization_id,
+        start=end - timedelta(days=period_days),
+        end=end,
+        period_days=period_days,
+        closer_id=closer_id,
+        sdr_id=sdr_id,
+    )
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+
+class Metrics(TypedDict):
+    total_leads: int
+    leads_qualificados: int
+    leads_convertidos: int
+    taxa_conversao: float
+    valor_total_convertido: Decimal
+    ticket_medio: Decimal | None
+    tempo_medio_conversao_dias: float | None
+    total_interacoes: int
+    leads_quentes: int
+    leads_mornos: int
+    leads_frios: int
+    score_medio: float | None
+
+
+class FunnelStage(TypedDict):
+    status: str
+    count: int
+    percentual: float
+    entraram: int
+    avancaram: int
+    taxa_avanco: float | None
+    tempo_medio_dias: float | None
+
+
+class CloserFigures(TypedDict):
+    closer_id: uuid.UUID
+    nome_completo: str
+    total_leads: int
+    convertidos: int
+    taxa_conversao: float
+    valor_convertido: Decimal
+    total_interacoes: int
+
+
+class SalesDashboard(TypedDict):
+    metrics: Metrics
+    funnel: list[FunnelStage]
+    topClosers: list[CloserFigures]
+
+
+def _created(scope: DashboardScope) -> Q:
+    return Q(created_at__gte=scope.start, created_at__lte=scope.end)
+
+
+def _converted(scope: DashboardScope) -> Q:
+    return Q(
+        status=LeadStatus.CONVERTIDO,
+        converted_at__gte=scope.start,
+        converted_at__lte=scope.end,
+    )
+
+
+def _lead_aggregates(scope: DashboardScope) -> dict[str, Any]:
+    """One pass over the cohort and the converted set: the metrics and the funnel counts."""
+    created, converted = _created(scope), _converted(scope)
+    # A cohort lead's moves all happen after its creation, hence inside the window: the
+    # subquery is one range scan (hashed once), not a lookup per lead.
+    qualified_moves = LeadStatusChange.objects.filter(
+        organization_id=scope.organization_id,
+        to_status__in=QUALIFIED_OR_BEYOND,
+        changed_at__gte=scope.start,
+        changed_at__lte=scope.end,
+    ).values("lead_id")
+    reached_qualified = Q(status__in=QUALIFIED_OR_BEYOND) | Q(pk__in=qualified_moves)
+    cycle = ExpressionWrapper(F("converted_at") - F("created_at"), output_field=DurationField())
+    by_status = {
+        f"status_{status}": Count("pk", filter=created & Q(status=status))
+        for status in PIPELINE_ORDER
+    }
+    return (
+        Lead.objects.filter(scope.lead_q())
+        .filter(created | converted)
+        .aggregate(
+            total_leads=Count("pk", filter=created),
+            leads_qualificados=Count("pk", filter=created & reached_qualified),
+            leads_convertidos=Count("pk", filter=converted),
+            valor_total_convertido=SumAgg("valor_fechado", filter=converted),
+            ticket_medio=Avg("valor_fechado", filter=converted),
+            tempo_medio_conversao=Avg(cycle, filter=converted),
+            leads_quentes=Count("pk", filter=created & Q(temperatura=Temperatura.QUENTE)),
+            leads_mornos=Count("pk", filter=created & Q(temperatura=Temperatura.MORNO)),
+            leads_frios=Count("pk", filter=created & Q(temperatura=Temperatura.FRIO)),
+            score_medio=Avg("lead_score", filter=created),
+            **by_status,
+        )
+    )
+
+
+def _interaction_count(scope: DashboardScope) -> int:
+    member = scope.closer_id or scope.sdr_id
+    return LeadInteraction.objects.filter(
+        Q(closer_id=member) if member is not None else Q(),
+        organization_id=scope.organization_id,
+        data_interacao__gte=scope.start,
+        data_interacao__lte=scope.end,
+    ).count()
+
+
+def dashboard_metrics(scope: DashboardScope, leads: dict[str, Any] | None = None) -> Metrics:
+    """The `metrics` object. Definitions (cohort/converted as in the module docstring):
+
+    - total_leads: size of the cohort.
+    - leads_qualificados: cohort leads that reached `qualificado` or a later stage of the
+      forward path at any time (current status qualificado/agendado/negociacao/convertido, or
+      a recorded move into one of them, so a lead lost after qualification still counts).
+    - leads_convertidos: size of the converted set (includes leads created before the window).
+    - taxa_conversao: leads_convertidos / total_leads x 100, one decimal, 0 when the cohort is
+      empty. Because conversions are counted by conversion date and the cohort by creation
+      date, it can exceed 100 in a window with few new leads (API.md's formula, kept as is).
+    - valor_total_convertido: sum of valor_fechado over the converted set ("0.00" when none).
+    - ticket_medio: mean valor_fechado over the converted leads that have one; null when none.
+    - tempo_medio_conversao_dias: mean of converted_at - created_at over the converted set, in
+      days, one decimal; null when none.
+    - total_interacoes: interactions with data_interacao in the window: all of the
+      organization's, or for one member (closer_id, a closer, an SDR) those the member logged.
+    - leads_quentes / leads_mornos / leads_frios: cohort leads by *current* temperatura
+      (they add up to total_leads).
+    - score_medio: mean current lead_score over the cohort, one decimal; null when empty.
+    """
+    row = leads if leads is not None else _lead_aggregates(scope)
+    return Metrics(
+        total_leads=row["total_leads"],
+        leads_qualificados=row["leads_qualificados"],
+        leads_convertidos=row["leads_convertidos"],
+        taxa_conversao=percent(row["leads_convertidos"], row["total_leads"]),
+        valor_total_convertido=money(row["valor_total_convertido"]) or Decimal("0.00"),
+        ticket_medio=money(row["ticket_medio"]),
+        tempo_medio_conversao_dias=days(row["tempo_medio_conversao"]),
+        total_interacoes=_interaction_count(scope),
+        leads_quentes=row["leads_quentes"],
+        leads_mornos=row["leads_mornos"],
+        leads_frios=row["leads_frios"],
+        score_medio=one_decimal(row["score_medio"]),
+    )
+
+
+# One pass over the scope's moves inside the window, in (lead, time) order (the
+# (organization, lead, changed_at) index delivers them sorted), with one window per lead that
+# gives each move the lead's next move (the end of that stay) and, per stage, the lead's
+# first entry into it and its last move beyond it on the forward path: the lead advanced past
+# S after entering it iff that last move is later than the entry. Lead-level figures are read
+# on each lead's first row. Every move after one inside the window is itself inside it (the
+# window ends now), so the window bounds the scan without losing later moves.
+_FLOW_SQL = """
+SELECT {outputs}
+FROM (
+    SELECT c.to_status,
+           c.changed_at,
+           LEAD(c.changed_at) OVER lead_moves AS next_at,
+           ROW_NUMBER() OVER lead_moves AS nth,
+           {per_lead}
+    FROM lead_status_changes c
+    {join}
+    WHERE c.organization_id = %s AND c.changed_at >= %s AND c.changed_at <= %s {scope}
+    WINDOW lead_moves AS (
+        PARTITION BY c.lead_id ORDER BY c.changed_at, c.to_status
+        ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+    )
+) moves
+"""
+
+
+def dashboard_funnel(
+    scope: DashboardScope, leads: dict[str, Any] | None = None
+) -> list[FunnelStage]:
+    """The `funnel` list: every status in pipeline order. Per stage:
+
+    - count: cohort leads whose *current* status is the stage; percentual: count /
+      total_leads x 100 (one decimal, 0 for an empty cohort). The counts add up to total_leads.
+    - entraram: leads of the scope that moved into the stage inside the window (a lead
+      created in a stage enters it; a lead entering twice counts once).
+    - avancaram: those of them that, after entering, moved to a stage further along the
+      forward path (novo, em_contato, qualificado, agendado, negociacao, convertido), skipping
+      stages included; moving to `perdido` is not advancing.
+    - taxa_avanco: avancaram / entraram x 100 (0 when nobody entered); null for the terminal
+      stages `convertido` and `perdido`, which have no next stage.
+    - tempo_medio_dias: mean length of the stays in the stage that began in the window and
+      have ended (from a move into the stage to the lead's next move), in days, one decimal;
+      null when none has ended, and for the terminal stages.
+    """
+    row = leads if leads is not None else _lead_aggregates(scope)
+    counts = {status: row[f"status_{status}"] for status in PIPELINE_ORDER}
+    total = row["total_leads"]
+    flow = _funnel_flow(scope)
+    stages: list[FunnelStage] = []
+    for status in PIPELINE_ORDER:
+        entered, advanced, mean_seconds = flow.get(status, (0, 0, None))
+        terminal = status in TERMINAL_STAGES
+        stages.append(
+            FunnelStage(
+                status=status,
+                count=counts[status],
+                percentual=percent(counts[status], total),
+                entraram=entered,
+                avancaram=0 if terminal else advanced,
+                taxa_avanco=None if terminal else percent(advanced, entered),
+                tempo_medio_dias=None if terminal else days(mean_seconds),
+            )
+        )
+    return stages
+
+
+def _funnel_flow(scope: DashboardScope) -> dict[str, tuple[int, int, Decimal | None]]:
+    """Per stage: (leads that entered it, of them advanced, mean stay in seconds or None)."""
+    scope_sql, scope_params = scope.lead_sql("l")
+    join = "JOIN leads l ON l.id = c.lead_id" if scope.narrowed else ""
+    if connection.vendor == "postgresql":
+        seconds = "EXTRACT(EPOCH FROM next_at - changed_at)"
+    else:  # SQLite (development default) stores datetimes as text
+        seconds = "(julianday(next_at) - julianday(changed_at)) * 86400"
+    # Stage names are this module's constants (checked at import), never request input.
+    per_lead: list[str] = []
+    outputs: list[str] = []
+    for stage in PIPELINE_ORDER:
+        per_lead.append(
+            f"MIN(c.changed_at) FILTER (WHERE c.to_status = '{stage}') OVER lead_moves"
+            f" AS first_{stage}"
+        )
+        outputs.append(
+            f"COUNT(*) FILTER (WHERE nth = 1 AND first_{stage} IS NOT NULL) AS entered_{stage}"
+        )
+        if stage in TERMINAL_STAGES:
+            continue
+        beyond = ", ".join(
+            f"'{later}'" for later in FORWARD_STAGES[FORWARD_STAGES.index(stage) + 1 :]
+        )
+        per_lead.append(
+            f"MAX(c.changed_at) FILTER (WHERE c.to_status IN ({beyond})) OVER lead_moves"
+            f" AS beyond_{stage}"
+        )
+        outputs.append(
+            f"COUNT(*) FILTER (WHERE nth = 1 AND beyond_{stage} > first_{stage})"
+            f" AS advanced_{stage}"
+        )
+        outputs.append(f"AVG({seconds}) FILTER (WHERE to_status = '{stage}') AS stay_{stage}")
+    sql = _FLOW_SQL.format(
+        join=join,
+        scope=scope_sql,
+        per_lead=",\n           ".join(per_lead),
+        outputs=", ".join(outputs),
+    )
+    params = _db_params([scope.organization_id, scope.start, scope.end, *scope_params])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        columns = [column[0] for column in cursor.description]
+        row = dict(zip(columns, cursor.fetchone(), strict=True))
+    return {
+        stage: (
+            row[f"entered_{stage}"] or 0,
+            row.get(f"advanced_{stage}") or 0,
+            row.get(f"stay_{stage}"),
+        )
+        for stage in PIPELINE_ORDER
+    }
+
+
+def _db_params(values: list[Any]) -> list[Any]:
+    """Raw-SQL parameters as the backend stores them (SQLite: UUID hex, naive UTC text)."""
+    adapted: list[Any] = []
+    for value in values:
+        if isinstance(value, uuid.UUID):
+            adapted.append(_UUID_FIELD.get_db_prep_value(value, connection))
+        elif isinstance(value, datetime):
+            adapted.append(_DATETIME_FIELD.get_db_prep_value(value, connection))
+        else:
+            adapted.append(value)
+    return adapted
+
+
+# Per member: the cohort and conversions of the scope's leads they are the closer of, and the
+# interactions they logged (on the scope's leads when an SDR looks), each grouped before the
+# join with the members.
+_TOP_CLOSERS_SQL = """
+WITH by_lead AS (
+    SELECT l.closer_id,
+           COUNT(*) FILTER (WHERE l.created_at >= %s AND l.created_at <= %s) AS total_leads,
+           COUNT(*) FILTER (WHERE {converted}) AS convertidos,
+           COALESCE(SUM(l.valor_fechado) FILTER (WHERE {converted}), 0) AS valor_convertido
+    FROM leads l
+    WHERE l.organization_id = %s AND l.closer_id IS NOT NULL {scope}
+      AND ((l.created_at >= %s AND l.created_at <= %s) OR ({converted}))
+    GROUP BY l.closer_id
+),
+by_interaction AS (
+    SELECT i.closer_id, COUNT(*) AS total_interacoes
+    FROM lead_interactions i
+    {interaction_join}
+    WHERE i.organization_id = %s AND i.data_interacao >= %s AND i.data_interacao <= %s
+      AND i.closer_id IS NOT NULL {interaction_scope}
+    GROUP BY i.closer_id
+)
+SELECT m.id,
+       m.nome_completo,
+       COALESCE(bl.total_leads, 0) AS total_leads,
+       COALESCE(bl.convertidos, 0) AS convertidos,
+       COALESCE(bl.valor_convertido, 0) AS valor_convertido,
+       COALESCE(bi.total_interacoes, 0) AS total_interacoes
+FROM organization_users m
+LEFT JOIN by_lead bl ON bl.closer_id = m.id
+LEFT JOIN by_interaction bi ON bi.closer_id = m.id
+WHERE m.organization_id = %s
+  AND (bl.closer_id IS NOT NULL OR (bi.closer_id IS NOT NULL AND m.role = %s))
+ORDER BY valor_convertido DESC, convertidos DESC, total_leads DESC, m.nome_completo, m.id
+LIMIT %s
+"""
+
+_CONVERTED_SQL = "l.status = %s AND l.converted_at >= %s AND l.converted_at <= %s"
+
+
+def dashboard_top_closers(scope: DashboardScope) -> list[CloserFigures]:
+    """The `topClosers` list, at most 10, ordered by valor_convertido, then convertidos (then
+    total_leads and name, for a stable order). Per member, over the scope's leads whose closer
+    they are: total_leads (cohort), convertidos and valor_convertido (converted set),
+    taxa_conversao = convertidos / total_leads x 100 (one decimal, 0 without leads); and
+    total_interacoes, the interactions in the window they logged (for an SDR's view, only
+    those on the SDR's leads). Listed: the closers of scope leads created or converted in the
+    window, and members with the closer role who logged interactions in it. With a closer in
+    the scope the list holds that closer only; for an SDR it ranks the closers of the SDR's
+    leads by those leads alone.
+    """
+    scope_sql, scope_params = scope.lead_sql("l")
+    interaction_join = ""
+    interaction_scope, interaction_params = "", []
+    if scope.closer_id is not None:
+        interaction_scope, interaction_params = " AND i.closer_id = %s", [scope.closer_id]
+    elif scope.sdr_id is not None:
+        interaction_join = "JOIN leads l ON l.id = i.lead_id"
+        interaction_scope, interaction_params = scope_sql, scope_params
+    sql = _TOP_CLOSERS_SQL.format(
+        converted=_CONVERTED_SQL,
+        scope=scope_sql,
+        interaction_join=interaction_join,
+        interaction_scope=interaction_scope,
+    )
+    converted = [LeadStatus.CONVERTIDO.value, scope.start, scope.end]
+    params: list[Any] = [
+        # by_lead select list
+        scope.start,
+        scope.end,
+        *converted,
+        *converted,
+        # by_lead where
+        scope.organization_id,
+        *scope_params,
+        scope.start,
+        scope.end,
+        *converted,
+        # by_interaction
+        scope.organization_id,
+        scope.start,
+        scope.end,
+        *interaction_params,
+        # members
+        scope.organization_id,
+        Role.CLOSER.value,
+        TOP_CLOSERS_LIMIT,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _db_params(params))
+        rows = cursor.fetchall()
+    return [
+        CloserFigures(
+            closer_id=uuid.UUID(str(closer_id)),
+            nome_completo=nome,
+            total_leads=total_leads,
+            convertidos=convertidos,
+            taxa_conversao=percent(convertidos, total_leads),
+            valor_convertido=money(valor) or Decimal("0.00"),
+            total_interacoes=total_interacoes,
+        )
+        for closer_id, nome, total_leads, convertidos, valor, total_interacoes in rows
+    ]
+
+
+def sales_dashboard(scope: DashboardScope) -> SalesDashboard:
+    """The whole `GET /api/v1/leads/performance/` body for a scope."""
+    with transaction.atomic():
+        _tune_for_aggregates()
+        leads = _lead_aggregates(scope)
+        return SalesDashboard(
+            metrics=dashboard_metrics(scope, leads),
+            funnel=dashboard_funnel(scope, leads),
+            topClosers=dashboard_top_closers(scope),
+        )
+
+
+def _tune_for_aggregates() -> None:
+    """Per-transaction settings for these few aggregate queries (PostgreSQL only).
+
+    JIT compilation kicks in on large cost estimates and costs more (hundreds of ms measured
+    on 100,000 leads) than these sub-second queries gain; the funnel's window sort over a
+    year of moves needs a few MB to stay in memory instead of spilling to disk.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL work_mem = '32MB'")

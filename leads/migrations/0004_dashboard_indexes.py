@@ -1,0 +1,61 @@
+# Indexes for the sales dashboard (leads/dashboard.py), chosen from EXPLAIN ANALYZE on a
+# 100,000-lead organization (bench/dashboard.py). Built CONCURRENTLY on PostgreSQL so that
+# adding them to a large production table does not block writes to leads.
+
+from django.contrib.postgres.operations import AddIndexConcurrently
+from django.db import migrations, models
+
+
+class AddIndexConcurrentlyOnPostgres(AddIndexConcurrently):
+    """CREATE INDEX CONCURRENTLY on PostgreSQL, a plain CREATE INDEX elsewhere (SQLite)."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            return super().database_forwards(app_label, schema_editor, from_state, to_state)
+        return migrations.AddIndex.database_forwards(
+            self, app_label, schema_editor, from_state, to_state
+        )
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            return super().database_backwards(app_label, schema_editor, from_state, to_state)
+        return migrations.AddIndex.database_backwards(
+            self, app_label, schema_editor, from_state, to_state
+        )
+
+
+class Migration(migrations.Migration):
+
+    atomic = False
+
+    dependencies = [
+        ('leads', '0003_lead_import'),
+        ('organizations', '0001_initial'),
+    ]
+
+    operations = [
+        AddIndexConcurrentlyOnPostgres(
+            model_name='lead',
+            index=models.Index(condition=models.Q(('converted_at__isnull', False)), fields=['organization', 'converted_at'], name='lead_org_converted'),
+        ),
+        AddIndexConcurrentlyOnPostgres(
+            model_name='lead',
+            index=models.Index(fields=['organization', 'closer', 'created_at'], name='lead_org_closer_created'),
+        ),
+        AddIndexConcurrentlyOnPostgres(
+            model_name='lead',
+            index=models.Index(fields=['organization', 'sdr', 'created_at'], name='lead_org_sdr_created'),
+        ),
+        AddIndexConcurrentlyOnPostgres(
+            model_name='leadstatuschange',
+            index=models.Index(fields=['organization', 'changed_at', 'lead', 'to_status'], name='lsc_org_at'),
+        ),
+        AddIndexConcurrentlyOnPostgres(
+            model_name='leadstatuschange',
+            index=models.Index(fields=['organization', 'lead', 'changed_at', 'to_status'], name='lsc_org_lead_at'),
+        ),
+        AddIndexConcurrentlyOnPostgres(
+            model_name='leadinteraction',
+            index=models.Index(fields=['organization', 'data_interacao', 'closer'], name='interaction_org_date_closer'),
+        ),
+    ]
