@@ -10,10 +10,11 @@ class FollowupConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from followup import receivers
+        from followup import receivers, timeline
         from leads import signals
 
         uid = "followup."
+        timeline.register()
         signals.lead_created.connect(receivers.on_lead_created, dispatch_uid=uid + "created")
         signals.lead_updated.connect(receivers.on_lead_updated, dispatch_uid=uid + "updated")
         signals.lead_scores_changed.connect(

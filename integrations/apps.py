@@ -10,4 +10,9 @@ class IntegrationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from integrations import receivers  # noqa: F401  (connects the signal receivers)
+        from integrations import (
+            receivers,  # noqa: F401  (connects the signal receivers)
+            timeline,
+        )
+
+        timeline.register()
