@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -546,9 +546,8 @@ def followup_register_reply(
     actor = _reply_actor(lead)
     interaction = interaction_create(
         lead=lead,
-        # interaction_create types its actor as a Membership; a lead with neither closer nor
-        # SDR gets an authorless (system) interaction, which the model allows.
-        actor=cast(Membership, actor),
+        # A lead with neither closer nor SDR gets an authorless (system) interaction.
+        actor=actor,
         data={
             "tipo_interacao": tipo,
             "resumo": _("Resposta recebida no follow-up automatizado"),

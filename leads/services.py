@@ -241,9 +241,10 @@ def lead_mark_lost(*, lead: Lead, actor: Membership | None, motivo: str = "") ->
 
 @transaction.atomic
 def interaction_create(
-    *, lead: Lead, actor: Membership, data: dict[str, Any], motivo_perda: str = ""
+    *, lead: Lead, actor: Membership | None, data: dict[str, Any], motivo_perda: str = ""
 ) -> LeadInteraction:
-    """Records an interaction by the requester; closing results convert or lose the lead."""
+    """Records an interaction by the requester (None: the system, e.g. an inbound reply with
+    nobody assigned); closing results convert or lose the lead."""
     interaction = LeadInteraction.objects.create(
         organization_id=lead.organization_id, lead=lead, closer=actor, **data
     )
