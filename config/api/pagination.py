@@ -27,10 +27,11 @@ def _positive_int(request: Request, name: str, default: int, maximum: int | None
     except ValueError:
         value = 0
     if value < 1 or (maximum is not None and value > maximum):
-        limit_text = _(" e %(max)s") % {"max": maximum} if maximum else ""
-        raise exceptions.ValidationError(
-            {name: [_("Deve ser um número inteiro entre 1%(max)s.") % {"max": limit_text}]}
-        )
+        if maximum is None:
+            message = _("Deve ser um número inteiro maior ou igual a 1.")
+        else:
+            message = _("Deve ser um número inteiro entre 1 e %(max)s.") % {"max": maximum}
+        raise exceptions.ValidationError({name: [message]})
     return value
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -39,7 +40,7 @@ MENTEE_WRITERS = MANAGERS | {Role.MENTOR}
 
 
 class NotYourMentee(exceptions.PermissionDenied):
-    default_detail = _("Mentores só podem alterar os próprios mentorados.")
+    default_detail = gettext_lazy("Mentores só podem alterar os próprios mentorados.")
     default_code = "not_your_mentee"
 
 
