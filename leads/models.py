@@ -133,6 +133,12 @@ class Lead(models.Model):
             models.Index(fields=["organization", "-created_at"], name="lead_org_created"),
             models.Index(fields=["organization", "status"], name="lead_org_status"),
             models.Index(fields=["organization", "telefone_chave"], name="lead_org_phone_key"),
+            # The daily score decay walks each organization's open leads in id order.
+            models.Index(
+                fields=["organization", "id"],
+                condition=~Q(status__in=["convertido", "perdido"]),
+                name="lead_org_open_id",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -225,6 +231,13 @@ class LeadInteraction(models.Model):
         indexes = [
             models.Index(fields=["lead", "-data_interacao"], name="interaction_lead_date"),
             models.Index(fields=["organization", "data_interacao"], name="interaction_org_date"),
+            # Score recalculation reads a lead's contacts (not sem_resposta) by date and result
+            # from the index alone (index-only scans in the daily decay of every open lead).
+            models.Index(
+                fields=["lead", "data_interacao", "resultado"],
+                condition=~Q(resultado="sem_resposta"),
+                name="interaction_lead_contact",
+            ),
         ]
 
     def __str__(self) -> str:
