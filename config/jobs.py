@@ -20,10 +20,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import django_rq
 from django.conf import settings
+from django.utils.module_loading import import_string
 from rq import Retry
 from rq.job import Job
 
@@ -156,6 +158,20 @@ class PeriodicJob:
     def __post_init__(self) -> None:
         if (self.interval is None) == (self.cron is None):
             raise ValueError(f"periodic job {self.id}: give exactly one of interval or cron")
+        if self.queue not in QUEUES:
+            raise ValueError(f"periodic job {self.id}: unknown queue {self.queue!r}")
+        if self.interval is not None and self.interval <= 0:
+            raise ValueError(f"periodic job {self.id}: interval must be positive")
+        if self.cron is not None:
+            import crontab
+
+            crontab.CronTab(self.cron)  # raises ValueError on a malformed expression
+
+    def effective_timeout(self) -> int:
+        """The job's timeout, else its queue's (rq-scheduler would otherwise use RQ's 180 s)."""
+        if self.timeout is not None:
+            return self.timeout
+        return int(settings.RQ_QUEUES[self.queue].get("DEFAULT_TIMEOUT", 180))
 
 
 def discover_periodic_jobs() -> list[PeriodicJob]:
@@ -164,7 +180,10 @@ def discover_periodic_jobs() -> list[PeriodicJob]:
 
     found: list[PeriodicJob] = []
     for config in apps.get_app_configs():
-        if not str(config.path).startswith(str(settings.BASE_DIR)):
+        path = Path(config.path)
+        # Project apps only: a virtualenv may live inside BASE_DIR (./.venv), and a third-party
+        # package with a `jobs` module (django_rq has one) must not be mistaken for ours.
+        if not path.is_relative_to(settings.BASE_DIR) or "site-packages" in path.parts:
             continue
         try:
             module = importlib.import_module(f"{config.name}.jobs")
@@ -190,6 +209,9 @@ def register_periodic_jobs(scheduler: Any, jobs: list[PeriodicJob] | None = None
     a second schedule; periodic jobs no longer declared are cancelled.
     """
     jobs = discover_periodic_jobs() if jobs is None else jobs
+    for job in jobs:
+        # Fail at start-up on a typo, not at 03:00 in the worker.
+        import_string(job.func)
     wanted = {job.id for job in jobs}
     for existing in scheduler.get_jobs():
         if (existing.meta or {}).get(PERIODIC_MARK) and existing.id not in wanted:
@@ -203,8 +225,12 @@ def register_periodic_jobs(scheduler: Any, jobs: list[PeriodicJob] | None = None
             "kwargs": job.kwargs,
             "id": job.id,
             "queue_name": job.queue,
-            "timeout": job.timeout,
-            "result_ttl": 3600,
+            "timeout": job.effective_timeout(),
+            # The same job hash is re-enqueued at every tick, so it must outlive the period:
+            # with a finite result TTL (it was 3600) a daily job's hash expired an hour after
+            # each run and rq-scheduler then silently dropped the schedule (get_jobs cancels
+            # ids whose hash is gone). -1 keeps it; there is one hash per periodic job.
+            "result_ttl": -1,
             "meta": {PERIODIC_MARK: True},
         }
         if job.cron is not None:
