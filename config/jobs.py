@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,7 +52,10 @@ def enqueue(
 ) -> None:
     """Enqueue `func(*args, **kwargs)` after the current transaction commits.
 
-    `job_id` makes the job unique while it waits (used to coalesce bursts); `at` delays it.
+    `job_id` names the job (letters, digits, `_` and `-` only: rq 3 refuses anything else); it
+    does not deduplicate: enqueuing an id that is already waiting overwrites the job and queues
+    it twice, so coalescing needs its own marker (see leads.jobs.request_score_recalculation).
+    `at` delays the job (RQ's scheduled registry, moved by a worker running its scheduler).
     """
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}")
@@ -141,6 +145,9 @@ def _current_job() -> Job | None:
         return None
 
 
+_RQ_ID_FORBIDDEN = re.compile(r"[^A-Za-z0-9_-]")
+
+
 @dataclass(frozen=True)
 class PeriodicJob:
     """A job the scheduler enqueues every `interval` seconds (first run `first_delay` later),
@@ -167,6 +174,12 @@ class PeriodicJob:
 
             crontab.CronTab(self.cron)  # raises ValueError on a malformed expression
 
+    @property
+    def rq_id(self) -> str:
+        """The RQ job id: rq 3 accepts only letters, digits, `_` and `-` (a dotted name such
+        as "app.sweep" made the scheduler's registration raise), so anything else becomes `-`."""
+        return _RQ_ID_FORBIDDEN.sub("-", self.id)
+
     def effective_timeout(self) -> int:
         """The job's timeout, else its queue's (rq-scheduler would otherwise use RQ's 180 s)."""
         if self.timeout is not None:
@@ -192,11 +205,15 @@ def discover_periodic_jobs() -> list[PeriodicJob]:
                 raise
             continue
         found.extend(getattr(module, "PERIODIC_JOBS", []))
-    ids = [job.id for job in found]
+    _check_unique(found)
+    return found
+
+
+def _check_unique(jobs: list[PeriodicJob]) -> None:
+    ids = [job.rq_id for job in jobs]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
         raise ValueError(f"duplicate periodic job ids: {sorted(duplicates)}")
-    return found
 
 
 PERIODIC_MARK = "periodic_job"
@@ -209,21 +226,23 @@ def register_periodic_jobs(scheduler: Any, jobs: list[PeriodicJob] | None = None
     a second schedule; periodic jobs no longer declared are cancelled.
     """
     jobs = discover_periodic_jobs() if jobs is None else jobs
+    _check_unique(jobs)
     for job in jobs:
         # Fail at start-up on a typo, not at 03:00 in the worker.
         import_string(job.func)
-    wanted = {job.id for job in jobs}
+    wanted = {job.rq_id for job in jobs}
     for existing in scheduler.get_jobs():
         if (existing.meta or {}).get(PERIODIC_MARK) and existing.id not in wanted:
             scheduler.cancel(existing)
+            existing.delete()  # periodic hashes never expire (result_ttl -1 below)
     now = datetime.now(UTC)
     for job in jobs:
-        if job.id in scheduler:
-            scheduler.cancel(job.id)
+        if job.rq_id in scheduler:
+            scheduler.cancel(job.rq_id)
         common: dict[str, Any] = {
             "func": job.func,
             "kwargs": job.kwargs,
-            "id": job.id,
+            "id": job.rq_id,
             "queue_name": job.queue,
             "timeout": job.effective_timeout(),
             # The same job hash is re-enqueued at every tick, so it must outlive the period:

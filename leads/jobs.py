@@ -34,14 +34,14 @@ PENDING_TTL = 600
 PERIODIC_JOBS = [
     # 06:00 UTC = 03:00 in Brasília time, the quietest hour for Brazilian businesses.
     PeriodicJob(
-        id="leads.decay_lead_scores",
+        id="leads-score-decay",
         func="leads.jobs.decay_all_lead_scores",
         cron="0 6 * * *",
         queue="low",
         timeout=600,
     ),
     PeriodicJob(
-        id="leads.notify_due_tasks",
+        id="leads-task-due",
         func="leads.jobs.notify_due_tasks",
         interval=120,
         queue="default",

@@ -82,7 +82,8 @@ def tasks_notify_due(*, now: datetime | None = None, batch_size: int = BATCH_SIZ
                 payload={
                     "task_id": str(row["pk"]),
                     "lead_id": str(row["lead_id"]) if row["lead_id"] else None,
-                    "vencimento": row["vencimento"].isoformat(),
+                    # Always set (the query filters vencimento <= now); the check is for mypy.
+                    "vencimento": row["vencimento"].isoformat() if row["vencimento"] else None,
                 },
                 chave=task_due_key(row["pk"]),
             )

@@ -78,7 +78,9 @@ def lead_scores_recalculate(
     if not ids:
         return []
     now = now or timezone.now()
-    organization = Organization.objects.only("id", "ticket_alvo").get(pk=organization_id)
+    organization = _organization(organization_id)
+    if organization is None:
+        return []
     changed: list[uuid.UUID] = []
     with transaction.atomic():
         # Lock in id order: concurrent recalculations of overlapping sets cannot deadlock.
@@ -117,7 +119,9 @@ def lead_scores_decay(
 ) -> DecayResult:
     """Recomputes every open lead of the organization in batches (one transaction each),
     writing only the leads whose lead_score or temperatura changes."""
-    organization = Organization.objects.only("id", "ticket_alvo").get(pk=organization_id)
+    organization = _organization(organization_id)
+    if organization is None:
+        return DecayResult(leads_seen=0, leads_updated=0, batches=0)
     sql = use_sql()
     size = batch_size or (DECAY_BATCH_SIZE if sql else PYTHON_BATCH_SIZE)
     open_leads = Lead.objects.filter(organization_id=organization.pk).exclude(
@@ -168,6 +172,11 @@ def lead_scores_decay(
         batches += 1
         after = outcome.last_id
     return DecayResult(leads_seen=seen, leads_updated=updated, batches=batches)
+
+
+def _organization(organization_id: Any) -> Organization | None:
+    # Deleted between the enqueue and the job: nothing to do (a retry would not help).
+    return Organization.objects.only("id", "ticket_alvo").filter(pk=organization_id).first()
 
 
 def _announce(organization_id: Any, changed: Sequence[uuid.UUID]) -> None:

@@ -315,6 +315,8 @@ def test_it_recalculates_after_an_interaction(org_lead, django_capture_on_commit
     assert len(jobs) == 1
     assert jobs[0].kwargs == {"lead_ids": [str(lead.pk)], "organization_id": str(org.org.pk)}
     assert jobs[0].func_name == "leads.jobs.recalculate_lead_scores"
+    # Safe to repeat, so retried (1, 5, 30 minutes) instead of failing at the first error.
+    assert (jobs[0].retries_left, jobs[0].retry_intervals) == (3, [60, 300, 1800])
     work()
     lead.refresh_from_db()
     # 5 (one contact) + 10 (agendamento) + 10 (valor 6000 >= ticket 5000) = 25, contact today.
