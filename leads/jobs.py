@@ -76,7 +76,9 @@ def _enqueue_recalculation(organization_id: str, lead_ids: list[str]) -> None:
     for lead_id in lead_ids:
         pipe.set(PENDING_KEY.format(lead_id), job_id, nx=True, ex=PENDING_TTL)
     fresh = [lead_id for lead_id, ok in zip(lead_ids, pipe.execute(), strict=True) if ok]
-    if fresh:
+    if not fresh:
+        return
+    try:
         enqueue(
             recalculate_lead_scores,
             lead_ids=fresh,
@@ -85,6 +87,10 @@ def _enqueue_recalculation(organization_id: str, lead_ids: list[str]) -> None:
             job_id=job_id,
             retry=SAFE_RETRY,
         )
+    except Exception:
+        # No job carries these leads: release them so the next change enqueues one.
+        connection.delete(*[PENDING_KEY.format(lead_id) for lead_id in fresh])
+        raise
 
 
 @job_logged
