@@ -14,8 +14,9 @@ from django.db import transaction
 from django.utils import timezone
 from rq import SimpleWorker
 
+from config.context import bind_request_id
 from leads import scoring, signals
-from leads.jobs import PENDING_KEY
+from leads.jobs import PENDING_KEY, recalculate_lead_scores
 from leads.models import Lead, LeadInteraction
 from leads.scores import lead_score, temperatura
 from leads.services import interaction_create, lead_create, lead_update, qualification_save
@@ -288,8 +289,18 @@ def test_it_recalculates_given_leads_of_one_organization_only(dataset):
 # --- receivers and the recalculation job ----------------------------------------------------------
 
 
-def queued(queue: str = "default") -> list[Any]:
-    return django_rq.get_queue(queue).get_jobs()
+def recalculations() -> list[Any]:
+    """The score recalculation jobs waiting (other apps' receivers may enqueue jobs too)."""
+    return [
+        job
+        for job in django_rq.get_queue("high").get_jobs()
+        if job.func_name == "leads.jobs.recalculate_lead_scores"
+    ]
+
+
+def pending(org: Any) -> set[str]:
+    key = PENDING_KEY.format(organization_id=org.pk)
+    return {m.decode() for m in django_rq.get_connection("default").smembers(key)}
 
 
 def work() -> None:
@@ -309,39 +320,71 @@ def org_lead(org_a) -> Iterator[tuple[Any, Lead]]:
 
 def test_it_recalculates_after_an_interaction(org_lead, django_capture_on_commit_callbacks):
     org, lead = org_lead
-    with django_capture_on_commit_callbacks(execute=True):
+    with (
+        bind_request_id("req-42"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         interaction_create(lead=lead, actor=org.closer, data={"resultado": "agendamento"})
-    jobs = queued()
-    assert len(jobs) == 1
-    assert jobs[0].kwargs == {"lead_ids": [str(lead.pk)], "organization_id": str(org.org.pk)}
-    assert jobs[0].func_name == "leads.jobs.recalculate_lead_scores"
+    (job,) = recalculations()
+    assert job.kwargs == {"organization_id": str(org.org.pk)}
+    assert pending(org.org) == {str(lead.pk)}
     # Safe to repeat, so retried (1, 5, 30 minutes) instead of failing at the first error.
-    assert (jobs[0].retries_left, jobs[0].retry_intervals) == (3, [60, 300, 1800])
+    assert (job.retries_left, job.retry_intervals) == (3, [60, 300, 1800])
+    assert job.meta["request_id"] == "req-42"
     work()
     lead.refresh_from_db()
     # 5 (one contact) + 10 (agendamento) + 10 (valor 6000 >= ticket 5000) = 25, contact today.
     assert (lead.lead_score, lead.temperatura) == (25, "morno")
+    assert pending(org.org) == set()
 
 
-def test_it_coalesces_recalculations_of_a_waiting_lead(
-    org_lead, django_capture_on_commit_callbacks
-):
+def test_it_keeps_one_waiting_job_per_organization(org_lead, django_capture_on_commit_callbacks):
     org, lead = org_lead
+    other = LeadFactory(organization=org.org, origem="indicacao")
     with django_capture_on_commit_callbacks(execute=True):
         interaction_create(lead=lead, actor=org.closer, data={"resultado": "follow_up"})
     with django_capture_on_commit_callbacks(execute=True):
         interaction_create(lead=lead, actor=org.closer, data={"resultado": "proposta_enviada"})
         qualification_save(lead=lead, actor=org.closer, data={"budget_confirmado": True})
-    assert len(queued()) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        interaction_create(lead=other, actor=org.closer, data={"resultado": "follow_up"})
+    assert len(recalculations()) == 1
+    assert pending(org.org) == {str(lead.pk), str(other.pk)}
     work()
     lead.refresh_from_db()
-    # The single job saw everything: 0.6 x 30 = 18 + 10 + 10 + 10 = 48.
+    other.refresh_from_db()
+    # The single job saw everything: 0.6 x 30 = 18 + 10 + 10 (proposta) + 10 (ticket) = 48.
     assert lead.lead_score == 48
-    assert not django_rq.get_connection("default").exists(PENDING_KEY.format(lead.pk))
+    assert other.lead_score == 5 + 5 + 10  # referral + one contact + ticket (15000 >= 5000)
     # Once the job has started, a new change gets a job of its own.
     with django_capture_on_commit_callbacks(execute=True):
         interaction_create(lead=lead, actor=org.closer, data={"resultado": "follow_up"})
-    assert len(queued()) == 1
+    assert len(recalculations()) == 1
+
+
+def test_it_coalesces_a_burst_of_new_leads(org_a, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        leads = [
+            lead_create(
+                organization=org_a.org,
+                actor=org_a.sdr,
+                data={"nome_completo": f"Lead {n}", "origem": "indicacao"},
+            )
+            for n in range(5)
+        ]
+    assert len(recalculations()) == 1
+    work()
+    assert {Lead.objects.get(pk=lead.pk).lead_score for lead in leads} == {5}
+
+
+def test_it_keeps_the_pending_leads_of_a_failed_recalculation(org_a):
+    key = PENDING_KEY.format(organization_id=org_a.org.pk)
+    lead = LeadFactory(organization=org_a.org, origem="indicacao")
+    django_rq.get_connection("default").sadd(key, str(lead.pk), "not-a-uuid")
+    with pytest.raises(ValueError):
+        recalculate_lead_scores(organization_id=str(org_a.org.pk))
+    # Back in the set for the retry: nothing taken out is lost.
+    assert pending(org_a.org) == {str(lead.pk), "not-a-uuid"}
 
 
 def test_it_recalculates_after_a_qualification(org_lead, django_capture_on_commit_callbacks):
@@ -385,7 +428,7 @@ def test_it_recalculates_after_edits_that_move_the_score_only(
     org, lead = org_lead
     with django_capture_on_commit_callbacks(execute=True):
         lead_update(lead=lead, actor=org.admin, data=data)
-    assert len(queued()) == (1 if enqueues else 0)
+    assert len(recalculations()) == (1 if enqueues else 0)
 
 
 def test_it_enqueues_nothing_when_the_write_rolls_back(
@@ -400,8 +443,8 @@ def test_it_enqueues_nothing_when_the_write_rolls_back(
         except RuntimeError:
             pass
     assert callbacks == []
-    assert queued() == []
-    assert not django_rq.get_connection("default").exists(PENDING_KEY.format(lead.pk))
+    assert recalculations() == []
+    assert pending(org.org) == set()
 
 
 def test_it_converts_to_one_hundred(org_lead, django_capture_on_commit_callbacks):
