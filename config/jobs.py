@@ -36,9 +36,7 @@ logger = logging.getLogger("jobs")
 # rq-scheduler computes cron times with crontab from the naive local time, and crontab warns
 # that it will switch to UTC. Django sets the process time zone to TIME_ZONE (UTC), so local
 # time is UTC and the switch changes nothing: silence it rather than print it at every start.
-warnings.filterwarnings(
-    "ignore", message=r"Version 0\.22\.0\+ of crontab", category=FutureWarning
-)
+warnings.filterwarnings("ignore", message=r"Version 0\.22\.0\+ of crontab", category=FutureWarning)
 
 QUEUES = ("high", "default", "low")
 # Retries for jobs whose effect is safe to repeat (about 1, 5 and 30 minutes apart).
