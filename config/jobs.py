@@ -16,18 +16,27 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
+import re
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import django_rq
 from django.conf import settings
+from django.utils.module_loading import import_string
 from rq import Retry
 from rq.job import Job
 
 logger = logging.getLogger("jobs")
+
+# rq-scheduler computes cron times with crontab from the naive local time, and crontab warns
+# that it will switch to UTC. Django sets the process time zone to TIME_ZONE (UTC), so local
+# time is UTC and the switch changes nothing: silence it rather than print it at every start.
+warnings.filterwarnings("ignore", message=r"Version 0\.22\.0\+ of crontab", category=FutureWarning)
 
 QUEUES = ("high", "default", "low")
 # Retries for jobs whose effect is safe to repeat (about 1, 5 and 30 minutes apart).
@@ -49,7 +58,10 @@ def enqueue(
 ) -> None:
     """Enqueue `func(*args, **kwargs)` after the current transaction commits.
 
-    `job_id` makes the job unique while it waits (used to coalesce bursts); `at` delays it.
+    `job_id` names the job (letters, digits, `_` and `-` only: rq 3 refuses anything else); it
+    does not deduplicate: enqueuing an id that is already waiting overwrites the job and queues
+    it twice, so coalescing needs its own marker (see leads.jobs.request_score_recalculation).
+    `at` delays the job (RQ's scheduled registry, moved by a worker running its scheduler).
     """
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}")
@@ -139,6 +151,9 @@ def _current_job() -> Job | None:
         return None
 
 
+_RQ_ID_FORBIDDEN = re.compile(r"[^A-Za-z0-9_-]")
+
+
 @dataclass(frozen=True)
 class PeriodicJob:
     """A job the scheduler enqueues every `interval` seconds (first run `first_delay` later),
@@ -156,6 +171,26 @@ class PeriodicJob:
     def __post_init__(self) -> None:
         if (self.interval is None) == (self.cron is None):
             raise ValueError(f"periodic job {self.id}: give exactly one of interval or cron")
+        if self.queue not in QUEUES:
+            raise ValueError(f"periodic job {self.id}: unknown queue {self.queue!r}")
+        if self.interval is not None and self.interval <= 0:
+            raise ValueError(f"periodic job {self.id}: interval must be positive")
+        if self.cron is not None:
+            import crontab
+
+            crontab.CronTab(self.cron)  # raises ValueError on a malformed expression
+
+    @property
+    def rq_id(self) -> str:
+        """The RQ job id: rq 3 accepts only letters, digits, `_` and `-` (a dotted name such
+        as "app.sweep" made the scheduler's registration raise), so anything else becomes `-`."""
+        return _RQ_ID_FORBIDDEN.sub("-", self.id)
+
+    def effective_timeout(self) -> int:
+        """The job's timeout, else its queue's (rq-scheduler would otherwise use RQ's 180 s)."""
+        if self.timeout is not None:
+            return self.timeout
+        return int(settings.RQ_QUEUES[self.queue].get("DEFAULT_TIMEOUT", 180))
 
 
 def discover_periodic_jobs() -> list[PeriodicJob]:
@@ -164,7 +199,10 @@ def discover_periodic_jobs() -> list[PeriodicJob]:
 
     found: list[PeriodicJob] = []
     for config in apps.get_app_configs():
-        if not str(config.path).startswith(str(settings.BASE_DIR)):
+        path = Path(config.path)
+        # Project apps only: a virtualenv may live inside BASE_DIR (./.venv), and a third-party
+        # package with a `jobs` module (django_rq has one) must not be mistaken for ours.
+        if not path.is_relative_to(settings.BASE_DIR) or "site-packages" in path.parts:
             continue
         try:
             module = importlib.import_module(f"{config.name}.jobs")
@@ -173,11 +211,15 @@ def discover_periodic_jobs() -> list[PeriodicJob]:
                 raise
             continue
         found.extend(getattr(module, "PERIODIC_JOBS", []))
-    ids = [job.id for job in found]
+    _check_unique(found)
+    return found
+
+
+def _check_unique(jobs: list[PeriodicJob]) -> None:
+    ids = [job.rq_id for job in jobs]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
         raise ValueError(f"duplicate periodic job ids: {sorted(duplicates)}")
-    return found
 
 
 PERIODIC_MARK = "periodic_job"
@@ -190,21 +232,30 @@ def register_periodic_jobs(scheduler: Any, jobs: list[PeriodicJob] | None = None
     a second schedule; periodic jobs no longer declared are cancelled.
     """
     jobs = discover_periodic_jobs() if jobs is None else jobs
-    wanted = {job.id for job in jobs}
+    _check_unique(jobs)
+    for job in jobs:
+        # Fail at start-up on a typo, not at 03:00 in the worker.
+        import_string(job.func)
+    wanted = {job.rq_id for job in jobs}
     for existing in scheduler.get_jobs():
         if (existing.meta or {}).get(PERIODIC_MARK) and existing.id not in wanted:
             scheduler.cancel(existing)
+            existing.delete()  # periodic hashes never expire (result_ttl -1 below)
     now = datetime.now(UTC)
     for job in jobs:
-        if job.id in scheduler:
-            scheduler.cancel(job.id)
+        if job.rq_id in scheduler:
+            scheduler.cancel(job.rq_id)
         common: dict[str, Any] = {
             "func": job.func,
             "kwargs": job.kwargs,
-            "id": job.id,
+            "id": job.rq_id,
             "queue_name": job.queue,
-            "timeout": job.timeout,
-            "result_ttl": 3600,
+            "timeout": job.effective_timeout(),
+            # The same job hash is re-enqueued at every tick, so it must outlive the period:
+            # with a finite result TTL (it was 3600) a daily job's hash expired an hour after
+            # each run and rq-scheduler then silently dropped the schedule (get_jobs cancels
+            # ids whose hash is gone). -1 keeps it; there is one hash per periodic job.
+            "result_ttl": -1,
             "meta": {PERIODIC_MARK: True},
         }
         if job.cron is not None:

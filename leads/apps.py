@@ -8,3 +8,8 @@ class LeadsConfig(AppConfig):
     name = "leads"
     verbose_name = _("Leads")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from leads import receivers
+
+        receivers.connect()

@@ -130,6 +130,12 @@ class Lead(models.Model):
             models.CheckConstraint(condition=Q(lead_score__lte=100), name="lead_score_max_100"),
         ]
         indexes = [
+            # The daily score decay walks each organization's open leads in id order.
+            models.Index(
+                fields=["organization", "id"],
+                condition=~Q(status__in=["convertido", "perdido"]),
+                name="lead_org_open_id",
+            ),
             models.Index(fields=["organization", "-created_at"], name="lead_org_created"),
             models.Index(fields=["organization", "status"], name="lead_org_status"),
             models.Index(fields=["organization", "telefone_chave"], name="lead_org_phone_key"),
@@ -244,6 +250,13 @@ class LeadInteraction(models.Model):
         verbose_name_plural = _("interações")
         ordering = ["-data_interacao"]
         indexes = [
+            # Score recalculation reads a lead's contacts (not sem_resposta) by date and result
+            # from the index alone (index-only scans in the daily decay of every open lead).
+            models.Index(
+                fields=["lead", "data_interacao", "resultado"],
+                condition=~Q(resultado="sem_resposta"),
+                name="interaction_lead_contact",
+            ),
             models.Index(fields=["lead", "-data_interacao"], name="interaction_lead_date"),
             models.Index(fields=["organization", "data_interacao"], name="interaction_org_date"),
             # Sales dashboard: interactions in a window counted per author, from the index alone.
