@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from importlib import import_module
+
 from django.contrib import admin
+from django.contrib.auth.decorators import user_passes_test
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
@@ -9,6 +12,18 @@ from config import health
 from config.metrics import metrics_view
 from organizations import api as org_api
 from organizations.auth import TokenObtainView, TokenRefreshThrottledView
+
+
+def _superusers_only(module: str) -> list[URLPattern | URLResolver]:
+    """django-rq's views show every organization's jobs and tracebacks: superusers only."""
+    patterns = list(import_module(module).urlpatterns)
+    for pattern in patterns:
+        if isinstance(pattern, URLPattern):
+            pattern.callback = user_passes_test(
+                lambda user: user.is_active and user.is_superuser, login_url="admin:login"
+            )(pattern.callback)
+    return patterns
+
 
 router = SimpleRouter()
 router.register("members", org_api.MemberViewSet, basename="member")
@@ -27,7 +42,7 @@ api_v1: list[URLPattern | URLResolver] = [
 ]
 
 urlpatterns = [
-    path("admin/rq/", include("django_rq.urls")),
+    path("admin/rq/", include((_superusers_only("django_rq.urls"), "django_rq"))),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -23,6 +23,7 @@ from leads.models import (
 )
 from leads.phones import phone_match_key
 from leads.scores import qualification_score
+from leads.scoring import lead_scores_recalculate
 from organizations.demo import DemoContext
 from organizations.models import Role
 
@@ -238,6 +239,9 @@ def seed(demo: DemoContext) -> str:
     LeadInteraction.objects.bulk_create(interactions, batch_size=1000)
     LeadQualification.objects.bulk_create(qualifications, batch_size=500)
     Task.objects.bulk_create(tasks, batch_size=500)
+    # Rows were bulk-created with default scores: compute them now (same code as the jobs), so
+    # the demo does not show every lead "frio" with score 0 until the nightly decay.
+    lead_scores_recalculate(organization_id=org.pk, lead_ids=[lead.pk for lead in leads])
     return (
         f"{len(leads)} leads, {len(interactions)} interactions, "
         f"{len(qualifications)} qualifications, {len(tasks)} tasks"

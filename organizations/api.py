@@ -53,7 +53,9 @@ class OrganizationView(APIView):
             partial=True,
         )
         serializer.is_valid(raise_exception=True)
-        serializer.save()
+        serializer.instance = services.organization_update(
+            organization=request_membership(request).organization, **serializer.validated_data
+        )
         return Response(serializer.data)
 
 

@@ -9,6 +9,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from config.api.exceptions import Conflict
+from config.jobs import enqueue
 from organizations.models import Membership, Organization, OrganizationHoliday, Role, User
 
 
@@ -101,6 +102,20 @@ def member_update(*, membership: Membership, actor: Membership, **changes: Any) 
 def member_deactivate(*, membership: Membership, actor: Membership) -> Membership:
     """DELETE on a member deactivates it: history (leads, interactions) keeps its author."""
     return member_update(membership=membership, actor=actor, ativo=False)
+
+
+@transaction.atomic
+def organization_update(*, organization: Organization, **changes: Any) -> Organization:
+    """Changes settings; a new ticket_alvo re-scores the organization's open leads (the fit
+    part of lead_score depends on it) in a background job."""
+    previous_ticket = organization.ticket_alvo
+    for field, value in changes.items():
+        setattr(organization, field, value)
+    organization.full_clean()
+    organization.save()
+    if organization.ticket_alvo != previous_ticket:
+        enqueue("leads.jobs.decay_lead_scores", organization_id=str(organization.pk), queue="low")
+    return organization
 
 
 def holiday_add(*, organization: Organization, data: Any, nome: str) -> OrganizationHoliday:

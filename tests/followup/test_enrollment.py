@@ -191,9 +191,12 @@ def test_reactivating_a_sequence_enqueues_the_activation_job(
 
 
 def run_pending_enrollment_jobs() -> int:
+    """Runs the queued enrollment jobs (only those: other apps enqueue their own work)."""
     queue = django_rq.get_queue("default")
     jobs_run = 0
     for job in queue.get_jobs():
+        if not job.func_name.startswith("followup."):
+            continue
         job.perform()
         queue.remove(job)
         jobs_run += 1

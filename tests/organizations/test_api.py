@@ -240,3 +240,29 @@ def test_it_hides_holidays_of_another_organization(org_a, org_b, client_for):
     holiday = HolidayFactory(organization=org_b.org)
     assert client_for(org_a.admin).delete(f"/api/v1/holidays/{holiday.pk}/").status_code == 404
     assert OrganizationHoliday.objects.filter(pk=holiday.pk).exists()
+
+
+def test_it_rescores_open_leads_when_the_ticket_target_changes(
+    org_a, client_for, django_capture_on_commit_callbacks
+):
+    import django_rq
+
+    from tests.factories import LeadFactory
+
+    # Scored against the default ticket (10000): fit 10.
+    lead = LeadFactory(
+        organization=org_a.org, valor_potencial="15000.00", origem="site", lead_score=10
+    )
+    queue = django_rq.get_queue("low")
+    with django_capture_on_commit_callbacks(execute=True):
+        client_for(org_a.admin).patch(
+            "/api/v1/organization/", {"ticket_alvo": "20000.00"}, format="json"
+        )
+    jobs = [job for job in queue.get_jobs() if job.func_name == "leads.jobs.decay_lead_scores"]
+    assert len(jobs) == 1
+    jobs[0].perform()
+    lead.refresh_from_db()
+    assert lead.lead_score == 0  # valor_potencial is now below the ticket: no fit points
+    with django_capture_on_commit_callbacks(execute=True):
+        client_for(org_a.admin).patch("/api/v1/organization/", {"nome": "Outro"}, format="json")
+    assert len(queue.get_jobs()) == 1
