@@ -19,6 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from config.redis_urls import redis_is_up
+from organizations import demo
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -60,6 +61,7 @@ class Command(BaseCommand):
                 self.style.SUCCESS(
                     f"\nServing on http://{options['addr']}/  "
                     f"(API docs: http://{options['addr']}/api/docs/, admin: /admin/)\n"
+                    f"Demo login: {demo.DEMO_ADMIN_EMAIL} / {demo.DEMO_PASSWORD}\n"
                 )
             )
             web.wait()
