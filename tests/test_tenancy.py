@@ -1,0 +1,123 @@
+"""Every object route of the API, tried by an admin of organization A on organization B's
+object: never a 2xx, never a change. The route list comes from the URL resolver, so a new
+object endpoint fails here until it is given a builder below (and so gets this test too)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from leads.models import LeadImport
+from tests.conftest import Org
+from tests.factories import (
+    HolidayFactory,
+    InteractionFactory,
+    LeadFactory,
+    NotificationFactory,
+    QualificationFactory,
+    TaskFactory,
+)
+from tests.followup.factories import make_execution, make_sequence
+from tests.integrations.factories import CRMConnectionFactory, WhatsAppAccountFactory
+from tests.mentorados.factories import MentoradoFactory
+
+pytestmark = pytest.mark.django_db
+
+Builder = Callable[[Org], str]
+
+
+def _lead(b: Org) -> str:
+    return str(LeadFactory(organization=b.org).pk)
+
+
+def _interaction(b: Org) -> str:
+    interaction = InteractionFactory(lead=LeadFactory(organization=b.org))
+    return f"{interaction.lead_id}/interactions/{interaction.pk}"
+
+
+def _qualification(b: Org) -> str:
+    return str(QualificationFactory(lead=LeadFactory(organization=b.org)).lead_id)
+
+
+def _execution(b: Org) -> str:
+    return str(make_execution(make_sequence(b.org), LeadFactory(organization=b.org)).pk)
+
+
+def _import(b: Org) -> str:
+    return str(LeadImport.objects.create(organization=b.org, created_by=b.admin, content="x\n").pk)
+
+
+# Route (as the resolver prints it, with ids replaced by {}) -> URL builder for org B's object.
+BUILDERS: dict[str, Builder] = {
+    "members/{}/": lambda b: f"members/{b.sdr.pk}/",
+    "holidays/{}/": lambda b: f"holidays/{HolidayFactory(organization=b.org).pk}/",
+    "leads/{}/": lambda b: f"leads/{_lead(b)}/",
+    "leads/{}/timeline/": lambda b: f"leads/{_lead(b)}/timeline/",
+    "leads/{}/interactions/": lambda b: f"leads/{_lead(b)}/interactions/",
+    "leads/{}/interactions/{}/": lambda b: f"leads/{_interaction(b)}/",
+    "leads/{}/qualification/": lambda b: f"leads/{_qualification(b)}/qualification/",
+    "leads/{}/sync-crm/": lambda b: f"leads/{_lead(b)}/sync-crm/",
+    "tasks/{}/": lambda b: f"tasks/{TaskFactory(responsavel=b.closer).pk}/",
+    "imports/{}/": lambda b: f"imports/{_import(b)}/",
+    "mentorados/{}/": lambda b: f"mentorados/{MentoradoFactory(organization=b.org).pk}/",
+    "mentorados/{}/evolucao-financeira/": lambda b: (
+        f"mentorados/{MentoradoFactory(organization=b.org).pk}/evolucao-financeira/"
+    ),
+    "mentorados/{}/feedbacks/": lambda b: (
+        f"mentorados/{MentoradoFactory(organization=b.org).pk}/feedbacks/"
+    ),
+    "followup/sequences/{}/": lambda b: f"followup/sequences/{make_sequence(b.org).pk}/",
+    "followup/sequences/{}/enroll/": lambda b: (
+        f"followup/sequences/{make_sequence(b.org).pk}/enroll/"
+    ),
+    "followup/executions/{}/": lambda b: f"followup/executions/{_execution(b)}/",
+    "followup/executions/{}/logs/": lambda b: f"followup/executions/{_execution(b)}/logs/",
+    "followup/executions/{}/pause/": lambda b: f"followup/executions/{_execution(b)}/pause/",
+    "followup/executions/{}/resume/": lambda b: f"followup/executions/{_execution(b)}/resume/",
+    "followup/executions/{}/cancel/": lambda b: f"followup/executions/{_execution(b)}/cancel/",
+    "notifications/{}/": lambda b: f"notifications/{NotificationFactory(recipient=b.admin).pk}/",
+    "notifications/{}/read/": lambda b: (
+        f"notifications/{NotificationFactory(recipient=b.admin).pk}/read/"
+    ),
+    "integrations/whatsapp-accounts/{}/": lambda b: (
+        f"integrations/whatsapp-accounts/{WhatsAppAccountFactory(organization=b.org).pk}/"
+    ),
+    "integrations/crm-connections/{}/": lambda b: (
+        f"integrations/crm-connections/{CRMConnectionFactory(organization=b.org).pk}/"
+    ),
+}
+
+_ID = re.compile(r"\(\?P<\w+>[^)]*\)|<(?:\w+:)?\w+>")
+
+
+def object_routes() -> Iterator[str]:
+    def walk(patterns: list[URLPattern | URLResolver], prefix: str) -> Iterator[str]:
+        for pattern in patterns:
+            text = prefix + str(pattern.pattern).lstrip("^").rstrip("$").replace("\\Z", "")
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, text)
+            elif text.startswith("api/v1/") and _ID.search(text):
+                yield _ID.sub("{}", text.removeprefix("api/v1/"))
+
+    yield from dict.fromkeys(walk(get_resolver().url_patterns, ""))
+
+
+def test_every_object_route_has_a_tenancy_builder():
+    assert set(object_routes()) == set(BUILDERS)
+
+
+@pytest.mark.parametrize("route", sorted(BUILDERS))
+def test_it_never_reaches_another_organizations_object(org_a, org_b, client_for, route):
+    url = "/api/v1/" + BUILDERS[route](org_b)
+    client = client_for(org_a.admin)
+    for method in ("get", "post", "put", "patch", "delete"):
+        response = getattr(client, method)(url, {}, format="json")
+        assert response.status_code in (404, 405), (method, url, response.status_code)
+        if response.status_code == 404:
+            assert set(response.json()) == {"error", "details"}
+    # The object is still reachable by its own organization's admin.
+    own = client_for(org_b.admin).get(url)
+    assert own.status_code in (200, 405), (url, own.status_code)
