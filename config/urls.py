@@ -10,6 +10,7 @@ from rest_framework.routers import SimpleRouter
 
 from config import health
 from config.metrics import metrics_view
+from organizations import admin_views
 from organizations import api as org_api
 from organizations.auth import TokenObtainView, TokenRefreshThrottledView
 
@@ -43,6 +44,7 @@ api_v1: list[URLPattern | URLResolver] = [
 
 urlpatterns = [
     path("admin/rq/", include((_superusers_only("django_rq.urls"), "django_rq"))),
+    path("admin/painel/", admin_views.painel, name="admin-painel"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

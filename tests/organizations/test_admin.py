@@ -117,3 +117,22 @@ def test_it_serves_every_admin_list(staff_client, org_a, path):
     LeadFactory(organization=org_a.org)
     response = staff_client.get(path)
     assert response.status_code in (200, 302), path
+
+
+def test_it_shows_the_dashboard_page_to_managers(staff_client, org_a, org_b):
+    LeadFactory(organization=org_a.org, status="convertido", valor_fechado="5000.00")
+    response = staff_client.get("/admin/painel/", {"period": "90"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert org_a.org.nome in html and org_b.org.nome not in html
+    # Another organization's id in the query string falls back to the staff's own.
+    other = staff_client.get("/admin/painel/", {"org": str(org_b.org.pk)}).content.decode()
+    assert org_a.org.nome in other and org_b.org.nome not in other
+
+
+def test_it_links_the_dashboard_from_the_admin_index(staff_client):
+    assert "/admin/painel/" in staff_client.get("/admin/").content.decode()
+
+
+def test_it_keeps_the_dashboard_page_for_staff(client, org_a):
+    assert client.get("/admin/painel/").status_code == 302
