@@ -163,12 +163,17 @@ class QualificationViewSet(LeadAccessMixin, viewsets.GenericViewSet[LeadQualific
     serializer_class = QualificationSerializer
     pagination_class = None
 
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        lead = self.get_lead()
-        qualification = LeadQualification.objects.filter(lead=lead).first()
+    def get_object(self) -> LeadQualification:
+        # The object is found through the lead in the URL (there is no `pk`); OPTIONS (the
+        # browsable API's metadata) goes through here too.
+        qualification = LeadQualification.objects.filter(lead=self.get_lead()).first()
         if qualification is None:
             raise exceptions.NotFound(_("Este lead ainda não tem qualificação."))
-        return Response(self.get_serializer(qualification).data)
+        self.check_object_permissions(self.request, qualification)
+        return qualification
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(self.get_serializer(self.get_object()).data)
 
     @extend_schema(responses={200: QualificationSerializer, 201: QualificationSerializer})
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -105,3 +105,11 @@ def test_it_hides_another_organizations_qualification(org_a, org_b, client_for):
     assert client.get(url(lead)).status_code == 404
     assert client.put(url(lead), FULL, format="json").status_code == 404
     assert LeadQualification.objects.get(lead=lead).budget_confirmado is False
+
+
+def test_it_answers_options_on_the_qualification(org_a, client_for):
+    lead = LeadFactory(organization=org_a.org)
+    client = client_for(org_a.closer)
+    assert client.options(url(lead)).status_code == 200
+    QualificationFactory(lead=lead)
+    assert client.options(url(lead)).status_code == 200
