@@ -37,7 +37,7 @@ pytest: install
 test: lint typecheck migrations-check pytest
 
 bench: install
-	bench/run
+	bench/run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .data staticfiles

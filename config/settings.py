@@ -338,6 +338,9 @@ for _entry in METRICS_ALLOWED_IPS:
 # Seconds each dependency of /health/ gets to answer.
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)
 
+# Benchmark-only routes (config/bench.py: the framework floor). bench/run turns them on.
+BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
+
 # Integration base URLs may point at localhost/private addresses only in development and tests
 # (stub servers); in production they must be public https URLs (no SSRF into the network).
 INTEGRATIONS_ALLOW_PRIVATE_URLS = env.bool("INTEGRATIONS_ALLOW_PRIVATE_URLS", default=DEBUG)

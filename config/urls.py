@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import user_passes_test
 from django.urls import URLPattern, URLResolver, include, path
@@ -41,6 +42,8 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("followup.urls")),
     path("", include("integrations.urls")),
 ]
+if settings.BENCH_ENDPOINTS:
+    api_v1.append(path("", include("config.bench")))
 
 urlpatterns = [
     path("admin/rq/", include((_superusers_only("django_rq.urls"), "django_rq"))),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 import zoneinfo
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -16,9 +15,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
-from config.api.filters import AnyOfFilter, StrictBooleanFilter
+from config.api.filters import AnyOfFilter, MemberOrMeFilter, StrictBooleanFilter
 from leads.models import Lead, LeadStatus, Task, TaskStatus, Temperatura
-from organizations.scoping import request_membership
 
 
 class DateOrDateTimeField(forms.CharField):
@@ -124,43 +122,15 @@ class LeadFilter(django_filters.FilterSet):
         return qs.filter(condition)
 
 
-class MemberRefField(forms.CharField):
-    """A membership id, or `me` for the requester."""
-
-    def clean(self, value: Any) -> uuid.UUID | str | None:
-        text = (super().clean(value) or "").strip()
-        if not text:
-            return None
-        if text == "me":
-            return text
-        try:
-            return uuid.UUID(text)
-        except ValueError:
-            raise forms.ValidationError(_("Use o id de um membro ou 'me'.")) from None
-
-
-class MemberRefFilter(django_filters.Filter):
-    field_class = MemberRefField
-
-
 class TaskFilter(django_filters.FilterSet):
     status = AnyOfFilter(allowed=TaskStatus.values)
-    responsavel_id = MemberRefFilter(method="filter_responsavel")
+    responsavel_id = MemberOrMeFilter(field_name="responsavel")
     lead_id = django_filters.UUIDFilter(field_name="lead_id")
     vencidas = StrictBooleanFilter(method="filter_vencidas")
 
     class Meta:
         model = Task
         fields: list[str] = []
-
-    def filter_responsavel(
-        self, qs: QuerySet[Task], name: str, value: uuid.UUID | str | None
-    ) -> QuerySet[Task]:
-        if value is None:
-            return qs
-        if isinstance(value, uuid.UUID):
-            return qs.filter(responsavel_id=value)
-        return qs.filter(responsavel=request_membership(self.request))
 
     def filter_vencidas(self, qs: QuerySet[Task], name: str, value: bool | None) -> QuerySet[Task]:
         if value is None:

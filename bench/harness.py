@@ -1,0 +1,1076 @@
+"""The benchmark harness behind `bench/run` (`make bench`): see bench/README.md.
+
+It prepares the data set (`manage.py bench_data`), starts the production server (gunicorn with
+DEBUG off, PostgreSQL, Redis), drives it over HTTP with wrk and a JWT, measures the floors in the
+same run, and writes `bench/results/<date>.md` and `.json`.
+
+Per scenario:
+- latency p50/p95/p99 at concurrency 1 and throughput at concurrency 8 and 32 (wrk);
+- queries per request and response size (the same request once in-process, queries captured);
+- SQL floor: the exact queries that request ran, replayed through psycopg (p50/p95);
+- framework floor: `/api/v1/bench/ping/` (config/bench.py) through the same server;
+- ratio = endpoint / (SQL floor + framework floor), at p50 and p95, for read scenarios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+RESULTS = ROOT / "bench" / "results"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
+PASSWORD = "bench-password"  # noqa: S105 - the generated data set's documented password
+
+# Targets of the performance issue (milliseconds, requests or steps per second).
+TARGETS = {
+    "list_p95_ms": 50.0,
+    "list_ratio": 1.5,
+    "dashboard_365_p95_ms": 250.0,
+    "mentee_dashboard_p95_ms": 250.0,
+    "list_throughput_c8": 300.0,
+    "webhook_p95_ms": 50.0,
+    "dispatch_steps_per_worker": 200.0,
+}
+
+LUA_TEMPLATE = r"""
+local requests_ = {REQUESTS}
+local n = #requests_
+local counter = 0
+local offset = 0
+
+setup = function(thread)
+  thread:set("offset", counter * {STRIDE})
+  counter = counter + 1
+end
+
+request = function()
+  offset = offset + 1
+  local r = requests_[((offset - 1) % n) + 1]
+  return wrk.format(r[1], r[2], r[3], r[4])
+end
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {"requests":%d,"duration_us":%d,"bytes":%d,"connect":%d,"read":%d,' ..
+    '"write":%d,"status":%d,"timeout":%d,"p50":%d,"p95":%d,"p99":%d,"mean":%.1f,"max":%d}\n',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write,
+    e.status, e.timeout, latency:percentile(50), latency:percentile(95),
+    latency:percentile(99), latency.mean, latency.max))
+end
+"""
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+
+
+@dataclass
+class Scenario:
+    name: str
+    title: str
+    kind: str  # "read" (floors and ratio) or "write"
+    organization: str
+    requests: list[Request]
+    group: str = "api"  # "list" scenarios count for the list targets
+    growth: bool = False
+
+
+@dataclass
+class Result:
+    name: str
+    title: str
+    organization: str
+    leads: int
+    kind: str
+    status: int = 0
+    queries: int = 0
+    response_bytes: int = 0
+    c1: dict[str, Any] = field(default_factory=dict)
+    c8: dict[str, Any] = field(default_factory=dict)
+    c32: dict[str, Any] = field(default_factory=dict)
+    sql_floor: dict[str, float] = field(default_factory=dict)
+    ratio_p50: float | None = None
+    ratio_p95: float | None = None
+
+
+# --- environment and processes ------------------------------------------------------------------
+
+
+def server_env(args: argparse.Namespace) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": args.database_url,
+            "REDIS_URL": args.redis_url,
+            "DEBUG": "false",
+            "SECRET_KEY": env.get("BENCH_SECRET_KEY") or "bench-" + "k" * 50,
+            "FIELD_ENCRYPTION_KEY": "bench-field-key-" + "f" * 32,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+            "SECURE_SSL_REDIRECT": "false",
+            "SESSION_COOKIE_SECURE": "false",
+            "CSRF_COOKIE_SECURE": "false",
+            "BENCH_ENDPOINTS": "true",
+            "THROTTLE_USER": "1000000/min",
+            "THROTTLE_AUTH": "1000/min",
+            "JWT_ACCESS_MINUTES": "600",
+            "LOG_LEVEL": "WARNING",
+            "RQ_LOG_LEVEL": "WARNING",
+            "EMAIL_URL": "consolemail://",
+            "EMAIL_PROVIDER": "",
+            "SENTRY_DSN": "",
+            "INTEGRATIONS_ALLOW_PRIVATE_URLS": "true",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def manage(env: dict[str, str], *command: str) -> None:
+    print("$ manage.py " + " ".join(command), flush=True)
+    subprocess.run([PYTHON, "manage.py", *command], cwd=ROOT, env=env, check=True)
+
+
+def ensure_database(database_url: str) -> None:
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[-1].split("?")[0]
+    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')  # the name comes from our own option
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def gunicorn(env: dict[str, str], port: int, workers: int) -> Iterator[str]:
+    run_env = dict(env)
+    run_env.update(
+        {
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "WEB_CONCURRENCY": str(workers),
+            "GUNICORN_MAX_REQUESTS": "0",
+            "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-metrics-"),
+        }
+    )
+    process = subprocess.Popen(
+        [PYTHON, "-m", "gunicorn", "config.wsgi", "-c", "gunicorn.conf.py"],
+        cwd=ROOT,
+        env=run_env,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/health/live/", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("gunicorn did not start")
+            time.sleep(0.3)
+        yield base
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+# --- measuring ------------------------------------------------------------------------------------
+
+
+def lua_literal(value: str | bytes | None) -> str:
+    if value is None:
+        return "nil"
+    if isinstance(value, bytes):
+        value = value.decode()
+    # A JSON string literal is a Lua one too, as long as non-ASCII stays raw UTF-8 (LuaJIT
+    # has no \\uXXXX escape).
+    return json.dumps(value, ensure_ascii=False)
+
+
+def wrk(base: str, requests: list[Request], *, connections: int, duration: float) -> dict[str, Any]:
+    rows = []
+    for request in requests:
+        headers = (
+            "{"
+            + ", ".join(f"[{lua_literal(k)}]={lua_literal(v)}" for k, v in request.headers.items())
+            + "}"
+        )
+        rows.append(
+            f"{{{lua_literal(request.method)}, {lua_literal(request.path)}, {headers}, "
+            f"{lua_literal(request.body)}}}"
+        )
+    stride = max(1, len(requests) // max(1, min(connections, 4)))
+    script = LUA_TEMPLATE.replace("{REQUESTS}", "{\n" + ",\n".join(rows) + "\n}").replace(
+        "{STRIDE}", str(stride)
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+        path = handle.name
+    threads = min(connections, 2)
+    try:
+        completed = subprocess.run(
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{duration}s",
+                "--timeout",
+                "30s",
+                "-s",
+                path,
+                base,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        os.unlink(path)
+    line = next(
+        (row for row in completed.stdout.splitlines() if row.startswith("BENCH_JSON ")), None
+    )
+    if line is None:
+        raise SystemExit("wrk printed no result:\n" + completed.stdout + completed.stderr)
+    raw = json.loads(line.removeprefix("BENCH_JSON "))
+    seconds = raw["duration_us"] / 1e6
+    errors = raw["connect"] + raw["read"] + raw["write"] + raw["status"] + raw["timeout"]
+    return {
+        "connections": connections,
+        "requests": raw["requests"],
+        "rps": round(raw["requests"] / seconds, 1) if seconds else 0.0,
+        "p50_ms": raw["p50"] / 1000,
+        "p95_ms": raw["p95"] / 1000,
+        "p99_ms": raw["p99"] / 1000,
+        "mean_ms": round(raw["mean"] / 1000, 2),
+        "max_ms": raw["max"] / 1000,
+        "errors": errors,
+        "non_2xx": raw["status"],
+    }
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    index = min(len(ordered) - 1, max(0, math.ceil(pct / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+def replay_sql(database_url: str, statements: list[str], repeat: int) -> dict[str, float]:
+    """The SQL floor: the request's own statements through psycopg, no ORM, no Django."""
+    import psycopg
+
+    timings = []
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SET TIME ZONE 'UTC'")
+        for attempt in range(repeat + 3):
+            started = time.perf_counter()
+            for statement in statements:
+                with conn.cursor() as cursor:
+                    cursor.execute(statement.encode())
+                    if cursor.description is not None:
+                        cursor.fetchall()
+            if attempt >= 3:  # warm-up runs are not counted
+                timings.append((time.perf_counter() - started) * 1000)
+    return {
+        "p50_ms": round(statistics.median(timings), 2),
+        "p95_ms": round(percentile(timings, 95), 2),
+        "statements": len(statements),
+    }
+
+
+def inprocess(request: Request) -> tuple[int, int, list[str]]:
+    """Runs the request once through Django in this process: status, size and its SQL."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    extra = {
+        "HTTP_" + key.upper().replace("-", "_"): value for key, value in request.headers.items()
+    }
+    extra.pop("HTTP_CONTENT_TYPE", None)
+    with CaptureQueriesContext(connection) as captured:
+        if request.method == "GET":
+            response = client.get(request.path, **extra)  # type: ignore[arg-type]
+        else:
+            response = client.generic(
+                request.method,
+                request.path,
+                data=request.body or b"",
+                content_type=request.headers.get("Content-Type", "application/json"),
+                **extra,  # type: ignore[arg-type]
+            )
+    statements = [query["sql"] for query in captured.captured_queries]
+    return response.status_code, len(response.content), statements
+
+
+# --- the data set and the scenarios ------------------------------------------------------------
+
+
+def django_setup(env: dict[str, str]) -> None:
+    for key in (
+        "DATABASE_URL",
+        "REDIS_URL",
+        "DEBUG",
+        "SECRET_KEY",
+        "FIELD_ENCRYPTION_KEY",
+        "ALLOWED_HOSTS",
+        "SECURE_SSL_REDIRECT",
+        "BENCH_ENDPOINTS",
+        "THROTTLE_USER",
+        "THROTTLE_AUTH",
+        "JWT_ACCESS_MINUTES",
+        "LOG_LEVEL",
+        "RQ_LOG_LEVEL",
+        "EMAIL_URL",
+        "INTEGRATIONS_ALLOW_PRIVATE_URLS",
+    ):
+        os.environ[key] = env[key]
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def lead_count(slug: str) -> int:
+    from leads.models import Lead
+
+    return Lead.objects.filter(organization__slug=slug).count()
+
+
+def token_for(base: str, slug: str) -> str:
+    import httpx
+
+    response = httpx.post(
+        base + "/api/v1/auth/token/",
+        json={"email": f"admin@{slug}.test", "password": PASSWORD},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return str(response.json()["access"])
+
+
+def surnames() -> tuple[str, str]:
+    from bench import data
+
+    return data.COMMON_SURNAME, data.RARE_SURNAME
+
+
+def read_scenarios(slug: str, token: str, *, growth_only: bool) -> list[Scenario]:
+    auth = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    common, rare = surnames()
+
+    def get(name: str, title: str, path: str, group: str = "api", growth: bool = True) -> Scenario:
+        return Scenario(name, title, "read", slug, [Request("GET", path, auth)], group, growth)
+
+    scenarios = [
+        get("leads_list", "Leads list (default order)", "/api/v1/leads/", "list"),
+        get(
+            "leads_filtered",
+            "Leads list, status+temperatura+score_min",
+            "/api/v1/leads/?status=em_contato,qualificado&temperatura=quente&score_min=50",
+            "list",
+        ),
+        get(
+            "search_common",
+            f"Search common surname ({common})",
+            f"/api/v1/leads/?search={quote(common)}",
+            "list",
+        ),
+        get(
+            "search_rare",
+            f"Search rare surname ({rare})",
+            f"/api/v1/leads/?search={quote(rare)}",
+            "list",
+        ),
+        get(
+            "deep_page", "Deep page (page 2,000)", "/api/v1/leads/?page=2000", "list", growth=False
+        ),
+        get(
+            "cursor_first",
+            "Cursor mode, first page",
+            "/api/v1/leads/?cursor=",
+            "list",
+            growth=False,
+        ),
+        get("dashboard_30", "Sales dashboard, period 30", "/api/v1/leads/performance/?period=30"),
+        get(
+            "dashboard_365", "Sales dashboard, period 365", "/api/v1/leads/performance/?period=365"
+        ),
+        get("mentee_dashboard", "Mentee dashboard", "/api/v1/mentorados/dashboard/"),
+    ]
+    if growth_only:
+        scenarios = [scenario for scenario in scenarios if scenario.growth]
+    return scenarios
+
+
+def deep_cursor(base: str, token: str, pages: int) -> str | None:
+    """A cursor about `pages` x 100 rows deep, walked over HTTP (the mobile app's way)."""
+    import httpx
+
+    cursor = ""
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client:
+        for _ in range(pages):
+            response = client.get("/api/v1/leads/", params={"cursor": cursor, "limit": 100})
+            if response.status_code != 200:
+                return None
+            cursor = response.json()["pagination"].get("next_cursor") or ""
+            if not cursor:
+                return None
+    return cursor
+
+
+def interaction_scenario(slug: str, token: str) -> Scenario:
+    from leads.models import Lead
+
+    ids = list(
+        Lead.objects.filter(organization__slug=slug)
+        .exclude(status__in=["convertido", "perdido"])
+        .order_by("?")
+        .values_list("id", flat=True)[:2000]
+    )
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    body = json.dumps(
+        {
+            "tipo_interacao": "ligacao",
+            "resultado": "contato_realizado",
+            "resumo": "Ligação de benchmark",
+        }
+    ).encode()
+    return Scenario(
+        "create_interaction",
+        "Create an interaction",
+        "write",
+        slug,
+        [Request("POST", f"/api/v1/leads/{pk}/interactions/", headers, body) for pk in ids],
+    )
+
+
+def ensure_whatsapp_account(slug: str) -> tuple[str, str]:
+    from integrations.models import WhatsAppAccount
+    from integrations.services import whatsapp_account_create
+    from organizations.models import Organization
+
+    organization = Organization.objects.get(slug=slug)
+    phone_number_id = f"9{abs(hash(slug)) % 10**12:012d}"
+    app_secret = "bench-app-secret-" + slug
+    account = WhatsAppAccount.objects.filter(organization=organization, ativo=True).first()
+    if account is None:
+        account = whatsapp_account_create(
+            organization=organization,
+            data={
+                "phone_number_id": phone_number_id,
+                "access_token": "bench-access-token",
+                "app_secret": app_secret,
+                "verify_token": "bench-verify-token",
+                "api_base_url": "http://127.0.0.1:9/",
+            },
+        )
+    return account.phone_number_id, account.app_secret
+
+
+def webhook_scenario(slug: str, count: int) -> Scenario:
+    """Signed notifications like Meta's: one text message each, most from known leads."""
+    from integrations.whatsapp.signature import sign
+    from leads.models import Lead
+
+    phone_number_id, app_secret = ensure_whatsapp_account(slug)
+    phones = list(
+        Lead.objects.filter(organization__slug=slug, telefone__isnull=False)
+        .order_by("?")
+        .values_list("telefone", flat=True)[: max(10, count)]
+    )
+    run = uuid.uuid4().hex[:10]
+    requests = []
+    for n in range(count):
+        sender = phones[n % len(phones)].lstrip("+") if n % 10 else f"55119{n % 10**8:08d}"
+        body = {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {
+                    "id": "102290129340398",
+                    "changes": [
+                        {
+                            "field": "messages",
+                            "value": {
+                                "messaging_product": "whatsapp",
+                                "metadata": {
+                                    "display_phone_number": "5511999990000",
+                                    "phone_number_id": phone_number_id,
+                                },
+                                "contacts": [{"profile": {"name": "Cliente"}, "wa_id": sender}],
+                                "messages": [
+                                    {
+                                        "from": sender,
+                                        "id": f"wamid.BENCH{run}{n:07d}",
+                                        "timestamp": str(int(time.time())),
+                                        "type": "text",
+                                        "text": {"body": "Olá, tenho interesse na mentoria"},
+                                    }
+                                ],
+                            },
+                        }
+                    ],
+                }
+            ],
+        }
+        raw = json.dumps(body, separators=(",", ":")).encode()
+        requests.append(
+            Request(
+                "POST",
+                "/webhooks/whatsapp/",
+                {"Content-Type": "application/json", "X-Hub-Signature-256": sign(raw, app_secret)},
+                raw,
+            )
+        )
+    return Scenario("webhook", "WhatsApp webhook ingest (signed)", "write", slug, requests)
+
+
+def measure(
+    args: argparse.Namespace,
+    base: str,
+    scenario: Scenario,
+    leads: int,
+    framework: dict[str, Any],
+    *,
+    throughput: bool,
+) -> Result:
+    result = Result(scenario.name, scenario.title, scenario.organization, leads, scenario.kind)
+    status, size, statements = inprocess(scenario.requests[0])
+    result.status, result.response_bytes, result.queries = status, size, len(statements)
+    if status >= 400:
+        print(f"  ! {scenario.name}: HTTP {status} in-process", flush=True)
+    requests = scenario.requests
+    if scenario.kind == "write" and len(requests) > 1:
+        requests = requests[1:]  # the first one was just sent in-process
+    wrk(base, requests[:50], connections=1, duration=1)  # warm-up
+    result.c1 = wrk(base, requests, connections=1, duration=args.duration)
+    if throughput:
+        result.c8 = wrk(base, requests, connections=8, duration=args.throughput_duration)
+        result.c32 = wrk(base, requests, connections=32, duration=args.throughput_duration)
+    if scenario.kind == "read":
+        result.sql_floor = replay_sql(args.database_url, statements, args.sql_repeat)
+        for pct in ("p50", "p95"):
+            floor = result.sql_floor[f"{pct}_ms"] + framework[f"{pct}_ms"]
+            ratio = round(result.c1[f"{pct}_ms"] / floor, 2) if floor else None
+            setattr(result, f"ratio_{pct}", ratio)
+    c1 = result.c1
+    print(
+        f"  {scenario.name:<20} {leads:>9,} leads  p50 {c1['p50_ms']:7.1f}  p95 {c1['p95_ms']:7.1f}"
+        f"  p99 {c1['p99_ms']:7.1f} ms  c8 {result.c8.get('rps', '-')}  c32"
+        f" {result.c32.get('rps', '-')} req/s  q={result.queries}  {size} B"
+        f"  sql {result.sql_floor.get('p50_ms', '-')} ms"
+        f"  ratio {result.ratio_p50}/{result.ratio_p95}",
+        flush=True,
+    )
+    return result
+
+
+# --- follow-up dispatch -------------------------------------------------------------------------
+
+
+def prepare_dispatch(steps: int) -> Any:
+    """A fresh organization with `steps` due email steps (one per lead)."""
+    from followup import services
+    from followup.models import FollowupExecution, FollowupSequenceVersion
+    from leads.models import Lead
+    from organizations.models import Organization
+
+    tag = uuid.uuid4().hex[:8]
+    organization = Organization.objects.create(
+        nome=f"bench-dispatch-{tag}", slug=f"bench-dispatch-{tag}", estado="SP"
+    )
+    email = {
+        "tipo_acao": "email",
+        "delay_dias": 0,
+        "delay_horas": 0,
+        "assunto": "{{ primeiro_nome }}, uma novidade para a {{ empresa }}",
+        "mensagem": (
+            "Olá {{ primeiro_nome }},\n\nAbrimos novas vagas na mentoria.\n\n{{ closer_nome }}"
+        ),
+    }
+    sequence = services.sequence_create(
+        organization=organization,
+        actor=None,
+        data={
+            "nome": "Bench dispatch",
+            "ativo": False,  # no activation job: the executions are inserted below
+            "steps": [email, {**email, "delay_dias": 2}],
+            "horario_envio_inicio": dt.time(9, 0),
+            "horario_envio_fim": dt.time(18, 0),
+        },
+    )
+    type(sequence).objects.filter(pk=sequence.pk).update(ativo=True)
+    version = FollowupSequenceVersion.objects.get(sequence=sequence, numero=1)
+    leads = [
+        Lead(
+            organization=organization,
+            nome_completo=f"Pessoa {n} Disparo",
+            email=f"disparo{n}.{tag}@exemplo.com.br",
+            empresa="Empresa Exemplo",
+        )
+        for n in range(steps)
+    ]
+    Lead.objects.bulk_create(leads, batch_size=2000)
+    due = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    FollowupExecution.objects.bulk_create(
+        (
+            FollowupExecution(
+                organization=organization,
+                sequence=sequence,
+                versao=version,
+                lead=lead,
+                proxima_execucao=due,
+            )
+            for lead in leads
+        ),
+        batch_size=2000,
+    )
+    return organization
+
+
+def dispatch(args: argparse.Namespace, env: dict[str, str], workers: int) -> dict[str, Any]:
+    import django_rq
+    from rq.job import Job
+
+    from followup.jobs import dispatch_followups_job
+    from followup.models import FollowupExecution
+
+    # Nothing else may be due, or the run would measure someone else's steps too.
+    FollowupExecution.objects.filter(status="active").exclude(
+        organization__slug__startswith="bench-dispatch-"
+    ).update(proxima_execucao=dt.datetime.now(dt.UTC) + dt.timedelta(days=365))
+    organization = prepare_dispatch(args.dispatch_steps)
+    queue = django_rq.get_queue("default")
+    queue.empty()
+    jobs = [queue.enqueue(dispatch_followups_job) for _ in range(workers)]
+    started = time.perf_counter()
+    processes = [
+        subprocess.Popen(
+            [PYTHON, "manage.py", "rqworker", "default", "--burst"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        for _ in range(workers)
+    ]
+    for process in processes:
+        process.wait(timeout=1800)
+    wall = time.perf_counter() - started
+    fetched = [Job.fetch(job.id, connection=queue.connection) for job in jobs]
+    sent = sum(int((job.return_value() or {}).get("sent", 0)) for job in fetched)
+    first = min(job.started_at for job in fetched if job.started_at)
+    last = max(job.ended_at for job in fetched if job.ended_at)
+    busy = (last - first).total_seconds()
+    remaining = FollowupExecution.objects.filter(organization=organization, step_atual=0).count()
+    figures = {
+        "workers": workers,
+        "steps": args.dispatch_steps,
+        "sent": sent,
+        "not_dispatched": remaining,
+        "seconds": round(busy, 2),
+        "wall_seconds_with_startup": round(wall, 2),
+        "steps_per_second": round(sent / busy, 1) if busy else 0.0,
+        "steps_per_second_per_worker": round(sent / busy / workers, 1) if busy else 0.0,
+    }
+    print(f"  dispatch x{workers}: {figures}", flush=True)
+    return figures
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def fmt(value: Any, digits: int = 1) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def target_checks(report: dict[str, Any]) -> list[dict[str, Any]]:
+    main = {r["name"]: r for r in report["results"] if r["leads"] == report["main_leads"]}
+    checks: list[dict[str, Any]] = []
+
+    def check(what: str, value: float | None, target: float, higher_is_better: bool) -> None:
+        if value is None:
+            return
+        met = value >= target if higher_is_better else value <= target
+        by = (value / target - 1) * 100 if target else 0.0
+        checks.append(
+            {
+                "what": what,
+                "value": value,
+                "target": target,
+                "met": met,
+                "by_percent": round(-by if higher_is_better else by, 1),
+            }
+        )
+
+    for name, row in main.items():
+        if row["group"] == "list":
+            check(f"{name} p95 ms (c=1)", row["c1"]["p95_ms"], TARGETS["list_p95_ms"], False)
+            check(f"{name} ratio p95 to floors", row["ratio_p95"], TARGETS["list_ratio"], False)
+    if "leads_list" in main and main["leads_list"]["c8"]:
+        check(
+            "leads_list throughput c=8 req/s",
+            main["leads_list"]["c8"]["rps"],
+            TARGETS["list_throughput_c8"],
+            True,
+        )
+    if "dashboard_365" in main:
+        check(
+            "dashboard_365 p95 ms",
+            main["dashboard_365"]["c1"]["p95_ms"],
+            TARGETS["dashboard_365_p95_ms"],
+            False,
+        )
+    if "mentee_dashboard" in main:
+        check(
+            "mentee_dashboard p95 ms",
+            main["mentee_dashboard"]["c1"]["p95_ms"],
+            TARGETS["mentee_dashboard_p95_ms"],
+            False,
+        )
+    if "webhook" in main:
+        check("webhook p95 ms", main["webhook"]["c1"]["p95_ms"], TARGETS["webhook_p95_ms"], False)
+    for figures in report.get("dispatch", []):
+        check(
+            f"dispatch steps/s per worker ({figures['workers']} worker(s))",
+            figures["steps_per_second_per_worker"],
+            TARGETS["dispatch_steps_per_worker"],
+            True,
+        )
+    return checks
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [
+        f"# Benchmark {report['date']}",
+        "",
+        f"Commit `{report['commit']}`; {report['machine']}; PostgreSQL {report['postgres']};"
+        f" gunicorn {report['gunicorn_workers']} sync workers, DEBUG off; load average before"
+        f" {report['load_before']}, after {report['load_after']}.",
+        f"Database: {fmt(report['total_leads'])} leads in all; measured organizations: "
+        + ", ".join(f"`{slug}` ({fmt(n)} leads)" for slug, n in report["organizations"].items())
+        + ".",
+        "",
+        f"Framework floor (`/api/v1/bench/ping/`): p50 {fmt(report['framework']['p50_ms'], 2)} ms,"
+        f" p95 {fmt(report['framework']['p95_ms'], 2)} ms, c=8"
+        f" {fmt(report['framework_c8'].get('rps'))} req/s.",
+        "",
+        "| scenario | leads | p50 ms | p95 ms | p99 ms | c=8 req/s | c=32 req/s | queries |"
+        " bytes | SQL floor p50/p95 ms | ratio p50/p95 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in report["results"]:
+        floor = row["sql_floor"]
+        lines.append(
+            f"| {row['title']} | {fmt(row['leads'])} | {fmt(row['c1']['p50_ms'])} |"
+            f" {fmt(row['c1']['p95_ms'])} | {fmt(row['c1']['p99_ms'])} |"
+            f" {fmt(row['c8'].get('rps'))} | {fmt(row['c32'].get('rps'))} | {row['queries']} |"
+            f" {fmt(row['response_bytes'])} |"
+            f" {fmt(floor.get('p50_ms'), 2)} / {fmt(floor.get('p95_ms'), 2)} |"
+            f" {fmt(row['ratio_p50'], 2)} / {fmt(row['ratio_p95'], 2)} |"
+        )
+    errors = [r for r in report["results"] if r["c1"].get("errors") or r["status"] >= 400]
+    if errors:
+        lines += [
+            "",
+            "Errors: "
+            + ", ".join(
+                f"{r['name']} ({r['c1'].get('errors')} errors, status {r['status']})"
+                for r in errors
+            ),
+        ]
+    if report.get("growth"):
+        lines += [
+            "",
+            "## Growth (p50 / p95 ms at concurrency 1)",
+            "",
+            "| scenario | "
+            + " | ".join(fmt(n) + " leads" for n in report["growth_sizes"])
+            + " | growth p50 |",
+            "|---|" + "---:|" * (len(report["growth_sizes"]) + 1),
+        ]
+        for name, sizes in report["growth"].items():
+            cells = [
+                f"{fmt(sizes[str(n)]['p50_ms'])} / {fmt(sizes[str(n)]['p95_ms'])}"
+                if str(n) in sizes
+                else "-"
+                for n in report["growth_sizes"]
+            ]
+            first, last = str(report["growth_sizes"][0]), str(report["growth_sizes"][-1])
+            factor = (
+                f"x{sizes[last]['p50_ms'] / sizes[first]['p50_ms']:.2f}"
+                if first in sizes and last in sizes and sizes[first]["p50_ms"]
+                else "-"
+            )
+            lines.append(f"| {name} | " + " | ".join(cells) + f" | {factor} |")
+    if report.get("dispatch"):
+        lines += [
+            "",
+            "## Follow-up dispatch",
+            "",
+            "| workers | steps | sent | seconds | steps/s | steps/s per worker |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+        for figures in report["dispatch"]:
+            lines.append(
+                f"| {figures['workers']} | {fmt(figures['steps'])} | {fmt(figures['sent'])} |"
+                f" {fmt(figures['seconds'], 2)} | {fmt(figures['steps_per_second'])} |"
+                f" {fmt(figures['steps_per_second_per_worker'])} |"
+            )
+    lines += [
+        "",
+        "## Targets",
+        "",
+        "| target | measured | limit | met | by |",
+        "|---|---:|---:|---|---:|",
+    ]
+    for item in report["targets"]:
+        lines.append(
+            f"| {item['what']} | {fmt(item['value'], 2)} | {fmt(item['target'], 2)} |"
+            f" {'yes' if item['met'] else '**no**'} | {item['by_percent']:+.1f}% |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def git_commit() -> str:
+    completed = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return completed.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bench/run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    )
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
+    parser.add_argument("--orgs", type=int, default=5, help="organizations of --leads-per-org")
+    parser.add_argument("--leads-per-org", type=int, default=100_000)
+    parser.add_argument(
+        "--growth-size",
+        type=int,
+        default=10_000,
+        help="leads of the small organization the growth table compares with",
+    )
+    parser.add_argument(
+        "--million",
+        action="store_true",
+        help="also a 1,000,000-lead organization in the growth table",
+    )
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds at concurrency 1")
+    parser.add_argument(
+        "--throughput-duration", type=float, default=8.0, help="seconds at concurrency 8 and 32"
+    )
+    parser.add_argument("--sql-repeat", type=int, default=30)
+    parser.add_argument(
+        "--workers", type=int, default=0, help="gunicorn workers (0: 2 x cores + 1)"
+    )
+    parser.add_argument("--dispatch-steps", type=int, default=10_000)
+    parser.add_argument("--skip-data", action="store_true", help="use the data set as it is")
+    parser.add_argument("--skip-dispatch", action="store_true")
+    parser.add_argument("--only", default="", help="comma-separated scenario names")
+    parser.add_argument("--quick", action="store_true", help="2-second runs: a smoke test")
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration = args.throughput_duration = 2.0
+        args.sql_repeat = 5
+        args.dispatch_steps = min(args.dispatch_steps, 1000)
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk (bench/run does it)")
+    env = server_env(args)
+    ensure_database(args.database_url)
+    big = f"bench-{args.orgs}"
+    small_index = args.orgs + 1
+    million_index = args.orgs + 2
+    if not args.skip_data:
+        manage(env, "migrate", "--no-input", "-v", "0")
+        manage(
+            env, "bench_data", "--orgs", str(args.orgs), "--leads-per-org", str(args.leads_per_org)
+        )
+        manage(
+            env,
+            "bench_data",
+            "--start",
+            str(small_index),
+            "--orgs",
+            "1",
+            "--leads-per-org",
+            str(args.growth_size),
+        )
+        if args.million:
+            manage(
+                env,
+                "bench_data",
+                "--start",
+                str(million_index),
+                "--orgs",
+                "1",
+                "--leads-per-org",
+                "1000000",
+            )
+    django_setup(env)
+    import django_rq
+    from django.db import connection
+
+    django_rq.get_connection("default").flushdb()  # the bench Redis database: queues and caches
+    main_slug = "bench-1"
+    growth_slugs = [f"bench-{small_index}", main_slug]
+    if args.million:
+        growth_slugs.append(f"bench-{million_index}")
+    sizes = {slug: lead_count(slug) for slug in growth_slugs}
+    from leads.models import Lead
+
+    total_leads = Lead.objects.count()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        postgres = cursor.fetchone()[0]
+    del big
+    workers = args.workers or min((os.cpu_count() or 1) * 2 + 1, 12)
+    only = {name for name in args.only.split(",") if name}
+    report: dict[str, Any] = {
+        "date": dt.date.today().isoformat(),
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "commit": git_commit(),
+        "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}",
+        "postgres": postgres,
+        "gunicorn_workers": workers,
+        "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "total_leads": total_leads,
+        "organizations": sizes,
+        "main_leads": sizes[main_slug],
+        "growth_sizes": sorted(sizes.values()),
+        "results": [],
+        "growth": {},
+        "dispatch": [],
+        "args": {k: v for k, v in vars(args).items() if k not in {"database_url", "redis_url"}},
+    }
+    with gunicorn(env, free_port(), workers) as base:
+        ping = [Request("GET", "/api/v1/bench/ping/", {"Accept": "application/json"})]
+        wrk(base, ping, connections=1, duration=1)
+        framework = wrk(base, ping, connections=1, duration=args.duration)
+        report["framework"] = framework
+        report["framework_c8"] = wrk(base, ping, connections=8, duration=args.throughput_duration)
+        print(f"framework floor: {framework}", flush=True)
+        tokens = {slug: token_for(base, slug) for slug in growth_slugs}
+        for slug in growth_slugs:
+            main_org = slug == main_slug
+            scenarios = read_scenarios(slug, tokens[slug], growth_only=not main_org)
+            if main_org:
+                cursor_value = deep_cursor(base, tokens[slug], 400)
+                if cursor_value:
+                    scenarios.insert(
+                        6,
+                        Scenario(
+                            "cursor_deep",
+                            "Cursor mode, 40,000 rows deep",
+                            "read",
+                            slug,
+                            [
+                                Request(
+                                    "GET",
+                                    f"/api/v1/leads/?cursor={cursor_value}",
+                                    scenarios[0].requests[0].headers,
+                                )
+                            ],
+                            "list",
+                        ),
+                    )
+                scenarios.append(interaction_scenario(slug, tokens[slug]))
+                scenarios.append(webhook_scenario(slug, 6000 if not args.quick else 500))
+            for scenario in scenarios:
+                if only and scenario.name not in only:
+                    continue
+                result = measure(args, base, scenario, sizes[slug], framework, throughput=main_org)
+                row = asdict(result) | {"group": scenario.group}
+                report["results"].append(row)
+                if scenario.growth:
+                    report["growth"].setdefault(scenario.name, {})[str(sizes[slug])] = {
+                        "p50_ms": result.c1["p50_ms"],
+                        "p95_ms": result.c1["p95_ms"],
+                    }
+    if not args.skip_dispatch and (not only or "dispatch" in only):
+        for count in (1, 2):
+            report["dispatch"].append(dispatch(args, env, count))
+    report["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    report["targets"] = target_checks(report)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / report["date"]
+    stem.with_suffix(".json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    text = markdown(report)
+    stem.with_suffix(".md").write_text(text)
+    print("\n" + text)
+    print(f"saved {stem}.md and {stem}.json")
+
+
+if __name__ == "__main__":
+    main()
