@@ -14,7 +14,7 @@ Organization i is `bench-i` (name and slug). Its members log in with the passwor
 Per organization of N leads (seeded `random.Random`, so the same seed gives the same data):
 
 - leads created over the last two years, names from Faker pt_BR pools with a realistic
-  surname distribution (`COMMON_SURNAME` in about 7% of the leads, `RARE_SURNAME` in
+  surname distribution (`COMMON_SURNAME` in about 6% of the names, `RARE_SURNAME` in
   `rare_surname_count(N)` of them, 10 per 100,000), valid E.164 mobile numbers and their
   `telefone_chave`, unique emails, some leads without email or phone;
 - a pipeline mix (about 5% convertido, 23% perdido) with one status change per stage walked,
@@ -134,10 +134,10 @@ TAGS = [
 VALORES = [Decimal(v) for v in (3000, 5000, 8000, 10000, 12000, 15000, 20000, 30000, 50000)]
 # Brazilian surname frequencies (rough shares); every other Faker surname weighs FAKER_WEIGHT.
 SURNAME_WEIGHTS = {
-    COMMON_SURNAME: 5.0,
-    "Santos": 3.6,
-    "Oliveira": 2.8,
-    "Souza": 2.5,
+    COMMON_SURNAME: 3.0,
+    "Santos": 2.4,
+    "Oliveira": 2.0,
+    "Souza": 1.8,
     "Rodrigues": 1.8,
     "Ferreira": 1.7,
     "Alves": 1.6,
@@ -155,7 +155,7 @@ SURNAME_WEIGHTS = {
     "Vieira": 0.9,
     "Barbosa": 0.8,
 }
-FAKER_WEIGHT = 0.35
+FAKER_WEIGHT = 0.5
 EMAIL_DOMAINS = {
     "gmail.com": 50,
     "hotmail.com": 15,
@@ -292,7 +292,7 @@ EXECUTION_STATUS = {
     "paused": 3,
     "failed": 3,
 }
-DUE_SHARE = 0.35  # of the active executions: due now (proxima_execucao in the past)
+DUE_EVERY = 3  # one active execution in three is due now (proxima_execucao in the past)
 CENT = Decimal("0.01")
 
 # COPY column lists (every NOT NULL column without a database default is given).
@@ -581,6 +581,7 @@ class Generator:
         self.closers = ctx.members[Role.CLOSER]
         self.sdrs = ctx.members[Role.SDR]
         self.mentors = ctx.members[Role.MENTOR]
+        self.active = 0  # active executions so far
 
     # lead ---------------------------------------------------------------------------------------
 
@@ -961,7 +962,8 @@ class Generator:
         proxima = finished = resposta = None
         pause_reason = ""
         if state == "active":
-            if rng.random() < DUE_SHARE:
+            self.active += 1
+            if self.active % DUE_EVERY == 1:  # the first one too: small organizations get work
                 proxima = now - timedelta(minutes=rng.uniform(1, 180))
             else:
                 proxima = now + timedelta(hours=rng.uniform(1, 120))
