@@ -251,7 +251,7 @@ def wrk(base: str, requests: list[Request], *, connections: int, duration: float
                 "wrk",
                 f"-t{threads}",
                 f"-c{connections}",
-                f"-d{duration}s",
+                f"-d{max(1, round(duration))}s",
                 "--timeout",
                 "30s",
                 "-s",
@@ -714,6 +714,9 @@ def dispatch(args: argparse.Namespace, env: dict[str, str], workers: int) -> dic
         "steps_per_second_per_worker": round(sent / busy / workers, 1) if busy else 0.0,
     }
     print(f"  dispatch x{workers}: {figures}", flush=True)
+    from bench.data import organization_delete
+
+    organization_delete(organization)
     return figures
 
 
