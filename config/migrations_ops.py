@@ -22,14 +22,38 @@ def _is_postgres(schema_editor: Any) -> bool:
     return bool(schema_editor.connection.vendor == "postgresql")
 
 
+def _already_built(schema_editor: Any, name: str) -> bool:
+    """Whether a valid index `name` exists; an invalid one (a CREATE INDEX CONCURRENTLY that
+    failed or was interrupted, which a non-atomic migration does not roll back) is dropped so
+    that running the migration again builds it."""
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE c.relname = %s AND pg_table_is_visible(c.oid)",
+            [name],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    if row[0]:
+        return True
+    schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(name)}")
+    return False
+
+
 class AddIndexConcurrentlyOnPostgres(AddIndexConcurrently):
-    """CREATE INDEX CONCURRENTLY on PostgreSQL, a plain CREATE INDEX elsewhere (SQLite)."""
+    """CREATE INDEX CONCURRENTLY on PostgreSQL, a plain CREATE INDEX elsewhere (SQLite).
+
+    On PostgreSQL, an index already built by an interrupted run of the same (non-atomic)
+    migration is kept, so the migration can simply be run again.
+    """
 
     def database_forwards(
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
     ) -> None:
         if _is_postgres(schema_editor):
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            if not _already_built(schema_editor, self.index.name):
+                super().database_forwards(app_label, schema_editor, from_state, to_state)
         else:
             migrations.AddIndex.database_forwards(
                 self, app_label, schema_editor, from_state, to_state
@@ -47,13 +71,19 @@ class AddIndexConcurrentlyOnPostgres(AddIndexConcurrently):
 
 
 class RemoveIndexConcurrentlyOnPostgres(RemoveIndexConcurrently):
-    """DROP INDEX CONCURRENTLY on PostgreSQL, a plain DROP INDEX elsewhere (SQLite)."""
+    """DROP INDEX CONCURRENTLY on PostgreSQL (IF EXISTS, for a re-run after an interrupted
+    one), a plain DROP INDEX elsewhere (SQLite)."""
 
     def database_forwards(
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
     ) -> None:
         if _is_postgres(schema_editor):
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            self._ensure_not_in_transaction(schema_editor)
+            model = from_state.apps.get_model(app_label, self.model_name)
+            if self.allow_migrate_model(schema_editor.connection.alias, model):
+                schema_editor.execute(
+                    f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(self.name)}"
+                )
         else:
             migrations.RemoveIndex.database_forwards(
                 self, app_label, schema_editor, from_state, to_state
@@ -80,7 +110,7 @@ class AddPostgresIndexConcurrently(AddIndexConcurrently):
     def database_forwards(
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
     ) -> None:
-        if _is_postgres(schema_editor):
+        if _is_postgres(schema_editor) and not _already_built(schema_editor, self.index.name):
             super().database_forwards(app_label, schema_editor, from_state, to_state)
 
     def database_backwards(

@@ -13,7 +13,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 from config.api.serializers import StrictCharField, StrictEmailField, StrictModelSerializer
 from leads.models import (
@@ -118,9 +119,31 @@ def _field_handlers(serializer: serializers.Serializer[Any]) -> list[tuple[str, 
         ):
             # DRF's pk-only optimization: the foreign key column itself.
             handlers.append((name, attrgetter(model._meta.get_field(source).attname)))
+        elif isinstance(field, serializers.DateTimeField):
+            handlers.append((name, _datetime(attrgetter(source), field)))
         else:
             handlers.append((name, _plain(attrgetter(source), field.to_representation)))
     return handlers
+
+
+def _datetime(getter: Handler, field: serializers.DateTimeField) -> Handler:
+    """DRF's ISO 8601 DateTimeField output, the time zone looked up once (per serializer)."""
+    represent = field.to_representation
+    output_format = getattr(field, "format", api_settings.DATETIME_FORMAT)
+    zone = field.timezone if hasattr(field, "timezone") else field.default_timezone()
+    if zone is None or output_format is None or output_format.lower() != ISO_8601:
+        return _plain(getter, represent)
+
+    def handle(instance: Any) -> Any:
+        value = getter(instance)
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return represent(value)  # naive: DRF's own handling
+        text: str = value.astimezone(zone).isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    return handle
 
 
 def _plain(getter: Handler, represent: Handler) -> Handler:
@@ -142,12 +165,16 @@ def _nested(getter: Handler, handlers: list[tuple[str, Handler]]) -> Handler:
 
 
 @cache
-def _handlers_of(serializer_class: type[serializers.Serializer[Any]]) -> list[tuple[str, Handler]]:
+def _handlers_of(
+    serializer_class: type[serializers.Serializer[Any]], zone_name: str
+) -> list[tuple[str, Handler]]:
+    # Per time zone: datetime handlers resolve the current time zone when they are built.
     return _field_handlers(serializer_class())
 
 
 def _represent(serializer_class: type[serializers.Serializer[Any]], instance: Any) -> Any:
-    return {name: field(instance) for name, field in _handlers_of(serializer_class)}
+    handlers = _handlers_of(serializer_class, timezone.get_current_timezone_name())
+    return {name: field(instance) for name, field in handlers}
 
 
 class LeadSerializer(StrictModelSerializer):
