@@ -286,12 +286,11 @@ class LeadSerializer(StrictModelSerializer):
 
     def to_representation(self, instance: Lead) -> dict[str, Any]:
         # Same output as ModelSerializer.to_representation (tests/leads/test_lead_list_speed.py
-        # compares them), with the per-field work resolved once per serializer: a list's rows
-        # share one child serializer.
-        handlers = self.__dict__.get("_handlers")
-        if handlers is None:
-            handlers = self.__dict__["_handlers"] = _field_handlers(self)
-        return {name: field(instance) for name, field in handlers}
+        # compares them), with the per-field work resolved once per process and time zone:
+        # not even this serializer's fields are built for a read. The read side of this
+        # serializer does not depend on its context (request, membership).
+        representation: dict[str, Any] = _represent(type(self), instance)
+        return representation
 
     def get_interactions_count(self, lead: Lead) -> int:
         return getattr(lead, "interactions_count", 0)
