@@ -4,9 +4,11 @@ import uuid
 from decimal import Decimal
 from typing import Any, Self
 
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -136,8 +138,40 @@ class Lead(models.Model):
                 condition=~Q(status__in=["convertido", "perdido"]),
                 name="lead_org_open_id",
             ),
-            models.Index(fields=["organization", "-created_at"], name="lead_org_created"),
-            models.Index(fields=["organization", "status"], name="lead_org_status"),
+            # The leads list (leads/api): one organization-first index per filter and per
+            # ordering, each ordering index ending in id (the tie-breaker), so that a page (or a
+            # cursor position) is read in index order whatever the direction, and its COUNT is
+            # an index-only scan. Chosen from EXPLAIN ANALYZE on a 100,000-lead organization.
+            models.Index(fields=["organization", "-created_at", "-id"], name="lead_org_created_id"),
+            models.Index(
+                fields=["organization", "status", "temperatura", "lead_score"],
+                name="lead_org_status_temp_score",
+            ),
+            models.Index(
+                fields=["organization", "temperatura", "lead_score"], name="lead_org_temp_score"
+            ),
+            models.Index(fields=["organization", "origem"], name="lead_org_origem"),
+            models.Index(fields=["organization", "lead_score", "id"], name="lead_org_score_id"),
+            models.Index(
+                fields=["organization", "valor_potencial", "id"], name="lead_org_valor_id"
+            ),
+            models.Index(fields=["organization", "nome_completo", "id"], name="lead_org_nome_id"),
+            models.Index(
+                fields=["organization", "last_interaction_at", "id"], name="lead_org_last_inter_id"
+            ),
+            # `search`: trigram GIN over the exact expressions of Django's icontains on PostgreSQL
+            # (UPPER(col::text) LIKE UPPER(...)) and of the phone-digits contains, with the
+            # organization in the same index (btree_gin). PostgreSQL only (skipped on SQLite).
+            GinIndex(
+                F("organization"),
+                OpClass(Upper("nome_completo"), name="gin_trgm_ops"),
+                OpClass(Upper("email"), name="gin_trgm_ops"),
+                OpClass(Upper("empresa"), name="gin_trgm_ops"),
+                OpClass(F("telefone"), name="gin_trgm_ops"),
+                name="lead_org_search_trgm",
+            ),
+            # `tags`: JSON containment (tags @> '["x"]') within the organization.
+            GinIndex(fields=["organization", "tags"], name="lead_org_tags"),
             models.Index(fields=["organization", "telefone_chave"], name="lead_org_phone_key"),
             # Sales dashboard: conversions in a window, and one closer's / SDR's cohort.
             models.Index(

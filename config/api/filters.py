@@ -38,8 +38,11 @@ class StrictOrderingFilter(OrderingFilter):
                         ]
                     }
                 )
-            # A stable tie-breaker keeps pages from overlapping when values repeat.
-            return [*fields, "-pk"] if not any(f.lstrip("-") == "pk" for f in fields) else fields
+            # A stable tie-breaker keeps pages from overlapping when values repeat; it follows
+            # the last field's direction so that one (field, id) index serves both directions.
+            if any(f.lstrip("-") == "pk" for f in fields):
+                return fields
+            return [*fields, "-pk" if fields[-1].startswith("-") else "pk"]
         return self.get_default_ordering(view)
 
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
+from functools import cache
+from operator import attrgetter
 from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 from config.api.serializers import StrictCharField, StrictEmailField, StrictModelSerializer
 from leads.models import (
@@ -84,6 +88,93 @@ class LastInteractionSerializer(StrictModelSerializer):
     class Meta:
         model = LeadInteraction
         fields = ["data_interacao", "tipo_interacao", "resultado"]
+
+
+Handler = Callable[[Any], Any]
+
+
+def _field_handlers(serializer: serializers.Serializer[Any]) -> list[tuple[str, Handler]]:
+    """What `Serializer.to_representation` does for each readable field, resolved once.
+
+    DRF looks every field's source up again for each row and builds a new serializer for each
+    nested object; a list page of 100 leads spent most of its time there. The handlers call
+    the same fields' `to_representation`, so the output is the same, value for value.
+    """
+    model = serializer.Meta.model if hasattr(serializer, "Meta") else None
+    handlers: list[tuple[str, Handler]] = []
+    for field in serializer._readable_fields:
+        name, source = str(field.field_name), str(field.source)
+        if isinstance(field, serializers.SerializerMethodField):
+            handlers.append((name, getattr(serializer, field.method_name)))
+            continue
+        assert source != "*", name  # not used by these serializers
+        if isinstance(field, serializers.Serializer):
+            handlers.append((name, _nested(attrgetter(source), _field_handlers(field))))
+        elif (
+            isinstance(field, serializers.PrimaryKeyRelatedField)
+            and model is not None
+            and field.pk_field is None
+            and type(field).to_representation
+            is serializers.PrimaryKeyRelatedField.to_representation
+        ):
+            # DRF's pk-only optimization: the foreign key column itself.
+            handlers.append((name, attrgetter(model._meta.get_field(source).attname)))
+        elif isinstance(field, serializers.DateTimeField):
+            handlers.append((name, _datetime(attrgetter(source), field)))
+        else:
+            handlers.append((name, _plain(attrgetter(source), field.to_representation)))
+    return handlers
+
+
+def _datetime(getter: Handler, field: serializers.DateTimeField) -> Handler:
+    """DRF's ISO 8601 DateTimeField output, the time zone looked up once (per serializer)."""
+    represent = field.to_representation
+    output_format = getattr(field, "format", api_settings.DATETIME_FORMAT)
+    zone = field.timezone if hasattr(field, "timezone") else field.default_timezone()
+    if zone is None or output_format is None or output_format.lower() != ISO_8601:
+        return _plain(getter, represent)
+
+    def handle(instance: Any) -> Any:
+        value = getter(instance)
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return represent(value)  # naive: DRF's own handling
+        text: str = value.astimezone(zone).isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    return handle
+
+
+def _plain(getter: Handler, represent: Handler) -> Handler:
+    def handle(instance: Any) -> Any:
+        value = getter(instance)
+        return None if value is None else represent(value)
+
+    return handle
+
+
+def _nested(getter: Handler, handlers: list[tuple[str, Handler]]) -> Handler:
+    def handle(instance: Any) -> Any:
+        value = getter(instance)
+        if value is None:
+            return None
+        return {name: field(value) for name, field in handlers}
+
+    return handle
+
+
+@cache
+def _handlers_of(
+    serializer_class: type[serializers.Serializer[Any]], zone_name: str
+) -> list[tuple[str, Handler]]:
+    # Per time zone: datetime handlers resolve the current time zone when they are built.
+    return _field_handlers(serializer_class())
+
+
+def _represent(serializer_class: type[serializers.Serializer[Any]], instance: Any) -> Any:
+    handlers = _handlers_of(serializer_class, timezone.get_current_timezone_name())
+    return {name: field(instance) for name, field in handlers}
 
 
 class LeadSerializer(StrictModelSerializer):
@@ -193,6 +284,14 @@ class LeadSerializer(StrictModelSerializer):
             raise serializers.ValidationError(_("Informe o nome do lead."))
         return value
 
+    def to_representation(self, instance: Lead) -> dict[str, Any]:
+        # Same output as ModelSerializer.to_representation (tests/leads/test_lead_list_speed.py
+        # compares them), with the per-field work resolved once per process and time zone:
+        # not even this serializer's fields are built for a read. The read side of this
+        # serializer does not depend on its context (request, membership).
+        representation: dict[str, Any] = _represent(type(self), instance)
+        return representation
+
     def get_interactions_count(self, lead: Lead) -> int:
         return getattr(lead, "interactions_count", 0)
 
@@ -201,11 +300,11 @@ class LeadSerializer(StrictModelSerializer):
             qualification = lead.qualification
         except LeadQualification.DoesNotExist:
             return None
-        return LeadQualificationSummarySerializer(qualification).data
+        return _represent(LeadQualificationSummarySerializer, qualification)
 
     def get_last_interaction(self, lead: Lead) -> dict[str, Any] | None:
         last = getattr(lead, "last_interaction", None)
-        return LastInteractionSerializer(last).data if last is not None else None
+        return _represent(LastInteractionSerializer, last) if last is not None else None
 
 
 class InteractionSerializer(StrictModelSerializer):

@@ -12,6 +12,7 @@ from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api.pagination import PageOrCursorPagination
 from leads import selectors, services
 from leads.api.csv_views import EXPORT_ROLES, IMPORT_ROLES, LeadCsvMixin
 from leads.api.filters import LeadFilter, TaskFilter
@@ -59,6 +60,7 @@ class LeadViewSet(LeadReportsMixin, LeadCsvMixin, LeadAccessMixin, viewsets.Mode
     queryset = Lead.objects.all()
     serializer_class = LeadSerializer
     filterset_class = LeadFilter
+    pagination_class = PageOrCursorPagination
     ordering_fields = [
         "created_at",
         "lead_score",
