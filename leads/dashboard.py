@@ -325,30 +325,37 @@ def dashboard_metrics(scope: DashboardScope, leads: dict[str, Any] | None = None
     )
 
 
-# One pass over the scope's moves inside the window, in (lead, time) order (the
-# (organization, lead, changed_at) index delivers them sorted), with one window per lead that
-# gives each move the lead's next move (the end of that stay) and, per stage, the lead's
-# first entry into it and its last move beyond it on the forward path: the lead advanced past
-# S after entering it iff that last move is later than the entry. Lead-level figures are read
-# on each lead's first row. Every move after one inside the window is itself inside it (the
-# window ends now), so the window bounds the scan without losing later moves.
+# One pass over the scope's moves inside the window, in (lead, time) order, in three steps:
+# each move gets the lead's next move (`LEAD`, the end of that stay) and its stage as a
+# number (its place on the forward path, 0 for `perdido`); one row per lead then gives, per
+# stage, the lead's first entry into it, its last move beyond it on the forward path (the
+# lead advanced past S after entering it iff that last move is later than the entry) and the
+# sum and number of its ended stays in it; the outer level adds the leads up (the mean stay
+# is the sum of the stays over their number, as AVG computes it). Every move after one
+# inside the window is itself inside it (the window ends now), so the window bounds the scan
+# without losing later moves. Only the one narrow `LEAD` window and plain grouped aggregates:
+# no per-stage window frames.
 _FLOW_SQL = """
 SELECT {outputs}
 FROM (
-    SELECT c.to_status,
-           c.changed_at,
-           LEAD(c.changed_at) OVER lead_moves AS next_at,
-           ROW_NUMBER() OVER lead_moves AS nth,
-           {per_lead}
-    FROM lead_status_changes c
-    {join}
-    WHERE c.organization_id = %s AND c.changed_at >= %s AND c.changed_at <= %s {scope}
-    WINDOW lead_moves AS (
-        PARTITION BY c.lead_id ORDER BY c.changed_at, c.to_status
-        ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
-    )
-) moves
+    SELECT {per_lead}
+    FROM (
+        SELECT c.lead_id,
+               c.changed_at,
+               {stage_number} AS stage,
+               LEAD(c.changed_at) OVER (
+                   PARTITION BY c.lead_id ORDER BY c.changed_at, c.to_status
+               ) AS next_at
+        FROM lead_status_changes c
+        {join}
+        WHERE c.organization_id = %s AND c.changed_at >= %s AND c.changed_at <= %s {scope}
+    ) moves
+    GROUP BY lead_id
+) lead_flow
 """
+# A stage's number in the SQL above: its place on the forward path (1-6), `perdido` 0.
+_STAGE_NUMBER = {stage: FORWARD_STAGES.index(stage) + 1 for stage in FORWARD_STAGES}
+_STAGE_NUMBER[LeadStatus.PERDIDO.value] = 0
 
 
 def dashboard_funnel(
@@ -399,34 +406,32 @@ def _funnel_flow(scope: DashboardScope) -> dict[str, tuple[int, int, Decimal | N
         seconds = "EXTRACT(EPOCH FROM next_at - changed_at)"
     else:  # SQLite (development default) stores datetimes as text
         seconds = "(julianday(next_at) - julianday(changed_at)) * 86400"
-    # Stage names are this module's constants (checked at import), never request input.
+    # Stage names and numbers are this module's constants (checked at import), never input.
+    stage_number = (
+        "CASE c.to_status "
+        + " ".join(f"WHEN '{stage}' THEN {number}" for stage, number in _STAGE_NUMBER.items())
+        + " END"
+    )
     per_lead: list[str] = []
     outputs: list[str] = []
     for stage in PIPELINE_ORDER:
-        per_lead.append(
-            f"MIN(c.changed_at) FILTER (WHERE c.to_status = '{stage}') OVER lead_moves"
-            f" AS first_{stage}"
-        )
-        outputs.append(
-            f"COUNT(*) FILTER (WHERE nth = 1 AND first_{stage} IS NOT NULL) AS entered_{stage}"
-        )
+        number = _STAGE_NUMBER[stage]
+        per_lead.append(f"MIN(changed_at) FILTER (WHERE stage = {number}) AS first_{stage}")
+        outputs.append(f"COUNT(first_{stage}) AS entered_{stage}")
         if stage in TERMINAL_STAGES:
             continue
-        beyond = ", ".join(
-            f"'{later}'" for later in FORWARD_STAGES[FORWARD_STAGES.index(stage) + 1 :]
-        )
-        per_lead.append(
-            f"MAX(c.changed_at) FILTER (WHERE c.to_status IN ({beyond})) OVER lead_moves"
-            f" AS beyond_{stage}"
-        )
+        # The forward stages after this one are the numbers above it (perdido is 0).
+        per_lead.append(f"MAX(changed_at) FILTER (WHERE stage > {number}) AS beyond_{stage}")
+        per_lead.append(f"SUM({seconds}) FILTER (WHERE stage = {number}) AS stays_{stage}")
+        per_lead.append(f"COUNT(next_at) FILTER (WHERE stage = {number}) AS ended_{stage}")
         outputs.append(
-            f"COUNT(*) FILTER (WHERE nth = 1 AND beyond_{stage} > first_{stage})"
-            f" AS advanced_{stage}"
+            f"COUNT(*) FILTER (WHERE beyond_{stage} > first_{stage}) AS advanced_{stage}"
         )
-        outputs.append(f"AVG({seconds}) FILTER (WHERE to_status = '{stage}') AS stay_{stage}")
+        outputs.append(f"SUM(stays_{stage}) / NULLIF(SUM(ended_{stage}), 0) AS stay_{stage}")
     sql = _FLOW_SQL.format(
         join=join,
         scope=scope_sql,
+        stage_number=stage_number,
         per_lead=",\n           ".join(per_lead),
         outputs=", ".join(outputs),
     )
