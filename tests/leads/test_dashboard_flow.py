@@ -1,4 +1,4 @@
-"""The funnel flow query against the per-stage window formulation it replaced, on random data.
+"""Restructured dashboard queries checked on random data against plainer formulations.
 
 `_funnel_flow` used to give every move 13 window aggregates over its lead's whole partition
 (first entry per stage, last move beyond each stage); it now keeps only the `LEAD()` window
@@ -19,7 +19,7 @@ from django.utils import timezone
 from leads import dashboard
 from leads.models import PIPELINE_ORDER, LeadStatusChange
 from organizations.models import Role
-from tests.factories import LeadFactory, MembershipFactory
+from tests.factories import InteractionFactory, LeadFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -145,3 +145,38 @@ def test_the_flow_matches_the_window_formulation_on_random_moves(org_a, org_b, s
         same(flow, reference_flow(scope))
         entered_somewhere |= any(entered for entered, _, _ in flow.values())
     assert entered_somewhere
+
+
+def test_the_interaction_total_comes_with_the_ranking_for_every_scope(org_a, org_b):
+    # total_interacoes is read off the top-closers query (its interactions grouped by author,
+    # "no author" included) except for an SDR: it must equal the plain count in every scope.
+    rng = random.Random(7)
+    org = org_a.org
+    authors = [org_a.closer, org_a.sdr, org_a.admin, None]
+    leads = [
+        LeadFactory(organization=org, closer=rng.choice([org_a.closer, None]), sdr=sdr)
+        for sdr in (org_a.sdr, None, org_a.sdr)
+    ]
+    now = timezone.now()
+    for _ in range(40):
+        InteractionFactory(
+            lead=rng.choice(leads),
+            closer=rng.choice(authors),
+            data_interacao=now - timedelta(days=rng.uniform(0, 60)),
+        )
+    InteractionFactory(lead=LeadFactory(organization=org_b.org), closer=None, data_interacao=now)
+    for period in (1, 10, 30, 365):
+        for membership, closer_id in [
+            (org_a.admin, None),
+            (org_a.admin, org_a.closer.pk),
+            (org_a.closer, None),
+            (org_a.sdr, None),
+        ]:
+            scope = dashboard.dashboard_scope(
+                membership=membership, period_days=period, closer_id=closer_id
+            )
+            body = dashboard.sales_dashboard(scope)
+            expected = dashboard._interaction_count(scope)
+            assert body["metrics"]["total_interacoes"] == expected, (period, membership.role)
+            _, total = dashboard._top_closers(scope)
+            assert total == (None if scope.sdr_id else expected)
