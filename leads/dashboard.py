@@ -22,8 +22,9 @@ interacted"): a member's figures count the interactions they logged.
 Percentages have one decimal and are 0 (never an error) when their denominator is 0; means
 over an empty set are null. Money is a Decimal (rendered as a string with 2 places).
 
-No Python loop runs over leads: four aggregate queries compute everything (leads, interactions,
-funnel flow, top closers), each served by organization-first indexes (migration
+No Python loop runs over leads: three aggregate queries compute everything (leads, funnel flow,
+top closers with the interaction total; an SDR's total is a fourth), each served by
+organization-first indexes (migration
 `0004_dashboard_indexes`, chosen with EXPLAIN ANALYZE on 100,000 leads: `bench/dashboard.py`).
 """
 
@@ -287,7 +288,11 @@ def _interaction_count(scope: DashboardScope) -> int:
     ).count()
 
 
-def dashboard_metrics(scope: DashboardScope, leads: dict[str, Any] | None = None) -> Metrics:
+def dashboard_metrics(
+    scope: DashboardScope,
+    leads: dict[str, Any] | None = None,
+    interactions: int | None = None,
+) -> Metrics:
     """The `metrics` object. Definitions (cohort/converted as in the module docstring):
 
     - total_leads: size of the cohort.
@@ -317,7 +322,7 @@ def dashboard_metrics(scope: DashboardScope, leads: dict[str, Any] | None = None
         valor_total_convertido=money(row["valor_total_convertido"]) or Decimal("0.00"),
         ticket_medio=money(row["ticket_medio"]),
         tempo_medio_conversao_dias=days(row["tempo_medio_conversao"]),
-        total_interacoes=_interaction_count(scope),
+        total_interacoes=_interaction_count(scope) if interactions is None else interactions,
         leads_quentes=row["leads_quentes"],
         leads_mornos=row["leads_mornos"],
         leads_frios=row["leads_frios"],
@@ -325,30 +330,37 @@ def dashboard_metrics(scope: DashboardScope, leads: dict[str, Any] | None = None
     )
 
 
-# One pass over the scope's moves inside the window, in (lead, time) order (the
-# (organization, lead, changed_at) index delivers them sorted), with one window per lead that
-# gives each move the lead's next move (the end of that stay) and, per stage, the lead's
-# first entry into it and its last move beyond it on the forward path: the lead advanced past
-# S after entering it iff that last move is later than the entry. Lead-level figures are read
-# on each lead's first row. Every move after one inside the window is itself inside it (the
-# window ends now), so the window bounds the scan without losing later moves.
+# One pass over the scope's moves inside the window, in (lead, time) order, in three steps:
+# each move gets the lead's next move (`LEAD`, the end of that stay) and its stage as a
+# number (its place on the forward path, 0 for `perdido`); one row per lead then gives, per
+# stage, the lead's first entry into it, its last move beyond it on the forward path (the
+# lead advanced past S after entering it iff that last move is later than the entry) and the
+# sum and number of its ended stays in it; the outer level adds the leads up (the mean stay
+# is the sum of the stays over their number, as AVG computes it). Every move after one
+# inside the window is itself inside it (the window ends now), so the window bounds the scan
+# without losing later moves. Only the one narrow `LEAD` window and plain grouped aggregates:
+# no per-stage window frames.
 _FLOW_SQL = """
 SELECT {outputs}
 FROM (
-    SELECT c.to_status,
-           c.changed_at,
-           LEAD(c.changed_at) OVER lead_moves AS next_at,
-           ROW_NUMBER() OVER lead_moves AS nth,
-           {per_lead}
-    FROM lead_status_changes c
-    {join}
-    WHERE c.organization_id = %s AND c.changed_at >= %s AND c.changed_at <= %s {scope}
-    WINDOW lead_moves AS (
-        PARTITION BY c.lead_id ORDER BY c.changed_at, c.to_status
-        ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
-    )
-) moves
+    SELECT {per_lead}
+    FROM (
+        SELECT c.lead_id,
+               c.changed_at,
+               {stage_number} AS stage,
+               LEAD(c.changed_at) OVER (
+                   PARTITION BY c.lead_id ORDER BY c.changed_at, c.to_status
+               ) AS next_at
+        FROM lead_status_changes c
+        {join}
+        WHERE c.organization_id = %s AND c.changed_at >= %s AND c.changed_at <= %s {scope}
+    ) moves
+    GROUP BY lead_id
+) lead_flow
 """
+# A stage's number in the SQL above: its place on the forward path (1-6), `perdido` 0.
+_STAGE_NUMBER = {stage: FORWARD_STAGES.index(stage) + 1 for stage in FORWARD_STAGES}
+_STAGE_NUMBER[LeadStatus.PERDIDO.value] = 0
 
 
 def dashboard_funnel(
@@ -399,34 +411,32 @@ def _funnel_flow(scope: DashboardScope) -> dict[str, tuple[int, int, Decimal | N
         seconds = "EXTRACT(EPOCH FROM next_at - changed_at)"
     else:  # SQLite (development default) stores datetimes as text
         seconds = "(julianday(next_at) - julianday(changed_at)) * 86400"
-    # Stage names are this module's constants (checked at import), never request input.
+    # Stage names and numbers are this module's constants (checked at import), never input.
+    stage_number = (
+        "CASE c.to_status "
+        + " ".join(f"WHEN '{stage}' THEN {number}" for stage, number in _STAGE_NUMBER.items())
+        + " END"
+    )
     per_lead: list[str] = []
     outputs: list[str] = []
     for stage in PIPELINE_ORDER:
-        per_lead.append(
-            f"MIN(c.changed_at) FILTER (WHERE c.to_status = '{stage}') OVER lead_moves"
-            f" AS first_{stage}"
-        )
-        outputs.append(
-            f"COUNT(*) FILTER (WHERE nth = 1 AND first_{stage} IS NOT NULL) AS entered_{stage}"
-        )
+        number = _STAGE_NUMBER[stage]
+        per_lead.append(f"MIN(changed_at) FILTER (WHERE stage = {number}) AS first_{stage}")
+        outputs.append(f"COUNT(first_{stage}) AS entered_{stage}")
         if stage in TERMINAL_STAGES:
             continue
-        beyond = ", ".join(
-            f"'{later}'" for later in FORWARD_STAGES[FORWARD_STAGES.index(stage) + 1 :]
-        )
-        per_lead.append(
-            f"MAX(c.changed_at) FILTER (WHERE c.to_status IN ({beyond})) OVER lead_moves"
-            f" AS beyond_{stage}"
-        )
+        # The forward stages after this one are the numbers above it (perdido is 0).
+        per_lead.append(f"MAX(changed_at) FILTER (WHERE stage > {number}) AS beyond_{stage}")
+        per_lead.append(f"SUM({seconds}) FILTER (WHERE stage = {number}) AS stays_{stage}")
+        per_lead.append(f"COUNT(next_at) FILTER (WHERE stage = {number}) AS ended_{stage}")
         outputs.append(
-            f"COUNT(*) FILTER (WHERE nth = 1 AND beyond_{stage} > first_{stage})"
-            f" AS advanced_{stage}"
+            f"COUNT(*) FILTER (WHERE beyond_{stage} > first_{stage}) AS advanced_{stage}"
         )
-        outputs.append(f"AVG({seconds}) FILTER (WHERE to_status = '{stage}') AS stay_{stage}")
+        outputs.append(f"SUM(stays_{stage}) / NULLIF(SUM(ended_{stage}), 0) AS stay_{stage}")
     sql = _FLOW_SQL.format(
         join=join,
         scope=scope_sql,
+        stage_number=stage_number,
         per_lead=",\n           ".join(per_lead),
         outputs=", ".join(outputs),
     )
@@ -460,7 +470,11 @@ def _db_params(values: list[Any]) -> list[Any]:
 
 # Per member: the cohort and conversions of the scope's leads they are the closer of, and the
 # interactions they logged (on the scope's leads when an SDR looks), each grouped before the
-# join with the members.
+# join with the members. The interactions are grouped by author including "no author", so
+# that their sum is the scope's `total_interacoes` (except for an SDR, whose total counts the
+# interactions they logged, not those on their leads): one scan of the interactions serves
+# both. The ranking is joined to that one-row total so that the total comes back even when
+# nobody is ranked.
 _TOP_CLOSERS_SQL = """
 WITH by_lead AS (
     SELECT l.closer_id,
@@ -477,22 +491,29 @@ by_interaction AS (
     FROM lead_interactions i
     {interaction_join}
     WHERE i.organization_id = %s AND i.data_interacao >= %s AND i.data_interacao <= %s
-      AND i.closer_id IS NOT NULL {interaction_scope}
+      {interaction_scope}
     GROUP BY i.closer_id
+),
+ranked AS (
+    SELECT m.id,
+           m.nome_completo,
+           COALESCE(bl.total_leads, 0) AS total_leads,
+           COALESCE(bl.convertidos, 0) AS convertidos,
+           COALESCE(bl.valor_convertido, 0) AS valor_convertido,
+           COALESCE(bi.total_interacoes, 0) AS total_interacoes
+    FROM organization_users m
+    LEFT JOIN by_lead bl ON bl.closer_id = m.id
+    LEFT JOIN by_interaction bi ON bi.closer_id = m.id
+    WHERE m.organization_id = %s
+      AND (bl.closer_id IS NOT NULL OR (bi.closer_id IS NOT NULL AND m.role = %s))
+    ORDER BY valor_convertido DESC, convertidos DESC, total_leads DESC, m.nome_completo, m.id
+    LIMIT %s
 )
-SELECT m.id,
-       m.nome_completo,
-       COALESCE(bl.total_leads, 0) AS total_leads,
-       COALESCE(bl.convertidos, 0) AS convertidos,
-       COALESCE(bl.valor_convertido, 0) AS valor_convertido,
-       COALESCE(bi.total_interacoes, 0) AS total_interacoes
-FROM organization_users m
-LEFT JOIN by_lead bl ON bl.closer_id = m.id
-LEFT JOIN by_interaction bi ON bi.closer_id = m.id
-WHERE m.organization_id = %s
-  AND (bl.closer_id IS NOT NULL OR (bi.closer_id IS NOT NULL AND m.role = %s))
-ORDER BY valor_convertido DESC, convertidos DESC, total_leads DESC, m.nome_completo, m.id
-LIMIT %s
+SELECT r.id, r.nome_completo, r.total_leads, r.convertidos, r.valor_convertido,
+       r.total_interacoes, totals.all_interacoes
+FROM (SELECT COALESCE(SUM(total_interacoes), 0) AS all_interacoes FROM by_interaction) totals
+LEFT JOIN ranked r ON 1 = 1
+ORDER BY r.valor_convertido DESC, r.convertidos DESC, r.total_leads DESC, r.nome_completo, r.id
 """
 
 _CONVERTED_SQL = "l.status = %s AND l.converted_at >= %s AND l.converted_at <= %s"
@@ -509,6 +530,11 @@ def dashboard_top_closers(scope: DashboardScope) -> list[CloserFigures]:
     the scope the list holds that closer only; for an SDR it ranks the closers of the SDR's
     leads by those leads alone.
     """
+    return _top_closers(scope)[0]
+
+
+def _top_closers(scope: DashboardScope) -> tuple[list[CloserFigures], int | None]:
+    """The `topClosers` list and the scope's `total_interacoes` (None for an SDR's scope)."""
     scope_sql, scope_params = scope.lead_sql("l")
     interaction_join = ""
     interaction_scope, interaction_params = "", []
@@ -549,7 +575,9 @@ def dashboard_top_closers(scope: DashboardScope) -> list[CloserFigures]:
     with connection.cursor() as cursor:
         cursor.execute(sql, _db_params(params))
         rows = cursor.fetchall()
-    return [
+    # An SDR's total counts the interactions they logged, not those on their leads.
+    scope_interactions = None if scope.sdr_id is not None else int(rows[0][-1])
+    closers = [
         CloserFigures(
             closer_id=uuid.UUID(str(closer_id)),
             nome_completo=nome,
@@ -559,8 +587,10 @@ def dashboard_top_closers(scope: DashboardScope) -> list[CloserFigures]:
             valor_convertido=money(valor) or Decimal("0.00"),
             total_interacoes=total_interacoes,
         )
-        for closer_id, nome, total_leads, convertidos, valor, total_interacoes in rows
+        for closer_id, nome, total_leads, convertidos, valor, total_interacoes, _ in rows
+        if closer_id is not None  # the lone total row when nobody is ranked
     ]
+    return closers, scope_interactions
 
 
 def sales_dashboard(scope: DashboardScope) -> SalesDashboard:
@@ -568,10 +598,11 @@ def sales_dashboard(scope: DashboardScope) -> SalesDashboard:
     with transaction.atomic():
         _tune_for_aggregates()
         leads = _lead_aggregates(scope)
+        top_closers, interactions = _top_closers(scope)
         return SalesDashboard(
-            metrics=dashboard_metrics(scope, leads),
+            metrics=dashboard_metrics(scope, leads, interactions),
             funnel=dashboard_funnel(scope, leads),
-            topClosers=dashboard_top_closers(scope),
+            topClosers=top_closers,
         )
 
 
