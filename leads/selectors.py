@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from django.db import connection
 from django.db.models import Count, F, QuerySet, Window
 from django.db.models.functions import RowNumber
 
@@ -20,15 +21,38 @@ def lead_list_queryset(*, membership: Membership) -> QuerySet[Lead]:
     )
 
 
+# Per lead of the page, one index probe each: the count of its interactions and its latest one
+# (the (lead, -data_interacao) index gives the latest without sorting).
+_EXTRAS_SQL = """
+SELECT page.id, counted.n, latest.data_interacao, latest.tipo_interacao, latest.resultado
+FROM unnest(%s::uuid[]) AS page(id)
+CROSS JOIN LATERAL (
+    SELECT COUNT(*) AS n FROM lead_interactions i WHERE i.lead_id = page.id
+) counted
+LEFT JOIN LATERAL (
+    SELECT i.data_interacao, i.tipo_interacao, i.resultado
+    FROM lead_interactions i
+    WHERE i.lead_id = page.id
+    ORDER BY i.data_interacao DESC, i.created_at DESC
+    LIMIT 1
+) latest ON TRUE
+"""
+
+
 def attach_list_extras(leads: Sequence[Lead]) -> Sequence[Lead]:
     """Sets `interactions_count` and `last_interaction` on each lead of a page.
 
-    Two queries whatever the page size: one grouped count and one "latest per lead" using a
-    window function (portable to SQLite, and PostgreSQL stops at the first row per lead via the
-    (lead, -data_interacao) index).
+    One query whatever the page size on PostgreSQL (two LATERAL probes per lead); elsewhere
+    (SQLite) two: a grouped count and a "latest per lead" window query.
     """
     if not leads:
         return leads
+    if connection.vendor == "postgresql":
+        return _attach_extras_postgresql(leads)
+    return _attach_extras_portable(leads)
+
+
+def _attach_extras_portable(leads: Sequence[Lead]) -> Sequence[Lead]:
     ids = [lead.pk for lead in leads]
     counts = dict(
         LeadInteraction.objects.filter(lead_id__in=ids)
@@ -53,4 +77,21 @@ def attach_list_extras(leads: Sequence[Lead]) -> Sequence[Lead]:
     for lead in leads:
         lead.interactions_count = counts.get(lead.pk, 0)  # type: ignore[attr-defined]
         lead.last_interaction = latest.get(lead.pk)  # type: ignore[attr-defined]
+    return leads
+
+
+def _attach_extras_postgresql(leads: Sequence[Lead]) -> Sequence[Lead]:
+    with connection.cursor() as cursor:
+        cursor.execute(_EXTRAS_SQL, [[lead.pk for lead in leads]])
+        rows = {row[0]: row[1:] for row in cursor.fetchall()}
+    for lead in leads:
+        count, moment, tipo, resultado = rows[lead.pk]
+        lead.interactions_count = count  # type: ignore[attr-defined]
+        lead.last_interaction = (  # type: ignore[attr-defined]
+            LeadInteraction(
+                lead_id=lead.pk, data_interacao=moment, tipo_interacao=tipo, resultado=resultado
+            )
+            if moment is not None
+            else None
+        )
     return leads

@@ -345,3 +345,49 @@ def test_the_migrations_apply_and_unapply_on_sqlite(tmp_path):
             timeout=300,
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_extras_in_one_lateral_query_match_the_portable_queries(org_a) -> None:
+    """PostgreSQL's one-query extras equal the portable (SQLite) grouped count + window query,
+    including same-time interactions (latest created wins) and leads without interactions."""
+    now = timezone.now()
+    leads = [LeadFactory(organization=org_a.org) for _ in range(4)]
+    for index, lead in enumerate(leads[:3]):
+        for step in range(index + 1):
+            InteractionFactory(
+                lead=lead,
+                organization=org_a.org,
+                data_interacao=now - timedelta(hours=step),
+                tipo_interacao=["ligacao", "email", "reuniao"][step],
+            )
+    # Two interactions at the very same moment: the one created last is the latest.
+    InteractionFactory(
+        lead=leads[2], organization=org_a.org, data_interacao=now, tipo_interacao="whatsapp"
+    )
+
+    def extras(attach) -> list[tuple]:
+        fresh = list(Lead.objects.filter(pk__in=[lead.pk for lead in leads]).order_by("pk"))
+        with CaptureQueriesContext(connection) as queries:
+            attach(fresh)
+        shape = [
+            (
+                lead.interactions_count,
+                None
+                if lead.last_interaction is None
+                else (
+                    lead.last_interaction.data_interacao,
+                    lead.last_interaction.tipo_interacao,
+                    lead.last_interaction.resultado,
+                ),
+            )
+            for lead in fresh
+        ]
+        return [len(queries), shape]
+
+    one_query, lateral = extras(selectors._attach_extras_postgresql)
+    two_queries, portable = extras(selectors._attach_extras_portable)
+    assert (one_query, two_queries) == (1, 2)
+    assert lateral == portable
+    counts = sorted(count for count, _ in lateral)
+    assert counts == [0, 1, 2, 4]
+    assert any(latest and latest[1] == "whatsapp" for _, latest in lateral)
