@@ -36,7 +36,8 @@ Measured on the project's 2-core machine (PostgreSQL 15, shared with other work:
 
     bench_data --orgs 5 --leads-per-org 100000     5 min 10 s wall (307.6 s generation, 2
                                                    organizations at a time with --jobs 2, then
-                                                   3.9 s of ANALYZE); 80-133 s per organization
+                                                   3.9 s of ANALYZE, since replaced by VACUUM
+                                                   (ANALYZE)); 80-133 s per organization
     bench_data --start 6 --orgs 1 --leads-per-org 10000    13.1 s (+ 3.6 s ANALYZE)
 
     rows for the five organizations: 500,000 leads, 1,973,362 interactions, 1,484,599 status

@@ -741,14 +741,15 @@ def target_checks(report: dict[str, Any]) -> list[dict[str, Any]]:
         if value is None:
             return
         met = value >= target if higher_is_better else value <= target
-        by = (value / target - 1) * 100 if target else 0.0
+        # Distance from the limit relative to the limit, whichever side of it.
+        by = abs(value / target - 1) * 100 if target else 0.0
         checks.append(
             {
                 "what": what,
                 "value": value,
                 "target": target,
                 "met": met,
-                "by_percent": round(-by if higher_is_better else by, 1),
+                "by_percent": round(by, 1),
             }
         )
 
@@ -870,13 +871,17 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "## Targets",
         "",
-        "| target | measured | limit | met | by |",
-        "|---|---:|---:|---|---:|",
+        "| target | measured | limit | met |",
+        "|---|---:|---:|---|",
     ]
     for item in report["targets"]:
         lines.append(
             f"| {item['what']} | {fmt(item['value'], 2)} | {fmt(item['target'], 2)} |"
-            f" {'yes' if item['met'] else '**no**'} | {item['by_percent']:+.1f}% |"
+            + (
+                f" yes, {item['by_percent']:.1f}% to spare |"
+                if item["met"]
+                else f" **no**, missed by {item['by_percent']:.1f}% |"
+            )
         )
     return "\n".join(lines) + "\n"
 
@@ -980,9 +985,16 @@ def main(argv: list[str] | None = None) -> None:
                 "--leads-per-org",
                 "1000000",
             )
+    manage(env, "collectstatic", "--no-input", "-v", "0")  # as a deployment does
     django_setup(env)
     import django_rq
     from django.db import connection
+
+    from bench.data import analyze
+
+    started = time.perf_counter()
+    analyze()  # VACUUM (ANALYZE): what autovacuum keeps true on a live database
+    print(f"vacuum/analyze: {time.perf_counter() - started:.1f} s", flush=True)
 
     django_rq.get_connection("default").flushdb()  # the bench Redis database: queues and caches
     main_slug = "bench-1"

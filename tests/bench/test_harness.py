@@ -162,7 +162,7 @@ def test_markdown_report_holds_every_scenario_growth_and_targets() -> None:
     assert "| leads_list | 100,000 | 20.0 | 40.0 |" in text
     assert "| leads_list | 10.0 / 12.0 | 15.0 / 18.0 | x1.50 |" in text
     assert "| 1 | 10,000 | 10,000 | 20.00 | 500.0 | 500.0 |" in text
-    assert "leads_list throughput c=8 req/s | 320.00 | 300.00 | yes" in text
+    assert "leads_list throughput c=8 req/s | 320.00 | 300.00 | yes, 6.7% to spare |" in text
 
 
 def test_lua_literals_escape_quotes_and_newlines() -> None:
