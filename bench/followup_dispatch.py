@@ -14,11 +14,9 @@ step's time with the timing rule (window 09:00-18:00, weekends and holidays paus
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import sys
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -33,64 +31,9 @@ from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from followup import services  # noqa: E402
+from bench.harness import prepare_dispatch  # noqa: E402
 from followup.engine import dispatch_due  # noqa: E402
-from followup.models import FollowupExecution, FollowupSequenceVersion  # noqa: E402
-from leads.models import Lead  # noqa: E402
-from organizations.models import Organization  # noqa: E402
-
-EMAIL = {
-    "tipo_acao": "email",
-    "delay_dias": 0,
-    "delay_horas": 0,
-    "assunto": "{{ primeiro_nome }}, uma novidade para a {{ empresa }}",
-    "mensagem": "Olá {{ primeiro_nome }},\n\nAbrimos novas vagas na mentoria.\n\n{{ closer_nome }}",
-}
-
-
-def prepare(count: int) -> Organization:
-    tag = uuid.uuid4().hex[:8]
-    organization = Organization.objects.create(
-        nome=f"Bench {tag}", slug=f"bench-{tag}", estado="SP"
-    )
-    sequence = services.sequence_create(
-        organization=organization,
-        actor=None,
-        data={
-            "nome": "Bench",
-            "ativo": False,  # no activation job: executions are inserted below
-            "steps": [EMAIL, {**EMAIL, "delay_dias": 2}],
-            "horario_envio_inicio": datetime.time(9, 0),
-            "horario_envio_fim": datetime.time(18, 0),
-        },
-    )
-    type(sequence).objects.filter(pk=sequence.pk).update(ativo=True)
-    version = FollowupSequenceVersion.objects.get(sequence=sequence, numero=1)
-    leads = [
-        Lead(
-            organization=organization,
-            nome_completo=f"Pessoa {n} Bench",
-            email=f"bench{n}.{tag}@exemplo.com.br",
-            empresa="Empresa Bench",
-        )
-        for n in range(count)
-    ]
-    Lead.objects.bulk_create(leads, batch_size=2000)
-    due = timezone.now() - datetime.timedelta(minutes=1)
-    FollowupExecution.objects.bulk_create(
-        (
-            FollowupExecution(
-                organization=organization,
-                sequence=sequence,
-                versao=version,
-                lead=lead,
-                proxima_execucao=due,
-            )
-            for lead in leads
-        ),
-        batch_size=2000,
-    )
-    return organization
+from followup.models import FollowupExecution  # noqa: E402
 
 
 def main() -> None:
@@ -103,7 +46,7 @@ def main() -> None:
     ).exists():
         sys.exit("the database already has due executions; use a fresh benchmark database")
 
-    organization = prepare(args.steps)
+    organization = prepare_dispatch(args.steps)
     with CaptureQueriesContext(connection) as queries:
         started = time.perf_counter()
         stats = dispatch_due(batch_size=args.batch_size)

@@ -176,3 +176,17 @@ def _database_url() -> str:
     db = connection.settings_dict
     host = db["HOST"] or "127.0.0.1"
     return f"postgresql://{db['USER']}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def test_dispatch_scenario_data_is_due_and_sent_once_by_one_pass(mailoutbox: list[Any]) -> None:
+    from followup.engine import dispatch_due
+    from followup.models import FollowupExecution
+
+    organization = harness.prepare_dispatch(25)
+    executions = FollowupExecution.objects.filter(organization=organization)
+    assert executions.count() == 25
+    stats = dispatch_due()
+    assert stats.sent == 25
+    assert len(mailoutbox) == 25
+    assert not executions.filter(step_atual=0).exists()
+    assert dispatch_due().sent == 0  # nothing is due twice
