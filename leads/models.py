@@ -213,7 +213,12 @@ class LeadStatusChange(models.Model):
         verbose_name_plural = _("mudanças de status")
         ordering = ["-changed_at"]
         indexes = [
-            models.Index(fields=["organization", "to_status", "changed_at"], name="lsc_org_to_at"),
+            # Moves into given stages in a window, with the lead from the index alone (the
+            # sales dashboard's "qualified" count reads them as a semi-join).
+            models.Index(
+                fields=["organization", "to_status", "changed_at", "lead"],
+                name="lsc_org_to_at_lead",
+            ),
             models.Index(fields=["lead", "changed_at"], name="lsc_lead_at"),
             # Sales dashboard funnel flow: every move of the organization in a window,
             # answered from the index alone (key columns, as SQLite has no INCLUDE).

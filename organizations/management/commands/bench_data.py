@@ -99,7 +99,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{result.slug}: {result.seconds:.1f}s; {figures}")
         analyzing = time.monotonic()
         data.analyze()
-        self.stdout.write(f"ANALYZE in {time.monotonic() - analyzing:.1f}s")
+        self.stdout.write(f"VACUUM (ANALYZE) in {time.monotonic() - analyzing:.1f}s")
         self.stdout.write(
             self.style.SUCCESS(
                 f"{len(todo)} organization(s) generated in {time.monotonic() - started:.1f}s; "
