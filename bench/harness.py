@@ -961,7 +961,6 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk (bench/run does it)")
     env = server_env(args)
     ensure_database(args.database_url)
-    big = f"bench-{args.orgs}"
     small_index = args.orgs + 1
     million_index = args.orgs + 2
     if not args.skip_data:
@@ -1013,7 +1012,6 @@ def main(argv: list[str] | None = None) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         postgres = cursor.fetchone()[0]
-    del big
     workers = args.workers or min((os.cpu_count() or 1) * 2 + 1, 12)
     only = {name for name in args.only.split(",") if name}
     report: dict[str, Any] = {
@@ -1047,8 +1045,11 @@ def main(argv: list[str] | None = None) -> None:
             if main_org:
                 cursor_value = deep_cursor(base, tokens[slug], 400)
                 if cursor_value:
+                    after = next(
+                        i for i, item in enumerate(scenarios) if item.name == "cursor_first"
+                    )
                     scenarios.insert(
-                        6,
+                        after + 1,
                         Scenario(
                             "cursor_deep",
                             "Cursor mode, 40,000 rows deep",
