@@ -41,97 +41,76 @@ def _already_built(schema_editor: Any, name: str) -> bool:
     return False
 
 
-class AddIndexConcurrentlyOnPostgres(AddIndexConcurrently):
-    """CREATE INDEX CONCURRENTLY on PostgreSQL, a plain CREATE INDEX elsewhere (SQLite).
+class _OnPostgres:
+    """The PostgreSQL operation (the next class in the MRO) on PostgreSQL; elsewhere `fallback`'s
+    plain operation, or nothing when `fallback` is None (PostgreSQL-only objects)."""
 
-    On PostgreSQL, an index already built by an interrupted run of the same (non-atomic)
-    migration is kept, so the migration can simply be run again.
-    """
-
-    def database_forwards(
-        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
-    ) -> None:
-        if _is_postgres(schema_editor):
-            if not _already_built(schema_editor, self.index.name):
-                super().database_forwards(app_label, schema_editor, from_state, to_state)
-        else:
-            migrations.AddIndex.database_forwards(
-                self, app_label, schema_editor, from_state, to_state
-            )
-
-    def database_backwards(
-        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
-    ) -> None:
-        if _is_postgres(schema_editor):
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
-        else:
-            migrations.AddIndex.database_backwards(
-                self, app_label, schema_editor, from_state, to_state
-            )
-
-
-class RemoveIndexConcurrentlyOnPostgres(RemoveIndexConcurrently):
-    """DROP INDEX CONCURRENTLY on PostgreSQL (IF EXISTS, for a re-run after an interrupted
-    one), a plain DROP INDEX elsewhere (SQLite)."""
+    fallback: type[migrations.operations.base.Operation] | None = None
 
     def database_forwards(
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
     ) -> None:
         if _is_postgres(schema_editor):
-            self._ensure_not_in_transaction(schema_editor)
-            model = from_state.apps.get_model(app_label, self.model_name)
-            if self.allow_migrate_model(schema_editor.connection.alias, model):
-                schema_editor.execute(
-                    f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(self.name)}"
-                )
-        else:
-            migrations.RemoveIndex.database_forwards(
-                self, app_label, schema_editor, from_state, to_state
-            )
+            self.postgres_forwards(app_label, schema_editor, from_state, to_state)
+        elif self.fallback is not None:
+            self.fallback.database_forwards(self, app_label, schema_editor, from_state, to_state)  # type: ignore[arg-type]
+
+    def postgres_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        super().database_forwards(app_label, schema_editor, from_state, to_state)  # type: ignore[misc]
 
     def database_backwards(
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
     ) -> None:
         if _is_postgres(schema_editor):
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
-        else:
-            migrations.RemoveIndex.database_backwards(
-                self, app_label, schema_editor, from_state, to_state
-            )
+            super().database_backwards(app_label, schema_editor, from_state, to_state)  # type: ignore[misc]
+        elif self.fallback is not None:
+            self.fallback.database_backwards(self, app_label, schema_editor, from_state, to_state)  # type: ignore[arg-type]
 
 
-class AddPostgresIndexConcurrently(AddIndexConcurrently):
+class _BuildOnce(_OnPostgres):
+    """On PostgreSQL, an index already built by an interrupted run of the same (non-atomic)
+    migration is kept, so the migration can simply be run again."""
+
+    index: Any
+
+    def postgres_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        if not _already_built(schema_editor, self.index.name):
+            super().postgres_forwards(app_label, schema_editor, from_state, to_state)
+
+
+class AddIndexConcurrentlyOnPostgres(_BuildOnce, AddIndexConcurrently):
+    """CREATE INDEX CONCURRENTLY on PostgreSQL, a plain CREATE INDEX elsewhere (SQLite)."""
+
+    fallback = migrations.AddIndex
+
+
+class RemoveIndexConcurrentlyOnPostgres(_OnPostgres, RemoveIndexConcurrently):
+    """DROP INDEX CONCURRENTLY IF EXISTS on PostgreSQL (Django's own, so a re-run after an
+    interrupted one works), a plain DROP INDEX elsewhere (SQLite)."""
+
+    fallback = migrations.RemoveIndex
+
+
+class AddPostgresIndexConcurrently(_BuildOnce, AddIndexConcurrently):
     """A PostgreSQL-only index (GIN, operator classes), built CONCURRENTLY; skipped elsewhere.
 
     The index is still part of the migration state (and of the model's Meta), so
     `makemigrations --check` stays clean on every database.
     """
 
-    def database_forwards(
-        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
-    ) -> None:
-        if _is_postgres(schema_editor) and not _already_built(schema_editor, self.index.name):
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+class CreateExtensionOnPostgres(_OnPostgres, CreateExtension):
+    """CREATE EXTENSION IF NOT EXISTS on PostgreSQL; nothing on other databases.
+
+    Going back leaves the extension installed: other objects (of this or another project
+    sharing the database) may use it.
+    """
 
     def database_backwards(
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
     ) -> None:
-        if _is_postgres(schema_editor):
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
-
-
-class CreateExtensionOnPostgres(CreateExtension):
-    """CREATE EXTENSION IF NOT EXISTS on PostgreSQL; nothing on other databases (both ways)."""
-
-    def database_forwards(
-        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
-    ) -> None:
-        if _is_postgres(schema_editor):
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(
-        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
-    ) -> None:
-        # Other objects (of this or another project sharing the database) may use the
-        # extension: leave it installed when going back.
         return None

@@ -1,0 +1,44 @@
+"""The shared index operations (config/migrations_ops.py) on PostgreSQL: back and forth, and a
+re-run over indexes that are already there (a non-atomic migration interrupted half way)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ADDED = {"lead_org_created_id", "lead_org_search_trgm", "lead_org_tags", "lsc_org_to_at_lead"}
+REMOVED = {"lead_org_created", "lead_org_status", "lsc_org_to_at"}
+
+
+def _indexes() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_list_index_migrations_go_back_and_forth_concurrently() -> None:
+    assert _indexes() >= ADDED and not REMOVED & _indexes()
+    try:
+        call_command("migrate", "leads", "0005", verbosity=0)
+        present = _indexes()
+        assert not ADDED & present
+        assert present >= REMOVED
+    finally:
+        call_command("migrate", "leads", verbosity=0)
+    assert _indexes() >= ADDED and not REMOVED & _indexes()
+
+
+def test_a_rerun_keeps_indexes_already_built_and_drops_nothing_twice() -> None:
+    executor = MigrationExecutor(connection)
+    before = _indexes()
+    for name in ("0006_list_search_indexes", "0007_status_change_stage_index"):
+        migration = executor.loader.get_migration("leads", name)
+        state = executor.loader.project_state(("leads", migration.name), at_end=False)
+        # Applying the operations again, as after an interruption, raises nothing.
+        with connection.schema_editor(atomic=False) as editor:
+            migration.apply(state, editor)
+    assert _indexes() == before
