@@ -75,6 +75,7 @@ from followup.validation import normalize_criteria, normalize_steps
 from leads import scores
 from leads.phones import normalize_phone, phone_match_key
 from mentorados import figures
+from mentorados.demo import CATEGORIAS, COMENTARIOS, PROGRAMAS
 from organizations.models import Membership, Organization, Role, User
 
 PASSWORD = "bench-password"  # noqa: S105 - published benchmark credentials
@@ -236,15 +237,6 @@ DORES = [
     "Faturamento estagnado há meses",
     "Precisa estruturar o comercial",
     "Margem baixa",
-]
-PROGRAMAS = ["Mentoria Escala", "Mentoria Elite", "Aceleração 90 dias"]
-CATEGORIAS = ["mentoria", "conteudo", "suporte", "resultados"]
-COMENTARIOS = [
-    "As reuniões semanais estão ajudando muito.",
-    "Gostaria de mais material prático.",
-    "Dobramos o número de clientes desde o início.",
-    "Senti falta de acompanhamento no último mês.",
-    "O plano de ação ficou claro e aplicável.",
 ]
 SEQUENCES: list[dict[str, Any]] = [
     {

@@ -138,6 +138,8 @@ class MemberOrMeFilter(django_filters.Filter):
             return qs
         if isinstance(value, uuid.UUID):
             return qs.filter(**{f"{self.field_name}_id": value})
+        # Imported here: DRF loads this module from its settings (DEFAULT_FILTER_BACKENDS)
+        # while rest_framework.generics, which organizations.scoping needs, is still loading.
         from organizations.scoping import request_membership
 
         request = self.parent.request if self.parent else None
