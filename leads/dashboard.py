@@ -519,7 +519,9 @@ ORDER BY r.valor_convertido DESC, r.convertidos DESC, r.total_leads DESC, r.nome
 _CONVERTED_SQL = "l.status = %s AND l.converted_at >= %s AND l.converted_at <= %s"
 
 
-def dashboard_top_closers(scope: DashboardScope) -> list[CloserFigures]:
+def dashboard_top_closers(
+    scope: DashboardScope,
+) -> tuple[list[CloserFigures], int | None]:
     """The `topClosers` list, at most 10, ordered by valor_convertido, then convertidos (then
     total_leads and name, for a stable order). Per member, over the scope's leads whose closer
     they are: total_leads (cohort), convertidos and valor_convertido (converted set),
@@ -529,12 +531,10 @@ def dashboard_top_closers(scope: DashboardScope) -> list[CloserFigures]:
     window, and members with the closer role who logged interactions in it. With a closer in
     the scope the list holds that closer only; for an SDR it ranks the closers of the SDR's
     leads by those leads alone.
+
+    Also returns the scope's `total_interacoes`, read off the same interactions (None for an
+    SDR's scope, whose total is the interactions they logged).
     """
-    return _top_closers(scope)[0]
-
-
-def _top_closers(scope: DashboardScope) -> tuple[list[CloserFigures], int | None]:
-    """The `topClosers` list and the scope's `total_interacoes` (None for an SDR's scope)."""
     scope_sql, scope_params = scope.lead_sql("l")
     interaction_join = ""
     interaction_scope, interaction_params = "", []
@@ -598,7 +598,7 @@ def sales_dashboard(scope: DashboardScope) -> SalesDashboard:
     with transaction.atomic():
         _tune_for_aggregates()
         leads = _lead_aggregates(scope)
-        top_closers, interactions = _top_closers(scope)
+        top_closers, interactions = dashboard_top_closers(scope)
         return SalesDashboard(
             metrics=dashboard_metrics(scope, leads, interactions),
             funnel=dashboard_funnel(scope, leads),

@@ -178,5 +178,5 @@ def test_the_interaction_total_comes_with_the_ranking_for_every_scope(org_a, org
             body = dashboard.sales_dashboard(scope)
             expected = dashboard._interaction_count(scope)
             assert body["metrics"]["total_interacoes"] == expected, (period, membership.role)
-            _, total = dashboard._top_closers(scope)
+            _, total = dashboard.dashboard_top_closers(scope)
             assert total == (None if scope.sdr_id else expected)
