@@ -42,7 +42,6 @@ PYTHON = sys.executable
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
-PASSWORD = "bench-password"  # noqa: S105 - the generated data set's documented password
 
 # Targets of the performance issue (milliseconds, requests or steps per second).
 TARGETS = {
@@ -386,6 +385,8 @@ def lead_count(slug: str) -> int:
 
 def token_for(base: str, slug: str) -> str:
     import httpx
+
+    from bench.data import PASSWORD
 
     response = httpx.post(
         base + "/api/v1/auth/token/",
@@ -878,21 +879,20 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def git_commit() -> str:
-    completed = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return completed.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    """The checkout's short commit, `+dirty` when tracked files differ from it."""
+
+    def git(*args: str) -> str:
+        completed = subprocess.run(
+            ["git", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return completed.stdout.strip()
+
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
 
 
 # --- main ---------------------------------------------------------------------------------------
