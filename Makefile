@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: install run test lint typecheck migrations-check pytest bench clean
+.PHONY: install browser run test lint typecheck migrations-check pytest bench clean
 
 install: $(STAMP)
 
@@ -17,6 +17,11 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.lock
 	touch $(STAMP)
+
+# Browser tests drive Debian's chromium (a browser download is not possible here).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 
 run: install
 	$(PY) manage.py serve
@@ -34,7 +39,7 @@ migrations-check: install
 pytest: install
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -n auto $(PYTEST_ARGS)
 
-test: lint typecheck migrations-check pytest
+test: lint typecheck migrations-check browser pytest
 
 bench: install
 	bench/run $(BENCH_ARGS)
