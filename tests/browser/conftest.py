@@ -148,4 +148,3 @@ def login_as(page: Page, who: Membership | User, *, password: str = PASSWORD) ->
 def login() -> Callable[..., None]:
     """`login(page, membership)` (or a User; `password=` when not the factory's)."""
     return login_as
-
