@@ -14,6 +14,7 @@ from config.metrics import metrics_view
 from organizations import admin_views
 from organizations import api as org_api
 from organizations.auth import TokenObtainView, TokenRefreshThrottledView
+from organizations.notifications_api import NotificationViewSet
 
 
 def _superusers_only(module: str) -> list[URLPattern | URLResolver]:
@@ -30,6 +31,7 @@ def _superusers_only(module: str) -> list[URLPattern | URLResolver]:
 router = SimpleRouter()
 router.register("members", org_api.MemberViewSet, basename="member")
 router.register("holidays", org_api.HolidayViewSet, basename="holiday")
+router.register("notifications", NotificationViewSet, basename="notification")
 
 api_v1: list[URLPattern | URLResolver] = [
     path("auth/token/", TokenObtainView.as_view(), name="token-obtain"),

@@ -93,9 +93,9 @@ from followup.models import (
 from followup.scheduling import build_policy, due_time, organization_holidays
 from followup.templating import TemplateSyntaxProblem, render_template, template_context
 from followup.timing import MAX_RETRIES, NoSendWindow, SendPolicy, retry_delay
-from integrations.models import NotificationTipo
-from integrations.notifications import managers_of, notify
 from leads.models import CLOSED_STATUSES, Lead
+from organizations.models import NotificationTipo
+from organizations.notifications import managers_of, notify
 
 logger = logging.getLogger(__name__)
 

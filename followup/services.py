@@ -44,10 +44,9 @@ from followup.models import (
 from followup.scheduling import build_policy, due_time
 from followup.selectors import eligible_leads, never_enrolled
 from followup.timing import NoSendWindow
-from integrations.models import NotificationTipo
-from integrations.notifications import notify
 from leads.models import CLOSED_STATUSES, Lead, Resultado, TipoInteracao
-from organizations.models import Membership, Organization
+from organizations.models import Membership, NotificationTipo, Organization
+from organizations.notifications import notify
 
 logger = logging.getLogger(__name__)
 

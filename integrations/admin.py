@@ -14,22 +14,11 @@ from integrations.models import (
     CRM_DEFAULT_BASE_URLS,
     CRMConnection,
     CrmProvider,
-    Notification,
     WebhookNotification,
     WhatsAppAccount,
     WhatsAppMessage,
 )
 from organizations.admin import OrgScopedAdmin
-
-
-@admin.register(Notification)
-class NotificationAdmin(OrgScopedAdmin):
-    list_display = ["titulo", "tipo", "recipient", "read_at", "created_at"]
-    list_filter = ["tipo", "organization"]
-    search_fields = ["titulo"]
-    list_select_related = ["recipient"]
-    readonly_fields = ["payload", "chave"]
-
 
 # -- secrets: shown masked, replaced through empty password inputs ------------------------------
 

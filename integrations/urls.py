@@ -6,7 +6,6 @@ from rest_framework.routers import SimpleRouter
 from integrations import api
 
 router = SimpleRouter()
-router.register("notifications", api.NotificationViewSet, basename="notification")
 router.register(
     "integrations/whatsapp-accounts", api.WhatsAppAccountViewSet, basename="whatsapp-account"
 )

@@ -20,8 +20,8 @@ from django.db.models.functions import Cast, Concat, Replace
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from integrations.models import Notification, NotificationTipo
 from leads.models import Task, TaskStatus
+from organizations.models import Notification, NotificationTipo
 
 TASK_DUE_PREFIX = "task_due:"
 BATCH_SIZE = 1000

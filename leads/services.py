@@ -15,8 +15,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.api.exceptions import Conflict
-from integrations.models import NotificationTipo
-from integrations.notifications import managers_of, notify
 from leads import signals
 from leads.models import (
     Lead,
@@ -30,7 +28,8 @@ from leads.models import (
 )
 from leads.phones import phone_match_key
 from leads.scores import qualification_score
-from organizations.models import Membership, Organization
+from organizations.models import Membership, NotificationTipo, Organization
+from organizations.notifications import managers_of, notify
 
 # Fields whose change other apps care about (follow-up enrollment criteria, CRM mapping).
 TRACKED_FIELDS = (

@@ -28,8 +28,6 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from integrations.models import NotificationTipo
-from integrations.notifications import managers_of, notify
 from leads.models import Lead
 from mentorados import figures
 from mentorados.models import (
@@ -39,7 +37,8 @@ from mentorados.models import (
     MentoradoFeedback,
     MentoradoStatus,
 )
-from organizations.models import Membership, Organization, Role
+from organizations.models import Membership, NotificationTipo, Organization, Role
+from organizations.notifications import managers_of, notify
 
 # Who may be a mentee's mentor: mentors, and managers who mentor themselves.
 MENTOR_ROLES = frozenset({Role.MENTOR, Role.ADMIN, Role.GESTOR})

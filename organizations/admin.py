@@ -19,6 +19,7 @@ from organizations import services
 from organizations.models import (
     MANAGER_ROLES,
     Membership,
+    Notification,
     Organization,
     OrganizationHoliday,
     User,
@@ -148,6 +149,15 @@ class OrganizationHolidayAdmin(OrgScopedAdmin):
     search_fields = ["nome"]
     list_select_related = ["organization"]
     date_hierarchy = "data"
+
+
+@admin.register(Notification)
+class NotificationAdmin(OrgScopedAdmin):
+    list_display = ["titulo", "tipo", "recipient", "read_at", "created_at"]
+    list_filter = ["tipo", "organization"]
+    search_fields = ["titulo"]
+    list_select_related = ["recipient"]
+    readonly_fields = ["payload", "chave"]
 
 
 @admin.register(User)

@@ -9,10 +9,16 @@ import factory
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from integrations.models import Notification
 from leads.models import Lead, LeadInteraction, LeadQualification, Task
 from leads.phones import phone_match_key
-from organizations.models import Membership, Organization, OrganizationHoliday, Role, User
+from organizations.models import (
+    Membership,
+    Notification,
+    Organization,
+    OrganizationHoliday,
+    Role,
+    User,
+)
 
 PASSWORD = "senha-forte-123"
 

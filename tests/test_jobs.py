@@ -35,7 +35,7 @@ from config.jobs import (
     enqueue,
     register_periodic_jobs,
 )
-from integrations.models import Notification
+from organizations.models import Notification
 from tests.factories import (
     InteractionFactory,
     LeadFactory,

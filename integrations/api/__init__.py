@@ -1,14 +1,12 @@
-"""Integrations endpoints: notifications, WhatsApp accounts, CRM connections, lead CRM sync."""
+"""Integrations endpoints: WhatsApp accounts, CRM connections, lead CRM sync."""
 
 from __future__ import annotations
 
 from integrations.api.crm import CRMConnectionViewSet, LeadCrmSyncView
-from integrations.api.notifications import NotificationViewSet
 from integrations.api.whatsapp import WhatsAppAccountViewSet
 
 __all__ = [
     "CRMConnectionViewSet",
     "LeadCrmSyncView",
-    "NotificationViewSet",
     "WhatsAppAccountViewSet",
 ]

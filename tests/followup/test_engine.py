@@ -21,9 +21,9 @@ from followup.models import (
     LogEvent,
 )
 from followup.timing import MAX_RETRIES, next_send_time, retry_delay
-from integrations.models import Notification
 from leads import services as lead_services
 from leads.models import Lead, Task
+from organizations.models import Notification
 from tests.factories import HolidayFactory, LeadFactory
 from tests.followup.factories import (
     CALL_STEP,

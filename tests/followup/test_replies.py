@@ -7,10 +7,9 @@ from django.utils import timezone
 
 from followup import services
 from followup.models import ExecutionStatus, LogEvent
-from integrations.models import Notification
 from leads import signals
 from leads.models import Lead, LeadInteraction
-from organizations.models import Organization
+from organizations.models import Notification, Organization
 from tests.factories import LeadFactory
 from tests.followup.factories import make_execution, make_sequence
 

@@ -12,7 +12,8 @@ from pytest_httpserver import HTTPServer
 
 from followup.engine import dispatch_due
 from followup.models import ExecutionStatus, FollowupExecutionLog
-from integrations.models import MessageStatus, Notification, WhatsAppMessage
+from integrations.models import MessageStatus, WhatsAppMessage
+from organizations.models import Notification
 from tests.factories import LeadFactory
 from tests.followup.factories import WHATSAPP_STEP, make_execution, make_sequence
 from tests.integrations.factories import (

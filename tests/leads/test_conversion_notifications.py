@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 
-from integrations.models import Notification
 from leads.services import interaction_create, lead_convert, lead_update
+from organizations.models import Notification
 from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from integrations.models import Notification
 from leads.models import LeadInteraction, LeadStatusChange
+from organizations.models import Notification
 from tests.factories import InteractionFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,9 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from integrations.models import Notification
 from leads.jobs import notify_due_tasks
 from leads.reminders import task_due_key, tasks_notify_due
+from organizations.models import Notification
 from tests.factories import LeadFactory, MembershipFactory, TaskFactory
 
 

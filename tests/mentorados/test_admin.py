@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from integrations.models import Notification
 from mentorados.models import EvolucaoFinanceira, Mentorado, MentoradoFeedback
+from organizations.models import Notification
 from tests.mentorados.factories import EvolucaoFactory, FeedbackFactory, MentoradoFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,9 +8,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from integrations.models import Notification
 from mentorados.models import Mentorado, MentoradoFeedback
 from mentorados.services import organization_today
+from organizations.models import Notification
 from tests.factories import MembershipFactory
 from tests.mentorados.factories import FeedbackFactory, MentoradoFactory
 

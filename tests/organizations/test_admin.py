@@ -109,7 +109,7 @@ def test_it_creates_a_lead_in_admin_with_normalized_phone(staff_client, org_a):
         "/admin/leads/leadqualification/",
         "/admin/leads/leadstatuschange/",
         "/admin/leads/task/",
-        "/admin/integrations/notification/",
+        "/admin/organizations/notification/",
         "/admin/rq/",
     ],
 )

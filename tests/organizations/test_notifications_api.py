@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from integrations.models import Notification
-from integrations.notifications import notify
+from organizations.models import Notification
+from organizations.notifications import notify
 from tests.factories import NotificationFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from integrations.models import Notification
-from organizations.models import MANAGER_ROLES, Membership, Organization
+from organizations.models import MANAGER_ROLES, Membership, Notification, Organization
 
 
 def managers_of(organization: Organization | Any) -> QuerySet[Membership]:

@@ -13,8 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api.filters import StrictBooleanFilter
-from integrations import notifications
-from integrations.models import Notification
+from organizations import notifications
+from organizations.models import Notification
 from organizations.permissions import ALL_ROLES
 from organizations.scoping import OrgScopedMixin
 
