@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class ProjectConfig(AppConfig):
@@ -19,3 +20,11 @@ class ProjectConfig(AppConfig):
         signals.interaction_created.connect(
             metrics.count_interaction_created, dispatch_uid="config.metrics.interaction_created"
         )
+
+
+class BackOfficeAdminConfig(admin_apps.AdminConfig):
+    """`django.contrib.admin` with the back office's site (config.admin_site) as the default."""
+
+    default = False  # named explicitly in INSTALLED_APPS; ProjectConfig is config's default
+
+    default_site = "config.admin_site.BackOfficeSite"

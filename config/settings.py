@@ -59,7 +59,12 @@ INSTALLED_APPS = [
     "mentorados",
     "followup",
     "integrations",
-    "django.contrib.admin",
+    # django-unfold's theme before the admin; its default AppConfig would swap admin.site for
+    # its own, so the basic one is used and config.admin_site's subclass is the default site.
+    "unfold.apps.BasicAppConfig",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
+    "config.apps.BackOfficeAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -275,6 +280,23 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 DEFAULT_ORGANIZATION_TIMEZONE = "America/Sao_Paulo"
+
+# --- Back office (django-unfold) ----------------------------------------------------------
+# The sidebar lives in config/admin_nav.py (one line per page).
+UNFOLD = {
+    "SITE_TITLE": _("Leads e Mentorias"),
+    "SITE_HEADER": _("Leads e Mentorias"),
+    "SITE_SUBHEADER": _("Back office"),
+    "SITE_SYMBOL": "handshake",
+    "SHOW_HISTORY": True,
+    "SHOW_VIEW_ON_SITE": False,
+    "SHOW_BACK_BUTTON": True,
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        "navigation": "config.admin_nav.navigation",
+    },
+}
 
 # --- Static files -----------------------------------------------------------------------------
 STATIC_URL = "static/"

@@ -13,6 +13,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from unfold.admin import TabularInline
 
 from config.api.exceptions import Conflict
 from followup import services
@@ -111,7 +112,7 @@ class FollowupSequenceAdmin(OrgScopedAdmin):
         services.sequence_delete(sequence=obj)
 
 
-class LogInline(admin.TabularInline):
+class LogInline(TabularInline):
     model = FollowupExecutionLog
     extra = 0
     fields = readonly_fields = (

@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from unfold.admin import StackedInline, TabularInline
 
 from config.api.exceptions import Conflict
 from leads import services
@@ -67,7 +68,7 @@ class LeadAdminForm(forms.ModelForm):
             raise forms.ValidationError(_("Telefone inválido.")) from None
 
 
-class InteractionInline(admin.TabularInline):
+class InteractionInline(TabularInline):
     model = LeadInteraction
     extra = 0
     fields = readonly_fields = ("data_interacao", "tipo_interacao", "resultado", "resumo", "closer")
@@ -78,7 +79,7 @@ class InteractionInline(admin.TabularInline):
         return False  # interactions go through the service (conversion rules)
 
 
-class StatusChangeInline(admin.TabularInline):
+class StatusChangeInline(TabularInline):
     model = LeadStatusChange
     extra = 0
     fields = readonly_fields = ("changed_at", "from_status", "to_status", "changed_by")
@@ -88,7 +89,7 @@ class StatusChangeInline(admin.TabularInline):
         return False
 
 
-class QualificationInline(admin.StackedInline):
+class QualificationInline(StackedInline):
     model = LeadQualification
     extra = 0
     readonly_fields = ["qualification_score", "updated_at"]

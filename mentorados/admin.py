@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from unfold.admin import TabularInline
 
 from leads.phones import InvalidPhone, normalize_phone
 from mentorados import services
@@ -96,7 +97,7 @@ class MentoradoAdminForm(forms.ModelForm):
         return cleaned
 
 
-class OrgScopedInline(admin.TabularInline):
+class OrgScopedInline(TabularInline):
     """Inline rows follow the parent mentee's rules (OrgScopedAdmin), not Django model perms:
     staff see their organizations' rows; managers of the mentee's organization edit them."""
 

@@ -14,6 +14,8 @@ from django.db.models import ForeignKey, Model, QuerySet
 from django.forms import ModelChoiceField
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from organizations import services
 from organizations.models import (
@@ -39,7 +41,7 @@ def staff_organization_ids(request: HttpRequest, *, managers_only: bool = False)
     return cached
 
 
-class OrgScopedAdmin(admin.ModelAdmin):
+class OrgScopedAdmin(ModelAdmin):
     """Base for every organization-owned model's admin."""
 
     org_field = "organization"  # path from the model to its organization
@@ -105,7 +107,7 @@ class OrganizationAdmin(OrgScopedAdmin):
     prepopulated_fields = {"slug": ["nome"]}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        queryset = admin.ModelAdmin.get_queryset(self, request)
+        queryset = ModelAdmin.get_queryset(self, request)
         if request.user.is_superuser:
             return queryset
         return queryset.filter(pk__in=staff_organization_ids(request))
@@ -161,7 +163,11 @@ class NotificationAdmin(OrgScopedAdmin):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(DjangoUserAdmin, ModelAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
+
     ordering = ["email"]
     list_display = ["email", "nome_completo", "is_staff", "is_active", "date_joined"]
     list_filter = ["is_staff", "is_superuser", "is_active"]

@@ -1,0 +1,116 @@
+"""The back office's sidebar (django-unfold `UNFOLD["SIDEBAR"]["navigation"]`), in one place.
+
+Add a page with one line in `sections()`: `_model(...)` for a registered model's list (shown to
+whoever may view it), `_page(...)` for a custom admin page with its own permission callback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import reverse_lazy
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+
+def _model_admin(label: str) -> Any:
+    app_label, model_name = label.split(".")
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label == app_label and model._meta.model_name == model_name:
+            return model_admin
+    raise LookupError(label)
+
+
+def _model(title: Promise | str, icon: str, label: str) -> dict[str, Any]:
+    """A model's changelist, shown when the requester may view that model in the admin."""
+    app_label, model_name = label.split(".")
+
+    def permission(request: HttpRequest) -> bool:
+        return bool(_model_admin(label).has_view_permission(request))
+
+    link = reverse_lazy(f"admin:{app_label}_{model_name}_changelist")
+    return {"title": title, "icon": icon, "link": link, "permission": permission}
+
+
+def _page(
+    title: Promise | str,
+    icon: str,
+    url_name: str,
+    permission: Callable[[HttpRequest], bool] | None = None,
+) -> dict[str, Any]:
+    """A custom admin page by URL name, shown when `permission(request)` (default: always)."""
+
+    item: dict[str, Any] = {"title": title, "icon": icon, "link": reverse_lazy(url_name)}
+    if permission is not None:
+        item["permission"] = permission
+    return item
+
+
+def _superuser(request: HttpRequest) -> bool:
+    return bool(request.user.is_superuser)
+
+
+def sections() -> list[dict[str, Any]]:
+    return [
+        {
+            "title": _("Vendas"),
+            "separator": True,
+            "items": [
+                _page(_("Painel"), "monitoring", "admin-painel"),
+                _model(_("Leads"), "person_search", "leads.lead"),
+                _model(_("Tarefas"), "task_alt", "leads.task"),
+                _model(_("Interações"), "forum", "leads.leadinteraction"),
+                _model(_("Qualificações"), "fact_check", "leads.leadqualification"),
+                _model(_("Histórico de status"), "history", "leads.leadstatuschange"),
+            ],
+        },
+        {
+            "title": _("Mentorados"),
+            "separator": True,
+            "items": [
+                _model(_("Mentorados"), "school", "mentorados.mentorado"),
+                _model(_("Evolução financeira"), "trending_up", "mentorados.evolucaofinanceira"),
+                _model(_("Feedbacks"), "reviews", "mentorados.mentoradofeedback"),
+            ],
+        },
+        {
+            "title": _("Follow-up"),
+            "separator": True,
+            "items": [
+                _model(_("Sequências"), "route", "followup.followupsequence"),
+                _model(_("Execuções"), "play_circle", "followup.followupexecution"),
+                _model(_("Registros de execução"), "receipt_long", "followup.followupexecutionlog"),
+            ],
+        },
+        {
+            "title": _("Integrações"),
+            "separator": True,
+            "items": [
+                _model(_("Notificações"), "notifications", "integrations.notification"),
+                _model(_("Contas de WhatsApp"), "chat", "integrations.whatsappaccount"),
+                _model(_("Mensagens de WhatsApp"), "sms", "integrations.whatsappmessage"),
+                _model(_("Webhooks recebidos"), "webhook", "integrations.webhooknotification"),
+                _model(_("Conexões de CRM"), "hub", "integrations.crmconnection"),
+            ],
+        },
+        {
+            "title": _("Organização"),
+            "separator": True,
+            "items": [
+                _model(_("Organizações"), "apartment", "organizations.organization"),
+                _model(_("Membros"), "group", "organizations.membership"),
+                _model(_("Usuários"), "person", "organizations.user"),
+                _model(_("Feriados"), "event", "organizations.organizationholiday"),
+                _page(_("Documentação da API"), "api", "swagger-ui"),
+                _page(_("Filas e jobs"), "queue", "django_rq:home", _superuser),
+            ],
+        },
+    ]
+
+
+def navigation(request: HttpRequest) -> list[dict[str, Any]]:
+    """Called by unfold per request; items the requester may not see are hidden by unfold."""
+    return sections()

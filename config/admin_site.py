@@ -1,0 +1,18 @@
+"""The back office's admin site (django-unfold), installed as Django's default admin site.
+
+`config.apps.BackOfficeAdminConfig` replaces `django.contrib.admin` in INSTALLED_APPS and names
+this class as `default_site`, so every `@admin.register` in the apps lands here.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from unfold.sites import UnfoldAdminSite
+
+
+class BackOfficeSite(UnfoldAdminSite):
+    """Unfold's admin site with the project's titles."""
+
+    site_title = _("Leads e Mentorias")
+    site_header = _("Leads e Mentorias")
+    index_title = _("Back office")
