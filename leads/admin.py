@@ -135,6 +135,11 @@ class LeadAdmin(OrgScopedAdmin):
     list_per_page = 50
     show_full_result_count = False  # a COUNT(*) over a million leads on every page is wasteful
 
+    def get_urls(self) -> list[Any]:
+        from leads.admin_board import board_urls  # the board's views live in their own module
+
+        return [*board_urls(self.admin_site), *super().get_urls()]
+
     def save_model(self, request: HttpRequest, obj: Lead, form: Any, change: bool) -> None:
         data = {field: form.cleaned_data[field] for field in form.changed_data}
         data.pop("organization", None) if change else None
