@@ -32,7 +32,7 @@ def _model(title: Promise | str, icon: str, label: str) -> dict[str, Any]:
         return bool(_model_admin(label).has_view_permission(request))
 
     link = reverse_lazy(f"admin:{app_label}_{model_name}_changelist")
-    return {"title": title, "icon": icon, "link": link, "permission": permission}
+    return {"title": title, "icon": icon, "link": link, "permission": permission, "model": label}
 
 
 def _page(
@@ -89,7 +89,6 @@ def sections() -> list[dict[str, Any]]:
             "title": _("Integrações"),
             "separator": True,
             "items": [
-                _model(_("Notificações"), "notifications", "integrations.notification"),
                 _model(_("Contas de WhatsApp"), "chat", "integrations.whatsappaccount"),
                 _model(_("Mensagens de WhatsApp"), "sms", "integrations.whatsappmessage"),
                 _model(_("Webhooks recebidos"), "webhook", "integrations.webhooknotification"),
@@ -102,6 +101,7 @@ def sections() -> list[dict[str, Any]]:
             "items": [
                 _model(_("Organizações"), "apartment", "organizations.organization"),
                 _model(_("Membros"), "group", "organizations.membership"),
+                _model(_("Notificações"), "notifications", "organizations.notification"),
                 _model(_("Usuários"), "person", "organizations.user"),
                 _model(_("Feriados"), "event", "organizations.organizationholiday"),
                 _page(_("Documentação da API"), "api", "swagger-ui"),
