@@ -49,6 +49,10 @@ def _page(
     return item
 
 
+def _leads(request: HttpRequest) -> bool:
+    return bool(_model_admin("leads.lead").has_view_permission(request))
+
+
 def _superuser(request: HttpRequest) -> bool:
     return bool(request.user.is_superuser)
 
@@ -61,6 +65,7 @@ def sections() -> list[dict[str, Any]]:
             "items": [
                 _page(_("Painel"), "monitoring", "admin-painel"),
                 _model(_("Leads"), "person_search", "leads.lead"),
+                _page(_("Quadro de leads"), "view_kanban", "admin:leads_lead_board", _leads),
                 _model(_("Tarefas"), "task_alt", "leads.task"),
                 _model(_("Interações"), "forum", "leads.leadinteraction"),
                 _model(_("Qualificações"), "fact_check", "leads.leadqualification"),

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 
 from config.api.exceptions import Conflict
-from followup import services
+from followup import admin_lead_actions, services
 from followup.models import FollowupExecution, FollowupExecutionLog, FollowupSequence
 from followup.validation import (
     SequenceDataInvalid,
@@ -211,3 +211,7 @@ class FollowupExecutionLogAdmin(OrgScopedAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# The lead list's "enrol in a sequence" action (followup may import leads, not the reverse).
+admin_lead_actions.install()

@@ -13,6 +13,7 @@ from unfold.admin import StackedInline, TabularInline
 
 from config.api.exceptions import Conflict
 from leads import services
+from leads.admin_actions import LEAD_BULK_ACTIONS
 from leads.models import (
     Lead,
     LeadInteraction,
@@ -131,7 +132,7 @@ class LeadAdmin(OrgScopedAdmin):
     ]
     date_hierarchy = "created_at"
     inlines = [QualificationInline, InteractionInline, StatusChangeInline]
-    actions = ["mark_converted", "mark_lost"]
+    actions = ["mark_converted", *LEAD_BULK_ACTIONS]
     list_per_page = 50
     show_full_result_count = False  # a COUNT(*) over a million leads on every page is wasteful
 
@@ -164,12 +165,6 @@ class LeadAdmin(OrgScopedAdmin):
         for lead in queryset:
             services.lead_convert(lead=lead, actor=_actor(request, lead.organization_id))
         self.message_user(request, _("Leads convertidos."))
-
-    @admin.action(description=_("Marcar como perdido"))
-    def mark_lost(self, request: HttpRequest, queryset: QuerySet[Lead]) -> None:
-        for lead in queryset:
-            services.lead_mark_lost(lead=lead, actor=_actor(request, lead.organization_id))
-        self.message_user(request, _("Leads marcados como perdidos."))
 
 
 @admin.register(LeadInteraction)

@@ -63,11 +63,16 @@ def test_it_runs_admin_actions_through_the_services(staff_client, org_a):
     lead = LeadFactory(organization=org_a.org, status="negociacao")
     response = staff_client.post(
         "/admin/leads/lead/",
-        {"action": "mark_lost", "_selected_action": [str(lead.pk)]},
+        {
+            "action": "mark_lost",
+            "_selected_action": [str(lead.pk)],
+            "apply": "1",
+            "motivo_perda": "Sem orçamento",
+        },
     )
     assert response.status_code == 302
     lead.refresh_from_db()
-    assert lead.status == "perdido"
+    assert lead.status == "perdido" and lead.motivo_perda == "Sem orçamento"
     change = LeadStatusChange.objects.get(lead=lead)
     assert change.changed_by == org_a.gestor
 
