@@ -98,6 +98,30 @@ def run_checks(timeout: float | None = None) -> dict[str, str]:
     return results
 
 
+def resident_memory_bytes() -> int | None:
+    """This process's resident set size (VmRSS) in bytes, or None where it cannot be read.
+
+    Linux's /proc/self/status gives the current figure (in kB); elsewhere
+    `resource.getrusage` gives the peak (ru_maxrss: kB on Linux, bytes on macOS), which is
+    the best available there.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    except (ImportError, OSError):
+        return None
+    return int(peak) if sys.platform == "darwin" else int(peak) * 1024
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -114,6 +138,7 @@ def health(request: HttpRequest) -> JsonResponse:
             "timestamp": _now(),
             "services": services,
             "uptime": round(time.monotonic() - STARTED_AT, 1),
+            "memory_rss_bytes": resident_memory_bytes(),
         },
         status=200 if healthy else 503,
     )

@@ -108,6 +108,15 @@ def user_id_of(request: HttpRequest) -> Any:
     return None
 
 
+# Enough to tell browsers, apps and bots apart; a client cannot make log lines arbitrarily long.
+USER_AGENT_MAX_CHARS = 200
+
+
+def user_agent_of(request: HttpRequest) -> str:
+    """The User-Agent header, cut to USER_AGENT_MAX_CHARS ("" when absent)."""
+    return request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX_CHARS]
+
+
 def organization_id_of(request: HttpRequest) -> str | None:
     organization = getattr(request, "organization", None)
     return str(organization.pk) if organization is not None else None
@@ -170,6 +179,7 @@ class RequestLogMiddleware:
                 "user_id": user_id_of(request),
                 "organization_id": organization_id_of(request),
                 "ip": client_ip(request),
+                "user_agent": user_agent_of(request),
             },
         )
 

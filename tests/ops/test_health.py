@@ -43,6 +43,10 @@ def test_it_reports_ok_when_everything_answers(anon, django_assert_num_queries):
     assert datetime.fromisoformat(body["timestamp"].replace("Z", "+00:00")).tzinfo is not None
     assert isinstance(body["uptime"], float | int)
     assert body["uptime"] >= 0
+    # This very process's resident memory, in bytes: a running Python with Django loaded
+    # holds more than 10 MB and (in a test run) less than 4 GB.
+    assert isinstance(body["memory_rss_bytes"], int)
+    assert 10 * 1024 * 1024 < body["memory_rss_bytes"] < 4 * 1024**3
     assert "no-cache" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
 
 
@@ -119,3 +123,31 @@ def test_it_waits_for_services_from_the_command_line(settings, capsys):
     settings.REDIS_URL = DEAD_REDIS
     with pytest.raises(CommandError, match="redis"):
         call_command("wait_for_services", "--timeout", "0.5", "--interval", "0.1")
+
+
+def test_it_reads_resident_memory_from_proc_status():
+    from config.health import resident_memory_bytes
+
+    with open("/proc/self/status", encoding="ascii") as status:
+        kib = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    # Memory moves between the two reads; allow a few MiB either way.
+    assert abs(resident_memory_bytes() - kib * 1024) < 8 * 1024 * 1024
+
+
+def test_it_falls_back_to_getrusage_without_proc(monkeypatch):
+    import builtins
+    import resource
+
+    from config import health
+
+    real_open = builtins.open
+
+    def no_proc(path, *args, **kwargs):
+        if str(path).startswith("/proc/"):
+            raise FileNotFoundError(path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", no_proc)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    assert health.resident_memory_bytes() >= peak_kib * 1024

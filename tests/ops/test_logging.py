@@ -54,6 +54,18 @@ def test_it_logs_one_json_line_per_request(org_a, client_for, log_output):
     assert line["user_id"] == org_a.closer.user_id
     assert line["organization_id"] == str(org_a.org.pk)
     assert line["ip"] == "127.0.0.1"
+    assert line["user_agent"] == ""  # the test client sends none
+
+
+def test_it_logs_the_user_agent_cut_to_200_characters(org_a, client_for, log_output):
+    client = client_for(org_a.closer)
+    client.get("/api/v1/leads/", HTTP_USER_AGENT="LeadsApp/2.1 (Android 14)")
+    client.get("/api/v1/leads/", HTTP_USER_AGENT="Bot/" + "x" * 500)
+
+    first, second = log_output.requests()
+    assert first["user_agent"] == "LeadsApp/2.1 (Android 14)"
+    assert second["user_agent"] == "Bot/" + "x" * 196
+    assert len(second["user_agent"]) == 200
 
 
 def test_it_logs_the_route_pattern_not_the_raw_path(org_a, client_for, log_output):
