@@ -75,6 +75,26 @@ def previous_month_faturamento(row: EvolucaoFinanceira) -> Decimal | None:
 # --- dashboard --------------------------------------------------------------------------------
 
 
+def satisfaction_between(
+    *, organization: Organization | Any, start: date, end: date
+) -> dict[str, Any]:
+    """Feedback counts over data_feedback in [start, end]: the one definition of the NPS inputs.
+
+    Used by the dashboard's `satisfaction` block and by the organization's stored NPS
+    (services.organization_nps_refresh), so both give the same figure for the same window.
+    """
+    return (
+        MentoradoFeedback.objects.for_org(organization)
+        .filter(data_feedback__gte=start, data_feedback__lte=end)
+        .aggregate(
+            total=Count("pk"),
+            promotores=Count("pk", filter=Q(nota_nps__gte=figures.PROMOTER_MIN)),
+            detratores=Count("pk", filter=Q(nota_nps__lte=figures.DETRACTOR_MAX)),
+            nota_geral_media=Avg("nota_geral"),
+        )
+    )
+
+
 @dataclass(frozen=True)
 class Period:
     """`months` calendar months ending with the current one (organization time zone).
@@ -215,16 +235,7 @@ def mentorado_dashboard(
                 "mentorados_reportando": row["mentorados_reportando"] if row else 0,
             }
         )
-    answers = (
-        MentoradoFeedback.objects.for_org(organization)
-        .filter(data_feedback__gte=start, data_feedback__lte=today)
-        .aggregate(
-            total=Count("pk"),
-            promotores=Count("pk", filter=Q(nota_nps__gte=figures.PROMOTER_MIN)),
-            detratores=Count("pk", filter=Q(nota_nps__lte=figures.DETRACTOR_MAX)),
-            nota_geral_media=Avg("nota_geral"),
-        )
-    )
+    answers = satisfaction_between(organization=organization, start=start, end=today)
     total_answers = answers["total"]
     return {
         "period": {"months": period, "start": start.isoformat(), "end": today.isoformat()},

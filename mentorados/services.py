@@ -14,11 +14,12 @@ reads the first one's committed month before computing.
 
 from __future__ import annotations
 
+import calendar
 import uuid
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -37,8 +38,9 @@ from mentorados.models import (
     MentoradoFeedback,
     MentoradoStatus,
 )
-from organizations.models import Membership, NotificationTipo, Organization, Role
+from organizations.models import Membership, NotificationTipo, Organization, OrganizationNps, Role
 from organizations.notifications import managers_of, notify
+from organizations.services import NpsFigure, NpsSnapshot, organization_nps_update
 
 # Who may be a mentee's mentor: mentors, and managers who mentor themselves.
 MENTOR_ROLES = frozenset({Role.MENTOR, Role.ADMIN, Role.GESTOR})
@@ -293,6 +295,7 @@ def feedback_create(
     )
     feedback.save(force_insert=True)
     mentorado_refresh_figures(mentorado=mentorado)
+    organization_nps_refresh(organization=organization, months=[_month_of(feedback.data_feedback)])
     if feedback.nota_geral <= LOW_SATISFACTION_MAX:
         _notify_low_satisfaction(organization, mentorado, feedback)
     return feedback
@@ -326,18 +329,79 @@ def feedback_update(
     *, feedback: MentoradoFeedback, actor: Membership | None, data: dict[str, Any]
 ) -> MentoradoFeedback:
     """Back-office correction of a feedback (no new notification: it was raised on creation)."""
+    before = _month_of(feedback.data_feedback)
     for field, value in data.items():
         setattr(feedback, field, value)
     feedback.save()
     mentorado_refresh_figures(mentorado=feedback.mentorado)
+    organization_nps_refresh(
+        organization=feedback.mentorado.organization,
+        months=[before, _month_of(feedback.data_feedback)],
+    )
     return feedback
 
 
 @transaction.atomic
 def feedback_delete(*, feedback: MentoradoFeedback, actor: Membership | None) -> None:
     mentorado = feedback.mentorado
+    month = _month_of(feedback.data_feedback)
     feedback.delete()
     mentorado_refresh_figures(mentorado=mentorado)
+    organization_nps_refresh(organization=mentorado.organization, months=[month])
+
+
+# --- organization NPS -------------------------------------------------------------------------
+
+# The organization's current NPS covers the feedbacks dated in the last 90 days, today included
+# (organization time zone).
+NPS_WINDOW_DAYS = 90
+
+
+def _month_of(day: date | Any) -> tuple[int, int]:
+    if isinstance(day, str):
+        day = date.fromisoformat(day)
+    return (day.year, day.month)
+
+
+def _nps_figure(counts: dict[str, Any]) -> NpsFigure:
+    return NpsFigure(
+        nps=figures.nps_from_counts(
+            promotores=counts["promotores"], detratores=counts["detratores"], total=counts["total"]
+        ),
+        respostas=counts["total"],
+        promotores=counts["promotores"],
+        detratores=counts["detratores"],
+    )
+
+
+def organization_nps_refresh(
+    *,
+    organization: Organization,
+    months: Iterable[tuple[int, int]] = (),
+    today: date | None = None,
+) -> OrganizationNps:
+    """Recompute the organization's 90-day NPS and the given months of its series.
+
+    Called in the transaction of every feedback write, and daily for every organization (so the
+    90-day figure ages even without new feedback). Counts come from the dashboard's own
+    selector, so the stored figure equals the dashboard's for the same window.
+    """
+    from mentorados.selectors import satisfaction_between
+
+    def compute() -> NpsSnapshot:
+        end = today or organization_today(organization)
+        start = end - timedelta(days=NPS_WINDOW_DAYS - 1)
+        meses = {}
+        for ano, mes in sorted(set(months)):
+            first = date(ano, mes, 1)
+            last = date(ano, mes, calendar.monthrange(ano, mes)[1])
+            meses[(ano, mes)] = _nps_figure(
+                satisfaction_between(organization=organization, start=first, end=last)
+            )
+        atual = _nps_figure(satisfaction_between(organization=organization, start=start, end=end))
+        return NpsSnapshot(inicio=start, fim=end, atual=atual, meses=meses)
+
+    return organization_nps_update(organization=organization, compute=compute)
 
 
 # --- daily engagement -------------------------------------------------------------------------

@@ -14,12 +14,26 @@ from rest_framework.views import APIView
 
 from config.api.serializers import StrictCharField, StrictEmailField, StrictModelSerializer
 from organizations import services
-from organizations.models import Membership, Organization, OrganizationHoliday, Role
+from organizations.models import (
+    Membership,
+    Organization,
+    OrganizationHoliday,
+    OrganizationNps,
+    Role,
+)
 from organizations.permissions import ADMIN_ONLY, ALL_ROLES
 from organizations.scoping import OrgScopedMixin, request_membership
 
 
 class OrganizationSerializer(StrictModelSerializer):
+    # Kept by mentorados' feedback service (organizations.models.OrganizationNps).
+    nps_atual = serializers.SerializerMethodField(
+        help_text="NPS dos feedbacks dos últimos 90 dias (null sem respostas)"
+    )
+    nps_respostas_90d = serializers.SerializerMethodField(
+        help_text="Número de feedbacks dos últimos 90 dias"
+    )
+
     class Meta:
         model = Organization
         fields = [
@@ -31,8 +45,27 @@ class OrganizationSerializer(StrictModelSerializer):
             "ticket_alvo",
             "visibilidade_leads",
             "created_at",
+            "nps_atual",
+            "nps_respostas_90d",
         ]
         read_only_fields = ["id", "slug", "created_at"]
+
+    def _nps(self, organization: Organization) -> OrganizationNps | None:
+        # One query for both fields.
+        cache: dict[Any, OrganizationNps | None] = self.__dict__.setdefault("_nps_rows", {})
+        if organization.pk not in cache:
+            cache[organization.pk] = OrganizationNps.objects.filter(
+                organization=organization
+            ).first()
+        return cache[organization.pk]
+
+    def get_nps_atual(self, organization: Organization) -> int | None:
+        row = self._nps(organization)
+        return row.nps_atual if row else None
+
+    def get_nps_respostas_90d(self, organization: Organization) -> int:
+        row = self._nps(organization)
+        return row.respostas_90d if row else 0
 
 
 class OrganizationView(APIView):

@@ -284,3 +284,64 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.titulo
+
+
+class OrganizationNps(models.Model):
+    """The organization's current NPS (last 90 days), kept by mentorados' feedback service.
+
+    Stored here, not computed on read, so the organization API and the painel need no
+    mentee query; organizations does not import mentorados (mentorados writes it).
+    """
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, primary_key=True, related_name="nps"
+    )
+    nps_atual = models.IntegerField(_("NPS atual"), null=True, blank=True)
+    respostas_90d = models.PositiveIntegerField(_("respostas (90 dias)"), default=0)
+    promotores_90d = models.PositiveIntegerField(_("promotores (90 dias)"), default=0)
+    detratores_90d = models.PositiveIntegerField(_("detratores (90 dias)"), default=0)
+    # The window's first and last day (organization time zone) of the stored figure.
+    inicio = models.DateField(_("início da janela"), null=True, blank=True)
+    fim = models.DateField(_("fim da janela"), null=True, blank=True)
+    atualizado_em = models.DateTimeField(_("atualizado em"), default=now)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "organization_nps"
+        verbose_name = _("NPS da organização")
+        verbose_name_plural = _("NPS da organização")
+
+    def __str__(self) -> str:
+        return f"NPS {self.nps_atual}"
+
+
+class OrganizationNpsMonth(models.Model):
+    """The organization's NPS over the feedbacks dated in one calendar month."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="nps_months"
+    )
+    ano = models.PositiveSmallIntegerField(_("ano"))
+    mes = models.PositiveSmallIntegerField(_("mês"))
+    nps = models.IntegerField(_("NPS"), null=True, blank=True)
+    respostas = models.PositiveIntegerField(_("respostas"), default=0)
+    promotores = models.PositiveIntegerField(_("promotores"), default=0)
+    detratores = models.PositiveIntegerField(_("detratores"), default=0)
+    atualizado_em = models.DateTimeField(_("atualizado em"), default=now)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "organization_nps_months"
+        verbose_name = _("NPS mensal")
+        verbose_name_plural = _("NPS mensal")
+        ordering = ["ano", "mes"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "ano", "mes"], name="org_nps_month_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mes:02d}/{self.ano} NPS {self.nps}"

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from config.api.exceptions import Conflict
 from config.jobs import enqueue
-from organizations.models import Membership, Organization, OrganizationHoliday, Role, User
+from organizations.models import (
+    Membership,
+    Organization,
+    OrganizationHoliday,
+    OrganizationNps,
+    OrganizationNpsMonth,
+    Role,
+    User,
+)
 
 
 def _unique_slug(nome: str) -> str:
@@ -123,3 +135,78 @@ def holiday_add(*, organization: Organization, data: Any, nome: str) -> Organiza
     if existing is not None:
         raise Conflict(_("Já existe um feriado nesta data."), details={"existing_id": existing.pk})
     return OrganizationHoliday.objects.create(organization=organization, data=data, nome=nome)
+
+
+# --- NPS ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NpsFigure:
+    """NPS over a set of feedbacks: the figure and the counts it comes from."""
+
+    nps: int | None
+    respostas: int
+    promotores: int
+    detratores: int
+
+
+@dataclass(frozen=True)
+class NpsSnapshot:
+    """What the feedback side computed: the 90-day window and the months it touched."""
+
+    inicio: date
+    fim: date
+    atual: NpsFigure
+    meses: dict[tuple[int, int], NpsFigure]
+
+
+@transaction.atomic
+def organization_nps_update(
+    *, organization: Organization, compute: Callable[[], NpsSnapshot]
+) -> OrganizationNps:
+    """Store the organization's NPS, computing it under a lock on the NPS row.
+
+    `compute` (given by mentorados, which owns feedback) runs after the lock is held, so two
+    feedbacks saved at once are counted by whichever stores last: with READ COMMITTED the
+    second one's count sees the first one's committed row. Idempotent: it stores a function
+    of the data.
+    """
+    OrganizationNps.objects.bulk_create(
+        [OrganizationNps(organization=organization)], ignore_conflicts=True
+    )
+    row = OrganizationNps.objects.select_for_update().get(organization=organization)
+    snapshot = compute()
+    now = timezone.now()
+    row.nps_atual = snapshot.atual.nps
+    row.respostas_90d = snapshot.atual.respostas
+    row.promotores_90d = snapshot.atual.promotores
+    row.detratores_90d = snapshot.atual.detratores
+    row.inicio, row.fim, row.atualizado_em = snapshot.inicio, snapshot.fim, now
+    row.save()
+    _store_nps_months(organization, snapshot.meses.items(), now)
+    return row
+
+
+def _store_nps_months(
+    organization: Organization,
+    months: Iterable[tuple[tuple[int, int], NpsFigure]],
+    now: Any,
+) -> None:
+    for (ano, mes), figure in months:
+        if figure.respostas == 0:
+            OrganizationNpsMonth.objects.filter(
+                organization=organization, ano=ano, mes=mes
+            ).delete()
+            continue
+        OrganizationNpsMonth.objects.update_or_create(
+            organization=organization,
+            ano=ano,
+            mes=mes,
+            defaults={
+                "nps": figure.nps,
+                "respostas": figure.respostas,
+                "promotores": figure.promotores,
+                "detratores": figure.detratores,
+                "atualizado_em": now,
+            },
+        )
