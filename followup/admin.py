@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 
-from config.api.exceptions import Conflict
+from config.errors import ConflictError, form_error_message
 from followup import admin_lead_actions, services
 from followup.models import FollowupExecution, FollowupExecutionLog, FollowupSequence
 from followup.validation import (
@@ -170,8 +170,10 @@ class FollowupExecutionAdmin(OrgScopedAdmin):
             try:
                 service(execution=execution, actor=_actor(request, execution.organization_id))
                 done += 1
-            except Conflict as exc:
-                self.message_user(request, f"{execution}: {exc.detail}", messages.WARNING)
+            except ConflictError as exc:
+                self.message_user(
+                    request, f"{execution}: {form_error_message(exc)}", messages.WARNING
+                )
         if done:
             self.message_user(request, _("%(n)d execução(ões) atualizada(s).") % {"n": done})
 

@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from config.api.exceptions import Conflict
+from config.errors import ConflictError
 from followup import services
 from followup.models import FollowupSequence
 from leads.admin_actions import ActorResolver, BulkReport, Skip, form_step, submitted
@@ -83,9 +83,9 @@ def enrol_in_sequence(
         actor = resolver.actor(sequence.organization_id)
         try:
             result = services.followup_enroll_leads(sequence=sequence, leads=accepted, actor=actor)
-        except Conflict as exc:
+        except ConflictError as exc:
             for lead in accepted:
-                report.refused.append((lead.nome_completo, str(exc.detail)))
+                report.refused.append((lead.nome_completo, str(exc.message)))
         else:
             report.changed = len(result.enrolled)
             skipped: dict[str, list[str]] = defaultdict(list)

@@ -28,7 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from config.api.exceptions import Conflict
+from config.errors import ConflictError
 from config.jobs import enqueue
 from followup.models import (
     UNFINISHED_STATUSES,
@@ -289,7 +289,7 @@ def followup_enroll_leads(
     """
     sequence = FollowupSequence.objects.select_related("organization").get(pk=sequence.pk)
     if not sequence.ativo:
-        raise Conflict(
+        raise ConflictError(
             _("A sequência está inativa: ative-a antes de inscrever leads."),
             details={"sequence_id": str(sequence.pk)},
         )
@@ -373,7 +373,7 @@ def _locked(execution: FollowupExecution) -> FollowupExecution:
 
 def _conflict_if_finished(execution: FollowupExecution) -> None:
     if execution.is_finished:
-        raise Conflict(
+        raise ConflictError(
             _("A execução já terminou (%(status)s).") % {"status": execution.get_status_display()},
             details={"status": execution.status, "id": str(execution.pk)},
         )
@@ -409,7 +409,7 @@ def execution_resume(
     if execution.status == ExecutionStatus.PAUSED:
         sequence = execution.sequence
         if not sequence.ativo:
-            raise Conflict(
+            raise ConflictError(
                 _("A sequência está inativa: ative-a para retomar as execuções."),
                 details={"sequence_id": str(sequence.pk)},
             )

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from config.errors import ValidationError
 from followup.models import TipoAcao
 from followup.templating import TemplateSyntaxProblem, validate_template
 from leads.models import CLOSED_STATUSES, LeadStatus, Temperatura
@@ -66,12 +67,11 @@ CRITERIA_KEYS = (
 OPEN_STATUSES = [s for s in LeadStatus.values if s not in CLOSED_STATUSES]
 
 
-class SequenceDataInvalid(ValueError):
+class SequenceDataInvalid(ValidationError, ValueError):
     """Validation failed; ``details`` maps step index (or criteria key) to field messages."""
 
     def __init__(self, details: dict[str, Any]) -> None:
-        super().__init__(str(details))
-        self.details = details
+        super().__init__(details=details)
 
 
 def _template_problem(problem: TemplateSyntaxProblem) -> str:

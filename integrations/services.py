@@ -11,7 +11,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from config.api.exceptions import Conflict
+from config.errors import ConflictError
 from integrations.models import (
     CRM_DEFAULT_BASE_URLS,
     CRMConnection,
@@ -31,11 +31,11 @@ def _check_whatsapp_conflicts(
     if taken is not None:
         # Another organization's row is not named: its existence is all that can be said.
         details = {"existing_id": str(taken.pk)} if taken.organization_id == organization.pk else {}
-        raise Conflict(_("Este phone_number_id já está cadastrado."), details=details)
+        raise ConflictError(_("Este phone_number_id já está cadastrado."), details=details)
     if ativo:
         active = others.filter(organization=organization, ativo=True).only("id").first()
         if active is not None:
-            raise Conflict(
+            raise ConflictError(
                 _("A organização já tem uma conta de WhatsApp ativa; desative-a primeiro."),
                 details={"existing_id": str(active.pk)},
             )
@@ -47,7 +47,7 @@ def _save(instance: Any, *, conflict_message: str) -> None:
             instance.save()
     except IntegrityError:
         # A concurrent request won the unique constraint between our check and this write.
-        raise Conflict(conflict_message) from None
+        raise ConflictError(conflict_message) from None
 
 
 def _apply_whatsapp(account: WhatsAppAccount, data: dict[str, Any]) -> None:
@@ -102,7 +102,7 @@ def _check_crm_conflict(*, organization: Organization, exclude: Any = None) -> N
         others = others.exclude(pk=exclude)
     existing = others.only("id").first()
     if existing is not None:
-        raise Conflict(
+        raise ConflictError(
             _("A organização já tem uma conexão de CRM; altere ou remova a existente."),
             details={"existing_id": str(existing.pk)},
         )

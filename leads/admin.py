@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import StackedInline, TabularInline
 
-from config.api.exceptions import Conflict
+from config.errors import ConflictError, form_error_message
 from leads import services
 from leads.admin_actions import LEAD_BULK_ACTIONS
 from leads.models import (
@@ -156,8 +156,8 @@ class LeadAdmin(OrgScopedAdmin):
                     organization=organization, actor=_actor(request, organization.pk), data=data
                 )
                 obj.pk = created.pk
-        except Conflict as exc:
-            self.message_user(request, str(exc.detail), messages.ERROR)
+        except ConflictError as exc:
+            self.message_user(request, form_error_message(exc), messages.ERROR)
             raise
 
     @admin.action(description=_("Marcar como convertido"))

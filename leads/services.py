@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from config.api.exceptions import Conflict
+from config.errors import ConflictError
 from leads import signals
 from leads.models import (
     Lead,
@@ -69,7 +69,7 @@ def _duplicate_of(
 
 
 def _raise_duplicate(existing: Lead) -> None:
-    raise Conflict(
+    raise ConflictError(
         _("Já existe um lead com este email ou telefone nesta organização."),
         details={"existing_id": str(existing.pk)},
     )

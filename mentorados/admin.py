@@ -10,13 +10,13 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 
+from config.errors import ApplicationError
 from leads.phones import InvalidPhone, normalize_phone
 from mentorados import services
 from mentorados.models import EvolucaoFinanceira, Mentorado, MentoradoFeedback
@@ -89,7 +89,7 @@ class MentoradoAdminForm(forms.ModelForm):
             self.add_error("lead", _("O lead deve ser da mesma organização."))
         try:
             services.validate_mentor(organization, cleaned.get("mentor"))
-        except ValidationError:
+        except ApplicationError:
             self.add_error(
                 "mentor",
                 _("O mentor deve ser um membro ativo da organização (mentor, admin ou gestor)."),

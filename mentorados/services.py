@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.errors import ValidationError
 from leads.models import Lead
 from mentorados import figures
 from mentorados.models import (
@@ -65,11 +65,13 @@ def validate_mentor(organization: Organization, mentor: Membership | None) -> No
         return
     if not eligible_mentors(organization).filter(pk=mentor.pk).exists():
         raise ValidationError(
-            {
-                "mentor_id": _(
-                    "O mentor deve ser um membro ativo desta organização com papel mentor, "
-                    "admin ou gestor."
-                )
+            details={
+                "mentor_id": [
+                    _(
+                        "O mentor deve ser um membro ativo desta organização com papel mentor, "
+                        "admin ou gestor."
+                    )
+                ]
             }
         )
 
@@ -137,7 +139,7 @@ def mentorado_update(
         locked.data_fim = None
     if locked.data_fim is not None and locked.data_fim < locked.data_inicio:
         raise ValidationError(
-            {"data_fim": _("A data de término não pode ser anterior à data de início.")}
+            details={"data_fim": [_("A data de término não pode ser anterior à data de início.")]}
         )
     locked.save()
     return locked

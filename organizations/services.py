@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from config.api.exceptions import Conflict
+from config.errors import ConflictError
 from config.jobs import enqueue
 from organizations.models import (
     Membership,
@@ -70,7 +70,7 @@ def member_add(
             user.save(update_fields=["password"])
     existing = Membership.objects.filter(organization=organization, user=user).first()
     if existing is not None:
-        raise Conflict(
+        raise ConflictError(
             _("Este usuário já é membro da organização."), details={"existing_id": str(existing.id)}
         )
     try:
@@ -84,7 +84,7 @@ def member_add(
             )
     except IntegrityError:  # a concurrent add of the same user won the race
         existing = Membership.objects.get(organization=organization, user=user)
-        raise Conflict(
+        raise ConflictError(
             _("Este usuário já é membro da organização."), details={"existing_id": str(existing.id)}
         ) from None
 
@@ -104,7 +104,7 @@ def member_update(*, membership: Membership, actor: Membership, **changes: Any) 
             .select_for_update()
         )
         if not other_admins.exists():
-            raise Conflict(_("A organização precisa de pelo menos um administrador ativo."))
+            raise ConflictError(_("A organização precisa de pelo menos um administrador ativo."))
     for field, value in changes.items():
         setattr(membership, field, value)
     membership.save()
@@ -133,7 +133,9 @@ def organization_update(*, organization: Organization, **changes: Any) -> Organi
 def holiday_add(*, organization: Organization, data: Any, nome: str) -> OrganizationHoliday:
     existing = OrganizationHoliday.objects.filter(organization=organization, data=data).first()
     if existing is not None:
-        raise Conflict(_("Já existe um feriado nesta data."), details={"existing_id": existing.pk})
+        raise ConflictError(
+            _("Já existe um feriado nesta data."), details={"existing_id": existing.pk}
+        )
     return OrganizationHoliday.objects.create(organization=organization, data=data, nome=nome)
 
 

@@ -1,7 +1,9 @@
 """One exception handler: every API error becomes `{"error": <sentence>, "details": {...}}`.
 
-Django errors (Http404, PermissionDenied, ValidationError, oversized bodies) are mapped to their
-DRF equivalents first, so views and services may raise either kind.
+This is the one place where the application's errors (`config.errors`, raised by services and
+jobs) become HTTP responses. Django errors (Http404, PermissionDenied, ValidationError, oversized
+bodies) and the application's are mapped to their DRF equivalents first, so views may raise any
+of them.
 """
 
 from __future__ import annotations
@@ -20,17 +22,30 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from config import errors
 
-class Conflict(exceptions.APIException):
-    """409: a duplicate or a state that forbids the operation; `details` names what conflicts."""
 
+class _WithDetails(exceptions.APIException):
+    """An API error whose body carries the application error's `details`."""
+
+    def __init__(self, detail: Any = None, *, details: dict[str, Any] | None = None):
+        super().__init__(detail)
+        self.details = details or {}
+
+
+class _Conflict(_WithDetails):
     status_code = status.HTTP_409_CONFLICT
     default_detail = gettext_lazy("Conflito com o estado atual do recurso.")
     default_code = "conflict"
 
-    def __init__(self, detail: str | None = None, *, details: dict[str, Any] | None = None):
-        super().__init__(detail)
-        self.details = details or {}
+
+class _Refused(_WithDetails):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid"
+
+
+# Transitional alias for code written before config.errors existed; raise ConflictError.
+Conflict = errors.ConflictError
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -61,8 +76,28 @@ def _validation_sentence(details: dict[str, Any]) -> str:
     return _("Dados inválidos.")
 
 
+def _field_messages(details: dict[str, Any]) -> dict[str, Any]:
+    return {k: v if isinstance(v, list | dict) else [v] for k, v in details.items()}
+
+
+def _from_application_error(exc: errors.ApplicationError) -> exceptions.APIException:
+    explicit = exc.message is not exc.default_message
+    if isinstance(exc, errors.ValidationError):
+        details = exc.details or {"non_field_errors": [exc.message]}
+        return exceptions.ValidationError(_field_messages(details))
+    if isinstance(exc, errors.ConflictError):
+        return _Conflict(exc.message, details=exc.details)
+    if isinstance(exc, errors.PermissionDenied):
+        return exceptions.PermissionDenied(exc.message if explicit else None)
+    if isinstance(exc, errors.NotFound):
+        return exceptions.NotFound(exc.message if explicit else _("Recurso não encontrado."))
+    return _Refused(exc.message, details=exc.details)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, Http404):
+    if isinstance(exc, errors.ApplicationError):
+        exc = _from_application_error(exc)
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound(_("Recurso não encontrado."))
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
@@ -91,7 +126,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             details = {k: v for k, v in data.items() if k != "detail"}
         else:
             message = _first_message(data)
-        if isinstance(exc, Conflict):
+        if isinstance(exc, _WithDetails):
             details.update(exc.details)
         wait = getattr(exc, "wait", None)
         if isinstance(exc, exceptions.Throttled) and wait is not None:

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api.exceptions import Conflict
+from config.errors import ConflictError
 from integrations import services
 from integrations.api.base import AdminSettingsViewSet, ProviderURLField, SecretField
 from integrations.crm import services as crm
@@ -115,7 +115,7 @@ class LeadCrmSyncView(APIView):
         )
         connection = crm.active_connection(lead.organization_id)
         if connection is None:
-            raise Conflict(_("A organização não tem conexão de CRM ativa."))
+            raise ConflictError(_("A organização não tem conexão de CRM ativa."))
         crm.crm_request_sync(lead=lead)
         return Response(
             {"status": "queued", "lead_id": str(lead.pk), "provider": connection.provider},

@@ -34,7 +34,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from config.api.exceptions import Conflict
+from config.errors import ConflictError
 from config.metrics import WEBHOOK_NOTIFICATIONS
 from integrations.models import (
     MessageDirection,
@@ -416,7 +416,7 @@ def _create_lead(account: WhatsAppAccount, from_phone: str, name: str) -> tuple[
             actor=None,
             data={"nome_completo": nome, "telefone": telefone, "origem": "whatsapp"},
         )
-    except Conflict as exc:
+    except ConflictError as exc:
         # The number is already a lead (created meanwhile by another message of the burst or
         # by hand, or stored before its match key existed): attach the message to it.
         existing = Lead.objects.for_org(organization).filter(pk=exc.details.get("existing_id"))

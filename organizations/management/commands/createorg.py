@@ -8,7 +8,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from config.api.exceptions import Conflict
+from config.errors import ConflictError
 from organizations.services import organization_create
 
 
@@ -37,6 +37,6 @@ class Command(BaseCommand):
                 estado=options["estado"].upper(),
                 timezone=options["timezone"],
             )
-        except Conflict as exc:
-            raise CommandError(str(exc.detail)) from exc
+        except ConflictError as exc:
+            raise CommandError(str(exc.message)) from exc
         self.stdout.write(str(organization.pk))
