@@ -15,6 +15,7 @@ from organizations import admin_views
 from organizations import api as org_api
 from organizations.auth import TokenObtainView, TokenRefreshThrottledView
 from organizations.notifications_api import NotificationViewSet
+from organizations.sync_api import DeletionListView
 
 
 def _superusers_only(module: str) -> list[URLPattern | URLResolver]:
@@ -38,6 +39,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("auth/token/refresh/", TokenRefreshThrottledView.as_view(), name="token-refresh"),
     path("me/", org_api.MeView.as_view(), name="me"),
     path("organization/", org_api.OrganizationView.as_view(), name="organization"),
+    path("sync/deletions/", DeletionListView.as_view(), name="sync-deletions"),
     path("", include(router.urls)),
     path("", include("leads.urls")),
     path("", include("mentorados.urls")),

@@ -11,5 +11,11 @@ class LeadsConfig(AppConfig):
 
     def ready(self) -> None:
         from leads import receivers
+        from leads.models import Lead, LeadInteraction, Task
+        from organizations.models import DeletionTipo
+        from organizations.sync import track_deletions
 
         receivers.connect()
+        track_deletions(Lead, DeletionTipo.LEAD)
+        track_deletions(LeadInteraction, DeletionTipo.INTERACTION)
+        track_deletions(Task, DeletionTipo.TASK)

@@ -183,6 +183,8 @@ class Lead(models.Model):
                 fields=["organization", "closer", "created_at"], name="lead_org_closer_created"
             ),
             models.Index(fields=["organization", "sdr", "created_at"], name="lead_org_sdr_created"),
+            # Delta sync (`updated_since`) of mobile clients.
+            models.Index(fields=["organization", "updated_at"], name="lead_org_updated"),
         ]
 
     def __str__(self) -> str:
@@ -280,6 +282,7 @@ class LeadInteraction(models.Model):
     )
     proximo_passo = models.CharField(_("próximo passo"), max_length=500, blank=True)
     created_at = models.DateTimeField(_("criada em"), default=timezone.now)
+    updated_at = models.DateTimeField(_("atualizada em"), auto_now=True)
 
     objects = OrgManager()
 
@@ -298,6 +301,8 @@ class LeadInteraction(models.Model):
             ),
             models.Index(fields=["lead", "-data_interacao"], name="interaction_lead_date"),
             models.Index(fields=["organization", "data_interacao"], name="interaction_org_date"),
+            # Delta sync (`updated_since`) of mobile clients.
+            models.Index(fields=["organization", "updated_at"], name="interaction_org_updated"),
             # Sales dashboard: interactions in a window counted per author, from the index alone.
             models.Index(
                 fields=["organization", "data_interacao", "closer"],
@@ -406,6 +411,7 @@ class Task(models.Model):
         Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(_("criada em"), default=timezone.now)
+    updated_at = models.DateTimeField(_("atualizada em"), auto_now=True)
 
     objects = OrgManager()
 
@@ -420,6 +426,8 @@ class Task(models.Model):
                 name="task_org_resp_status_due",
             ),
             models.Index(fields=["status", "vencimento"], name="task_status_due"),
+            # Delta sync (`updated_since`) of mobile clients.
+            models.Index(fields=["organization", "updated_at"], name="task_org_updated"),
         ]
 
     def __str__(self) -> str:

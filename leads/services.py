@@ -251,7 +251,7 @@ def interaction_create(
     moment = interaction.data_interacao
     Lead.objects.filter(
         Q(last_interaction_at__isnull=True) | Q(last_interaction_at__lt=moment), pk=lead.pk
-    ).update(last_interaction_at=moment)
+    ).update(last_interaction_at=moment, updated_at=timezone.now())  # auto_now skips .update()
     if interaction.resultado == Resultado.FECHAMENTO_POSITIVO:
         lead_convert(lead=lead, actor=actor, valor=interaction.valor)
     elif interaction.resultado == Resultado.FECHAMENTO_NEGATIVO:

@@ -12,6 +12,11 @@ class MentoradosConfig(AppConfig):
     def ready(self) -> None:
         from leads import signals
         from mentorados import receivers
+        from mentorados.models import Mentorado
+        from organizations.models import DeletionTipo
+        from organizations.sync import track_deletions
+
+        track_deletions(Mentorado, DeletionTipo.MENTORADO)
 
         signals.lead_converted.connect(
             receivers.create_mentorado_on_conversion,

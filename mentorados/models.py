@@ -109,6 +109,8 @@ class Mentorado(models.Model):
             models.Index(fields=["organization", "status"], name="mentorado_org_status"),
             models.Index(fields=["organization", "mentor"], name="mentorado_org_mentor"),
             models.Index(fields=["organization", "data_inicio"], name="mentorado_org_inicio"),
+            # Delta sync (`updated_since`) of mobile clients.
+            models.Index(fields=["organization", "updated_at"], name="mentorado_org_updated"),
         ]
 
     def __str__(self) -> str:

@@ -219,7 +219,8 @@ def mentorado_refresh_figures(*, mentorado: Mentorado, today: date | None = None
         "engagement_score": figures.engagement_score(months, notes, today),
     }
     if any(getattr(locked, field) != value for field, value in values.items()):
-        Mentorado.objects.filter(pk=locked.pk).update(**values)
+        # .update() skips auto_now; delta sync needs the bump.
+        Mentorado.objects.filter(pk=locked.pk).update(**values, updated_at=timezone.now())
     for field, value in values.items():
         setattr(mentorado, field, value)
     return mentorado
@@ -515,7 +516,9 @@ def engagement_recalculate(
                 if scores[pk] != score:
                     by_score.setdefault(scores[pk], []).append(pk)
             for score, pks in by_score.items():
-                Mentorado.objects.filter(pk__in=pks).update(engagement_score=score)
+                Mentorado.objects.filter(pk__in=pks).update(
+                    engagement_score=score, updated_at=timezone.now()
+                )
             run.checked += len(batch)
             run.changed += sum(len(pks) for pks in by_score.values())
             last_id = ids[-1]

@@ -261,6 +261,7 @@ class Notification(models.Model):
     chave = models.CharField(max_length=150, null=True, blank=True, editable=False)
     read_at = models.DateTimeField(_("lida em"), null=True, blank=True)
     created_at = models.DateTimeField(_("criada em"), default=now)
+    updated_at = models.DateTimeField(_("atualizada em"), auto_now=True)
 
     objects = OrgManager()
 
@@ -279,7 +280,11 @@ class Notification(models.Model):
         indexes = [
             models.Index(
                 fields=["recipient", "read_at", "-created_at"], name="notif_recipient_unread"
-            )
+            ),
+            # Delta sync (`updated_since`) of mobile clients.
+            models.Index(
+                fields=["organization", "recipient", "updated_at"], name="notif_org_recipient_upd"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -345,3 +350,39 @@ class OrganizationNpsMonth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mes:02d}/{self.ano} NPS {self.nps}"
+
+
+class DeletionTipo(models.TextChoices):
+    LEAD = "lead", _("Lead")
+    INTERACTION = "interaction", _("Interação")
+    TASK = "task", _("Tarefa")
+    MENTORADO = "mentorado", _("Mentorado")
+
+
+class Deletion(models.Model):
+    """A tombstone: a synced row deleted at a moment, so offline clients can drop their copy."""
+
+    id = models.BigAutoField(primary_key=True)
+    # No database constraint and no cascade: tombstones are written from post_delete, which
+    # also fires while an organization itself is being deleted (its rows go first); those
+    # orphans are harmless and age out with the rest (organizations.sync.deletions_prune).
+    organization = models.ForeignKey(
+        Organization, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    tipo = models.CharField(_("tipo"), max_length=20, choices=DeletionTipo.choices)
+    object_id = models.UUIDField(_("id"))
+    deleted_at = models.DateTimeField(_("apagado em"), default=now)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "sync_deletions"
+        verbose_name = _("exclusão")
+        verbose_name_plural = _("exclusões")
+        ordering = ["deleted_at", "id"]
+        indexes = [
+            models.Index(fields=["organization", "deleted_at"], name="deletion_org_deleted_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tipo} {self.object_id}"

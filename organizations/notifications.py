@@ -49,11 +49,13 @@ def notify(
 def notification_mark_read(*, notification: Notification) -> Notification:
     if notification.read_at is None:
         notification.read_at = timezone.now()
-        notification.save(update_fields=["read_at"])
+        notification.save(update_fields=["read_at", "updated_at"])
     return notification
 
 
 def notifications_mark_all_read(*, recipient: Membership) -> int:
+    moment = timezone.now()
+    # .update() skips auto_now: updated_at is set by hand so delta sync sees the change.
     return Notification.objects.filter(recipient=recipient, read_at__isnull=True).update(
-        read_at=timezone.now()
+        read_at=moment, updated_at=moment
     )

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api.filters import StrictBooleanFilter
+from config.api.sync import UpdatedSinceFilter
 from organizations import notifications
 from organizations.models import Notification
 from organizations.permissions import ALL_ROLES
@@ -31,6 +32,7 @@ class NotificationSerializer(serializers.ModelSerializer[Notification]):
 class NotificationFilter(django_filters.FilterSet):
     unread = StrictBooleanFilter(method="filter_unread")
     tipo = django_filters.ChoiceFilter(choices=Notification._meta.get_field("tipo").choices)
+    updated_since = UpdatedSinceFilter()
 
     class Meta:
         model = Notification
@@ -53,7 +55,7 @@ class NotificationViewSet(
     queryset = Notification.objects.all()
     serializer_class = NotificationSerializer
     filterset_class = NotificationFilter
-    ordering_fields = ["created_at"]
+    ordering_fields = ["created_at", "updated_at"]
     ordering = ["-created_at"]
     read_roles = ALL_ROLES
     write_roles = ALL_ROLES

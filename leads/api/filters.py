@@ -16,7 +16,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
 from config.api.filters import AnyOfFilter, MemberOrMeFilter, StrictBooleanFilter
-from leads.models import Lead, LeadStatus, Task, TaskStatus, Temperatura
+from config.api.sync import UpdatedSinceFilter
+from leads.models import Lead, LeadInteraction, LeadStatus, Task, TaskStatus, Temperatura
 
 
 class DateOrDateTimeField(forms.CharField):
@@ -71,8 +72,8 @@ class LeadFilter(django_filters.FilterSet):
     status = AnyOfFilter(allowed=LeadStatus.values)
     temperatura = AnyOfFilter(allowed=Temperatura.values)
     origem = AnyOfFilter()
-    closer_id = django_filters.UUIDFilter(field_name="closer_id")
-    sdr_id = django_filters.UUIDFilter(field_name="sdr_id")
+    closer_id = MemberOrMeFilter(field_name="closer")
+    sdr_id = MemberOrMeFilter(field_name="sdr")
     search = django_filters.CharFilter(method="filter_search", max_length=100)
     date_from = CreatedBoundFilter(
         field_name="created_at", upper=False, help_text="AAAA-MM-DD (dia inteiro) ou ISO 8601"
@@ -91,6 +92,7 @@ class LeadFilter(django_filters.FilterSet):
         decimal_places=2,
     )
     tags = AnyOfFilter(method="filter_tags")
+    updated_since = UpdatedSinceFilter()
 
     class Meta:
         model = Lead
@@ -127,6 +129,7 @@ class TaskFilter(django_filters.FilterSet):
     responsavel_id = MemberOrMeFilter(field_name="responsavel")
     lead_id = django_filters.UUIDFilter(field_name="lead_id")
     vencidas = StrictBooleanFilter(method="filter_vencidas")
+    updated_since = UpdatedSinceFilter()
 
     class Meta:
         model = Task
@@ -137,3 +140,12 @@ class TaskFilter(django_filters.FilterSet):
             return qs
         overdue = Q(status=TaskStatus.PENDENTE, vencimento__lt=timezone.now())
         return qs.filter(overdue) if value else qs.exclude(overdue)
+
+
+class InteractionFilter(django_filters.FilterSet):
+    closer_id = MemberOrMeFilter(field_name="closer")
+    updated_since = UpdatedSinceFilter()
+
+    class Meta:
+        model = LeadInteraction
+        fields: list[str] = []

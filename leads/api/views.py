@@ -13,9 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api.pagination import PageOrCursorPagination
+from config.api.sync import ConditionalUpdateMixin
 from leads import selectors, services
 from leads.api.csv_views import EXPORT_ROLES, IMPORT_ROLES, LeadCsvMixin
-from leads.api.filters import LeadFilter, TaskFilter
+from leads.api.filters import InteractionFilter, LeadFilter, TaskFilter
 from leads.api.reports import DASHBOARD_ROLES, LeadReportsMixin
 from leads.api.serializers import (
     InteractionSerializer,
@@ -56,7 +57,13 @@ class LeadAccessMixin(OrgScopedMixin):
         },
     ),
 )
-class LeadViewSet(LeadReportsMixin, LeadCsvMixin, LeadAccessMixin, viewsets.ModelViewSet[Lead]):
+class LeadViewSet(
+    ConditionalUpdateMixin,
+    LeadReportsMixin,
+    LeadCsvMixin,
+    LeadAccessMixin,
+    viewsets.ModelViewSet[Lead],
+):
     queryset = Lead.objects.all()
     serializer_class = LeadSerializer
     filterset_class = LeadFilter
@@ -67,6 +74,7 @@ class LeadViewSet(LeadReportsMixin, LeadCsvMixin, LeadAccessMixin, viewsets.Mode
         "valor_potencial",
         "nome_completo",
         "last_interaction_at",
+        "updated_at",
     ]
     ordering = ["-created_at", "-id"]
     lookup_value_regex = UUID_RE
@@ -135,7 +143,8 @@ class InteractionViewSet(
 
     queryset = LeadInteraction.objects.all()
     serializer_class = InteractionSerializer
-    ordering_fields = ["data_interacao", "created_at"]
+    filterset_class = InteractionFilter
+    ordering_fields = ["data_interacao", "created_at", "updated_at"]
     ordering = ["-data_interacao", "-created_at"]
     lookup_value_regex = UUID_RE
 
@@ -192,6 +201,7 @@ class QualificationViewSet(LeadAccessMixin, viewsets.GenericViewSet[LeadQualific
 
 
 class TaskViewSet(
+    ConditionalUpdateMixin,
     OrgScopedMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
@@ -204,7 +214,7 @@ class TaskViewSet(
     queryset = Task.objects.select_related("responsavel")
     serializer_class = TaskSerializer
     filterset_class = TaskFilter
-    ordering_fields = ["vencimento", "created_at", "status"]
+    ordering_fields = ["vencimento", "created_at", "status", "updated_at"]
     ordering = ["vencimento", "created_at"]
     read_roles = ALL_ROLES
     write_roles = SALES_ROLES

@@ -6,6 +6,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from config.api.filters import AnyOfFilter, MemberOrMeFilter
+from config.api.sync import UpdatedSinceFilter
 from mentorados.models import Mentorado, MentoradoStatus
 
 
@@ -14,6 +15,7 @@ class MentoradoFilter(django_filters.FilterSet):
     mentor_id = MemberOrMeFilter(field_name="mentor")
     lead_id = django_filters.UUIDFilter(field_name="lead_id")
     search = django_filters.CharFilter(method="filter_search", max_length=100)
+    updated_since = UpdatedSinceFilter()
 
     class Meta:
         model = Mentorado

@@ -21,6 +21,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api.sync import ConditionalUpdateMixin
 from mentorados import figures, selectors, services
 from mentorados.api.filters import MentoradoFilter
 from mentorados.api.serializers import (
@@ -72,7 +73,9 @@ class MentoradoAccessMixin(OrgScopedMixin):
     partial_update=extend_schema(summary="Altera um mentorado (mentor: só os próprios)"),
     destroy=extend_schema(summary="Exclui um mentorado e seu histórico (admin e gestor)"),
 )
-class MentoradoViewSet(MentoradoAccessMixin, viewsets.ModelViewSet[Mentorado]):
+class MentoradoViewSet(
+    ConditionalUpdateMixin, MentoradoAccessMixin, viewsets.ModelViewSet[Mentorado]
+):
     queryset = Mentorado.objects.all()
     serializer_class = MentoradoSerializer
     filterset_class = MentoradoFilter
@@ -83,6 +86,7 @@ class MentoradoViewSet(MentoradoAccessMixin, viewsets.ModelViewSet[Mentorado]):
         "engagement_score",
         "faturamento_atual",
         "crescimento_percentual",
+        "updated_at",
     ]
     ordering = ["-created_at", "-id"]
     lookup_value_regex = UUID_RE
