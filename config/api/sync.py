@@ -24,12 +24,10 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import parse_etags, quote_etag
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-
-from config.api.exceptions import Conflict
 
 
 class IsoDateTimeField(forms.CharField):
@@ -72,10 +70,10 @@ class UpdatedSinceFilter(django_filters.Filter):
         return qs.filter(**{f"{self.field_name}__gte": value})
 
 
-class PreconditionFailed(Conflict):
-    """412; a Conflict so that the exception handler puts the current ETag in `details`."""
+class PreconditionFailed(exceptions.APIException):
+    """412; the body's `details.etag` is the current tag (the handler keeps the dict's keys)."""
 
-    status_code = status.HTTP_412_PRECONDITION_FAILED  # type: ignore[assignment]
+    status_code = status.HTTP_412_PRECONDITION_FAILED
     default_detail = gettext_lazy(
         "O registro mudou desde a sua última leitura (If-Match). Leia-o de novo e reaplique "
         "a alteração."
@@ -83,7 +81,7 @@ class PreconditionFailed(Conflict):
     default_code = "precondition_failed"
 
     def __init__(self, *, current: str) -> None:
-        super().__init__(details={"etag": current})
+        super().__init__({"detail": self.default_detail, "etag": current})
 
 
 def representation_etag(data: Any) -> str:
