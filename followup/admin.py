@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 
-from config.errors import ConflictError, form_error_message
+from config.errors import ConflictError, PermissionDenied, form_error_message
 from followup import admin_lead_actions, services
 from followup.models import FollowupExecution, FollowupExecutionLog, FollowupSequence
 from followup.validation import (
@@ -170,7 +170,8 @@ class FollowupExecutionAdmin(OrgScopedAdmin):
             try:
                 service(execution=execution, actor=_actor(request, execution.organization_id))
                 done += 1
-            except ConflictError as exc:
+            except (ConflictError, PermissionDenied) as exc:
+                # A seller may act only on the executions of leads they may write.
                 self.message_user(
                     request, f"{execution}: {form_error_message(exc)}", messages.WARNING
                 )

@@ -28,7 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from config.errors import ConflictError
+from config.errors import ConflictError, PermissionDenied
 from config.jobs import enqueue
 from followup.models import (
     UNFINISHED_STATUSES,
@@ -371,6 +371,29 @@ def _locked(execution: FollowupExecution) -> FollowupExecution:
     )
 
 
+def execution_may_change(*, execution: FollowupExecution, actor: Membership) -> bool:
+    """Managers change any execution of their organization; closers and SDRs those of the
+    leads they may write (the leads visible to them); mentors none."""
+    if actor.organization_id != execution.organization_id or not actor.ativo:
+        return False
+    if actor.is_manager:
+        return True
+    if not actor.is_seller:
+        return False
+    return (
+        Lead.objects.for_org(actor.organization_id)
+        .visible_to(actor)
+        .filter(pk=execution.lead_id)
+        .exists()
+    )
+
+
+def _ensure_may_change(execution: FollowupExecution, actor: Membership | None) -> None:
+    # actor None: the system (engine, signals) acting on its own.
+    if actor is not None and not execution_may_change(execution=execution, actor=actor):
+        raise PermissionDenied(_("Você só pode alterar o follow-up de leads que você pode editar."))
+
+
 def _conflict_if_finished(execution: FollowupExecution) -> None:
     if execution.is_finished:
         raise ConflictError(
@@ -383,6 +406,7 @@ def _conflict_if_finished(execution: FollowupExecution) -> None:
 def execution_pause(*, execution: FollowupExecution, actor: Membership | None) -> FollowupExecution:
     """Pauses an unfinished execution (409 when finished; pausing a paused one is a no-op)."""
     execution = _locked(execution)
+    _ensure_may_change(execution, actor)
     _conflict_if_finished(execution)
     if execution.status == ExecutionStatus.ACTIVE:
         execution.status = ExecutionStatus.PAUSED
@@ -405,6 +429,7 @@ def execution_resume(
     """Resumes a paused execution with its next time recomputed (409 if finished or the
     sequence is inactive; resuming an active one is a no-op)."""
     execution = _locked(execution)
+    _ensure_may_change(execution, actor)
     _conflict_if_finished(execution)
     if execution.status == ExecutionStatus.PAUSED:
         sequence = execution.sequence
@@ -438,6 +463,7 @@ def execution_cancel(
 ) -> FollowupExecution:
     """Cancels an unfinished execution (409 when it already finished)."""
     execution = _locked(execution)
+    _ensure_may_change(execution, actor)
     _conflict_if_finished(execution)
     now = timezone.now()
     execution.status = ExecutionStatus.CANCELLED

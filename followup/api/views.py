@@ -145,7 +145,8 @@ class ExecutionViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet[FollowupExecution],
 ):
-    """Executions (closers/SDRs see those of their visible leads); managers change state."""
+    """Executions: closers and SDRs see and pause/resume/cancel those of the leads they may
+    write (their visible leads); managers every one of the organization."""
 
     queryset = FollowupExecution.objects.all()
     serializer_class = ExecutionSerializer
@@ -153,7 +154,7 @@ class ExecutionViewSet(
     ordering_fields = ["created_at", "proxima_execucao", "updated_at"]
     ordering = ["-created_at", "-id"]
     read_roles = SALES_ROLES
-    write_roles = MANAGERS
+    write_roles = SALES_ROLES
     lookup_value_regex = UUID_RE
 
     def get_queryset(self) -> QuerySet[FollowupExecution]:

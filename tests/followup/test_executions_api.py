@@ -141,12 +141,41 @@ def test_resuming_while_the_sequence_is_inactive_is_a_409(org_a, client_for):
 
 
 @pytest.mark.parametrize("role", ["closer", "sdr"])
-def test_sellers_read_but_cannot_change_state(org_a, client_for, role):
+def test_sellers_pause_resume_and_cancel_the_follow_ups_of_leads_they_may_write(
+    org_a, client_for, role
+):
     execution = make_execution(make_sequence(org_a.org), LeadFactory(organization=org_a.org))
     client = client_for(org_a.member(role))
-    assert client.get(f"{URL}{execution.pk}/").status_code == 200
+    assert client.post(f"{URL}{execution.pk}/pause/").json()["status"] == "paused"
+    assert client.post(f"{URL}{execution.pk}/resume/").json()["status"] == "active"
+    assert client.post(f"{URL}{execution.pk}/cancel/").json()["status"] == "cancelled"
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.CANCELLED
+
+
+def test_sellers_cannot_touch_follow_ups_of_leads_they_do_not_see(org_a, client_for):
+    Organization.objects.filter(pk=org_a.org.pk).update(visibilidade_leads="atribuidos")
+    sequence = make_sequence(org_a.org)
+    mine = make_execution(sequence, LeadFactory(organization=org_a.org, closer=org_a.closer))
+    other = make_execution(sequence, LeadFactory(organization=org_a.org, closer=org_a.gestor))
+    client = client_for(org_a.closer)
     for verb in ("pause", "resume", "cancel"):
-        assert client.post(f"{URL}{execution.pk}/{verb}/").status_code == 403
+        assert client.post(f"{URL}{other.pk}/{verb}/").status_code == 404
+    other.refresh_from_db()
+    assert other.status == ExecutionStatus.ACTIVE
+    assert client.post(f"{URL}{mine.pk}/pause/").status_code == 200
+
+
+def test_the_service_refuses_a_seller_who_may_not_write_the_lead(org_a):
+    from config.errors import PermissionDenied
+    from followup import services
+
+    Organization.objects.filter(pk=org_a.org.pk).update(visibilidade_leads="atribuidos")
+    org_a.closer.organization.refresh_from_db()
+    execution = make_execution(make_sequence(org_a.org), LeadFactory(organization=org_a.org))
+    for actor in (org_a.closer, org_a.mentor):
+        with pytest.raises(PermissionDenied):
+            services.execution_pause(execution=execution, actor=actor)
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.ACTIVE
 

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from config.jobs import discover_periodic_jobs
 from followup import jobs, selectors
 from followup.models import ExecutionStatus, FollowupExecution, FollowupSequence
-from organizations.models import User
+from organizations.models import Organization, User
 from tests.factories import LeadFactory, MembershipFactory
 from tests.followup.factories import EMAIL_STEP, make_execution, make_sequence
 
@@ -120,6 +120,27 @@ def test_admin_actions_call_the_services(staff_client, org_a):
     assert execution.status == ExecutionStatus.CANCELLED
     assert done.status == ExecutionStatus.COMPLETED  # 409 in the API, a warning here
     assert response.status_code == 200
+
+
+def test_a_staff_closer_runs_the_actions_only_on_leads_they_may_write(client, org_a):
+    Organization.objects.filter(pk=org_a.org.pk).update(visibilidade_leads="atribuidos")
+    user = User.objects.create_user(email="closer-staff@exemplo.com", password="x", is_staff=True)
+    closer = MembershipFactory(organization=org_a.org, user=user, role="closer")
+    client.force_login(user)
+    sequence = make_sequence(org_a.org)
+    mine = make_execution(sequence, LeadFactory(organization=org_a.org, closer=closer))
+    other = make_execution(sequence, LeadFactory(organization=org_a.org, closer=org_a.closer))
+    response = client.post(
+        "/admin/followup/followupexecution/",
+        {"action": "pause", "_selected_action": [str(mine.pk), str(other.pk)]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    mine.refresh_from_db()
+    other.refresh_from_db()
+    assert mine.status == ExecutionStatus.PAUSED
+    assert other.status == ExecutionStatus.ACTIVE
+    assert "editar" in response.content.decode()
 
 
 def test_admin_sequence_form_validates_steps_and_versions_them(staff_client, org_a):
