@@ -9,9 +9,8 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from config import health
+from config import admin_views, health
 from config.metrics import metrics_view
-from organizations import admin_views
 from organizations import api as org_api
 from organizations.auth import TokenObtainView, TokenRefreshThrottledView
 from organizations.notifications_api import NotificationViewSet
@@ -51,7 +50,7 @@ if settings.BENCH_ENDPOINTS:
 
 urlpatterns = [
     path("admin/rq/", include((_superusers_only("django_rq.urls"), "django_rq"))),
-    path("admin/painel/", admin_views.painel, name="admin-painel"),
+    path("admin/painel/", admin.site.admin_view(admin_views.painel), name="admin-painel"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

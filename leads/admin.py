@@ -14,6 +14,7 @@ from unfold.admin import StackedInline, TabularInline
 from config.errors import ConflictError, form_error_message
 from leads import services
 from leads.admin_actions import LEAD_BULK_ACTIONS
+from leads.admin_painel import PainelSetFilter
 from leads.models import (
     Lead,
     LeadInteraction,
@@ -115,7 +116,14 @@ class LeadAdmin(OrgScopedAdmin):
         "crm_sync_error",
         "created_at",
     ]
-    list_filter = ["status", "temperatura", "origem", "organization", "opt_out_email"]
+    list_filter = [
+        "status",
+        "temperatura",
+        "origem",
+        "organization",
+        "opt_out_email",
+        PainelSetFilter,  # the painel's links (leads/admin_painel.py)
+    ]
     search_fields = ["nome_completo", "email", "empresa", "telefone"]
     list_select_related = ["closer", "sdr", "organization"]
     readonly_fields = [

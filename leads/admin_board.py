@@ -28,6 +28,7 @@ from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leads.admin_painel import origem_label
 from leads.api.filters import LeadFilter
 from leads.models import PIPELINE_ORDER, Lead, LeadStatus, LeadStatusChange, Temperatura
 from organizations.models import MANAGER_ROLES, Membership, Role
@@ -173,13 +174,14 @@ def _member_choices(membership: Membership) -> tuple[list[Membership], list[Memb
     return closers, sdrs
 
 
-def _origem_choices(membership: Membership) -> list[str]:
-    return list(
+def _origem_choices(membership: Membership) -> list[tuple[str, str]]:
+    codes = (
         Lead.objects.for_org(membership.organization_id)
         .order_by("origem")
         .values_list("origem", flat=True)
         .distinct()[:ORIGEM_CHOICES_LIMIT]
     )
+    return [(code, origem_label(code)) for code in codes]
 
 
 def board_view(request: HttpRequest, site: AdminSite) -> HttpResponse:

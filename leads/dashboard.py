@@ -31,14 +31,16 @@ organization-first indexes (migration
 from __future__ import annotations
 
 import uuid
+import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypedDict
 
 from django.db import connection, models, transaction
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
 from django.db.models import Sum as SumAgg
+from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from leads.models import (
@@ -242,18 +244,51 @@ def _converted(scope: DashboardScope) -> Q:
     )
 
 
-def _lead_aggregates(scope: DashboardScope) -> dict[str, Any]:
-    """One pass over the cohort and the converted set: the metrics and the funnel counts."""
-    created, converted = _created(scope), _converted(scope)
-    # A cohort lead's moves all happen after its creation, hence inside the window: the
-    # subquery is one range scan (hashed once), not a lookup per lead.
-    qualified_moves = LeadStatusChange.objects.filter(
+def _moved_into(scope: DashboardScope, stages: Any) -> Q:
+    """Leads with a recorded move into one of `stages` inside the window."""
+    moves = LeadStatusChange.objects.filter(
         organization_id=scope.organization_id,
-        to_status__in=QUALIFIED_OR_BEYOND,
+        to_status__in=list(stages),
         changed_at__gte=scope.start,
         changed_at__lte=scope.end,
     ).values("lead_id")
-    reached_qualified = Q(status__in=QUALIFIED_OR_BEYOND) | Q(pk__in=qualified_moves)
+    return Q(pk__in=moves)
+
+
+def _reached_qualified(scope: DashboardScope) -> Q:
+    # A cohort lead's moves all happen after its creation, hence inside the window: the
+    # subquery is one range scan (hashed once), not a lookup per lead.
+    return Q(status__in=QUALIFIED_OR_BEYOND) | _moved_into(scope, QUALIFIED_OR_BEYOND)
+
+
+# The sets behind each figure, as lead filters (the back-office painel links every number to
+# the admin list of exactly these leads; `leads.admin_painel.PainelSetFilter`).
+
+
+def cohort_q(scope: DashboardScope) -> Q:
+    """Leads of the scope created in the window (`total_leads`)."""
+    return scope.lead_q() & _created(scope)
+
+
+def converted_q(scope: DashboardScope) -> Q:
+    """Leads of the scope converted in the window (`leads_convertidos`)."""
+    return scope.lead_q() & _converted(scope)
+
+
+def qualified_q(scope: DashboardScope) -> Q:
+    """Cohort leads that reached qualificado or later (`leads_qualificados`)."""
+    return cohort_q(scope) & _reached_qualified(scope)
+
+
+def entered_q(scope: DashboardScope, stage: str) -> Q:
+    """Leads of the scope that moved into `stage` in the window (the funnel's `entraram`)."""
+    return scope.lead_q() & _moved_into(scope, [stage])
+
+
+def _lead_aggregates(scope: DashboardScope) -> dict[str, Any]:
+    """One pass over the cohort and the converted set: the metrics and the funnel counts."""
+    created, converted = _created(scope), _converted(scope)
+    reached_qualified = _reached_qualified(scope)
     cycle = ExpressionWrapper(F("converted_at") - F("created_at"), output_field=DurationField())
     by_status = {
         f"status_{status}": Count("pk", filter=created & Q(status=status))
@@ -591,6 +626,79 @@ def dashboard_top_closers(
         if closer_id is not None  # the lone total row when nobody is ranked
     ]
     return closers, scope_interactions
+
+
+class WeekFigures(TypedDict):
+    semana: date
+    leads: int
+    convertidos: int
+
+
+def weekly_series(scope: DashboardScope, *, tz: str) -> list[WeekFigures]:
+    """Per week (Monday to Sunday in the organization's time zone `tz`) overlapping the window,
+    oldest first, every week listed: `leads`, the cohort leads created that week, and
+    `convertidos`, the converted-set leads converted that week. The weeks' sums are the
+    dashboard's `total_leads` and `leads_convertidos`. Two grouped queries."""
+    zone = zoneinfo.ZoneInfo(tz)
+    created = {
+        _as_date(row["week"]): row["n"]
+        for row in Lead.objects.filter(cohort_q(scope))
+        .annotate(week=TruncWeek("created_at", tzinfo=zone))
+        .order_by()
+        .values("week")
+        .annotate(n=Count("pk"))
+    }
+    converted = {
+        _as_date(row["week"]): row["n"]
+        for row in Lead.objects.filter(converted_q(scope))
+        .annotate(week=TruncWeek("converted_at", tzinfo=zone))
+        .order_by()
+        .values("week")
+        .annotate(n=Count("pk"))
+    }
+    first = scope.start.astimezone(zone).date()
+    week = first - timedelta(days=first.weekday())
+    last = scope.end.astimezone(zone).date()
+    weeks: list[WeekFigures] = []
+    while week <= last:
+        weeks.append(
+            WeekFigures(semana=week, leads=created.get(week, 0), convertidos=converted.get(week, 0))
+        )
+        week += timedelta(days=7)
+    return weeks
+
+
+def _as_date(value: datetime | date) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+class OrigemFigures(TypedDict):
+    origem: str
+    leads: int
+    convertidos: int
+    taxa_conversao: float
+
+
+def origem_breakdown(scope: DashboardScope) -> list[OrigemFigures]:
+    """The cohort by `origem`, most leads first: `leads` (they add up to `total_leads`),
+    `convertidos` (of those leads, the ones whose status is now convertido) and
+    `taxa_conversao` (convertidos / leads x 100, one decimal). One grouped query."""
+    rows = (
+        Lead.objects.filter(cohort_q(scope))
+        .order_by()
+        .values("origem")
+        .annotate(n=Count("pk"), won=Count("pk", filter=Q(status=LeadStatus.CONVERTIDO)))
+        .order_by("-n", "origem")
+    )
+    return [
+        OrigemFigures(
+            origem=row["origem"],
+            leads=row["n"],
+            convertidos=row["won"],
+            taxa_conversao=percent(row["won"], row["n"]),
+        )
+        for row in rows
+    ]
 
 
 def sales_dashboard(scope: DashboardScope) -> SalesDashboard:

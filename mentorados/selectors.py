@@ -18,7 +18,7 @@ from django.db.models import (
     Sum,
     Window,
 )
-from django.db.models.functions import Lag
+from django.db.models.functions import ExtractMonth, ExtractYear, Lag
 
 from mentorados import figures
 from mentorados.models import (
@@ -273,3 +273,47 @@ def mentorado_dashboard(
             "nota_geral_media": _one_decimal(answers["nota_geral_media"]),
         },
     }
+
+
+def nps_by_month(
+    *, organization: Organization, period: int = DEFAULT_PERIOD, today: date | None = None
+) -> list[dict[str, Any]]:
+    """The dashboard's satisfaction figures month by month, over the same `Period` and the same
+    feedbacks (data_feedback within [start, today]): every month of the period, oldest first,
+    with `nps` (null for a month without answers), `promotores`, `detratores` and `respostas`.
+    The months' answers add up to the dashboard's `total_respostas`. One grouped query."""
+    today = today or organization_today(organization)
+    window = Period(months=period, today=today)
+    rows = {
+        (row["ano"], row["mes"]): row
+        for row in MentoradoFeedback.objects.for_org(organization)
+        .filter(data_feedback__gte=window.start, data_feedback__lte=today)
+        .annotate(ano=ExtractYear("data_feedback"), mes=ExtractMonth("data_feedback"))
+        .order_by()
+        .values("ano", "mes")
+        .annotate(
+            total=Count("pk"),
+            promotores=Count("pk", filter=Q(nota_nps__gte=figures.PROMOTER_MIN)),
+            detratores=Count("pk", filter=Q(nota_nps__lte=figures.DETRACTOR_MAX)),
+        )
+    }
+    months = []
+    for index in range(window.first_index, window.last_index + 1):
+        ano, mes = figures.month_of_index(index)
+        row = rows.get((ano, mes))
+        total = row["total"] if row else 0
+        promotores = row["promotores"] if row else 0
+        detratores = row["detratores"] if row else 0
+        months.append(
+            {
+                "ano": ano,
+                "mes": mes,
+                "nps": figures.nps_from_counts(
+                    promotores=promotores, detratores=detratores, total=total
+                ),
+                "promotores": promotores,
+                "detratores": detratores,
+                "respostas": total,
+            }
+        )
+    return months
