@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers
 
+from config.errors import ApplicationError, form_error_message
 from leads import csv_io, services
 from leads.api.serializers import LeadSerializer, TagsField
 from leads.models import Lead, LeadStatus
@@ -77,6 +78,8 @@ class BulkReport:
 
 def error_text(exc: Exception) -> str:
     """One sentence from an API, form or service error (the first message of each field)."""
+    if isinstance(exc, ApplicationError):
+        return form_error_message(exc)
     if isinstance(exc, serializers.ValidationError | drf_exceptions.APIException):
         detail: Any = exc.detail
         return _flatten(detail) or str(exc)
@@ -149,6 +152,7 @@ def run_per_lead(
         except Skip as exc:
             report.refused.append((lead.nome_completo, str(exc)))
         except (
+            ApplicationError,
             serializers.ValidationError,
             drf_exceptions.APIException,
             DjangoValidationError,
