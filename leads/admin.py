@@ -231,3 +231,7 @@ class TaskAdmin(OrgScopedAdmin):
     list_select_related = ["responsavel", "lead"]
     raw_id_fields = ["lead"]
     date_hierarchy = "vencimento"
+
+
+# The import wizard's pages and past imports (leads/admin_import.py).
+from leads import admin_import  # noqa: E402, F401

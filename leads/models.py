@@ -435,6 +435,8 @@ class Task(models.Model):
 
 
 class LeadImportStatus(models.TextChoices):
+    # Uploaded in the admin's wizard, columns not confirmed yet: no job runs it.
+    DRAFT = "draft", _("Rascunho")
     PENDING = "pending", _("Pendente")
     RUNNING = "running", _("Em processamento")
     DONE = "done", _("Concluída")
@@ -453,6 +455,8 @@ class LeadImport(models.Model):
     # The decoded CSV text: the job reads it from here, so any worker host can run it.
     content = models.TextField(_("conteúdo"), editable=False)
     delimiter = models.CharField(_("separador"), max_length=1, default=",")
+    # Per column of the file, the lead field it fills ("" = left out), as confirmed.
+    column_mapping = models.JSONField(_("mapeamento de colunas"), default=list, blank=True)
     status = models.CharField(
         _("status"),
         max_length=10,

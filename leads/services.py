@@ -5,17 +5,19 @@ API views and admin actions call these; other apps react through `leads.signals`
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.errors import ConflictError
-from leads import signals
+from leads import signals, validation
 from leads.models import (
     Lead,
     LeadInteraction,
@@ -28,7 +30,7 @@ from leads.models import (
 )
 from leads.phones import phone_match_key
 from leads.scores import qualification_score
-from organizations.models import Membership, NotificationTipo, Organization
+from organizations.models import Membership, NotificationTipo, Organization, Role
 from organizations.notifications import managers_of, notify
 
 # Fields whose change other apps care about (follow-up enrollment criteria, CRM mapping).
@@ -306,3 +308,85 @@ def task_update(*, task: Task, actor: Membership | None, data: dict[str, Any]) -
         task.concluida_em = None
     task.save()
     return task
+
+
+# --- Lead fields from people and files (the CSV/XLSX import) --------------------------------
+
+# The lead fields a file may set, each checked by the model field (type, length, choices) and
+# then by its rule in leads.validation; closer and SDR are not importable (assigned by role).
+IMPORTABLE_FIELDS = (
+    "nome_completo",
+    "email",
+    "telefone",
+    "empresa",
+    "cargo",
+    "origem",
+    "status",
+    "valor_potencial",
+    "valor_fechado",
+    "tags",
+    "observacoes",
+    "motivo_perda",
+)
+_FIELD_RULES: dict[str, Any] = {
+    "nome_completo": validation.clean_nome,
+    "email": validation.clean_email,
+    "telefone": validation.clean_telefone,
+    "origem": validation.clean_origem,
+}
+
+
+def lead_clean(*, data: dict[str, Any]) -> dict[str, Any]:
+    """Validates and normalizes lead fields as the API does, without the API layer.
+
+    `data` holds only the fields given (blank cells left out: model defaults apply). Status
+    and origem accept the labels users see (`Em contato`, `Indicação`). Raises
+    ValidationError with one list of messages per field.
+    """
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    if not str(data.get("nome_completo") or "").strip():
+        errors["nome_completo"] = [_("Informe o nome do lead.")]
+    for name, value in data.items():
+        if name not in IMPORTABLE_FIELDS or name in errors:
+            continue
+        try:
+            if name == "tags":
+                cleaned[name] = validation.clean_tags(value)
+                continue
+            # Values as users see them: `Em contato` -> em_contato, `Tráfego pago` ->
+            # trafego_pago (the API's JSON takes the codes only).
+            if name == "status":
+                value = validation.choice_from_text(value, LeadStatus.choices) or value
+            elif name == "origem":
+                value = validation.slug_key(value) or value
+            rule = _FIELD_RULES.get(name)
+            if rule is not None:
+                value = rule(value)
+            if value is not None:
+                value = Lead._meta.get_field(name).clean(value, None)  # type: ignore[union-attr]
+            cleaned[name] = value
+        except DjangoValidationError as exc:
+            errors[name] = list(exc.messages)
+    if errors:
+        raise DjangoValidationError(errors)
+    return cleaned
+
+
+def lead_build(
+    *,
+    organization: Organization,
+    actor: Membership | None,
+    data: dict[str, Any],
+    now: datetime,
+) -> Lead:
+    """An unsaved lead exactly as `lead_create` would store it (for bulk inserts)."""
+    lead = Lead(id=uuid.uuid4(), organization=organization, created_at=now, **data)
+    # Same default assignment as an API create: a seller importing owns the leads.
+    if actor is not None and actor.role == Role.CLOSER:
+        lead.closer = actor
+    elif actor is not None and actor.role == Role.SDR:
+        lead.sdr = actor
+    lead.telefone_chave = phone_match_key(lead.telefone)
+    _apply_status_side_effects(lead, "", now)
+    return lead

@@ -31,11 +31,11 @@ from rest_framework.response import Response
 
 from config.api.exceptions import PayloadTooLarge
 from leads import csv_io
-from leads.models import Lead, LeadImport
+from leads.models import Lead, LeadImport, LeadImportStatus
 from organizations.permissions import SALES_ROLES
 from organizations.scoping import OrgScopedMixin, request_membership
 
-IMPORT_ROLES = SALES_ROLES
+IMPORT_ROLES = csv_io.IMPORT_ROLES
 EXPORT_ROLES = SALES_ROLES
 EXPORT_FORMATS = ("excel", "csv")
 
@@ -76,9 +76,10 @@ class LeadImportSerializer(serializers.ModelSerializer[LeadImport]):
 class LeadImportUploadSerializer(serializers.Serializer[Any]):
     file = serializers.FileField(
         help_text=gettext_lazy(
-            "CSV com cabeçalho (nome_completo obrigatória; email, telefone, empresa, cargo, "
-            "origem, status, valor_potencial, valor_fechado, tags, observacoes, motivo_perda); "
-            "UTF-8, separado por ; ou ,"
+            "CSV (UTF-8, separado por ; ou ,) ou XLSX com cabeçalho: nome_completo obrigatória; "
+            "email, telefone, empresa, cargo, origem, status, valor_potencial, valor_fechado, "
+            "tags, observacoes, motivo_perda. Cabeçalhos em português (Nome, E-mail, Telefone, "
+            "Valor...) e valores como aparecem na tela (Em contato, Indicação) são aceitos."
         )
     )
 
@@ -209,6 +210,8 @@ class LeadImportViewSet(
     lookup_value_regex = "[0-9a-fA-F-]{36}"
 
     def scope_queryset(self, queryset: QuerySet[LeadImport]) -> QuerySet[LeadImport]:
+        # A wizard draft (columns not confirmed in the admin) is not an import yet.
+        queryset = queryset.exclude(status=LeadImportStatus.DRAFT)
         if self.membership.is_seller:
             return queryset.filter(created_by=self.membership)
         return queryset

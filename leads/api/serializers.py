@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
@@ -17,17 +16,16 @@ from rest_framework import ISO_8601, serializers
 from rest_framework.settings import api_settings
 
 from config.api.serializers import StrictCharField, StrictEmailField, StrictModelSerializer
+from leads import validation
 from leads.models import (
     Lead,
     LeadInteraction,
     LeadQualification,
     Task,
 )
-from leads.phones import InvalidPhone, normalize_phone
 from organizations.models import MANAGER_ROLES, Membership, Role
 from organizations.scoping import OrgPrimaryKeyRelatedField
 
-ORIGEM_RE = re.compile(r"^[a-z0-9_]{1,40}$")
 # Client clocks drift; an interaction stamped up to a minute ahead is taken as "now".
 FUTURE_TOLERANCE = timedelta(minutes=1)
 
@@ -257,32 +255,18 @@ class LeadSerializer(StrictModelSerializer):
             "updated_at",
         ]
 
+    # The field rules live in leads.validation (the file import uses them too).
     def validate_email(self, value: str | None) -> str | None:
-        return value.strip().lower() or None if value else None
+        return validation.clean_email(value)
 
     def validate_telefone(self, value: str | None) -> str | None:
-        if not value or not value.strip():
-            return None
-        try:
-            return normalize_phone(value)
-        except InvalidPhone:
-            raise serializers.ValidationError(
-                _("Telefone inválido. Informe DDD e número, por exemplo (11) 98765-4321.")
-            ) from None
+        return validation.clean_telefone(value)
 
     def validate_origem(self, value: str) -> str:
-        value = value.strip().lower()
-        if not ORIGEM_RE.match(value):
-            raise serializers.ValidationError(
-                _("Use letras minúsculas, números e _ (por exemplo: instagram, indicacao).")
-            )
-        return value
+        return validation.clean_origem(value)
 
     def validate_nome_completo(self, value: str) -> str:
-        value = " ".join(value.split())
-        if not value:
-            raise serializers.ValidationError(_("Informe o nome do lead."))
-        return value
+        return validation.clean_nome(value)
 
     def to_representation(self, instance: Lead) -> dict[str, Any]:
         # Same output as ModelSerializer.to_representation (tests/leads/test_lead_list_speed.py

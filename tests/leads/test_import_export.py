@@ -198,7 +198,7 @@ def test_it_reports_invalid_rows_by_line_and_field(
         "nome_completo;email;telefone;status;valor_potencial;origem\n"
         "Boa;boa@x.com.br;;novo;100;site\n"
         ";sem-nome@x.com.br;;;;\n"
-        "Ruim;nao-e-email;123;ganho;abc;Site Novo\n"
+        "Ruim;nao-e-email;123;ganho;abc;@@\n"
         '"Várias\nlinhas";multi@x.com.br;;;;\n'
         "Extra;extra@x.com.br;;;;;sobrando\n"
     )

@@ -1,0 +1,100 @@
+"""Lead field rules shared by the API's serializer, the admin and the file import.
+
+Pure functions (no database, no DRF): each takes what a person typed and returns the stored
+form, or raises Django's ValidationError with a Portuguese message. DRF turns a Django
+ValidationError raised in a `validate_<field>` method into a 400 for that field, so the API
+and the import answer with the same messages.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from leads.phones import InvalidPhone, normalize_phone
+
+ORIGEM_RE = re.compile(r"^[a-z0-9_]{1,40}$")
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 40
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def strip_accents(text: str) -> str:
+    """`Sérgio` -> `Sergio`: the text without combining marks (NFKD)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def fold(text: str) -> str:
+    """Accent- and case-blind form of a text (search, label matching)."""
+    return strip_accents(text).casefold()
+
+
+def slug_key(text: str) -> str:
+    """`Tráfego pago` -> `trafego_pago`; `E-mail` -> `e_mail`: a label as a code."""
+    return _NOT_WORD.sub("_", fold(text)).strip("_")
+
+
+def clean_nome(value: str) -> str:
+    value = " ".join((value or "").split())
+    if not value:
+        raise ValidationError(_("Informe o nome do lead."))
+    return value
+
+
+def clean_email(value: str | None) -> str | None:
+    return value.strip().lower() or None if value else None
+
+
+def clean_telefone(value: str | None) -> str | None:
+    if not value or not value.strip():
+        return None
+    try:
+        return normalize_phone(value)
+    except InvalidPhone:
+        raise ValidationError(
+            _("Telefone inválido. Informe DDD e número, por exemplo (11) 98765-4321.")
+        ) from None
+
+
+def clean_origem(value: str) -> str:
+    value = (value or "").strip().lower()
+    if not ORIGEM_RE.match(value):
+        raise ValidationError(
+            _("Use letras minúsculas, números e _ (por exemplo: instagram, indicacao).")
+        )
+    return value
+
+
+def clean_tags(values: list[Any]) -> list[str]:
+    """Lowercase, trimmed, each once, in their order (filters match tags exactly)."""
+    if len(values) > MAX_TAGS:
+        raise ValidationError(_("No máximo %(n)s tags.") % {"n": MAX_TAGS})
+    tags: list[str] = []
+    for value in values:
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError(_("Tag vazia ou inválida."))
+        tag = value.strip().lower()
+        if len(tag) > MAX_TAG_LENGTH:
+            raise ValidationError(
+                _("Cada tag pode ter no máximo %(n)s caracteres.") % {"n": MAX_TAG_LENGTH}
+            )
+        tags.append(tag)
+    return list(dict.fromkeys(tags))
+
+
+def choice_from_text(text: str, choices: list[tuple[str, Any]]) -> str | None:
+    """The choice code for a code or a label as users see it (`Em contato`, `Negociação`,
+    `QUENTE`), accents and case ignored; None when nothing matches."""
+    key = slug_key(text)
+    for code, label in choices:
+        with translation.override("pt-br"):
+            portuguese = slug_key(str(label))
+        if key in (slug_key(code), portuguese, slug_key(str(label))):
+            return code
+    return None
