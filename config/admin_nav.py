@@ -66,6 +66,7 @@ def sections() -> list[dict[str, Any]]:
                 _page(_("Painel"), "monitoring", "admin-painel"),
                 _model(_("Leads"), "person_search", "leads.lead"),
                 _page(_("Quadro de leads"), "view_kanban", "admin:leads_lead_board", _leads),
+                _model(_("Importações"), "upload_file", "leads.leadimport"),
                 _model(_("Tarefas"), "task_alt", "leads.task"),
                 _model(_("Interações"), "forum", "leads.leadinteraction"),
                 _model(_("Qualificações"), "fact_check", "leads.leadqualification"),

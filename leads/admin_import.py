@@ -297,7 +297,7 @@ class LeadImportAdmin(OrgScopedAdmin):
             {
                 "line": row.line,
                 "values": [row.cells.get(name, "") for name in fields],
-                "errors": errors,
+                "errors": _labelled(errors),
             }
             for row, errors in rows
         ]
@@ -337,7 +337,7 @@ class LeadImportAdmin(OrgScopedAdmin):
                 _("Importação de leads"),
                 lead_import=lead_import,
                 progress=progress_payload(lead_import),
-                errors=lead_import.errors[:20],
+                errors=_labelled(lead_import.errors[:20]),
                 step=3,
                 mapped_fields=[
                     importing.FIELD_LABELS[name]
@@ -365,6 +365,15 @@ class LeadImportAdmin(OrgScopedAdmin):
         stamp = timezone.localtime(lead_import.created_at).strftime("%Y%m%d-%H%M")
         response["Content-Disposition"] = f'attachment; filename="erros-importacao-{stamp}.csv"'
         return response
+
+
+def _labelled(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Errors with the field's label instead of its code (`E-mail`, not `email`)."""
+    labels = {**importing.FIELD_LABELS, "linha": _("Linha")}
+    return [
+        {**error, "field": labels.get(error.get("field", ""), error.get("field"))}
+        for error in errors
+    ]
 
 
 def _safe(text: str) -> str:
