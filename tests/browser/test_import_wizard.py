@@ -50,7 +50,9 @@ def test_the_import_wizard_from_upload_to_done(
     expect(preview.locator("tbody tr")).to_have_count(5)
     expect(preview.locator("tr.invalid")).to_have_count(1)
     expect(preview.locator("tr.invalid")).to_contain_text("nao-e-email")
-    expect(preview.locator("tr.invalid")).to_contain_text("E-mail: Insira um endereço de email válido.")
+    expect(preview.locator("tr.invalid")).to_contain_text(
+        "E-mail: Insira um endereço de email válido."
+    )
     page.get_by_role("button", name="Importar").click()
 
     # Step 3: the job is queued; the bar starts at 0 of 5.

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0007_status_change_stage_index'),
+        ('leads', '0008_sync_updated_at'),
     ]
 
     operations = [
