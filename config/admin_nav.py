@@ -63,6 +63,7 @@ def sections() -> list[dict[str, Any]]:
             "title": _("Vendas"),
             "separator": True,
             "items": [
+                _page(_("Meu dia"), "today", "admin-meu-dia"),
                 _page(_("Painel"), "monitoring", "admin-painel"),
                 _model(_("Leads"), "person_search", "leads.lead"),
                 _page(_("Quadro de leads"), "view_kanban", "admin:leads_lead_board", _leads),

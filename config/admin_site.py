@@ -6,6 +6,10 @@ this class as `default_site`, so every `@admin.register` in the apps lands here.
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 from unfold.sites import UnfoldAdminSite
 
@@ -16,3 +20,12 @@ class BackOfficeSite(UnfoldAdminSite):
     site_title = _("Leads e Mentorias")
     site_header = _("Leads e Mentorias")
     index_title = _("Back office")
+
+    def index(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        # Sellers land on their day (tasks, replies, failed follow-ups); config.admin_myday.
+        from leads.admin_board import admin_membership  # apps are loaded by now
+
+        membership = admin_membership(request)
+        if membership is not None and membership.is_seller:
+            return redirect("admin-meu-dia")
+        return super().index(request, extra_context)

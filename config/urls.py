@@ -9,7 +9,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from config import admin_views, health
+from config import admin_myday, admin_views, health
 from config.metrics import metrics_view
 from organizations import api as org_api
 from organizations.auth import TokenObtainView, TokenRefreshThrottledView
@@ -51,6 +51,12 @@ if settings.BENCH_ENDPOINTS:
 urlpatterns = [
     path("admin/rq/", include((_superusers_only("django_rq.urls"), "django_rq"))),
     path("admin/painel/", admin.site.admin_view(admin_views.painel), name="admin-painel"),
+    path("admin/meu-dia/", admin.site.admin_view(admin_myday.meu_dia), name="admin-meu-dia"),
+    path(
+        "admin/meu-dia/tarefas/<uuid:task_id>/concluir/",
+        admin.site.admin_view(admin_myday.concluir),
+        name="admin-meu-dia-concluir",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

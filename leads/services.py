@@ -27,7 +27,9 @@ from leads.models import (
     Resultado,
     Task,
     TaskStatus,
+    TaskTipo,
 )
+from leads.next_step import parse_due
 from leads.phones import phone_match_key
 from leads.scores import qualification_score
 from organizations.models import Membership, NotificationTipo, Organization, Role
@@ -259,8 +261,34 @@ def interaction_create(
     elif interaction.resultado == Resultado.FECHAMENTO_NEGATIVO:
         motivo = motivo_perda or interaction.resumo
         lead_mark_lost(lead=lead, actor=actor, motivo=motivo)
+    _next_step_task(lead=lead, interaction=interaction, actor=actor)
     signals.interaction_created.send(sender=LeadInteraction, interaction=interaction, actor=actor)
     return interaction
+
+
+def _next_step_task(*, lead: Lead, interaction: LeadInteraction, actor: Membership | None) -> None:
+    """A `proximo_passo` naming a day (leads/next_step.py) becomes a pending task for the
+    member who interacted (else the lead's closer, else its SDR), once per interaction."""
+    organization = Organization.objects.only("timezone").get(pk=lead.organization_id)
+    due = parse_due(
+        interaction.proximo_passo, now=interaction.data_interacao, tz=organization.timezone
+    )
+    owner = actor or lead.closer or lead.sdr
+    if due is None or owner is None:
+        return
+    Task.objects.get_or_create(
+        origem_ref=f"interaction:{interaction.pk}",
+        defaults={
+            "organization_id": lead.organization_id,
+            "lead": lead,
+            "responsavel": owner,
+            "tipo": TaskTipo.TAREFA,
+            "titulo": interaction.proximo_passo[:200],
+            "descricao": interaction.resumo,
+            "vencimento": due,
+            "created_by": actor,
+        },
+    )
 
 
 @transaction.atomic
