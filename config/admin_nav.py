@@ -97,6 +97,7 @@ def sections() -> list[dict[str, Any]]:
             "separator": True,
             "items": [
                 _model(_("Contas de WhatsApp"), "chat", "integrations.whatsappaccount"),
+                _model(_("Gateways de WhatsApp"), "webhook", "integrations.whatsappgateway"),
                 _model(_("Mensagens de WhatsApp"), "sms", "integrations.whatsappmessage"),
                 _model(_("Webhooks recebidos"), "webhook", "integrations.webhooknotification"),
                 _model(_("Conexões de CRM"), "hub", "integrations.crmconnection"),

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from integrations import services as integration_services
 from integrations.crm import services as crm
 from integrations.fields import mask
 from integrations.models import (
@@ -16,6 +17,7 @@ from integrations.models import (
     CrmProvider,
     WebhookNotification,
     WhatsAppAccount,
+    WhatsAppGateway,
     WhatsAppMessage,
 )
 from organizations.admin import OrgScopedAdmin
@@ -105,6 +107,108 @@ class WhatsAppAccountAdmin(OrgScopedAdmin):
     @admin.display(description=_("token de verificação"))
     def verify_token_masked(self, obj: WhatsAppAccount) -> str:
         return mask(obj.verify_token_hash)
+
+
+class WhatsAppGatewayForm(forms.ModelForm):
+    novo_twilio_auth_token = _secret_input(_("Novo auth token do Twilio"))
+    remover_twilio_auth_token = forms.BooleanField(
+        label=_("Remover o auth token do Twilio (deixa de exigir a assinatura)"), required=False
+    )
+
+    class Meta:
+        model = WhatsAppGateway
+        fields = ["organization", "nome", "auto_criar_leads"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["novo_twilio_auth_token"].help_text = _(
+            "Opcional. Com ele, toda requisição precisa do cabeçalho X-Twilio-Signature válido."
+        )
+
+    def service_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "nome": self.cleaned_data.get("nome", ""),
+            "auto_criar_leads": self.cleaned_data.get("auto_criar_leads", True),
+        }
+        if self.cleaned_data.get("remover_twilio_auth_token"):
+            data["twilio_auth_token"] = ""
+        elif self.cleaned_data.get("novo_twilio_auth_token"):
+            data["twilio_auth_token"] = self.cleaned_data["novo_twilio_auth_token"]
+        return data
+
+
+@admin.register(WhatsAppGateway)
+class WhatsAppGatewayAdmin(OrgScopedAdmin):
+    """Gateway webhooks: created, rotated and revoked through integrations.services.
+
+    The URL (with its token) is shown once, in a message, after creating or rotating.
+    """
+
+    form = WhatsAppGatewayForm
+    list_display = ["__str__", "organization", "token_inicio", "ativo", "created_at", "revoked_at"]
+    list_filter = ["organization"]
+    list_select_related = ["organization"]
+    readonly_fields = ["token_inicio", "twilio_masked", "created_at", "rotated_at", "revoked_at"]
+    actions = ["rotate_tokens", "revoke"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = ["organization", "nome", "auto_criar_leads", "novo_twilio_auth_token"]
+        if obj is not None:
+            fields += ["remover_twilio_auth_token", *self.readonly_fields]
+        return fields
+
+    @admin.display(boolean=True, description=_("ativo"))
+    def ativo(self, obj: WhatsAppGateway) -> bool:
+        return obj.ativo
+
+    @admin.display(description=_("auth token do Twilio"))
+    def twilio_masked(self, obj: WhatsAppGateway) -> str:
+        return mask(obj.twilio_auth_token) if obj.twilio_auth_token else "—"
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Revoke instead: the row (and what arrived through it) stays.
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        data = form.service_data()
+        if change:
+            integration_services.whatsapp_gateway_update(gateway=obj, data=data)
+            return
+        gateway, url = integration_services.whatsapp_gateway_create(
+            organization=form.cleaned_data["organization"], data=data
+        )
+        obj.pk = gateway.pk
+        obj._state.adding = False
+        self._show_url(request, gateway, url)
+
+    def _show_url(self, request: HttpRequest, gateway: WhatsAppGateway, url: str) -> None:
+        self.message_user(
+            request,
+            _("URL do webhook de %(g)s (copie agora: ela não será mostrada de novo): %(url)s")
+            % {"g": gateway, "url": url},
+            messages.WARNING,
+        )
+
+    @admin.action(
+        description=_("Trocar o token (a URL anterior deixa de funcionar)"), permissions=["change"]
+    )
+    def rotate_tokens(self, request: HttpRequest, queryset: QuerySet[WhatsAppGateway]) -> None:
+        for gateway in queryset:
+            if gateway.revoked_at is not None:
+                self.message_user(
+                    request,
+                    _("%(g)s está revogado; crie um novo.") % {"g": gateway},
+                    messages.ERROR,
+                )
+                continue
+            gateway, url = integration_services.whatsapp_gateway_rotate(gateway=gateway)
+            self._show_url(request, gateway, url)
+
+    @admin.action(description=_("Revogar (a URL passa a responder 404)"), permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[WhatsAppGateway]) -> None:
+        for gateway in queryset:
+            integration_services.whatsapp_gateway_revoke(gateway=gateway)
+        self.message_user(request, _("%(n)d gateway(s) revogado(s).") % {"n": len(queryset)})
 
 
 class ReadOnlyAdmin(OrgScopedAdmin):

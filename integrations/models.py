@@ -68,6 +68,46 @@ class WhatsAppAccount(models.Model):
         self.verify_token_hash = hash_verify_token(token)
 
 
+class WhatsAppGateway(models.Model):
+    """A secret webhook URL through which a WhatsApp gateway (or Twilio) posts inbound messages.
+
+    For businesses not on Meta's Cloud API: gateways popular in Brazil post `{from, body,
+    timestamp}`, Twilio posts form fields. The URL's token is the credential; only its SHA-256
+    is stored (looked up per request, like a verify token), so it is shown once, on creation
+    or rotation.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="whatsapp_gateways"
+    )
+    nome = models.CharField(_("nome"), max_length=100, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The token's first characters, to tell URLs apart in lists (not enough to guess it).
+    token_inicio = models.CharField(_("início do token"), max_length=8, editable=False)
+    # When set, every POST must carry Twilio's X-Twilio-Signature made with it.
+    twilio_auth_token = EncryptedTextField(_("auth token do Twilio"), blank=True)
+    auto_criar_leads = models.BooleanField(_("criar leads de números desconhecidos"), default=True)
+    created_at = models.DateTimeField(_("criado em"), default=timezone.now)
+    rotated_at = models.DateTimeField(_("token trocado em"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revogado em"), null=True, blank=True)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "whatsapp_gateways"
+        verbose_name = _("gateway de WhatsApp")
+        verbose_name_plural = _("gateways de WhatsApp")
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return self.nome or f"Gateway {self.token_inicio}…"
+
+    @property
+    def ativo(self) -> bool:
+        return self.revoked_at is None
+
+
 class MessageDirection(models.TextChoices):
     IN = "in", _("Recebida")
     OUT = "out", _("Enviada")
@@ -163,6 +203,16 @@ class WebhookNotification(models.Model):
         blank=True,
         related_name="notifications",
     )
+    # Set instead of `account` for a body posted to a gateway webhook (then content_type says
+    # how to read raw_body: JSON or Twilio's form encoding).
+    gateway = models.ForeignKey(
+        WhatsAppGateway,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="notifications",
+    )
+    content_type = models.CharField(max_length=100, blank=True)
     raw_body = models.BinaryField(_("corpo bruto"))
     body_sha256 = models.CharField(max_length=64, editable=False)
     signature = models.CharField(_("assinatura"), max_length=100, blank=True)
@@ -183,7 +233,13 @@ class WebhookNotification(models.Model):
             # Meta redelivers the same body until it gets a 200: store it once per account.
             models.UniqueConstraint(
                 fields=["account", "body_sha256"], name="webhook_notification_once_per_account"
-            )
+            ),
+            # A gateway's retries of the same body are stored once too.
+            models.UniqueConstraint(
+                fields=["gateway", "body_sha256"],
+                condition=Q(gateway__isnull=False),
+                name="webhook_notification_once_per_gateway",
+            ),
         ]
         indexes = [
             models.Index(fields=["processed_at", "received_at"], name="webhook_notif_pending"),

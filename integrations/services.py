@@ -6,9 +6,13 @@ Secrets arrive in plaintext here and leave only encrypted (``EncryptedTextField`
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.errors import ConflictError
@@ -17,6 +21,8 @@ from integrations.models import (
     CRMConnection,
     CrmProvider,
     WhatsAppAccount,
+    WhatsAppGateway,
+    hash_verify_token,
 )
 from organizations.models import Organization
 
@@ -91,6 +97,73 @@ def whatsapp_account_delete(*, account: WhatsAppAccount) -> None:
     # Messages and stored notifications stay (their account becomes null): nothing received
     # is dropped.
     account.delete()
+
+
+# -- WhatsApp gateways ------------------------------------------------------------------------
+
+
+def _new_gateway_token(gateway: WhatsAppGateway) -> str:
+    token = secrets.token_urlsafe(32)
+    gateway.token_hash = hash_verify_token(token)
+    gateway.token_inicio = token[:6]
+    return token
+
+
+def whatsapp_gateway_url(token: str) -> str:
+    """The full webhook URL of a gateway token (PUBLIC_BASE_URL + the route)."""
+    path = reverse("whatsapp-gateway-webhook", kwargs={"token": token})
+    return settings.PUBLIC_BASE_URL.rstrip("/") + path
+
+
+def _apply_gateway(gateway: WhatsAppGateway, data: dict[str, Any]) -> None:
+    for name in ("nome", "auto_criar_leads"):
+        if name in data:
+            setattr(gateway, name, data[name])
+    # An empty string clears the Twilio auth token (signature no longer required).
+    if "twilio_auth_token" in data and data["twilio_auth_token"] is not None:
+        gateway.twilio_auth_token = data["twilio_auth_token"].strip()
+
+
+@transaction.atomic
+def whatsapp_gateway_create(
+    *, organization: Organization, data: dict[str, Any]
+) -> tuple[WhatsAppGateway, str]:
+    """A new gateway webhook; returns it with its full URL (the only time the token is known)."""
+    gateway = WhatsAppGateway(organization=organization)
+    _apply_gateway(gateway, data)
+    token = _new_gateway_token(gateway)
+    gateway.save(force_insert=True)
+    return gateway, whatsapp_gateway_url(token)
+
+
+@transaction.atomic
+def whatsapp_gateway_update(*, gateway: WhatsAppGateway, data: dict[str, Any]) -> WhatsAppGateway:
+    gateway = WhatsAppGateway.objects.select_for_update().get(pk=gateway.pk)
+    _apply_gateway(gateway, data)
+    gateway.save()
+    return gateway
+
+
+@transaction.atomic
+def whatsapp_gateway_rotate(*, gateway: WhatsAppGateway) -> tuple[WhatsAppGateway, str]:
+    """A new token for the gateway; the old URL answers 404 from now on."""
+    gateway = WhatsAppGateway.objects.select_for_update().get(pk=gateway.pk)
+    if gateway.revoked_at is not None:
+        raise ConflictError(_("Este gateway foi revogado; crie um novo."), details={})
+    token = _new_gateway_token(gateway)
+    gateway.rotated_at = timezone.now()
+    gateway.save()
+    return gateway, whatsapp_gateway_url(token)
+
+
+@transaction.atomic
+def whatsapp_gateway_revoke(*, gateway: WhatsAppGateway) -> WhatsAppGateway:
+    """Its URL answers 404 from now on; the row stays (messages received through it are kept)."""
+    gateway = WhatsAppGateway.objects.select_for_update().get(pk=gateway.pk)
+    if gateway.revoked_at is None:
+        gateway.revoked_at = timezone.now()
+        gateway.save(update_fields=["revoked_at"])
+    return gateway
 
 
 # -- CRM --------------------------------------------------------------------------------------

@@ -9,6 +9,9 @@ router = SimpleRouter()
 router.register(
     "integrations/whatsapp-accounts", api.WhatsAppAccountViewSet, basename="whatsapp-account"
 )
+router.register(
+    "integrations/whatsapp-gateways", api.WhatsAppGatewayViewSet, basename="whatsapp-gateway"
+)
 router.register("integrations/crm-connections", api.CRMConnectionViewSet, basename="crm-connection")
 
 urlpatterns = [

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from integrations.whatsapp.webhook import whatsapp_webhook
+from integrations.whatsapp.webhook import whatsapp_gateway_webhook, whatsapp_webhook
 
-urlpatterns = [path("whatsapp/", whatsapp_webhook, name="whatsapp-webhook")]
+urlpatterns = [
+    path("whatsapp/", whatsapp_webhook, name="whatsapp-webhook"),
+    path(
+        "whatsapp/gateway/<str:token>/",
+        whatsapp_gateway_webhook,
+        name="whatsapp-gateway-webhook",
+    ),
+]

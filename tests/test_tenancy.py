@@ -50,6 +50,13 @@ def _import(b: Org) -> str:
     return str(LeadImport.objects.create(organization=b.org, created_by=b.admin, content="x\n").pk)
 
 
+def _gateway(b: Org) -> str:
+    from integrations import services
+
+    gateway, _url = services.whatsapp_gateway_create(organization=b.org, data={"nome": "B"})
+    return str(gateway.pk)
+
+
 # Route (as the resolver prints it, with ids replaced by {}) -> URL builder for org B's object.
 BUILDERS: dict[str, Builder] = {
     "members/{}/": lambda b: f"members/{b.sdr.pk}/",
@@ -84,6 +91,12 @@ BUILDERS: dict[str, Builder] = {
     ),
     "integrations/whatsapp-accounts/{}/": lambda b: (
         f"integrations/whatsapp-accounts/{WhatsAppAccountFactory(organization=b.org).pk}/"
+    ),
+    "integrations/whatsapp-gateways/{}/": lambda b: (
+        f"integrations/whatsapp-gateways/{_gateway(b)}/"
+    ),
+    "integrations/whatsapp-gateways/{}/rotate/": lambda b: (
+        f"integrations/whatsapp-gateways/{_gateway(b)}/rotate/"
     ),
     "integrations/crm-connections/{}/": lambda b: (
         f"integrations/crm-connections/{CRMConnectionFactory(organization=b.org).pk}/"

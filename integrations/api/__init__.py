@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from integrations.api.crm import CRMConnectionViewSet, LeadCrmSyncView
-from integrations.api.whatsapp import WhatsAppAccountViewSet
+from integrations.api.whatsapp import WhatsAppAccountViewSet, WhatsAppGatewayViewSet
 
 __all__ = [
     "CRMConnectionViewSet",
     "LeadCrmSyncView",
     "WhatsAppAccountViewSet",
+    "WhatsAppGatewayViewSet",
 ]

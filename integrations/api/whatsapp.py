@@ -6,10 +6,13 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from integrations import services
 from integrations.api.base import AdminSettingsViewSet, ProviderURLField, SecretField
-from integrations.models import WhatsAppAccount
+from integrations.models import WhatsAppAccount, WhatsAppGateway
 
 
 class WhatsAppAccountSerializer(serializers.ModelSerializer[WhatsAppAccount]):
@@ -71,3 +74,91 @@ class WhatsAppAccountViewSet(AdminSettingsViewSet):
 
     def perform_destroy(self, instance: WhatsAppAccount) -> None:
         services.whatsapp_account_delete(account=instance)
+
+
+# -- gateway webhooks -------------------------------------------------------------------------
+
+
+class WhatsAppGatewaySerializer(serializers.ModelSerializer[WhatsAppGateway]):
+    nome = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    # Optional; "" clears it. When set, every POST must carry a valid X-Twilio-Signature.
+    twilio_auth_token = SecretField(max_length=200, required=False, allow_blank=True)
+    assinatura_twilio = serializers.SerializerMethodField(
+        help_text="true quando um auth token do Twilio está configurado (assinatura exigida)"
+    )
+    ativo = serializers.BooleanField(read_only=True, help_text="false depois de revogado")
+
+    class Meta:
+        model = WhatsAppGateway
+        fields = [
+            "id",
+            "nome",
+            "token_inicio",
+            "twilio_auth_token",
+            "assinatura_twilio",
+            "auto_criar_leads",
+            "ativo",
+            "created_at",
+            "rotated_at",
+            "revoked_at",
+        ]
+        read_only_fields = ["id", "token_inicio", "created_at", "rotated_at", "revoked_at"]
+
+    def get_assinatura_twilio(self, gateway: WhatsAppGateway) -> bool:
+        return bool(gateway.twilio_auth_token)
+
+
+class WhatsAppGatewayCreatedSerializer(WhatsAppGatewaySerializer):
+    webhook_url = serializers.URLField(
+        read_only=True,
+        help_text="URL completa do webhook, com o token: mostrada só agora (guardamos um hash)",
+    )
+
+    class Meta(WhatsAppGatewaySerializer.Meta):
+        fields = [*WhatsAppGatewaySerializer.Meta.fields, "webhook_url"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Lista os gateways de WhatsApp (tokens nunca são devolvidos)"),
+    create=extend_schema(
+        summary="Cria um webhook de gateway; a resposta traz webhook_url uma única vez",
+        responses={201: WhatsAppGatewayCreatedSerializer},
+    ),
+    partial_update=extend_schema(summary="Altera nome, auth token do Twilio ou auto_criar_leads"),
+    destroy=extend_schema(summary="Revoga o gateway: a URL passa a responder 404"),
+)
+class WhatsAppGatewayViewSet(AdminSettingsViewSet):
+    queryset = WhatsAppGateway.objects.all()
+    serializer_class = WhatsAppGatewaySerializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        gateway, url = services.whatsapp_gateway_create(
+            organization=self.organization, data=dict(serializer.validated_data)
+        )
+        gateway.webhook_url = url  # type: ignore[attr-defined]
+        return Response(WhatsAppGatewayCreatedSerializer(gateway).data, status=201)
+
+    def perform_update(self, serializer: serializers.BaseSerializer[Any]) -> None:
+        assert isinstance(serializer.instance, WhatsAppGateway)
+        serializer.instance = services.whatsapp_gateway_update(
+            gateway=serializer.instance, data=dict(serializer.validated_data)
+        )
+
+    def perform_destroy(self, instance: WhatsAppGateway) -> None:
+        services.whatsapp_gateway_revoke(gateway=instance)
+
+    @extend_schema(
+        request=None,
+        summary="Troca o token: a URL anterior passa a responder 404; a nova vem em webhook_url",
+        responses={
+            200: WhatsAppGatewayCreatedSerializer,
+            409: OpenApiResponse(description="revogado"),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def rotate(self, request: Request, pk: str | None = None) -> Response:
+        gateway, url = services.whatsapp_gateway_rotate(gateway=self.get_object())
+        gateway.webhook_url = url  # type: ignore[attr-defined]
+        return Response(WhatsAppGatewayCreatedSerializer(gateway).data)

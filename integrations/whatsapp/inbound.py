@@ -41,8 +41,15 @@ from integrations.models import (
     MessageStatus,
     WebhookNotification,
     WhatsAppAccount,
+    WhatsAppGateway,
     WhatsAppMessage,
     hash_verify_token,
+)
+from integrations.whatsapp.gateway import (
+    form_params,
+    is_form,
+    parse_gateway_body,
+    twilio_signature_valid,
 )
 from integrations.whatsapp.payloads import (
     ChangeValue,
@@ -60,6 +67,7 @@ from leads.phones import InvalidPhone, normalize_phone, phone_match_key
 logger = logging.getLogger(__name__)
 
 PROVIDER = "whatsapp"
+GATEWAY_PROVIDER = "whatsapp_gateway"
 _SIGNATURE_SHAPE = re.compile(r"sha256=[0-9a-fA-F]{64}")
 # Unroutable bodies are checked against this many accounts at most (a bound on the work an
 # unauthenticated request can cause).
@@ -231,6 +239,91 @@ def webhook_receive(*, raw_body: bytes, signature: str | None) -> ReceiveResult:
     return _result(200, "accepted" if any_new else "duplicate", "ok", ids)
 
 
+# -- POST to a gateway webhook ----------------------------------------------------------------
+
+
+def gateway_for_token(token: str) -> WhatsAppGateway | None:
+    """The active gateway whose webhook URL carries this token."""
+    if not token or len(token) > 200:
+        return None
+    return (
+        WhatsAppGateway.objects.filter(token_hash=hash_verify_token(token), revoked_at__isnull=True)
+        .select_related("organization")
+        .first()
+    )
+
+
+@transaction.atomic
+def gateway_receive(
+    *,
+    token: str,
+    raw_body: bytes,
+    content_type: str,
+    url: str,
+    twilio_signature: str | None,
+) -> ReceiveResult:
+    """Authenticate (token, and Twilio's signature when configured), check, store, enqueue.
+
+    Nothing is stored unless the token names an active gateway, the signature (if required)
+    matches and the body parses; then the body is stored once per gateway and its processing
+    goes through the same job and message path as Meta's notifications.
+    """
+    from config.jobs import SAFE_RETRY, enqueue
+
+    gateway = gateway_for_token(token)
+    if gateway is None:
+        logger.warning("whatsapp gateway webhook: unknown or revoked token")
+        return _gateway_result(404, "rejected", "gateway desconhecido")
+    organization = gateway.organization
+    try:
+        params = form_params(raw_body) if is_form(content_type) else []
+        if gateway.twilio_auth_token and not twilio_signature_valid(
+            url=url, params=params, auth_token=gateway.twilio_auth_token, signature=twilio_signature
+        ):
+            logger.warning("whatsapp gateway %s: Twilio signature missing or wrong", gateway.pk)
+            return _gateway_result(401, "rejected", "assinatura inválida")
+        now = timezone.now()
+        parse_gateway_body(
+            raw_body,
+            content_type=content_type,
+            organization_id=organization.pk,
+            timezone_name=organization.timezone,
+            received_at=now,
+        )
+    except PayloadError as exc:
+        logger.warning("whatsapp gateway %s: malformed body: %s", gateway.pk, exc)
+        return _gateway_result(400, "malformed", str(exc))
+
+    notification, created = WebhookNotification.objects.get_or_create(
+        gateway=gateway,
+        body_sha256=hashlib.sha256(raw_body).hexdigest(),
+        defaults={
+            "organization_id": organization.pk,
+            "raw_body": raw_body,
+            "content_type": content_type[:100],
+            "signature": (twilio_signature or "")[:100],
+            "received_at": now,
+        },
+    )
+    if notification.processed_at is None:
+        enqueue(
+            "integrations.jobs.process_whatsapp_notification",
+            notification_id=str(notification.pk),
+            organization_id=str(organization.pk),
+            queue="high",
+            job_id=f"whatsapp-notification-{notification.pk}",
+            retry=SAFE_RETRY,
+        )
+    return _gateway_result(200, "accepted" if created else "duplicate", "ok", [notification.pk])
+
+
+def _gateway_result(
+    status: int, outcome: str, message: str, ids: list[Any] | None = None
+) -> ReceiveResult:
+    WEBHOOK_NOTIFICATIONS.labels(provider=GATEWAY_PROVIDER, outcome=outcome).inc()
+    return ReceiveResult(status, outcome, message, ids or [])
+
+
 # -- Processing (the job) ---------------------------------------------------------------------
 
 
@@ -265,13 +358,15 @@ def notification_process(*, notification_id: Any) -> ProcessSummary | None:
     is retried; entries already done are no-ops on the retry.
     """
     notification = (
-        WebhookNotification.objects.select_related("account__organization")
+        WebhookNotification.objects.select_related("account__organization", "gateway__organization")
         .filter(pk=notification_id)
         .first()
     )
     if notification is None or notification.processed_at is not None:
         return None
     WebhookNotification.objects.filter(pk=notification.pk).update(attempts=F("attempts") + 1)
+    if notification.gateway_id is not None:
+        return _process_gateway_notification(notification)
     account = notification.account
     summary = ProcessSummary()
     if account is None:
@@ -316,6 +411,43 @@ def notification_process(*, notification_id: Any) -> ProcessSummary | None:
     return summary
 
 
+def _process_gateway_notification(notification: WebhookNotification) -> ProcessSummary:
+    gateway = notification.gateway
+    assert gateway is not None
+    summary = ProcessSummary(messages=1)
+    organization = gateway.organization
+    try:
+        message, name = parse_gateway_body(
+            bytes(notification.raw_body),
+            content_type=notification.content_type,
+            organization_id=organization.pk,
+            timezone_name=organization.timezone,
+            received_at=notification.received_at,
+        )
+    except PayloadError as exc:
+        _finish(notification, summary, error=f"malformed: {exc}")
+        return summary
+    # A revoked gateway's stored bodies are still processed: they were accepted before the
+    # revocation, and nothing received is dropped.
+    source = InboundSource(
+        organization=organization,
+        account=None,
+        to_phone="",
+        auto_criar_leads=gateway.auto_criar_leads,
+        contacts={message.from_phone: name} if name else {},
+    )
+    try:
+        inbound_message_process(source=source, message=message, summary=summary)
+    except Exception as exc:
+        logger.exception("whatsapp gateway message of notification %s failed", notification.pk)
+        WebhookNotification.objects.filter(pk=notification.pk).update(
+            error=f"{type(exc).__name__}: {exc}"[:5000], summary=summary.as_dict()
+        )
+        raise NotificationProcessingError("gateway message failed") from exc
+    _finish(notification, summary)
+    return summary
+
+
 def _finish(notification: WebhookNotification, summary: ProcessSummary, *, error: str = "") -> None:
     if error:
         logger.warning("whatsapp notification %s not processable: %s", notification.pk, error)
@@ -324,19 +456,48 @@ def _finish(notification: WebhookNotification, summary: ProcessSummary, *, error
     )
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class InboundSource:
+    """Where an inbound message arrived: a Meta account or a gateway webhook of an organization."""
+
+    organization: Any
+    account: WhatsAppAccount | None
+    to_phone: str
+    auto_criar_leads: bool
+    contacts: dict[str, str] = field(default_factory=dict)
+
+
 def _process_message(
     account: WhatsAppAccount, change: ChangeValue, message: InboundMessage, summary: ProcessSummary
 ) -> None:
-    organization = account.organization
+    source = InboundSource(
+        organization=account.organization,
+        account=account,
+        to_phone=change.display_phone_number or "",
+        auto_criar_leads=account.auto_criar_leads,
+        contacts=change.contacts,
+    )
+    inbound_message_process(source=source, message=message, summary=summary)
+
+
+@transaction.atomic
+def inbound_message_process(
+    *, source: InboundSource, message: InboundMessage, summary: ProcessSummary
+) -> None:
+    """Store one inbound message once, match or create its lead, handle it as a reply.
+
+    The one path for every inbound WhatsApp message, whatever carried it (Meta's webhook or a
+    gateway's): idempotent on ``message.wamid``.
+    """
+    organization = source.organization
     key = phone_match_key(message.from_phone) or ""
     row = WhatsAppMessage(
         organization=organization,
-        account=account,
+        account=source.account,
         direction=MessageDirection.IN,
         wamid=message.wamid,
         from_phone=message.from_phone[:20],
-        to_phone=(change.display_phone_number or "")[:20],
+        to_phone=source.to_phone[:20],
         phone_key=key[:20],
         message_type=message.type[:30],
         body=message.text or "",
@@ -354,9 +515,9 @@ def _process_message(
 
     lead = _lead_for_phone(organization, key)
     created = False
-    if lead is None and account.auto_criar_leads:
-        name = change.contacts.get(message.from_phone) or ""
-        lead, created = _create_lead(account, message.from_phone, name)
+    if lead is None and source.auto_criar_leads:
+        name = source.contacts.get(message.from_phone) or ""
+        lead, created = _create_lead(organization, message.from_phone, name)
         summary.leads_created += int(created)
     if lead is None:
         logger.info("whatsapp message %s from an unknown number kept without lead", row.pk)
@@ -404,10 +565,9 @@ def whatsapp_e164(digits: str) -> str:
         return "+" + digits[:15]
 
 
-def _create_lead(account: WhatsAppAccount, from_phone: str, name: str) -> tuple[Lead | None, bool]:
+def _create_lead(organization: Any, from_phone: str, name: str) -> tuple[Lead | None, bool]:
     from leads.services import lead_create
 
-    organization = account.organization
     telefone = whatsapp_e164(from_phone)
     nome = (name or "").strip()[:200] or f"WhatsApp {telefone}"
     try:

@@ -14,7 +14,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from config.metrics import WEBHOOK_NOTIFICATIONS
 from integrations.whatsapp import inbound
@@ -60,6 +60,56 @@ def _verify(request: HttpRequest) -> HttpResponse:
 def _too_large() -> JsonResponse:
     WEBHOOK_NOTIFICATIONS.labels(provider=inbound.PROVIDER, outcome="too_large").inc()
     return _error(413, _("O corpo da requisição é grande demais."))
+
+
+def _read_body(request: HttpRequest) -> bytes | None:
+    """The raw body, or None when it is larger than the limit."""
+    limit = max_body_bytes()
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return None
+    try:
+        raw_body = request.body
+    except RequestDataTooBig:
+        return None
+    return raw_body if len(raw_body) <= limit else None
+
+
+@csrf_exempt
+@require_POST
+def whatsapp_gateway_webhook(request: HttpRequest, token: str) -> HttpResponse:
+    """A gateway's (or Twilio's) POST of one inbound message; see inbound.gateway_receive."""
+    raw_body = _read_body(request)
+    if raw_body is None:
+        return _too_large()
+    result = inbound.gateway_receive(
+        token=token,
+        raw_body=raw_body,
+        content_type=request.content_type or "",
+        # Twilio signs the URL it called: scheme and host as the proxy received them (with
+        # SECURE_PROXY_SSL_HEADER / USE_X_FORWARDED_HOST set as docs/deploy.md says).
+        url=request.build_absolute_uri(),
+        twilio_signature=request.headers.get("X-Twilio-Signature"),
+    )
+    if result.status == 200:
+        return JsonResponse({"status": result.outcome})
+    messages = {
+        404: _("Gateway não encontrado."),
+        401: _("Assinatura do Twilio ausente ou inválida."),
+        400: _("Corpo inválido: envie JSON {from, body, timestamp} ou os campos do Twilio."),
+    }
+    details = {"body": [result.message]} if result.status == 400 else {}
+    response = JsonResponse(
+        {"error": messages.get(result.status, result.message), "details": details},
+        status=result.status,
+    )
+    # Django's request logger would write the path, token included, for every 4xx; the
+    # outcome is already logged (without the token) by gateway_receive.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 def _receive(request: HttpRequest) -> HttpResponse:
