@@ -70,6 +70,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config import events
 from config.metrics import FOLLOWUP_STEPS
 from followup.bulk import bulk_update_values
 from followup.channels import (
@@ -357,6 +358,17 @@ def _fail(
             "error": error[:500],
         },
         chave=f"followup_failed:{execution.pk}",
+    )
+    events.publish(
+        organization_id=execution.organization_id,
+        event_type="followup.failed",
+        data={
+            "execution_id": execution.pk,
+            "sequence_id": execution.sequence_id,
+            "lead_id": lead.pk,
+            "step": execution.step_atual,
+            "error": error[:500],
+        },
     )
 
 

@@ -324,3 +324,7 @@ class CRMConnectionAdmin(OrgScopedAdmin):
                 self.message_user(request, _("%(c)s: conexão OK.") % {"c": connection})
             else:
                 self.message_user(request, f"{connection}: {message}", messages.ERROR)
+
+
+# Outbound webhooks (subscriptions and delivery log).
+from integrations.outbound import admin as outbound_admin  # noqa: E402, F401

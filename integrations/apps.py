@@ -14,5 +14,6 @@ class IntegrationsConfig(AppConfig):
             receivers,  # noqa: F401  (connects the signal receivers)
             timeline,
         )
+        from integrations.outbound import receivers as outbound_receivers  # noqa: F401
 
         timeline.register()

@@ -11,6 +11,7 @@ from django.utils import timezone
 from config.jobs import PeriodicJob, enqueue, job_logged
 from integrations.crm import services as crm
 from integrations.models import WebhookNotification
+from integrations.outbound import services as outbound
 from integrations.whatsapp import inbound
 
 # A notification still unprocessed after this long lost its job (or the job kept failing).
@@ -26,6 +27,13 @@ PERIODIC_JOBS = [
         interval=15 * 60,
         first_delay=60,
         queue="low",
+    ),
+    PeriodicJob(
+        id="integrations.webhook_deliveries_sweep",
+        func="integrations.jobs.webhook_deliveries_sweep",
+        interval=60,
+        first_delay=30,
+        queue="default",
     ),
     PeriodicJob(
         id="integrations.whatsapp_notifications_sweep",
@@ -83,3 +91,21 @@ def crm_sync_leads(*, organization_id: str, lead_ids: Sequence[str], attempt: in
 @job_logged
 def crm_sync_sweep() -> int:
     return crm.crm_sync_sweep()
+
+
+@job_logged
+def deliver_webhook(*, delivery_id: str, organization_id: str) -> str | None:
+    return outbound.webhook_delivery_attempt(delivery_id=delivery_id)
+
+
+@job_logged
+def webhook_deliveries_sweep() -> int:
+    """Attempt every pending delivery whose time has come (retries, and jobs lost on the way)."""
+    due = outbound.webhook_deliveries_due()
+    for pk, organization_id in due:
+        enqueue(
+            deliver_webhook,
+            delivery_id=str(pk),
+            organization_id=str(organization_id),
+        )
+    return len(due)

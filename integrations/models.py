@@ -298,3 +298,7 @@ class CRMConnection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_provider_display()} ({self.organization_id})"
+
+
+# Outbound webhooks live in their own module; imported here so Django registers the models.
+from integrations.outbound.models import WebhookDelivery, WebhookEndpoint  # noqa: E402, F401

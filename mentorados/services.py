@@ -28,6 +28,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config import events
 from config.errors import ValidationError
 from leads.models import Lead
 from mentorados import figures
@@ -103,7 +104,30 @@ def mentorado_create(
         today=today,
     )
     mentorado.save(force_insert=True)
+    _publish_mentorado_created(mentorado)
     return mentorado
+
+
+def _publish_mentorado_created(mentorado: Mentorado) -> None:
+    events.publish(
+        organization_id=mentorado.organization_id,
+        event_type="mentorado.created",
+        data={
+            name: getattr(mentorado, name)
+            for name in (
+                "id",
+                "lead_id",
+                "mentor_id",
+                "nome_completo",
+                "email",
+                "telefone",
+                "programa",
+                "data_inicio",
+                "status",
+                "created_at",
+            )
+        },
+    )
 
 
 @transaction.atomic
@@ -180,6 +204,7 @@ def mentorado_from_lead(*, lead: Lead) -> tuple[Mentorado, bool]:
         if existing is None:
             raise
         return existing, False
+    _publish_mentorado_created(mentorado)
     return mentorado, True
 
 
@@ -297,6 +322,23 @@ def feedback_create(
         organization=organization, mentorado=mentorado, created_by=actor, **data
     )
     feedback.save(force_insert=True)
+    events.publish(
+        organization_id=organization.pk,
+        event_type="feedback.created",
+        data={
+            name: getattr(feedback, name)
+            for name in (
+                "id",
+                "mentorado_id",
+                "data_feedback",
+                "nota_nps",
+                "nota_geral",
+                "categoria",
+                "comentario",
+                "created_at",
+            )
+        },
+    )
     mentorado_refresh_figures(mentorado=mentorado)
     organization_nps_refresh(organization=organization, months=[_month_of(feedback.data_feedback)])
     if feedback.nota_geral <= LOW_SATISFACTION_MAX:

@@ -243,6 +243,7 @@ class NotificationTipo(models.TextChoices):
     LOW_SATISFACTION = "low_satisfaction", _("Satisfação baixa")
     FOLLOWUP_FAILED = "followup_failed", _("Falha no follow-up")
     TASK_DUE = "task_due", _("Tarefa vencida")
+    WEBHOOK_DISABLED = "webhook_disabled", _("Webhook desativado")
 
 
 class Notification(models.Model):

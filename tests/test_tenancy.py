@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from integrations.outbound.models import WebhookDelivery, WebhookEndpoint
 from leads.models import LeadImport
 from tests.conftest import Org
 from tests.factories import (
@@ -44,6 +45,16 @@ def _qualification(b: Org) -> str:
 
 def _execution(b: Org) -> str:
     return str(make_execution(make_sequence(b.org), LeadFactory(organization=b.org)).pk)
+
+
+def _webhook_delivery(b: Org) -> str:
+    endpoint = WebhookEndpoint.objects.create(
+        organization=b.org, url="https://example.com/h", eventos=["lead.created"], secret="x"
+    )
+    delivery = WebhookDelivery.objects.create(
+        organization=b.org, endpoint=endpoint, evento="lead.created", mensagem_id="m", payload={}
+    )
+    return f"integrations/webhook-endpoints/{endpoint.pk}/deliveries/{delivery.pk}"
 
 
 def _import(b: Org) -> str:
@@ -100,6 +111,16 @@ BUILDERS: dict[str, Builder] = {
     ),
     "integrations/crm-connections/{}/": lambda b: (
         f"integrations/crm-connections/{CRMConnectionFactory(organization=b.org).pk}/"
+    ),
+    "integrations/webhook-endpoints/{}/": lambda b: (
+        _webhook_delivery(b).split("/deliveries/")[0] + "/"
+    ),
+    "integrations/webhook-endpoints/{}/deliveries/": lambda b: (
+        _webhook_delivery(b).split("/deliveries/")[0] + "/deliveries/"
+    ),
+    "integrations/webhook-endpoints/{}/deliveries/{}/": lambda b: f"{_webhook_delivery(b)}/",
+    "integrations/webhook-endpoints/{}/deliveries/{}/replay/": lambda b: (
+        f"{_webhook_delivery(b)}/replay/"
     ),
 }
 

@@ -1,0 +1,175 @@
+"""Back office for outbound webhooks: subscriptions (admins only) and the delivery log."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from config.events import EVENT_TYPES
+from integrations.fields import mask
+from integrations.net import OutboundURLError, check_outbound_url
+from integrations.outbound import services
+from integrations.outbound.models import WebhookDelivery, WebhookEndpoint
+from organizations.admin import OrgScopedAdmin, staff_organization_ids
+from organizations.models import Membership, Role
+
+
+def _is_org_admin(request: HttpRequest, organization_id: Any | None = None) -> bool:
+    if request.user.is_superuser:
+        return True
+    admins = Membership.objects.filter(
+        user_id=cast(int, request.user.pk), ativo=True, role=Role.ADMIN
+    )
+    if organization_id is not None:
+        admins = admins.filter(organization_id=organization_id)
+    return admins.exists()
+
+
+class AdminRoleOnly(OrgScopedAdmin):
+    """Integration settings: organization admins only, as in the API."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(staff_organization_ids(request)) and _is_org_admin(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request) and (
+            obj is None or _is_org_admin(request, obj.organization_id)
+        )
+
+    def _may_change(self, request: HttpRequest, obj: Any) -> bool:
+        if obj is None:
+            return self.has_module_permission(request)
+        return _is_org_admin(request, obj.organization_id)
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    eventos = forms.MultipleChoiceField(
+        label=_("eventos"),
+        choices=[(name, name) for name in EVENT_TYPES],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["organization", "url", "descricao", "eventos", "ativo"]
+
+    def clean_url(self) -> str:
+        url: str = self.cleaned_data["url"]
+        try:
+            check_outbound_url(url)
+        except OutboundURLError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return url
+
+
+class DeliveryInline(admin.TabularInline):
+    model = WebhookDelivery
+    fk_name = "endpoint"
+    extra = 0
+    max_num = 0
+    can_delete = False
+    per_page = 20
+    ordering = ["-created_at"]
+    fields = ("created_at", "evento", "status", "tentativas", "ultimo_status_http", "ultimo_erro")
+    readonly_fields = fields
+    verbose_name_plural = _("entregas recentes")
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(AdminRoleOnly):
+    form = WebhookEndpointForm
+    list_display = ["url", "organization", "ativo", "ultimo_sucesso_em", "desativado_em"]
+    list_filter = ["ativo"]
+    list_select_related = ["organization"]
+    readonly_fields = ["secret_masked", "ultimo_sucesso_em", "desativado_em", "motivo_desativacao"]
+    inlines = [DeliveryInline]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = ["organization", "url", "descricao", "eventos", "ativo"]
+        if obj is not None:
+            fields += ["secret_masked", "ultimo_sucesso_em", "desativado_em", "motivo_desativacao"]
+        return fields
+
+    @admin.display(description=_("segredo de assinatura"))
+    def secret_masked(self, obj: WebhookEndpoint) -> str:
+        return mask(obj.secret)
+
+    def save_model(
+        self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool
+    ) -> None:
+        data = {name: form.cleaned_data[name] for name in ("url", "descricao", "eventos", "ativo")}
+        if change:
+            services.webhook_endpoint_update(endpoint=obj, data=data)
+            return
+        endpoint, secret = services.webhook_endpoint_create(
+            organization=form.cleaned_data["organization"], data=data
+        )
+        obj.pk = endpoint.pk
+        self.message_user(
+            request,
+            _("Segredo de assinatura (guarde agora; não será mostrado de novo): %(s)s")
+            % {"s": secret},
+            messages.WARNING,
+        )
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(AdminRoleOnly):
+    list_display = [
+        "created_at",
+        "evento",
+        "endpoint",
+        "status",
+        "tentativas",
+        "ultimo_status_http",
+    ]
+    list_filter = ["status", "evento"]
+    list_select_related = ["endpoint"]
+    readonly_fields = [
+        "endpoint",
+        "evento",
+        "mensagem_id",
+        "payload",
+        "status",
+        "tentativas",
+        "proxima_tentativa",
+        "ultimo_status_http",
+        "ultimo_erro",
+        "entregue_em",
+        "replay_of",
+        "created_at",
+    ]
+    fields = readonly_fields
+    actions = ["replay"]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Only the replay action changes anything; the rows themselves are a log.
+        return obj is None and self._may_change(request, None)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description=_("Reenviar as entregas selecionadas"), permissions=["change"])
+    def replay(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        sent = skipped = 0
+        for delivery in queryset.select_related("endpoint"):
+            if not delivery.endpoint.ativo or not _is_org_admin(request, delivery.organization_id):
+                skipped += 1
+                continue
+            services.webhook_delivery_replay(delivery=delivery)
+            sent += 1
+        self.message_user(request, _("%(n)d entrega(s) reenviada(s).") % {"n": sent})
+        if skipped:
+            self.message_user(
+                request,
+                _("%(n)d não reenviada(s): webhook desativado.") % {"n": skipped},
+                messages.WARNING,
+            )
