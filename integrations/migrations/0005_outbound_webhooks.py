@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('integrations', '0004_delete_notification'),
-        ('organizations', '0003_notification_webhook_disabled'),
+        ('organizations', '0005_notification_webhook_disabled'),
     ]
 
     operations = [

@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.api.exceptions import Conflict
+from config.errors import ConflictError
 from config.events import EVENT_TYPES
 from integrations.api.base import UUID_RE, AdminSettingsViewSet
 from integrations.net import OutboundURLError, check_outbound_url
@@ -170,6 +170,6 @@ class WebhookDeliveryViewSet(
     def replay(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         delivery = self.get_object()
         if not delivery.endpoint.ativo:
-            raise Conflict(_("O webhook está desativado; reative-o antes de reenviar."))
+            raise ConflictError(_("O webhook está desativado; reative-o antes de reenviar."))
         replay = services.webhook_delivery_replay(delivery=delivery)
         return Response(self.get_serializer(replay).data, status=status.HTTP_202_ACCEPTED)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('organizations', '0002_notification'),
+        ('organizations', '0004_sync_deletions_notification_updated_at'),
     ]
 
     operations = [
