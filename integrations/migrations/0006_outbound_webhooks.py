@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0004_delete_notification'),
+        ('integrations', '0005_whatsapp_gateway'),
         ('organizations', '0005_notification_webhook_disabled'),
     ]
 
