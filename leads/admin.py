@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import StackedInline, TabularInline
 
-from config.errors import ConflictError, form_error_message
+from config.errors import ApplicationError, ConflictError, form_error_message
 from leads import services
 from leads.admin_actions import LEAD_BULK_ACTIONS
 from leads.admin_painel import PainelSetFilter
@@ -68,6 +68,21 @@ class LeadAdminForm(forms.ModelForm):
             return normalize_phone(telefone)
         except InvalidPhone:
             raise forms.ValidationError(_("Telefone inválido.")) from None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.instance.pk is None or {"status", "motivo_perda"} & set(self.changed_data):
+            # The same transition rules as the API and the import (leads.services).
+            try:
+                services.check_status_rules(
+                    from_status=self.initial.get("status", "") if self.instance.pk else "",
+                    to_status=cleaned.get("status") or "",
+                    motivo_perda=cleaned.get("motivo_perda"),
+                )
+            except ApplicationError as exc:
+                field = next(iter(exc.details), "status")
+                raise forms.ValidationError({field: str(exc.message)}) from None
+        return cleaned
 
 
 class InteractionInline(TabularInline):

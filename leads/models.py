@@ -206,6 +206,8 @@ class LeadStatusChange(models.Model):
         Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     changed_at = models.DateTimeField(default=timezone.now)
+    # Why a manager reopened a converted lead (empty for ordinary moves).
+    motivo = models.TextField(_("motivo"), blank=True, default="")
 
     objects = OrgManager()
 

@@ -16,9 +16,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from config.errors import ConflictError
+from config.errors import ConflictError, PermissionDenied, ValidationError
 from leads import signals, validation
 from leads.models import (
+    CLOSED_STATUSES,
     Lead,
     LeadInteraction,
     LeadQualification,
@@ -32,7 +33,13 @@ from leads.models import (
 from leads.next_step import parse_due
 from leads.phones import phone_match_key
 from leads.scores import qualification_score
-from organizations.models import Membership, NotificationTipo, Organization, Role
+from organizations.models import (
+    MANAGER_ROLES,
+    Membership,
+    NotificationTipo,
+    Organization,
+    Role,
+)
 from organizations.notifications import managers_of, notify
 
 # Fields whose change other apps care about (follow-up enrollment criteria, CRM mapping).
@@ -79,8 +86,38 @@ def _raise_duplicate(existing: Lead) -> None:
     )
 
 
+# Statuses a reopened lead may go back to.
+OPEN_STATUSES = tuple(status for status in LeadStatus.values if status not in CLOSED_STATUSES)
+
+
+def check_status_rules(*, from_status: str, to_status: str, motivo_perda: str | None) -> None:
+    """The pipeline's transition rules (DOMAIN.md, second round), for every writer.
+
+    `from_status` is "" for a new lead. `perdido` needs a reason; `convertido` is final: only
+    `lead_reopen` (managers, with a reason) takes a converted lead back to an open status.
+    Raises ValidationError (400 / form error) or ConflictError (409).
+    """
+    if to_status == LeadStatus.PERDIDO and not (motivo_perda or "").strip():
+        message = _("Informe o motivo da perda para marcar o lead como perdido.")
+        raise ValidationError(message, details={"motivo_perda": [message]})
+    if from_status == LeadStatus.CONVERTIDO and to_status != LeadStatus.CONVERTIDO:
+        raise ConflictError(
+            _(
+                "Um lead convertido não muda de status por edição: um gestor pode reabri-lo "
+                "(POST /api/v1/leads/{id}/reopen/) informando o motivo."
+            ),
+            details={"status": LeadStatus.CONVERTIDO},
+        )
+
+
 def _record_status_change(
-    *, lead: Lead, from_status: str, to_status: str, actor: Membership | None, at: datetime
+    *,
+    lead: Lead,
+    from_status: str,
+    to_status: str,
+    actor: Membership | None,
+    at: datetime,
+    motivo: str = "",
 ) -> LeadStatusChange:
     return LeadStatusChange.objects.create(
         organization_id=lead.organization_id,
@@ -89,6 +126,7 @@ def _record_status_change(
         to_status=to_status,
         changed_by=actor,
         changed_at=at,
+        motivo=motivo,
     )
 
 
@@ -101,6 +139,7 @@ def _apply_status_side_effects(lead: Lead, from_status: str, now: datetime) -> N
     elif lead.status != LeadStatus.CONVERTIDO and from_status == LeadStatus.CONVERTIDO:
         # Reopened: it no longer counts as a conversion (the mentee, if any, is kept).
         lead.converted_at = None
+        lead.valor_fechado = None
 
 
 def _after_status_change(lead: Lead, from_status: str, actor: Membership | None) -> None:
@@ -134,11 +173,12 @@ def lead_create(
 ) -> Lead:
     """Creates a lead (email/phone already normalized by the caller's validation)."""
     email, telefone = data.get("email"), data.get("telefone")
+    lead = Lead(organization=organization, **data)
+    check_status_rules(from_status="", to_status=lead.status, motivo_perda=lead.motivo_perda)
     existing = _duplicate_of(organization=organization, email=email, telefone=telefone)
     if existing is not None:
         _raise_duplicate(existing)
     now = timezone.now()
-    lead = Lead(organization=organization, **data)
     lead.telefone_chave = phone_match_key(lead.telefone)
     _apply_status_side_effects(lead, "", now)
     try:
@@ -161,6 +201,19 @@ def lead_create(
 def lead_update(*, lead: Lead, actor: Membership | None, data: dict[str, Any]) -> Lead:
     """Updates a lead; a status change is recorded and its effects applied."""
     lead = Lead.objects.select_for_update().select_related("organization").get(pk=lead.pk)
+    if "status" in data or "motivo_perda" in data:
+        check_status_rules(
+            from_status=lead.status,
+            to_status=data.get("status", lead.status),
+            motivo_perda=data.get("motivo_perda", lead.motivo_perda),
+        )
+    return _update_locked(lead=lead, actor=actor, data=data)
+
+
+def _update_locked(
+    *, lead: Lead, actor: Membership | None, data: dict[str, Any], motivo: str = ""
+) -> Lead:
+    """Applies `data` to a lead locked by the caller (rules already checked)."""
     before = {field: getattr(lead, field) for field in TRACKED_FIELDS}
     email = data.get("email", lead.email)
     telefone = data.get("telefone", lead.telefone)
@@ -193,13 +246,42 @@ def lead_update(*, lead: Lead, actor: Membership | None, data: dict[str, Any]) -
     changed = {field for field in TRACKED_FIELDS if getattr(lead, field) != before[field]}
     if status_changed:
         _record_status_change(
-            lead=lead, from_status=from_status, to_status=lead.status, actor=actor, at=now
+            lead=lead,
+            from_status=from_status,
+            to_status=lead.status,
+            actor=actor,
+            at=now,
+            motivo=motivo,
         )
     if changed:
         signals.lead_updated.send(sender=Lead, lead=lead, actor=actor, changed=changed)
     if status_changed:
         _after_status_change(lead, from_status, actor)
     return lead
+
+
+@transaction.atomic
+def lead_reopen(*, lead: Lead, actor: Membership | None, status: str, motivo: str) -> Lead:
+    """Takes a converted lead back to an open status (managers only, with a reason).
+
+    The status change is recorded with the reason; converted_at and valor_fechado are cleared
+    (it no longer counts as a sale); the mentee, if any, is left as it is.
+    """
+    if actor is not None and actor.role not in MANAGER_ROLES:
+        raise PermissionDenied(_("Somente gestores e administradores reabrem leads convertidos."))
+    motivo = (motivo or "").strip()
+    if not motivo:
+        message = _("Informe o motivo da reabertura.")
+        raise ValidationError(message, details={"motivo": [message]})
+    if status not in OPEN_STATUSES:
+        message = _("Escolha um status aberto do funil.")
+        raise ValidationError(message, details={"status": [message]})
+    lead = Lead.objects.select_for_update().select_related("organization").get(pk=lead.pk)
+    if lead.status != LeadStatus.CONVERTIDO:
+        raise ConflictError(
+            _("Só um lead convertido pode ser reaberto."), details={"status": lead.status}
+        )
+    return _update_locked(lead=lead, actor=actor, data={"status": status}, motivo=motivo)
 
 
 @transaction.atomic
@@ -396,6 +478,15 @@ def lead_clean(*, data: dict[str, Any]) -> dict[str, Any]:
             cleaned[name] = value
         except DjangoValidationError as exc:
             errors[name] = list(exc.messages)
+    if "status" not in errors:
+        try:
+            check_status_rules(
+                from_status="",
+                to_status=cleaned.get("status", LeadStatus.NOVO),
+                motivo_perda=cleaned.get("motivo_perda"),
+            )
+        except ValidationError as exc:
+            errors.update(exc.details)
     if errors:
         raise DjangoValidationError(errors)
     return cleaned

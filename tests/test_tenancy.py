@@ -78,6 +78,7 @@ BUILDERS: dict[str, Builder] = {
     "leads/{}/interactions/{}/": lambda b: f"leads/{_interaction(b)}/",
     "leads/{}/qualification/": lambda b: f"leads/{_qualification(b)}/qualification/",
     "leads/{}/sync-crm/": lambda b: f"leads/{_lead(b)}/sync-crm/",
+    "leads/{}/reopen/": lambda b: f"leads/{_lead(b)}/reopen/",
     "tasks/{}/": lambda b: f"tasks/{TaskFactory(responsavel=b.closer).pk}/",
     "imports/{}/": lambda b: f"imports/{_import(b)}/",
     "mentorados/{}/": lambda b: f"mentorados/{MentoradoFactory(organization=b.org).pk}/",

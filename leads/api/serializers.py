@@ -15,12 +15,14 @@ from django.utils.translation import gettext_lazy
 from rest_framework import ISO_8601, serializers
 from rest_framework.settings import api_settings
 
+from config import errors
 from config.api.serializers import StrictCharField, StrictEmailField, StrictModelSerializer
-from leads import validation
+from leads import services, validation
 from leads.models import (
     Lead,
     LeadInteraction,
     LeadQualification,
+    LeadStatus,
     Task,
 )
 from organizations.models import MANAGER_ROLES, Membership, Role
@@ -268,6 +270,24 @@ class LeadSerializer(StrictModelSerializer):
     def validate_nome_completo(self, value: str) -> str:
         return validation.clean_nome(value)
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The service checks again under the row lock; checking here too gives CSV import rows
+        # (LeadImportRowSerializer) the same per-row error.
+        instance = self.instance if isinstance(self.instance, Lead) else None
+        if instance is None or "status" in attrs or "motivo_perda" in attrs:
+            default_status = instance.status if instance else LeadStatus.NOVO
+            try:
+                services.check_status_rules(
+                    from_status=instance.status if instance else "",
+                    to_status=attrs.get("status", default_status),
+                    motivo_perda=attrs.get(
+                        "motivo_perda", instance.motivo_perda if instance else ""
+                    ),
+                )
+            except errors.ValidationError as exc:
+                raise serializers.ValidationError(exc.details) from None
+        return attrs
+
     def to_representation(self, instance: Lead) -> dict[str, Any]:
         # Same output as ModelSerializer.to_representation (tests/leads/test_lead_list_speed.py
         # compares them), with the per-field work resolved once per process and time zone:
@@ -289,6 +309,17 @@ class LeadSerializer(StrictModelSerializer):
     def get_last_interaction(self, lead: Lead) -> dict[str, Any] | None:
         last = getattr(lead, "last_interaction", None)
         return _represent(LastInteractionSerializer, last) if last is not None else None
+
+
+class LeadReopenSerializer(serializers.Serializer[Any]):
+    """`POST /leads/{id}/reopen/`: where the converted lead goes back to, and why."""
+
+    status = serializers.ChoiceField(
+        choices=[(value, LeadStatus(value).label) for value in services.OPEN_STATUSES],
+        default=LeadStatus.NEGOCIACAO,
+        help_text=gettext_lazy("Status aberto de destino (padrão: negociacao)."),
+    )
+    motivo = StrictCharField(max_length=2000, allow_blank=False, trim_whitespace=True)
 
 
 class InteractionSerializer(StrictModelSerializer):

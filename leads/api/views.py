@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -20,6 +21,7 @@ from leads.api.filters import InteractionFilter, LeadFilter, TaskFilter
 from leads.api.reports import DASHBOARD_ROLES, LeadReportsMixin
 from leads.api.serializers import (
     InteractionSerializer,
+    LeadReopenSerializer,
     LeadSerializer,
     QualificationSerializer,
     TaskSerializer,
@@ -80,6 +82,7 @@ class LeadViewSet(
     lookup_value_regex = UUID_RE
     action_roles = {
         "destroy": MANAGERS,
+        "reopen": MANAGERS,
         "performance": DASHBOARD_ROLES,
         "import_csv": IMPORT_ROLES,
         "export": EXPORT_ROLES,
@@ -127,6 +130,28 @@ class LeadViewSet(
 
     def perform_destroy(self, instance: Lead) -> None:
         services.lead_delete(lead=instance, actor=self.membership)
+
+    @extend_schema(
+        summary="Reabre um lead convertido (gestores), com motivo",
+        request=LeadReopenSerializer,
+        responses={
+            200: LeadSerializer,
+            409: OpenApiResponse(description="O lead não está convertido"),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def reopen(self, request: Request, pk: str | None = None) -> Response:
+        """A converted lead goes back to an open status; the mentee is left as it is."""
+        lead = self.get_object()
+        serializer = LeadReopenSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        lead = services.lead_reopen(
+            lead=lead,
+            actor=self.membership,
+            status=serializer.validated_data["status"],
+            motivo=serializer.validated_data["motivo"],
+        )
+        return Response(LeadSerializer(selectors.attach_list_extras([self._reload(lead)])[0]).data)
 
     def _reload(self, lead: Lead) -> Lead:
         return self.get_queryset().get(pk=lead.pk)
