@@ -271,8 +271,8 @@ class LeadSerializer(StrictModelSerializer):
         return validation.clean_nome(value)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # The service checks again under the row lock; checking here too gives CSV import rows
-        # (LeadImportRowSerializer) the same per-row error.
+        # leads.services checks again under the row lock; checking here too gives a 400 before
+        # any write (and the admin's bulk actions, which validate through this serializer).
         instance = self.instance if isinstance(self.instance, Lead) else None
         if instance is None or "status" in attrs or "motivo_perda" in attrs:
             default_status = instance.status if instance else LeadStatus.NOVO

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0008_sync_updated_at'),
+        ('leads', '0009_import_wizard'),
     ]
 
     operations = [
