@@ -210,6 +210,7 @@ def board_view(request: HttpRequest, site: AdminSite) -> HttpResponse:
     context = {
         **site.each_context(request),
         "title": _("Quadro de leads"),
+        "is_fullwidth": "1",  # unfold: the board uses the whole width
         "membership": membership,
         "memberships": getattr(request, "backoffice_memberships", [membership]),
         "organization": membership.organization,

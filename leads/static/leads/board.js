@@ -152,8 +152,13 @@
       });
     });
     board.addEventListener("dragover", function (event) {
+      if (!dragged) return;
+      // Scroll the board while a card is held near its left or right edge.
+      var box = board.getBoundingClientRect();
+      if (event.clientX > box.right - 60) board.scrollLeft += 24;
+      else if (event.clientX < box.left + 60) board.scrollLeft -= 24;
       var col = event.target.closest && event.target.closest(".bo-column");
-      if (!col || !dragged) return;
+      if (!col) return;
       event.preventDefault();
       event.dataTransfer.dropEffect = "move";
       col.classList.add("is-over");
