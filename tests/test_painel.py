@@ -41,7 +41,10 @@ def _lead(org, actor, *, days_ago: int, path: list[str], **fields) -> Lead:
     Lead.objects.filter(pk=lead.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
     lead.refresh_from_db()
     for status in path:
-        lead = services.lead_update(lead=lead, actor=actor, data={"status": status})
+        data = {"status": status}
+        if status == "perdido":
+            data["motivo_perda"] = "Sem orçamento"
+        lead = services.lead_update(lead=lead, actor=actor, data=data)
     return lead
 
 
