@@ -335,6 +335,11 @@ elif EMAIL_PROVIDER:
     raise ImproperlyConfigured(f"Unknown EMAIL_PROVIDER {EMAIL_PROVIDER!r} (supported: brevo).")
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
+# --- Mobile push (Firebase Cloud Messaging HTTP v1; integrations/push/) -------------------------
+# The service account key: a path to its JSON file or the JSON itself; empty disables push.
+FCM_SERVICE_ACCOUNT = env.str("FCM_SERVICE_ACCOUNT", default="")
+FCM_BASE_URL = env.str("FCM_BASE_URL", default="https://fcm.googleapis.com")
+
 # --- Logging ----------------------------------------------------------------------------------
 # One JSON line per record in production (config/logging.py); personal data is redacted.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -13,7 +13,11 @@ from config import admin_myday, admin_views, health
 from config.metrics import metrics_view
 from organizations import api as org_api
 from organizations.auth import TokenObtainView, TokenRefreshThrottledView
-from organizations.notifications_api import NotificationViewSet
+from organizations.notifications_api import (
+    DeviceViewSet,
+    NotificationPreferencesView,
+    NotificationViewSet,
+)
 from organizations.sync_api import DeletionListView
 
 
@@ -32,11 +36,17 @@ router = SimpleRouter()
 router.register("members", org_api.MemberViewSet, basename="member")
 router.register("holidays", org_api.HolidayViewSet, basename="holiday")
 router.register("notifications", NotificationViewSet, basename="notification")
+router.register("devices", DeviceViewSet, basename="device")
 
 api_v1: list[URLPattern | URLResolver] = [
     path("auth/token/", TokenObtainView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", TokenRefreshThrottledView.as_view(), name="token-refresh"),
     path("me/", org_api.MeView.as_view(), name="me"),
+    path(
+        "me/notification-preferences/",
+        NotificationPreferencesView.as_view(),
+        name="notification-preferences",
+    ),
     path("organization/", org_api.OrganizationView.as_view(), name="organization"),
     path("sync/deletions/", DeletionListView.as_view(), name="sync-deletions"),
     path("", include(router.urls)),

@@ -8,10 +8,11 @@ from typing import Any
 
 from django.utils import timezone
 
-from config.jobs import PeriodicJob, enqueue, job_logged
+from config.jobs import SAFE_RETRY, PeriodicJob, enqueue, job_logged
 from integrations.crm import services as crm
 from integrations.models import WebhookNotification
 from integrations.outbound import services as outbound
+from integrations.push import services as push
 from integrations.whatsapp import inbound
 
 # A notification still unprocessed after this long lost its job (or the job kept failing).
@@ -20,7 +21,18 @@ WEBHOOK_MAX_ATTEMPTS = 8
 # Processed raw bodies are kept this long for audit (messages themselves are kept for good).
 WEBHOOK_RETENTION = timedelta(days=30)
 
+# A push not done after this long lost its job; older than the window it is stale news.
+PUSH_STUCK_AFTER = timedelta(minutes=3)
+PUSH_WINDOW = timedelta(hours=12)
+
 PERIODIC_JOBS = [
+    PeriodicJob(
+        id="integrations.push_sweep",
+        func="integrations.jobs.push_sweep",
+        interval=5 * 60,
+        first_delay=90,
+        queue="low",
+    ),
     PeriodicJob(
         id="integrations.crm_sync_sweep",
         func="integrations.jobs.crm_sync_sweep",
@@ -109,3 +121,33 @@ def webhook_deliveries_sweep() -> int:
             organization_id=str(organization_id),
         )
     return len(due)
+
+
+def enqueue_push(*, notification_id: Any, organization_id: Any) -> None:
+    enqueue(
+        push_notification,
+        notification_id=str(notification_id),
+        organization_id=str(organization_id),
+        queue="high",
+        job_id=f"push-{notification_id}",
+        retry=SAFE_RETRY,
+    )
+
+
+@job_logged
+def push_notification(*, notification_id: str, organization_id: str) -> None:
+    push.notification_push(notification_id=notification_id)
+
+
+@job_logged
+def push_sweep() -> int:
+    """Re-enqueue pushes whose job was lost (Redis down at commit, worker killed)."""
+    now = timezone.now()
+    stuck = push.notifications_awaiting_push(
+        older_than=now - PUSH_STUCK_AFTER, newer_than=now - PUSH_WINDOW
+    ).values_list("pk", "organization_id")[:1000]
+    count = 0
+    for pk, organization_id in stuck:
+        enqueue_push(notification_id=pk, organization_id=organization_id)
+        count += 1
+    return count

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from leads.models import Task, TaskStatus
 from organizations.models import Notification, NotificationTipo
+from organizations.notifications import notifications_created_announce
 
 TASK_DUE_PREFIX = "task_due:"
 BATCH_SIZE = 1000
@@ -92,5 +93,6 @@ def tasks_notify_due(*, now: datetime | None = None, batch_size: int = BATCH_SIZ
         with transaction.atomic():
             # A concurrent run may have inserted some of them: the constraint skips those.
             Notification.objects.bulk_create(notifications, ignore_conflicts=True)
+            notifications_created_announce(notifications)
         created.update(str(row["organization_id"]) for row in rows)
     return created

@@ -263,6 +263,10 @@ class Notification(models.Model):
     read_at = models.DateTimeField(_("lida em"), null=True, blank=True)
     created_at = models.DateTimeField(_("criada em"), default=now)
     updated_at = models.DateTimeField(_("atualizada em"), auto_now=True)
+    # Follow-on work done (or found unnecessary): set by the push job and the email digest so
+    # that a job run twice, or a sweep after a lost job, does not repeat it.
+    pushed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    digested_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = OrgManager()
 
@@ -387,3 +391,65 @@ class Deletion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tipo} {self.object_id}"
+
+
+class DevicePlatform(models.TextChoices):
+    ANDROID = "android", _("Android")
+    IOS = "ios", _("iOS")
+    WEB = "web", _("Web")
+
+
+class Device(models.Model):
+    """A member's app installation, reached by push through its FCM registration token."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="devices", verbose_name=_("membro")
+    )
+    plataforma = models.CharField(_("plataforma"), max_length=10, choices=DevicePlatform.choices)
+    # FCM registration tokens are opaque (about 160-200 characters today); one row per token:
+    # a phone that changes hands (logout, login as someone else) moves to the new member.
+    token = models.CharField(_("token"), max_length=4096, unique=True)
+    app_versao = models.CharField(_("versão do app"), max_length=40, blank=True)
+    created_at = models.DateTimeField(_("registrado em"), default=now)
+    updated_at = models.DateTimeField(_("atualizado em"), auto_now=True)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "devices"
+        verbose_name = _("dispositivo")
+        verbose_name_plural = _("dispositivos")
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["organization", "membership"], name="device_org_member")]
+
+    def __str__(self) -> str:
+        return f"{self.get_plataforma_display()} {self.token[:12]}..."
+
+
+class NotificationPreference(models.Model):
+    """How a member wants one kind of notification: push, daily email digest, in the app."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="notification_preferences"
+    )
+    tipo = models.CharField(_("tipo"), max_length=30, choices=NotificationTipo.choices)
+    push = models.BooleanField(_("push"), default=True)
+    email = models.BooleanField(_("email"), default=False)
+    in_app = models.BooleanField(_("no app"), default=True)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "notification_preferences"
+        verbose_name = _("preferência de notificação")
+        verbose_name_plural = _("preferências de notificação")
+        constraints = [
+            models.UniqueConstraint(fields=["membership", "tipo"], name="notif_pref_once_per_tipo")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.membership_id} {self.tipo}"

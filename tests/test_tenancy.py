@@ -12,6 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from integrations.outbound.models import WebhookDelivery, WebhookEndpoint
 from leads.models import LeadImport
+from organizations.models import Device
 from tests.conftest import Org
 from tests.factories import (
     HolidayFactory,
@@ -55,6 +56,13 @@ def _webhook_delivery(b: Org) -> str:
         organization=b.org, endpoint=endpoint, evento="lead.created", mensagem_id="m", payload={}
     )
     return f"integrations/webhook-endpoints/{endpoint.pk}/deliveries/{delivery.pk}"
+
+
+def _device(b: Org) -> str:
+    device = Device.objects.create(
+        organization=b.org, membership=b.admin, plataforma="android", token=f"tok-{b.org.pk}"
+    )
+    return str(device.pk)
 
 
 def _import(b: Org) -> str:
@@ -101,6 +109,7 @@ BUILDERS: dict[str, Builder] = {
     "notifications/{}/read/": lambda b: (
         f"notifications/{NotificationFactory(recipient=b.admin).pk}/read/"
     ),
+    "devices/{}/": lambda b: f"devices/{_device(b)}/",
     "integrations/whatsapp-accounts/{}/": lambda b: (
         f"integrations/whatsapp-accounts/{WhatsAppAccountFactory(organization=b.org).pk}/"
     ),

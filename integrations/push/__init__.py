@@ -1,0 +1,1 @@
+"""Mobile push through Firebase Cloud Messaging (HTTP v1 API)."""
