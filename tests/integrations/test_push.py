@@ -22,7 +22,7 @@ from integrations.errors import RetryableError
 from integrations.jobs import push_notification, push_sweep
 from integrations.push.fcm import GRANT_TYPE, SCOPE
 from organizations.jobs import send_notification_digest, send_notification_digests
-from organizations.models import Device, Notification, NotificationPreference
+from organizations.models import Device, Notification, NotificationPreference, NotificationTipo
 from organizations.notifications import digest_send, notify
 from tests.factories import NotificationFactory
 
@@ -273,13 +273,7 @@ def test_preferences_default_and_change_per_tipo(org_a, org_b, client_for):
     client = client_for(org_a.closer)
     prefs = client.get(PREFS).json()
     assert prefs["task_due"] == {"push": True, "email": False, "in_app": True}
-    assert set(prefs) == {
-        "lead_converted",
-        "lead_responded",
-        "low_satisfaction",
-        "followup_failed",
-        "task_due",
-    }
+    assert set(prefs) == set(NotificationTipo.values)
     changed = client.put(
         PREFS, {"task_due": {"push": False, "email": True, "in_app": False}}, format="json"
     )
