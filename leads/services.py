@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.errors import ConflictError, PermissionDenied, ValidationError
+from config.locking import lock_row, save_fields
 from leads import signals, validation
 from leads.models import (
     CLOSED_STATUSES,
@@ -409,6 +410,8 @@ def task_create(
 
 @transaction.atomic
 def task_update(*, task: Task, actor: Membership | None, data: dict[str, Any]) -> Task:
+    """Locked and re-read; only the given fields (and concluida_em) are written."""
+    task = lock_row(task)
     previous_status = task.status
     for field, value in data.items():
         setattr(task, field, value)
@@ -416,7 +419,7 @@ def task_update(*, task: Task, actor: Membership | None, data: dict[str, Any]) -
         task.concluida_em = timezone.now()
     elif task.status != TaskStatus.CONCLUIDA:
         task.concluida_em = None
-    task.save()
+    save_fields(task, [*data, "concluida_em"])
     return task
 
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from config.errors import ConflictError
 from config.jobs import enqueue
+from config.locking import lock_row, save_fields
 from organizations.models import (
     Membership,
     Organization,
@@ -92,7 +93,11 @@ def member_add(
 @transaction.atomic
 def member_update(*, membership: Membership, actor: Membership, **changes: Any) -> Membership:
     """Changes role, display name or active flag; an admin cannot demote or disable themself
-    when that would leave the organization without an active admin."""
+    when that would leave the organization without an active admin.
+
+    The row is locked and re-read, and only the given fields are written: a concurrent edit
+    never undoes a deactivation (or the other way round)."""
+    membership = lock_row(membership)
     losing_admin = membership.role == Role.ADMIN and (
         changes.get("role", Role.ADMIN) != Role.ADMIN or changes.get("ativo", True) is False
     )
@@ -107,7 +112,7 @@ def member_update(*, membership: Membership, actor: Membership, **changes: Any) 
             raise ConflictError(_("A organização precisa de pelo menos um administrador ativo."))
     for field, value in changes.items():
         setattr(membership, field, value)
-    membership.save()
+    save_fields(membership, changes)
     return membership
 
 
@@ -119,12 +124,14 @@ def member_deactivate(*, membership: Membership, actor: Membership) -> Membershi
 @transaction.atomic
 def organization_update(*, organization: Organization, **changes: Any) -> Organization:
     """Changes settings; a new ticket_alvo re-scores the organization's open leads (the fit
-    part of lead_score depends on it) in a background job."""
+    part of lead_score depends on it) in a background job. Locked and re-read, only the given
+    fields written (a concurrent name change never reverts a visibility change)."""
+    organization = lock_row(organization)
     previous_ticket = organization.ticket_alvo
     for field, value in changes.items():
         setattr(organization, field, value)
     organization.full_clean()
-    organization.save()
+    save_fields(organization, changes)
     if organization.ticket_alvo != previous_ticket:
         enqueue("leads.jobs.decay_lead_scores", organization_id=str(organization.pk), queue="low")
     return organization
