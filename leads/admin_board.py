@@ -24,9 +24,10 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import render
 from django.template.loader import render_to_string
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from leads.admin_painel import origem_label
 from leads.api.filters import LeadFilter
@@ -152,8 +153,24 @@ def column_page(queryset: QuerySet[Lead], status: str, offset: int) -> tuple[lis
     now = timezone.now()
     for lead in rows[:PAGE_SIZE]:
         since: datetime = getattr(lead, "stage_since", None) or lead.created_at
-        lead.days_in_stage = max((now - since).days, 0)  # type: ignore[attr-defined]
+        days = max((now - since).days, 0)
+        lead.days_in_stage = days  # type: ignore[attr-defined]
+        lead.days_label = ngettext(  # type: ignore[attr-defined]
+            "%(days)s dia na etapa", "%(days)s dias na etapa", days
+        ) % {"days": days}
+        lead.move_label = _("Mover %(nome)s para") % {"nome": lead.nome_completo}  # type: ignore[attr-defined]
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+def card_context() -> dict[str, Any]:
+    """What every card repeats, resolved once per page (200 cards render noticeably faster)."""
+    return {
+        "change_base": reverse("admin:leads_lead_changelist"),
+        "score_label": _("Score"),
+        "score_help": _("Score do lead (0 a 100)"),
+        "days_help": _("Dias desde a última mudança de status"),
+        "closer_label": _("Closer"),
+    }
 
 
 def _may_move(membership: Membership) -> bool:
@@ -226,6 +243,7 @@ def board_view(request: HttpRequest, site: AdminSite) -> HttpResponse:
         "may_move": _may_move(membership),
         "page_size": PAGE_SIZE,
         "perdido": LeadStatus.PERDIDO.value,
+        **card_context(),
     }
     return render(
         request,
@@ -260,11 +278,7 @@ def board_column_view(request: HttpRequest, site: AdminSite) -> HttpResponse:
     cards, more = column_page(board_queryset(membership, filters), status, offset)
     html = render_to_string(
         "admin/leads/lead/board_cards.html",
-        {
-            "cards": cards,
-            "statuses": [(s, label) for s, label in LeadStatus.choices],
-            "may_move": _may_move(membership),
-        },
+        {"cards": cards, "may_move": _may_move(membership), **card_context()},
         request=request,
     )
     return JsonResponse(

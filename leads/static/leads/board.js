@@ -134,6 +134,21 @@
       });
     }
 
+    // Each card's "Mover para" select gets every status from one <template> (rendering the
+    // options server-side for every card was most of the page's rendering time).
+    var options = document.getElementById("bo-move-options");
+    function fillMenus(root) {
+      if (!options) return;
+      root.querySelectorAll("select.bo-move-select").forEach(function (select) {
+        if (select.options.length > 1) return;
+        var current = select.value;
+        select.innerHTML = "";
+        select.appendChild(options.content.cloneNode(true));
+        select.value = current;
+      });
+    }
+    fillMenus(board);
+
     // Drag and drop.
     var dragged = null;
     board.addEventListener("dragstart", function (event) {
@@ -216,6 +231,7 @@
             // A card moved here by this page is already shown: keep one.
             if (!document.getElementById(card.id)) list.appendChild(card);
           });
+          fillMenus(list);
           if (result.data.next_offset === null) button.remove();
           else button.dataset.offset = String(result.data.next_offset);
         })
