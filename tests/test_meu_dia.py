@@ -64,6 +64,8 @@ def test_it_groups_the_members_pending_tasks(org_a, org_b):
         assert [t.pk for t in tasks[key]] == [task.pk], key
     html = response.content.decode()
     assert "Lia Reis" in html and "Concluir" in html
+    # Due times are shown in the organization's time zone (São Paulo), not UTC.
+    assert f"{today:%d/%m/%Y} 12:00" in html
     for hidden in ("Feita", "Do gestor", "Da outra organização"):
         assert hidden not in html
 
