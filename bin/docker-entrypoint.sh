@@ -1,6 +1,6 @@
 #!/bin/sh
 # Container entry point (also usable on a plain host):
-#   docker-entrypoint.sh web|worker|scheduler|migrate|release|<any command>
+#   docker-entrypoint.sh web|stream|worker|scheduler|migrate|release|<any command>
 #
 # 1. waits until PostgreSQL and Redis answer (WAIT_FOR_SERVICES=0 skips; WAIT_TIMEOUT seconds),
 # 2. applies migrations first when MIGRATE_ON_START=1 (or for `migrate`/`release`),
@@ -35,6 +35,13 @@ case "$role" in
   web)
     shift
     exec "$PYTHON" -m gunicorn config.wsgi "$@"
+    ;;
+  stream)
+    # The notification stream (Server-Sent Events) needs ASGI; the proxy routes
+    # /api/v1/notifications/stream/ here (docs/deploy.md, "Realtime notifications").
+    shift
+    exec "$PYTHON" -m uvicorn config.asgi:application --host 0.0.0.0 \
+      --port "${STREAM_PORT:-8001}" --no-access-log --proxy-headers "$@"
     ;;
   worker)
     shift

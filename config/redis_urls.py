@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 
@@ -34,3 +35,22 @@ def redis_is_up(url: str, timeout: float = 0.5) -> bool:
         )
     except (redis.RedisError, OSError):
         return False
+
+
+def redis_connection_kwargs(url: str) -> dict[str, Any]:
+    """`redis.Redis(**kwargs)` for a redis://, rediss:// or unix:// URL (django-eventstream
+    takes connection keywords, not a URL)."""
+    parts = urlsplit(url)
+    kwargs: dict[str, Any] = {"db": redis_db(url)}
+    if parts.scheme == "unix":
+        kwargs["unix_socket_path"] = parts.path
+        return kwargs
+    kwargs["host"] = parts.hostname or "127.0.0.1"
+    kwargs["port"] = parts.port or 6379
+    if parts.password:
+        kwargs["password"] = parts.password
+    if parts.username:
+        kwargs["username"] = parts.username
+    if parts.scheme == "rediss":
+        kwargs["ssl"] = True
+    return kwargs

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.templatetags.static import static
 from django.utils.translation import gettext_lazy as _
 
 from config import multiprocess
 from config.logging import build_logging
-from config.redis_urls import redis_url_with_db
+from config.redis_urls import redis_connection_kwargs, redis_url_with_db
 
 # Before any Prometheus metric exists (django-prometheus, config.metrics): file-backed values
 # when PROMETHEUS_MULTIPROC_DIR is set (gunicorn workers, RQ work horses).
@@ -299,10 +300,16 @@ UNFOLD = {
         "show_all_applications": False,
         "navigation": "config.admin_nav.navigation",
     },
+    # Live unread badge and toasts (organizations/realtime.py streams the events).
+    "SCRIPTS": [lambda request: static("organizations/notifications_live.js")],
 }
 
 # --- Static files -----------------------------------------------------------------------------
 STATIC_URL = "static/"
+# Development (`make run` serves through uvicorn, which has no runserver static view):
+# WhiteNoise finds files in the apps directly.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -339,6 +346,13 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 # The service account key: a path to its JSON file or the JSON itself; empty disables push.
 FCM_SERVICE_ACCOUNT = env.str("FCM_SERVICE_ACCOUNT", default="")
 FCM_BASE_URL = env.str("FCM_BASE_URL", default="https://fcm.googleapis.com")
+
+# --- Realtime notifications (django-eventstream; organizations/realtime.py) ----------------------
+# Events cross processes through Redis pub/sub and are kept in Redis for Last-Event-ID replay.
+EVENTSTREAM_REDIS = redis_connection_kwargs(REDIS_URL)
+EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.RedisStorage"
+EVENTSTREAM_STORAGE_CONNECTION = EVENTSTREAM_REDIS
+EVENTSTREAM_CHANNELMANAGER_CLASS = "organizations.realtime.MemberChannelManager"
 
 # --- Logging ----------------------------------------------------------------------------------
 # One JSON line per record in production (config/logging.py); personal data is redacted.

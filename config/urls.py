@@ -18,6 +18,7 @@ from organizations.notifications_api import (
     NotificationPreferencesView,
     NotificationViewSet,
 )
+from organizations.realtime import notification_stream
 from organizations.sync_api import DeletionListView
 
 
@@ -42,6 +43,8 @@ api_v1: list[URLPattern | URLResolver] = [
     path("auth/token/", TokenObtainView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", TokenRefreshThrottledView.as_view(), name="token-refresh"),
     path("me/", org_api.MeView.as_view(), name="me"),
+    # Before the router: "stream" would otherwise be taken for a notification id.
+    path("notifications/stream/", notification_stream, name="notification-stream"),
     path(
         "me/notification-preferences/",
         NotificationPreferencesView.as_view(),

