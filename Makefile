@@ -24,7 +24,7 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 
 run: install
-	$(PY) manage.py serve
+	DEBUG=1 $(PY) manage.py serve
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -11,22 +11,7 @@ Usage (a database of its own; the data is generated, never committed):
 about 3 status moves and 3 interactions per lead) and a second organization of 50,000 leads
 so that organization-first indexes have something to skip. Rows go in with COPY.
 
-Latest figures (PostgreSQL 15, the project's 2-core machine shared with other work: load
-average 3-5 during the runs; 40 requests after 3 warm-ups, whole HTTP request through DRF):
-
-    scope                        period   p50 ms   p95 ms
-    admin (whole organization)       30       67       77
-    admin (whole organization)      365      430      555
-    admin, closer_id                 30       29       72
-    admin, closer_id                365      119      143
-    closer (own)                     30       26       29
-    closer (own)                    365      104      155
-    sdr (own)                        30       79      130
-    sdr (own)                       365      197      245
-
-Before the dashboard indexes and query rework (same data, similar load): admin 30 days
-p50 375 / p95 482 ms, 365 days p50 1347 / p95 2252 ms (JIT compilation alone took 415 ms of
-one query; the funnel's window sort spilled to disk).
+Latest figures: bench/README.md ("Sales dashboard in-process").
 """
 
 from __future__ import annotations

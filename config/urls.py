@@ -59,7 +59,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("integrations.urls")),
 ]
 if settings.BENCH_ENDPOINTS:
-    api_v1.append(path("", include("config.bench")))
+    api_v1.append(path("", include("bench.urls")))
 
 urlpatterns = [
     path("admin/rq/", include((_superusers_only("django_rq.urls"), "django_rq"))),

@@ -717,8 +717,8 @@ def sales_dashboard(scope: DashboardScope) -> SalesDashboard:
 def _tune_for_aggregates() -> None:
     """Per-transaction settings for these few aggregate queries (PostgreSQL only).
 
-    JIT compilation kicks in on large cost estimates and costs more (hundreds of ms measured
-    on 100,000 leads) than these sub-second queries gain; the funnel's window sort over a
+    JIT compilation kicks in on large cost estimates and costs more (bench/README.md) than
+    these sub-second queries gain; the funnel's window sort over a
     year of moves needs a few MB to stay in memory instead of spilling to disk.
     """
     if connection.vendor != "postgresql":

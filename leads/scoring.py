@@ -303,7 +303,7 @@ def _update_sql(
     }
     with connection.cursor() as cursor:
         # The plan's estimated cost crosses the JIT threshold, but compiling it costs more
-        # than the whole batch takes to run (measured: ~120 ms of ~300 ms).
+        # than the whole batch takes to run (bench/README.md).
         cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, all_params)
         size, last_id, changed = cursor.fetchone()

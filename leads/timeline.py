@@ -7,9 +7,9 @@ overlap) and cut with LIMIT/OFFSET (`LeadTimeline`), so a page costs two queries
 and the page) whatever the number of sources, the page size or the length of the history.
 On PostgreSQL each branch is first cut to its own newest `offset + limit` rows, read from its
 (lead, time) index, and the planner merges the sorted branches (Merge Append): page 1 of a
-lead with 27,000 items reads about 20 rows per source (14 ms measured); the count is an index
-count per branch (7 ms for those 27,000). Deep pages cost what OFFSET costs (offset + limit
-rows per source), never more.
+long history reads about 20 rows per source; the count is an index count per branch (timings
+in bench/README.md). Deep pages cost what OFFSET costs (offset + limit rows per source), never
+more.
 
 Why a UNION and not "fetch N of each kind and merge in Python": merging in Python needs one
 query per source and offset + limit rows from each for every page; the UNION gives one

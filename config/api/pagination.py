@@ -257,7 +257,7 @@ class PageOrCursorPagination(PagePagination):
         # A range bound on the first key lets the ordering index start at the position. None
         # is possible when NULLs follow the position (ascending valor_potencial or
         # last_interaction_at on PostgreSQL): those deep positions walk the index from the start
-        # (about 35 ms at row 40,000 of a 100,000-lead organization).
+        # (cost in bench/README.md).
         first_name, first_desc = keys[0]
         first = values[0]
         if first is not None and not (nullable[0] and nulls_high != first_desc):

@@ -26,7 +26,7 @@ def test_ping_route_is_off_unless_benchmarking() -> None:
     assert response.status_code == 404
 
 
-@override_settings(ROOT_URLCONF="config.bench")
+@override_settings(ROOT_URLCONF="bench.urls")
 def test_ping_answers_json_through_the_middleware_without_queries() -> None:
     with CaptureQueriesContext(connection) as queries:
         response = Client().get("/bench/ping/", HTTP_ACCEPT="application/json")

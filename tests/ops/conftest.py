@@ -107,6 +107,7 @@ def subprocess_env(django_db_setup: None) -> Callable[..., dict[str, str]]:
     def make(**overrides: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _DROP}
         env.update(
+            DEBUG="1",  # the development defaults, explicitly; production tests override it
             DATABASE_URL=database_url(),
             # Already moved to this xdist worker's Redis database: no second offset.
             REDIS_URL=settings.REDIS_URL,

@@ -21,8 +21,7 @@ class Command(BaseCommand):
     help = (
         "Generates benchmark organizations bench-<i> (realistic Brazilian leads, interactions, "
         "qualifications, status history, mentees, follow-up executions) with COPY. "
-        "PostgreSQL only. Measured: 5 x 100,000 leads (about 2 million interactions) in "
-        "5 min 10 s on the project's 2-core machine (see bench/data.py)."
+        "PostgreSQL only. Generation times: bench/README.md."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
