@@ -308,7 +308,7 @@ COLUMNS: dict[str, list[str]] = {
     "lead_interactions": [
         "id", "organization_id", "lead_id", "closer_id", "tipo_interacao", "resumo",
         "detalhes_completos", "resultado", "valor", "data_interacao", "duracao_minutos",
-        "proximo_passo", "created_at",
+        "proximo_passo", "created_at", "updated_at",
     ],
     "lead_qualification_details": [
         "id", "organization_id", "lead_id", "budget_confirmado", "valor_orcamento",
@@ -318,6 +318,7 @@ COLUMNS: dict[str, list[str]] = {
     "tarefas": [
         "id", "organization_id", "lead_id", "responsavel_id", "tipo", "titulo", "descricao",
         "vencimento", "status", "origem", "concluida_em", "created_by_id", "created_at",
+        "updated_at",
     ],
     "mentorados": [
         "id", "organization_id", "lead_id", "mentor_id", "nome_completo", "email", "telefone",
@@ -663,6 +664,7 @@ class Generator:
                     rng.randint(5, 90) if tipo in ("ligacao", "reuniao", "presencial") else None,
                     rng.choice(PROXIMOS_PASSOS),
                     when,
+                    when,
                 ),
             )
         last_interaction = moments[-1] if moments else None
@@ -776,6 +778,7 @@ class Generator:
                     "manual",
                     None,
                     closer,
+                    moves[-1],
                     moves[-1],
                 ),
             )
