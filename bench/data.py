@@ -304,6 +304,7 @@ COLUMNS: dict[str, list[str]] = {
     ],
     "lead_status_changes": [
         "organization_id", "lead_id", "from_status", "to_status", "changed_by_id", "changed_at",
+        "motivo",
     ],
     "lead_interactions": [
         "id", "organization_id", "lead_id", "closer_id", "tipo_interacao", "resumo",
@@ -626,7 +627,7 @@ class Generator:
             moves.append(moment)
             rows.add(
                 "lead_status_changes",
-                (self.org_id, lead_id, previous, step, closer or sdr, moment),
+                (self.org_id, lead_id, previous, step, closer or sdr, moment, ""),
             )
             previous = step
         closed_at = moves[-1] if status in ("convertido", "perdido") else None
