@@ -44,10 +44,6 @@ class _Refused(_WithDetails):
     default_code = "invalid"
 
 
-# Transitional alias for code written before config.errors existed; raise ConflictError.
-Conflict = errors.ConflictError
-
-
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = gettext_lazy("O corpo da requisição é grande demais.")

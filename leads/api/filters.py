@@ -15,9 +15,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
-from config.api.filters import AnyOfFilter, MemberOrMeFilter, StrictBooleanFilter
+from config.api.filters import AnyOfFilter, StrictBooleanFilter
 from config.api.sync import UpdatedSinceFilter
 from leads.models import Lead, LeadInteraction, LeadStatus, Task, TaskStatus, Temperatura
+from organizations.filters import MemberOrMeFilter
 
 
 class DateOrDateTimeField(forms.CharField):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q, QuerySet
 
-from config.api.filters import AnyOfFilter, MemberOrMeFilter
+from config.api.filters import AnyOfFilter
 from config.api.sync import UpdatedSinceFilter
 from mentorados.models import Mentorado, MentoradoStatus
+from organizations.filters import MemberOrMeFilter
 
 
 class MentoradoFilter(django_filters.FilterSet):
