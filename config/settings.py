@@ -85,6 +85,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_rq",
     "django_prometheus",
+    # Login lockouts (admin, browsable API and the token endpoint), see docs/hardening.md.
+    "axes",
 ]
 # Benchmark tooling (bench/: the data set command, the framework-floor route) is not part of
 # production: the app is installed only when BENCH is on (bench/run and the tests' settings).
@@ -113,6 +115,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # django-prometheus's, with the method label bounded (config/middleware.py).
     "config.middleware.PrometheusAfterMiddleware",
+    # Turns a session login refused by django-axes into the lockout page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -195,7 +199,26 @@ RQ_SCHEDULER_INTERVAL = env.int("RQ_SCHEDULER_INTERVAL", default=10)
 
 # --- Auth -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "organizations.User"
-AUTHENTICATION_BACKENDS = ["organizations.auth.EmailBackend"]
+# django-axes first: it refuses a locked-out account or address before any password check.
+AUTHENTICATION_BACKENDS = [
+    "organizations.auth.LoginLockoutBackend",
+    "organizations.auth.EmailBackend",
+]
+# One lockout for every login route (/admin/login/, /api-auth/login/, /api/v1/auth/token/):
+# after AXES_FAILURE_LIMIT failed logins for one account (from anywhere) or from one address
+# (on any account) further attempts are refused for AXES_COOLOFF_MINUTES, even with the right
+# password. A superuser lifts it in the admin (Axes > Access attempts) or with
+# `manage.py axes_reset_username EMAIL` / `axes_reset_ip IP` / `axes_reset`.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_FORM_FIELD = "email"
+AXES_USERNAME_CALLABLE = "organizations.auth.login_username"
+AXES_CLIENT_IP_CALLABLE = "organizations.auth.client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

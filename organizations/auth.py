@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.backends import AxesStandaloneBackend
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
-from rest_framework import exceptions
-from rest_framework.throttling import AnonRateThrottle
+from rest_framework import exceptions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, BaseThrottle
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
@@ -38,6 +41,55 @@ class EmailBackend(ModelBackend):
         return None
 
 
+class LoginLockoutBackend(AxesStandaloneBackend):
+    """django-axes' lockout check for login requests.
+
+    `authenticate()` without a request (a management command, the test client's `login()`)
+    is no login route anyone can hammer, so there is nothing to count or refuse.
+    """
+
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if request is None:
+            return None
+        super().authenticate(request, username, password, **kwargs)
+        return None
+
+
+def login_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str:
+    """The account a login attempt names, as django-axes counts it (email, case-insensitive).
+
+    The admin and browsable-API forms post `username`; the token endpoint posts `email`.
+    """
+    credentials = credentials or {}
+    value = credentials.get("email") or credentials.get("username")
+    if not value:
+        post = getattr(request, "POST", {}) or {}
+        value = post.get("username") or post.get("email") or ""
+    return str(value).strip().lower()
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client address for django-axes: the same as the DRF throttles' (NUM_PROXIES)."""
+    return BaseThrottle().get_ident(request)  # type: ignore[arg-type]
+
+
+class LoginLockedOut(exceptions.APIException):
+    """429: too many failed logins for this account or from this address (django-axes)."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_detail = _(
+        "Acesso bloqueado temporariamente: muitas tentativas de login sem sucesso. "
+        "Tente novamente mais tarde ou peça a um administrador para desbloquear."
+    )
+    default_code = "login_locked_out"
+
+
 class AuthRateThrottle(AnonRateThrottle):
     """Per-IP limit on the token endpoints (brute-force protection); 429 with Retry-After."""
 
@@ -53,7 +105,14 @@ class EmailTokenObtainSerializer(TokenObtainPairSerializer):
     }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
-        data = super().validate(attrs)
+        try:
+            data = super().validate(attrs)
+        except exceptions.AuthenticationFailed:
+            # django-axes' backend refused before checking the password: say so (429), as
+            # the admin's lockout page does, instead of "wrong password".
+            if getattr(self.context.get("request"), "axes_locked_out", False):
+                raise LoginLockedOut() from None
+            raise
         # A user whose memberships are all deactivated cannot obtain tokens at all.
         if not Membership.objects.filter(user=self.user, ativo=True).exists():
             raise exceptions.AuthenticationFailed(
@@ -67,6 +126,19 @@ class TokenObtainView(TokenObtainPairView):
 
     serializer_class = EmailTokenObtainSerializer
     throttle_classes = [AuthRateThrottle]
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except (exceptions.AuthenticationFailed, LoginLockedOut) as exc:
+            # Answered here rather than raised: a raised error rolls the request's transaction
+            # back, and django-axes' record of this failed login must be committed.
+            response = Response({"error": str(exc.detail), "details": {}}, status=exc.status_code)
+            if isinstance(exc, exceptions.AuthenticationFailed):
+                response["WWW-Authenticate"] = self.get_authenticate_header(request) or "Bearer"
+            return response
+        return Response(serializer.validated_data, status=status.HTTP_200_OK)
 
 
 class TokenRefreshThrottledView(TokenRefreshView):
