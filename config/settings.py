@@ -289,6 +289,26 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Tags from the path after /api/v1 (leads, tasks, ...), listed in the order a client
+    # meets them; without the prefix every operation fell under one "api" tag.
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "TAGS": [
+        {"name": "root", "description": "Raiz da API."},
+        {"name": "auth", "description": "Tokens JWT: obter e renovar."},
+        {"name": "me", "description": "O usuário autenticado e suas preferências."},
+        {"name": "organization", "description": "A organização do requisitante."},
+        {"name": "members", "description": "Membros da organização."},
+        {"name": "leads", "description": "Leads, interações, qualificação, timeline."},
+        {"name": "tasks", "description": "Tarefas."},
+        {"name": "imports", "description": "Importações de leads (CSV/XLSX)."},
+        {"name": "mentorados", "description": "Mentorados, evolução financeira, feedbacks."},
+        {"name": "followup", "description": "Sequências de follow-up e execuções."},
+        {"name": "notifications", "description": "Notificações e o stream ao vivo."},
+        {"name": "devices", "description": "Dispositivos para push (FCM)."},
+        {"name": "sync", "description": "Sincronização incremental (exclusões)."},
+        {"name": "holidays", "description": "Feriados da organização."},
+        {"name": "integrations", "description": "WhatsApp, CRM e webhooks de saída."},
+    ],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.api.schema.add_error_responses",

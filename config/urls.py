@@ -10,6 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from config import admin_myday, admin_views, health
+from config.api.root import ApiRootView
 from config.metrics import metrics_view
 from organizations import api as org_api
 from organizations.auth import TokenObtainView, TokenRefreshThrottledView
@@ -40,6 +41,7 @@ router.register("notifications", NotificationViewSet, basename="notification")
 router.register("devices", DeviceViewSet, basename="device")
 
 api_v1: list[URLPattern | URLResolver] = [
+    path("", ApiRootView.as_view(), name="api-root"),
     path("auth/token/", TokenObtainView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", TokenRefreshThrottledView.as_view(), name="token-refresh"),
     path("me/", org_api.MeView.as_view(), name="me"),

@@ -7,7 +7,8 @@ from typing import Any
 import django_filters
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 
 from config.api.sync import IsoDateTimeField
@@ -25,6 +26,7 @@ class DeletionSerializer(serializers.ModelSerializer[Deletion]):
         read_only_fields = fields
 
 
+@extend_schema_field(OpenApiTypes.DATETIME)
 class SinceFilter(django_filters.Filter):
     field_class = IsoDateTimeField
 

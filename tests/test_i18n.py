@@ -227,3 +227,14 @@ def test_the_mo_is_not_older_than_the_po():
     assert MO_PATH.stat().st_mtime >= PO_PATH.stat().st_mtime - 2, (
         "django.mo is older than django.po: run compilemessages --ignore=.venv"
     )
+
+
+@pytest.mark.django_db
+def test_drf_messages_have_no_typos_in_portuguese(org_a, client_for):
+    """DRF's pt_BR says "Certifque-se"; our locale corrects it (LOCALE_PATHS wins)."""
+    response = client_for(org_a.admin).post(
+        "/api/v1/leads/", {"nome_completo": "Ana", "valor_potencial": "-1"}, format="json"
+    )
+    assert response.status_code == 400
+    message = response.json()["details"]["valor_potencial"][0]
+    assert message == "Certifique-se de que este valor seja maior ou igual a 0."

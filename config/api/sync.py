@@ -24,6 +24,8 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import parse_etags, quote_etag
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -50,6 +52,7 @@ class IsoDateTimeField(forms.CharField):
         return moment
 
 
+@extend_schema_field(OpenApiTypes.DATETIME)
 class UpdatedSinceFilter(django_filters.Filter):
     """`?updated_since=<ISO 8601>`: rows changed at or after that moment (inclusive, so a
     client that passes the time of its previous sync may see a row twice, never miss one)."""

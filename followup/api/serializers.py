@@ -7,6 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -82,7 +83,7 @@ class CriteriaField(serializers.JSONField):
 
 class SequenceSerializer(serializers.ModelSerializer[FollowupSequence]):
     steps = StepsField()
-    criterios_ativacao = CriteriaField(required=False)
+    criterios_ativacao = CriteriaField(label=gettext_lazy("Critérios de ativação"), required=False)
     created_by_id = serializers.UUIDField(read_only=True, allow_null=True)
     estatisticas = serializers.SerializerMethodField()
 
@@ -213,10 +214,12 @@ class EnrollResultSerializer(serializers.Serializer[Any]):
 
 
 class ResponseSerializer(serializers.Serializer[Any]):
-    lead_id = OrgPrimaryKeyRelatedField(queryset=Lead.objects.all(), scope=_visible_leads)
+    lead_id = OrgPrimaryKeyRelatedField(
+        label=gettext_lazy("Lead"), queryset=Lead.objects.all(), scope=_visible_leads
+    )
     channel = serializers.ChoiceField(choices=TipoInteracao.choices)
     message = serializers.CharField(max_length=10_000, trim_whitespace=True)
-    received_at = serializers.DateTimeField(required=False)
+    received_at = serializers.DateTimeField(label=gettext_lazy("Recebida em"), required=False)
 
     def validate_received_at(self, value: Any) -> Any:
         # Client clocks drift; up to a minute ahead is taken as "now".

@@ -185,6 +185,7 @@ class LeadSerializer(StrictModelSerializer):
     """
 
     closer_id = OrgPrimaryKeyRelatedField(
+        label=gettext_lazy("Closer"),
         source="closer",
         queryset=Membership.objects.all(),
         scope=_members_with_roles(Role.CLOSER),
@@ -192,14 +193,15 @@ class LeadSerializer(StrictModelSerializer):
         allow_null=True,
     )
     sdr_id = OrgPrimaryKeyRelatedField(
+        label=gettext_lazy("SDR"),
         source="sdr",
         queryset=Membership.objects.all(),
         scope=_members_with_roles(Role.SDR),
         required=False,
         allow_null=True,
     )
-    closer = CloserRefSerializer(read_only=True)
-    sdr = MemberRefSerializer(read_only=True)
+    closer = CloserRefSerializer(read_only=True, allow_null=True)
+    sdr = MemberRefSerializer(read_only=True, allow_null=True)
     tags = TagsField(required=False)
     email = StrictEmailField(max_length=254, required=False, allow_null=True, allow_blank=True)
     telefone = StrictCharField(max_length=40, required=False, allow_null=True, allow_blank=True)
@@ -324,11 +326,17 @@ class LeadReopenSerializer(serializers.Serializer[Any]):
 
 class InteractionSerializer(StrictModelSerializer):
     lead_id = serializers.UUIDField(read_only=True)
-    closer_id = serializers.UUIDField(read_only=True)
-    closer = MemberRefSerializer(read_only=True)
-    data_interacao = serializers.DateTimeField(required=False)
+    closer_id = serializers.UUIDField(read_only=True, allow_null=True)
+    closer = MemberRefSerializer(read_only=True, allow_null=True)
+    data_interacao = serializers.DateTimeField(
+        label=gettext_lazy("Data da interação"), required=False
+    )
     motivo_perda = StrictCharField(
-        write_only=True, required=False, allow_blank=True, max_length=2000
+        label=gettext_lazy("Motivo da perda"),
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=2000,
     )
 
     class Meta:
@@ -380,6 +388,7 @@ class QualificationSerializer(StrictModelSerializer):
 
 class TaskSerializer(StrictModelSerializer):
     lead_id = OrgPrimaryKeyRelatedField(
+        label=gettext_lazy("Lead"),
         source="lead",
         queryset=Lead.objects.all(),
         scope=_visible_leads,
@@ -387,6 +396,7 @@ class TaskSerializer(StrictModelSerializer):
         allow_null=True,
     )
     responsavel_id = OrgPrimaryKeyRelatedField(
+        label=gettext_lazy("Responsável"),
         source="responsavel",
         queryset=Membership.objects.all(),
         scope=_active_members,

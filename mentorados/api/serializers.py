@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -43,6 +44,7 @@ class MentoradoSerializer(serializers.ModelSerializer[Mentorado]):
     (mentorados.figures) and read-only; lead_id is set by the lead's conversion."""
 
     mentor_id = OrgPrimaryKeyRelatedField(
+        label=gettext_lazy("Mentor"),
         source="mentor",
         queryset=Membership.objects.all(),
         scope=_eligible_mentors,
@@ -50,7 +52,7 @@ class MentoradoSerializer(serializers.ModelSerializer[Mentorado]):
         allow_null=True,
         help_text="Membro ativo com papel mentor, admin ou gestor desta organização.",
     )
-    mentor = MentorRefSerializer(read_only=True)
+    mentor = MentorRefSerializer(read_only=True, allow_null=True)
     lead_id = serializers.UUIDField(read_only=True)
     email = serializers.EmailField(
         max_length=254, required=False, allow_null=True, allow_blank=True
@@ -59,7 +61,9 @@ class MentoradoSerializer(serializers.ModelSerializer[Mentorado]):
         max_length=40, required=False, allow_null=True, allow_blank=True
     )
     data_inicio = serializers.DateField(
-        required=False, help_text="Padrão: hoje, no fuso da organização."
+        label=gettext_lazy("Data de início"),
+        required=False,
+        help_text="Padrão: hoje, no fuso da organização.",
     )
 
     class Meta:
@@ -182,10 +186,14 @@ class EvolucaoSerializer(serializers.ModelSerializer[EvolucaoFinanceira]):
 class FeedbackSerializer(serializers.ModelSerializer[MentoradoFeedback]):
     mentorado_id = serializers.UUIDField(read_only=True)
     created_by_id = serializers.UUIDField(read_only=True)
-    nota_nps = serializers.IntegerField(min_value=0, max_value=10)
-    nota_geral = serializers.IntegerField(min_value=0, max_value=10)
+    nota_nps = serializers.IntegerField(label=gettext_lazy("Nota NPS"), min_value=0, max_value=10)
+    nota_geral = serializers.IntegerField(
+        label=gettext_lazy("Nota geral"), min_value=0, max_value=10
+    )
     data_feedback = serializers.DateField(
-        required=False, help_text="Padrão: hoje, no fuso da organização; nunca no futuro."
+        label=gettext_lazy("Data do feedback"),
+        required=False,
+        help_text="Padrão: hoje, no fuso da organização; nunca no futuro.",
     )
 
     class Meta:

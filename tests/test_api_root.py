@@ -1,0 +1,67 @@
+"""GET /api/v1/ (the API root), the schema's nullable nested objects and tags, and the browsable
+API's landing after its login."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from django.test import Client
+
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_root_lists_the_resources(org_a, client_for):
+    body = client_for(org_a.closer).get("/api/v1/").json()
+    assert body["leads"] == "http://testserver/api/v1/leads/"
+    for key in ("me", "tasks", "mentorados", "notifications", "devices", "sync_deletions"):
+        assert body[key].startswith("http://testserver/api/v1/"), key
+    # Every link answers (no dead entries), for a member of the organization.
+    client = client_for(org_a.admin)
+    for key, url in body.items():
+        if key in (
+            "auth_token",
+            "auth_token_refresh",
+            "followup_responses",
+            "notification_stream",
+            "sync_deletions",
+        ):
+            continue  # POST-only, a stream, or needs ?since=
+        assert client.get(url).status_code == 200, url
+
+
+def test_the_browsable_api_lands_on_the_root_after_login(org_a):
+    client = Client()
+    page = client.get("/api-auth/login/")
+    assert page.status_code == 200
+    response = client.post(
+        "/api-auth/login/",
+        {"username": org_a.closer.user.email, "password": PASSWORD},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/api/v1/"
+    landing = client.get("/api/v1/", HTTP_ACCEPT="text/html")
+    assert landing.status_code == 200
+    assert "/api/v1/leads/" in landing.content.decode()
+
+
+def _schema(client) -> dict:
+    return yaml.safe_load(client.get("/api/schema/").content)
+
+
+def test_the_schema_marks_nested_members_nullable_and_tags_each_resource(org_a, client_for):
+    schema = _schema(client_for(org_a.admin))
+    components = schema["components"]["schemas"]
+    for component, field in (("Lead", "closer"), ("Lead", "sdr"), ("Mentorado", "mentor")):
+        prop = components[component]["properties"][field]
+        # drf-spectacular expresses a nullable $ref as allOf + nullable (OpenAPI 3.0).
+        assert prop.get("nullable") is True, (component, field, prop)
+    tags = {
+        tag
+        for operations in schema["paths"].values()
+        for op in operations.values()
+        for tag in op.get("tags", [])
+    }
+    assert {"leads", "tasks", "mentorados", "followup", "notifications", "devices"} <= tags
+    assert [t["name"] for t in schema["tags"]][:3] == ["root", "auth", "me"]
