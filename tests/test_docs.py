@@ -25,7 +25,7 @@ def named_paths(text: str) -> set[str]:
         token = match.group(1).rstrip(".")
         if token.startswith(GENERATED):
             continue
-        if token.split("/")[0] in TOP_LEVEL and "/" in token or token.endswith(ENDINGS):
+        if (token.split("/")[0] in TOP_LEVEL and "/" in token) or token.endswith(ENDINGS):
             found.add(token)
     return found
 
