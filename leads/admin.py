@@ -248,5 +248,6 @@ class TaskAdmin(OrgScopedAdmin):
     date_hierarchy = "vencimento"
 
 
-# The import wizard's pages and past imports (leads/admin_import.py).
-from leads import admin_import  # noqa: E402, F401
+# The import wizard's pages and past imports (leads/admin_import.py) and lead routing (rules,
+# absences, assignment log: leads/admin_routing.py) register their own admins.
+from leads import admin_import, admin_routing  # noqa: E402, F401

@@ -56,7 +56,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.metrics import LEADS_CREATED
-from leads import importing, services, signals
+from leads import importing, routing, services, signals
 from leads.models import (
     Lead,
     LeadImport,
@@ -548,6 +548,7 @@ def _import_rows(lead_import: LeadImport, batch: list[CsvRow]) -> BatchOutcome:
             services.lead_build(organization=organization, actor=actor, data=data, now=now)
         )
 
+    assignments = routing.leads_route(organization=organization, leads=leads)
     Lead.objects.bulk_create(leads, ignore_conflicts=True)
     inserted_ids = set(
         Lead.objects.filter(pk__in=[lead.pk for lead in leads]).values_list("pk", flat=True)
@@ -566,6 +567,9 @@ def _import_rows(lead_import: LeadImport, batch: list[CsvRow]) -> BatchOutcome:
             changed_at=now,
         )
         for lead in created
+    )
+    routing.leads_route_record(
+        organization=organization, assignments=assignments, saved_ids=inserted_ids
     )
     _send_created_signals(created, actor)
     if created:

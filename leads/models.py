@@ -490,3 +490,102 @@ class LeadImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename or self.pk} ({self.get_status_display()})"
+
+
+# --- routing ----------------------------------------------------------------------------------
+
+
+class Distribuicao(models.TextChoices):
+    RODIZIO = "rodizio", _("Rodízio")
+    PONDERADA = "ponderada", _("Ponderada por peso")
+    FIXO = "fixo", _("Membro fixo")
+
+
+class RoutingRule(models.Model):
+    """An ordered rule that gives new unowned leads matching its condition to its members."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="routing_rules"
+    )
+    nome = models.CharField(_("nome"), max_length=120)
+    ordem = models.PositiveIntegerField(_("ordem"), default=0)
+    ativo = models.BooleanField(_("ativa"), default=True)
+    # {origem: [], tags: [], valor_min, valor_max}; an empty condition matches every lead.
+    condicao = models.JSONField(_("condição"), default=dict, blank=True)
+    distribuicao = models.CharField(
+        _("distribuição"), max_length=10, choices=Distribuicao.choices, default=Distribuicao.RODIZIO
+    )
+    capacidade_diaria = models.PositiveIntegerField(
+        _("capacidade diária por membro"), null=True, blank=True
+    )
+    # Round-robin position: the index of the member who gets the next lead (under a row lock).
+    cursor = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(_("criada em"), default=timezone.now)
+    updated_at = models.DateTimeField(_("atualizada em"), auto_now=True)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "lead_routing_rules"
+        verbose_name = _("regra de distribuição")
+        verbose_name_plural = _("regras de distribuição")
+        ordering = ["ordem", "created_at"]
+
+    def __str__(self) -> str:
+        return self.nome
+
+
+class RoutingRuleMember(models.Model):
+    """A member taking part in a routing rule, in the rule's fixed order, with a weight."""
+
+    rule = models.ForeignKey(RoutingRule, on_delete=models.CASCADE, related_name="membros")
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="+", verbose_name=_("membro")
+    )
+    peso = models.PositiveSmallIntegerField(_("peso"), default=1)
+    posicao = models.PositiveSmallIntegerField(_("posição"), default=0)
+    # Smooth weighted round-robin state (nginx's algorithm), for `ponderada`.
+    peso_atual = models.IntegerField(default=0, editable=False)
+
+    class Meta:
+        db_table = "lead_routing_rule_members"
+        verbose_name = _("membro da regra")
+        verbose_name_plural = _("membros da regra")
+        ordering = ["posicao", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "membership"], name="routing_member_unique")
+        ]
+
+    def __str__(self) -> str:
+        return str(self.membership_id)
+
+
+class LeadAssignment(models.Model):
+    """A lead given to a member by a routing rule, or left without one (no eligible member)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="assignments")
+    membership = models.ForeignKey(
+        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    rule = models.ForeignKey(RoutingRule, on_delete=models.SET_NULL, null=True, related_name="+")
+    campo = models.CharField(_("campo"), max_length=10, blank=True)  # "closer" or "sdr"
+    motivo = models.CharField(_("motivo"), max_length=300)
+    at = models.DateTimeField(_("em"), default=timezone.now)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "lead_assignments"
+        verbose_name = _("atribuição automática")
+        verbose_name_plural = _("atribuições automáticas")
+        ordering = ["-at"]
+        indexes = [
+            models.Index(fields=["membership", "at"], name="lead_assignment_member_day"),
+            models.Index(fields=["lead", "at"], name="lead_assignment_lead"),
+        ]
+
+    def __str__(self) -> str:
+        return self.motivo

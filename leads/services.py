@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from config.errors import ConflictError, PermissionDenied, ValidationError
 from config.locking import lock_row, save_fields
-from leads import signals, validation
+from leads import routing, signals, validation
 from leads.models import (
     CLOSED_STATUSES,
     Lead,
@@ -182,6 +182,7 @@ def lead_create(
     now = timezone.now()
     lead.telefone_chave = phone_match_key(lead.telefone)
     _apply_status_side_effects(lead, "", now)
+    assignments = routing.leads_route(organization=organization, leads=[lead])
     try:
         with transaction.atomic():
             lead.save()
@@ -192,6 +193,7 @@ def lead_create(
             raise
         _raise_duplicate(existing)
     _record_status_change(lead=lead, from_status="", to_status=lead.status, actor=actor, at=now)
+    routing.leads_route_record(organization=organization, assignments=assignments)
     signals.lead_created.send(sender=Lead, lead=lead, actor=actor)
     if lead.status == LeadStatus.CONVERTIDO:
         _after_status_change(lead, "", actor)

@@ -47,7 +47,7 @@ from django.db.models.expressions import Case, Combinable, When
 from django.db.models.functions import Cast, JSONObject
 from rest_framework.fields import DateTimeField
 
-from leads.models import Lead, LeadInteraction, LeadStatusChange, Task
+from leads.models import Lead, LeadAssignment, LeadInteraction, LeadStatusChange, Task
 
 TimelineSource = Callable[[Lead], "QuerySet[Any]"]
 
@@ -337,6 +337,20 @@ def task_rows(lead: Lead) -> QuerySet[Any]:
     )
 
 
+def assignment_rows(lead: Lead) -> QuerySet[Any]:
+    return timeline_rows(
+        LeadAssignment.objects.filter(lead=lead),
+        tipo="assignment",
+        at="at",
+        fields={
+            "motivo": "motivo",
+            "campo": "campo",
+            "membro": nested("membership", "id", "nome_completo"),
+        },
+    )
+
+
+register_timeline_source("assignment", assignment_rows)
 register_timeline_source("interaction", interaction_rows)
 register_timeline_source("status_change", status_change_rows)
 register_timeline_source("task", task_rows)

@@ -9,7 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
@@ -237,12 +237,43 @@ class OrganizationHoliday(models.Model):
         return f"{self.data:%d/%m/%Y} {self.nome}"
 
 
+class MemberAbsence(models.Model):
+    """A member away (vacation, leave): lead routing skips them from inicio to fim, inclusive."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="ausencias", verbose_name=_("membro")
+    )
+    inicio = models.DateField(_("início"))
+    fim = models.DateField(_("fim"))
+    motivo = models.CharField(_("motivo"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("criada em"), default=now)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "member_absences"
+        verbose_name = _("ausência de membro")
+        verbose_name_plural = _("ausências de membros")
+        ordering = ["-inicio"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(fim__gte=F("inicio")), name="absence_fim_after_inicio"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.inicio:%d/%m/%Y}–{self.fim:%d/%m/%Y}"
+
+
 class NotificationTipo(models.TextChoices):
     LEAD_CONVERTED = "lead_converted", _("Lead convertido")
     LEAD_RESPONDED = "lead_responded", _("Lead respondeu")
     LOW_SATISFACTION = "low_satisfaction", _("Satisfação baixa")
     FOLLOWUP_FAILED = "followup_failed", _("Falha no follow-up")
     TASK_DUE = "task_due", _("Tarefa vencida")
+    LEAD_ASSIGNED = "lead_assigned", _("Lead atribuído")
     WEBHOOK_DISABLED = "webhook_disabled", _("Webhook desativado")
 
 

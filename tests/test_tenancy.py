@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import date
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from integrations.outbound.models import WebhookDelivery, WebhookEndpoint
-from leads.models import LeadImport
-from organizations.models import Device
+from leads.models import LeadImport, RoutingRule
+from organizations.models import Device, MemberAbsence
 from tests.conftest import Org
 from tests.factories import (
     HolidayFactory,
@@ -63,6 +64,13 @@ def _device(b: Org) -> str:
         organization=b.org, membership=b.admin, plataforma="android", token=f"tok-{b.org.pk}"
     )
     return str(device.pk)
+
+
+def _absence(b: Org) -> str:
+    absence = MemberAbsence.objects.create(
+        organization=b.org, membership=b.closer, inicio=date(2026, 1, 1), fim=date(2026, 1, 2)
+    )
+    return f"members/{b.closer.pk}/absences/{absence.pk}/"
 
 
 def _import(b: Org) -> str:
@@ -122,6 +130,11 @@ BUILDERS: dict[str, Builder] = {
     "integrations/crm-connections/{}/": lambda b: (
         f"integrations/crm-connections/{CRMConnectionFactory(organization=b.org).pk}/"
     ),
+    "routing-rules/{}/": lambda b: (
+        f"routing-rules/{RoutingRule.objects.create(organization=b.org, nome='r').pk}/"
+    ),
+    "members/{}/absences/": lambda b: f"members/{b.closer.pk}/absences/",
+    "members/{}/absences/{}/": _absence,
     "integrations/webhook-endpoints/{}/": lambda b: (
         _webhook_delivery(b).split("/deliveries/")[0] + "/"
     ),

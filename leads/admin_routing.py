@@ -1,0 +1,213 @@
+"""Back office for lead routing: rules with their members, member absences, assignment log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from unfold.admin import TabularInline
+
+from leads.api.routing import ROUTABLE_ROLES, ConditionSerializer
+from leads.models import Distribuicao, LeadAssignment, RoutingRule, RoutingRuleMember
+from organizations.admin import OrgScopedAdmin, staff_organization_ids
+from organizations.models import MemberAbsence, Membership
+
+
+class ManagersOnlyAdmin(OrgScopedAdmin):
+    """Routing settings: managers of the organization (as in the API)."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(
+            request.user.is_superuser or staff_organization_ids(request, managers_only=True)
+        )
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_change(request, obj)
+
+
+def _flatten(problems: Any) -> list[str]:
+    if isinstance(problems, dict):
+        return [text for value in problems.values() for text in _flatten(value)]
+    if isinstance(problems, list):
+        return [text for value in problems for text in _flatten(value)]
+    return [str(problems)]
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+class RoutingRuleForm(forms.ModelForm):
+    origens = forms.CharField(
+        label=_("origens"),
+        required=False,
+        help_text=_("Separadas por vírgula; vazio: qualquer origem."),
+    )
+    tags_condicao = forms.CharField(
+        label=_("tags"),
+        required=False,
+        help_text=_("Separadas por vírgula; o lead precisa ter ao menos uma. Vazio: qualquer."),
+    )
+    valor_min = forms.DecimalField(label=_("valor potencial mínimo"), required=False, min_value=0)
+    valor_max = forms.DecimalField(label=_("valor potencial máximo"), required=False, min_value=0)
+
+    class Meta:
+        model = RoutingRule
+        fields = ["organization", "nome", "ordem", "ativo", "distribuicao", "capacidade_diaria"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        condicao = self.instance.condicao or {}
+        self.initial.setdefault("origens", ", ".join(condicao.get("origem", [])))
+        self.initial.setdefault("tags_condicao", ", ".join(condicao.get("tags", [])))
+        self.initial.setdefault("valor_min", condicao.get("valor_min"))
+        self.initial.setdefault("valor_max", condicao.get("valor_max"))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        raw = {
+            "origem": _split(cleaned.get("origens", "")),
+            "tags": _split(cleaned.get("tags_condicao", "")),
+            "valor_min": cleaned.get("valor_min"),
+            "valor_max": cleaned.get("valor_max"),
+        }
+        condition = ConditionSerializer(data=raw)
+        if condition.is_valid():
+            self.instance.condicao = condition.validated_data
+            return cleaned
+        for field, problems in condition.errors.items():
+            target = {"origem": "origens", "tags": "tags_condicao"}.get(field, field)
+            self.add_error(target if target in self.fields else None, _flatten(problems))
+        return cleaned
+
+
+class RuleMemberFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        organization = getattr(self.instance, "organization", None)
+        chosen = [
+            form.cleaned_data
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        if not chosen:
+            raise forms.ValidationError(_("Informe ao menos um membro."))
+        for data in chosen:
+            membership = data.get("membership")
+            if membership is None:
+                continue
+            if organization is not None and membership.organization_id != organization.pk:
+                raise forms.ValidationError(_("Os membros devem ser da organização da regra."))
+            if not membership.ativo or membership.role not in ROUTABLE_ROLES:
+                raise forms.ValidationError(
+                    _("%(m)s não está ativo ou não tem papel de vendas.") % {"m": membership}
+                )
+        if self.instance.distribuicao == Distribuicao.FIXO and len(chosen) != 1:
+            raise forms.ValidationError(_("A distribuição fixa usa exatamente um membro."))
+
+
+class RuleMemberInline(TabularInline):
+    model = RoutingRuleMember
+    formset = RuleMemberFormSet
+    extra = 1
+    fields = ["membership", "peso", "posicao"]
+    verbose_name_plural = _("membros (na ordem do rodízio)")
+
+    # The rule's own admin decides who may open it; the inline follows (managers).
+    def _managers(self, request: HttpRequest) -> bool:
+        return bool(
+            request.user.is_superuser or staff_organization_ids(request, managers_only=True)
+        )
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._managers(request)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._managers(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._managers(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._managers(request)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "membership":
+            queryset = Membership.objects.filter(ativo=True, role__in=ROUTABLE_ROLES)
+            if not request.user.is_superuser:
+                queryset = queryset.filter(
+                    organization_id__in=staff_organization_ids(request, managers_only=True)
+                )
+            kwargs["queryset"] = queryset.select_related("organization")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(ManagersOnlyAdmin):
+    form = RoutingRuleForm
+    inlines = [RuleMemberInline]
+    list_display = ["nome", "ordem", "ativo", "distribuicao", "capacidade_diaria"]
+    list_filter = ["ativo", "distribuicao"]
+    ordering = ["organization", "ordem"]
+    fieldsets = [
+        (None, {"fields": ["organization", "nome", "ordem", "ativo"]}),
+        (_("Condição"), {"fields": ["origens", "tags_condicao", "valor_min", "valor_max"]}),
+        (_("Distribuição"), {"fields": ["distribuicao", "capacidade_diaria"]}),
+    ]
+
+
+@admin.register(MemberAbsence)
+class MemberAbsenceAdmin(ManagersOnlyAdmin):
+    list_display = ["membership", "inicio", "fim", "motivo"]
+    list_select_related = ["membership"]
+    fields = ["organization", "membership", "inicio", "fim", "motivo"]
+    ordering = ["-inicio"]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "membership" and not request.user.is_superuser:
+            kwargs["queryset"] = Membership.objects.filter(
+                organization_id__in=staff_organization_ids(request, managers_only=True)
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class MemberAbsenceForm(forms.ModelForm):
+    class Meta:
+        model = MemberAbsence
+        fields = ["organization", "membership", "inicio", "fim", "motivo"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        membership, organization = cleaned.get("membership"), cleaned.get("organization")
+        if membership and organization and membership.organization_id != organization.pk:
+            self.add_error("membership", _("O membro deve ser da organização escolhida."))
+        inicio, fim = cleaned.get("inicio"), cleaned.get("fim")
+        if inicio and fim and fim < inicio:
+            self.add_error("fim", _("Deve ser igual ou posterior a início."))
+        return cleaned
+
+
+MemberAbsenceAdmin.form = MemberAbsenceForm
+
+
+@admin.register(LeadAssignment)
+class LeadAssignmentAdmin(ManagersOnlyAdmin):
+    list_display = ["at", "lead", "membership", "motivo"]
+    list_select_related = ["lead", "membership"]
+    fields = ["at", "lead", "membership", "rule", "campo", "motivo"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request)
