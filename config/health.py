@@ -1,8 +1,11 @@
 """Health endpoints for load balancers, orchestrators and Docker's HEALTHCHECK.
 
 - `GET /health/`: readiness. Checks PostgreSQL and Redis, each with a short timeout and in
-  parallel; 200 `{"status": "ok", ...}` or 503 `{"status": "error", ...}` naming the failing
-  service. No auth, no writes.
+  parallel; 200 `{"status": "ok", ...}`; 200 `{"status": "degraded", ...}` with
+  `services.redis = "error"` when only Redis is down (the API still serves reads and writes:
+  the cache fails open and jobs wait in the outbox, docs/jobs.md; answering 503 would make the
+  load balancer take every instance out for an outage they survive); 503
+  `{"status": "error", ...}` when the database is down. No auth, no writes.
 - `GET /health/live/`: liveness. Answers without touching anything: a process that can run
   this view is alive (restarting it will not fix a database outage).
 
@@ -30,7 +33,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 STARTED_AT = time.monotonic()
-OK, ERROR = "ok", "error"
+OK, ERROR, DEGRADED = "ok", "error", "degraded"
 
 
 def _timeout() -> float:
@@ -131,16 +134,21 @@ def _now() -> str:
 @transaction.non_atomic_requests
 def health(request: HttpRequest) -> JsonResponse:
     services = run_checks()
-    healthy = all(state == OK for state in services.values())
+    if services["database"] != OK:
+        status, code = ERROR, 503
+    elif any(state != OK for state in services.values()):
+        status, code = DEGRADED, 200
+    else:
+        status, code = OK, 200
     return JsonResponse(
         {
-            "status": OK if healthy else ERROR,
+            "status": status,
             "timestamp": _now(),
             "services": services,
             "uptime": round(time.monotonic() - STARTED_AT, 1),
             "memory_rss_bytes": resident_memory_bytes(),
         },
-        status=200 if healthy else 503,
+        status=code,
     )
 
 

@@ -25,6 +25,14 @@ def redis_url_with_db(url: str, offset: int) -> str:
     return urlunsplit(parts._replace(path=f"/{db}"))
 
 
+def redis_url_with_options(url: str, **options: str) -> str:
+    """The same URL with connection options in its query string (redis-py reads them)."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.update(options)
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
 def redis_is_up(url: str, timeout: float = 0.5) -> bool:
     """True when a Redis server answers PING at `url`."""
     import redis

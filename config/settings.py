@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config import multiprocess
 from config.logging import build_logging
-from config.redis_urls import redis_connection_kwargs, redis_url_with_db
+from config.redis_urls import redis_connection_kwargs, redis_url_with_db, redis_url_with_options
 
 # Before any Prometheus metric exists (django-prometheus, config.metrics): file-backed values
 # when PROMETHEUS_MULTIPROC_DIR is set (gunicorn workers, RQ work horses).
@@ -181,11 +181,16 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "lt",
         "TIMEOUT": 300,
+        # Fail fast when Redis is unreachable: the cache fails open (config/cache.py), and a
+        # request must not wait for the operating system's TCP timeout to learn it.
+        "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 2.0},
     }
 }
 
+# Connect timeout only: RQ sets the socket timeout of its workers' connections itself.
+_RQ_URL = redis_url_with_options(REDIS_URL, socket_connect_timeout="2")
 RQ_QUEUES = {
-    name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": timeout}
+    name: {"URL": _RQ_URL, "DEFAULT_TIMEOUT": timeout}
     for name, timeout in (("high", 300), ("default", 600), ("low", 3600))
 }
 RQ = {
@@ -196,6 +201,18 @@ RQ = {
 RQ_SHOW_ADMIN_LINK = True
 # Scheduler poll interval (seconds): follow-up dispatch runs every minute, so poll faster.
 RQ_SCHEDULER_INTERVAL = env.int("RQ_SCHEDULER_INTERVAL", default=10)
+# Worker deaths (config/worker.py, docs/jobs.md): a running job's heartbeat every
+# RQ_JOB_MONITORING_INTERVAL seconds keeps it alive for RQ_HEARTBEAT_GRACE more; a worker
+# runs RQ's maintenance (abandoned jobs, scheduler take-over) every RQ_MAINTENANCE_INTERVAL.
+RQ_JOB_MONITORING_INTERVAL = env.int("RQ_JOB_MONITORING_INTERVAL", default=10)
+RQ_HEARTBEAT_GRACE = env.int("RQ_HEARTBEAT_GRACE", default=20)
+RQ_MAINTENANCE_INTERVAL = env.int("RQ_MAINTENANCE_INTERVAL", default=20)
+# An idle worker waits worker_ttl - 15 s on the queues between maintenance rounds.
+RQ_WORKER_TTL = env.int("RQ_WORKER_TTL", default=35)
+# Coalescing window of CRM syncs (integrations/crm/services.py).
+CRM_SYNC_DELAY_SECONDS = env.float("CRM_SYNC_DELAY_SECONDS", default=5.0)
+# Outbox rows younger than this are left to their own on-commit push (config/jobs.py).
+JOBS_OUTBOX_GRACE_SECONDS = env.float("JOBS_OUTBOX_GRACE_SECONDS", default=10.0)
 
 # --- Auth -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "organizations.User"

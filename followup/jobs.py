@@ -16,11 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import django_rq
-from django.db import transaction
-
-from config.context import bind_request_id, current_request_id
-from config.jobs import PeriodicJob, enqueue, job_logged
+from config.jobs import Coalesced, PeriodicJob, job_logged
 from followup import services
 from followup.engine import dispatch_due
 from followup.models import FollowupSequence
@@ -46,9 +42,12 @@ PERIODIC_JOBS = [
 # A dispatch run stops starting new batches after this long, so runs scheduled a minute apart
 # do not pile up; the next run continues where it stopped.
 DISPATCH_BUDGET_SECONDS = 50
-PENDING_KEY = "followup:enroll-pending:{organization_id}"
-PENDING_FLAG_TTL = 600
 PENDING_CHUNK = 2000
+# Leads created or changed, per organization: a burst (a CSV import, the daily score decay)
+# becomes one job with set-based queries, not one per lead.
+ENROLLMENT = Coalesced(
+    name="followup.jobs:enrollment", func="followup.jobs.enroll_pending_leads_job"
+)
 
 
 @job_logged
@@ -78,50 +77,17 @@ def enrollment_sweep_job() -> int:
     return total
 
 
-def _redis() -> Any:
-    return django_rq.get_connection("default")
-
-
 def schedule_lead_enrollment(*, organization_id: Any, lead_ids: Iterable[Any]) -> None:
-    """After the current transaction commits, queue these leads for enrollment (coalesced)."""
-    ids = [str(lead_id) for lead_id in lead_ids]
-    if not ids:
-        return
-    org = str(organization_id)
-    # push() runs at commit, possibly outside the request: keep the request id for the job.
-    request_id = current_request_id()
-
-    def push() -> None:
-        connection = _redis()
-        key = PENDING_KEY.format(organization_id=org)
-        for start in range(0, len(ids), PENDING_CHUNK):
-            connection.sadd(key, *ids[start : start + PENDING_CHUNK])
-        # One job per burst: only the first arrival while none is waiting enqueues one.
-        if connection.set(f"{key}:queued", "1", nx=True, ex=PENDING_FLAG_TTL):
-            with bind_request_id(request_id):
-                enqueue(
-                    "followup.jobs.enroll_pending_leads_job",
-                    organization_id=org,
-                    queue="default",
-                )
-
-    transaction.on_commit(push)
+    """After the current transaction commits, queue these leads for enrollment (coalesced per
+    organization; durable through the outbox, see config.jobs)."""
+    ENROLLMENT.request(key=organization_id, ids=lead_ids)
 
 
 @job_logged
 def enroll_pending_leads_job(*, organization_id: str) -> int:
-    connection = _redis()
-    key = PENDING_KEY.format(organization_id=organization_id)
-    # Cleared first: leads arriving while this job runs enqueue another job, never get lost.
-    connection.delete(f"{key}:queued")
     total = 0
-    while True:
-        members = connection.srandmember(key, PENDING_CHUNK)
-        if not members:
-            return total
-        ids = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+    for ids in ENROLLMENT.drain(organization_id, PENDING_CHUNK):
         total += services.followup_enroll_matching_leads(
             organization_id=organization_id, lead_ids=ids
         )
-        # Removed only after enrolling: a crash leaves them for the next job.
-        connection.srem(key, *members)
+    return total

@@ -101,6 +101,18 @@ def crm_sync_leads(*, organization_id: str, lead_ids: Sequence[str], attempt: in
 
 
 @job_logged
+def crm_sync_pending(*, organization_id: str) -> Any:
+    """The coalesced sync of an organization's pending leads (crm.SYNC)."""
+    outcome = crm.crm_sync_pending(organization_id=organization_id)
+    return {
+        "synced": len(outcome.synced),
+        "failed": len(outcome.failed),
+        "retrying": len(outcome.retrying),
+        "skipped": outcome.skipped,
+    }
+
+
+@job_logged
 def crm_sync_sweep() -> int:
     return crm.crm_sync_sweep()
 

@@ -578,6 +578,14 @@ def _import_rows(lead_import: LeadImport, batch: list[CsvRow]) -> BatchOutcome:
 
 
 def _send_created_signals(leads: list[Lead], actor: Membership | None) -> None:
+    from config.jobs import batched_requests
+
+    # One outbox row per follow-on job kind for the batch, not one per lead and kind.
+    with batched_requests():
+        _send_each_created_signal(leads, actor)
+
+
+def _send_each_created_signal(leads: list[Lead], actor: Membership | None) -> None:
     for lead in leads:
         signals.lead_created.send(sender=Lead, lead=lead, actor=actor)
         if lead.status == LeadStatus.CONVERTIDO:

@@ -17,22 +17,21 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-import django_rq
-from django.db import transaction
-
-from config.context import bind_request_id, current_request_id
-from config.jobs import SAFE_RETRY, PeriodicJob, enqueue, job_logged
+from config.jobs import SAFE_RETRY, Coalesced, PeriodicJob, enqueue, job_logged
 from leads import reminders, scoring
 from organizations.models import Organization
 
 logger = logging.getLogger("jobs")
 
-# Leads waiting for a recalculation, per organization (a Redis set), and a flag set while a
-# job that will drain the set is queued: a burst of writes (a CSV import, several signals of
-# one write, many interactions) gives one waiting job per organization, not one per lead.
-PENDING_KEY = "leads:score-pending:{organization_id}"
-QUEUED_FLAG_TTL = 600  # bounds the harm of a lost job: after it, the next change enqueues again
 PENDING_CHUNK = 500
+# Leads waiting for a recalculation, per organization: a burst of writes (a CSV import,
+# several signals of one write, many interactions) gives one waiting job per organization.
+SCORES = Coalesced(
+    name="leads.jobs:scores",
+    func="leads.jobs.recalculate_lead_scores",
+    # high: small and visible to the user who just logged an interaction.
+    queue="high",
+)
 
 PERIODIC_JOBS = [
     # 06:00 UTC = 03:00 in Brasília time, the quietest hour for Brazilian businesses.
@@ -53,45 +52,10 @@ PERIODIC_JOBS = [
 ]
 
 
-def _redis() -> Any:
-    return django_rq.get_connection("default")
-
-
 def request_score_recalculation(*, organization_id: Any, lead_ids: Iterable[Any]) -> None:
-    """Recalculate these leads' scores in a job, after the current transaction commits.
-
-    Coalesced per organization: the ids join the organization's pending set, and a job is
-    enqueued only if none is already waiting; that job reads the database when it starts,
-    after every write that added to the set.
-    """
-    ids = [str(lead_id) for lead_id in lead_ids]
-    if not ids:
-        return
-    org = str(organization_id)
-    # push() runs at commit, possibly outside the request (tests, nested services): keep the
-    # request id so that the job's logs name the request that caused it.
-    request_id = current_request_id()
-
-    def push() -> None:
-        connection = _redis()
-        key = PENDING_KEY.format(organization_id=org)
-        connection.sadd(key, *ids)
-        if connection.set(f"{key}:queued", "1", nx=True, ex=QUEUED_FLAG_TTL):
-            try:
-                with bind_request_id(request_id):
-                    enqueue(
-                        recalculate_lead_scores,
-                        organization_id=org,
-                        queue="high",
-                        retry=SAFE_RETRY,
-                    )
-            except Exception:
-                connection.delete(f"{key}:queued")  # no job is waiting after all
-                raise
-
-    # robust: the write has committed; a Redis hiccup must not turn it into a 500 (the daily
-    # decay recomputes every open lead anyway).
-    transaction.on_commit(push, robust=True)
+    """Recalculate these leads' scores in a job, after the current transaction commits
+    (coalesced per organization; durable through the outbox, see config.jobs)."""
+    SCORES.request(key=organization_id, ids=lead_ids)
 
 
 @job_logged
@@ -103,24 +67,11 @@ def recalculate_lead_scores(*, organization_id: str, lead_ids: list[str] | None 
         changed += len(
             scoring.lead_scores_recalculate(organization_id=organization_id, lead_ids=lead_ids)
         )
-    connection = _redis()
-    key = PENDING_KEY.format(organization_id=organization_id)
-    # Cleared first: a change committed from now on enqueues another job and is never lost.
-    connection.delete(f"{key}:queued")
-    while True:
-        # SPOP takes the ids out before the database is read: a lead changed again meanwhile
-        # is added back (with a new job) rather than removed after a stale read.
-        popped = connection.spop(key, PENDING_CHUNK)
-        if not popped:
-            return changed
-        ids = [i.decode() if isinstance(i, bytes) else str(i) for i in popped]
-        try:
-            changed += len(
-                scoring.lead_scores_recalculate(organization_id=organization_id, lead_ids=ids)
-            )
-        except Exception:
-            connection.sadd(key, *ids)  # for the retry (SAFE_RETRY) or the next job
-            raise
+    for ids in SCORES.drain(organization_id, PENDING_CHUNK):
+        changed += len(
+            scoring.lead_scores_recalculate(organization_id=organization_id, lead_ids=ids)
+        )
+    return changed
 
 
 @job_logged

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from config.jobs import job_logged
+from config.jobs import deferred_jobs, job_logged
 from leads.csv_io import lead_import_process
 
 
 @job_logged
 def run_lead_import(*, lead_import_id: str, organization_id: str) -> None:
-    """Imports (or resumes) one upload; a finished import is left alone."""
-    lead_import_process(lead_import_id=lead_import_id)
+    """Imports (or resumes) one upload; a finished import is left alone.
+
+    Follow-on work of the imported leads (CRM sync, scores, follow-up enrollment) collects in
+    its pending sets as batches commit, and its jobs are enqueued once, when the import ends:
+    one bulk CRM sync for the whole file (config.jobs.deferred_jobs)."""
+    with deferred_jobs():
+        lead_import_process(lead_import_id=lead_import_id)

@@ -16,3 +16,12 @@ def rename_organization(*, organization_id: str, nome: str) -> str:
 @job_logged
 def always_fails(*, organization_id: str | None = None) -> None:
     raise RuntimeError("falhou de propósito")
+
+
+@job_logged
+def append_to_organization_name(*, organization_id: str, suffix: str) -> None:
+    """Not idempotent on purpose: the name shows how many times the job ran."""
+    from django.db.models import Value
+    from django.db.models.functions import Concat
+
+    Organization.objects.filter(pk=organization_id).update(nome=Concat("nome", Value(suffix)))

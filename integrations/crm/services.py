@@ -1,22 +1,22 @@
 """Pushing leads to the organization's CRM (HubSpot or Pipedrive).
 
 Flow: a lead is created or one of its mapped fields changes -> ``crm_schedule_lead_sync``
-(after commit) -> one delayed job per lead, coalesced -> ``crm_sync_leads`` upserts through the
-provider client -> the lead's ``crm_provider``/``crm_id``/``crm_synced_at`` (or
-``crm_sync_error``) are written with a queryset ``update()``, which sends no signal and so
-cannot schedule another sync.
-
-Coalescing: a Redis key ``crm-sync-pending:<lead id>`` (``SET NX`` with a TTL) marks a lead
-whose sync job is already scheduled ``SYNC_DELAY`` seconds ahead. Further changes in that
-interval find the key and schedule nothing: the job reads the lead when it runs, so it sends
-the latest state. The job deletes the keys of its leads *before* reading them, so a change
-committed while it runs schedules a new job. The TTL bounds the damage of a lost job; the
-periodic sweep catches such leads anyway.
+-> ``SYNC`` (config.jobs.Coalesced): the lead id joins its organization's pending set, durably
+(outbox row in the write's transaction) -> one job per organization, ``SYNC_DELAY`` seconds
+after the first request, drains the set in batches of ``SWEEP_BATCH`` (HubSpot's batch limit)
+-> ``crm_sync_leads`` upserts through the provider client -> the lead's ``crm_provider``/
+``crm_id``/``crm_synced_at`` (or ``crm_sync_error``) are written with a queryset ``update()``,
+which sends no signal and so cannot schedule another sync. The job reads the leads when it
+runs, so it sends their latest state; a change committed while it runs joins the set again
+and enqueues the next job. A CSV import holds the job until it ends (config.jobs.
+deferred_jobs): one bulk sync of all its leads.
 
 Failures: 429 is retried after the provider's delay (Retry-After or its documented window),
 other transient errors with backoff (``RETRY_DELAYS``); after that, and for permanent errors,
 the message is stored on the lead (``crm_sync_error``) and on the connection (``last_error``).
-Each lead is handled on its own: one bad lead never blocks the others. The sweep
+Each lead is handled on its own: one bad lead never blocks the others. A job whose worker
+died is retried (SAFE_RETRY; RQ notices the abandoned job, see docs/jobs.md) and its leads get
+``crm_sync_error`` meanwhile (``record_sync_failure``, the jobs' failure callback). The sweep
 (``crm_sync_sweep``, every 15 minutes) retries leads that failed, were never synced, or changed
 after their last sync.
 """
@@ -27,15 +27,13 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
-import django_rq
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from config.jobs import SAFE_RETRY, Coalesced, enqueue
 from config.metrics import CRM_SYNC
 from integrations.crm.base import CrmBatchInterrupted, CrmContact, CrmUpsertResult
 from integrations.crm.hubspot import HubSpotClient
@@ -48,8 +46,7 @@ logger = logging.getLogger(__name__)
 
 SYNC_JOB = "integrations.jobs.crm_sync_leads"
 SYNC_QUEUE = "default"
-PENDING_PREFIX = "crm-sync-pending:"
-PENDING_TTL = 15 * 60
+FAILURE_CALLBACK = "integrations.crm.services.record_sync_failure"
 # Backoff for transient errors without a provider hint (seconds), one entry per retry.
 RETRY_DELAYS = (30, 120, 600, 1800)
 # Waiting longer than this for a rate limit is the sweep's job, not a scheduled retry's.
@@ -95,63 +92,64 @@ def active_connection(organization_id: Any) -> CRMConnection | None:
 
 # -- scheduling -------------------------------------------------------------------------------
 
-
-def _redis() -> Any:
-    return django_rq.get_connection(SYNC_QUEUE)
-
-
-def _pending_key(lead_id: Any) -> str:
-    return f"{PENDING_PREFIX}{lead_id}"
-
-
-def _claim_pending(lead_ids: Iterable[Any]) -> list[str]:
-    """Lead ids (as str) whose pending key this call set; the others have a job scheduled."""
-    redis = _redis()
-    return [
-        str(lead_id)
-        for lead_id in lead_ids
-        if redis.set(_pending_key(lead_id), "1", nx=True, ex=PENDING_TTL)
-    ]
+SYNC = Coalesced(
+    name="integrations.crm.services:sync",
+    func="integrations.jobs.crm_sync_pending",
+    queue=SYNC_QUEUE,
+    delay=sync_delay,
+    on_failure=FAILURE_CALLBACK,
+)
 
 
-def _enqueue_sync(organization_id: Any, lead_ids: list[str], *, delay: float, attempt: int) -> None:
-    from config.jobs import job_meta
-
-    queue = django_rq.get_queue(SYNC_QUEUE)
-    kwargs = {"organization_id": str(organization_id), "lead_ids": lead_ids, "attempt": attempt}
-    if delay > 0:
-        at = timezone.now() + timedelta(seconds=delay)
-        queue.enqueue_at(at, SYNC_JOB, kwargs=kwargs, meta=job_meta())
-    else:
-        queue.enqueue(SYNC_JOB, kwargs=kwargs, meta=job_meta())
-
-
-def _schedule_after_commit(lead_id: str, organization_id: str, delay: float) -> None:
-    if _claim_pending([lead_id]):
-        _enqueue_sync(organization_id, [lead_id], delay=delay, attempt=0)
-
-
-def crm_schedule_lead_sync(*, lead: Lead, delay: float | None = None) -> None:
-    """One coalesced sync of `lead`, `delay` seconds after the current transaction commits."""
-    transaction.on_commit(
-        partial(
-            _schedule_after_commit,
-            str(lead.pk),
-            str(lead.organization_id),
-            sync_delay() if delay is None else delay,
-        )
-    )
-
-
-def _sync_now_after_commit(lead_id: str, organization_id: str) -> None:
-    # Always enqueue (the user asked); the key makes later bursts coalesce with this job.
-    _redis().set(_pending_key(lead_id), "1", ex=PENDING_TTL)
-    _enqueue_sync(organization_id, [lead_id], delay=0, attempt=0)
+def crm_schedule_lead_sync(*, lead: Lead) -> None:
+    """One coalesced sync of `lead`, `sync_delay()` seconds after the current transaction
+    commits (durable through the outbox)."""
+    SYNC.request(key=lead.organization_id, ids=[lead.pk])
 
 
 def crm_request_sync(*, lead: Lead) -> None:
     """Sync `lead` now (the sync-crm endpoint), after the current transaction commits."""
-    transaction.on_commit(partial(_sync_now_after_commit, str(lead.pk), str(lead.organization_id)))
+    enqueue(
+        SYNC_JOB,
+        organization_id=str(lead.organization_id),
+        lead_ids=[str(lead.pk)],
+        attempt=0,
+        queue=SYNC_QUEUE,
+        retry=SAFE_RETRY,
+        on_failure=FAILURE_CALLBACK,
+    )
+
+
+def crm_sync_pending(*, organization_id: Any) -> SyncOutcome:
+    """The coalesced job's body: sync the organization's pending leads, batch by batch."""
+    total = SyncOutcome()
+    for ids in SYNC.drain(organization_id, SWEEP_BATCH):
+        outcome = crm_sync_leads(organization_id=organization_id, lead_ids=ids)
+        total.synced += outcome.synced
+        total.failed += outcome.failed
+        total.retrying += outcome.retrying
+        total.skipped = total.skipped or outcome.skipped
+    return total
+
+
+def record_sync_failure(
+    job: Any, connection: Any, exc_type: Any, exc_value: Any, traceback: Any
+) -> None:
+    """RQ failure callback of the sync jobs (also called when the worker died mid-job): the
+    leads of the job say so in ``crm_sync_error`` until a retry or the sweep syncs them."""
+    kwargs = job.kwargs or {}
+    organization_id = kwargs.get("organization_id")
+    if not organization_id:
+        return
+    lead_ids = kwargs.get("lead_ids") or sorted(SYNC.pending(organization_id))
+    retrying = bool(job.retries_left)
+    message = f"sync interrupted ({getattr(exc_type, '__name__', exc_type)}); " + (
+        "retrying" if retrying else "the sweep will retry"
+    )
+    Lead.objects.for_org(organization_id).filter(pk__in=list(lead_ids)).update(
+        crm_sync_error=message
+    )
+    logger.warning("crm sync job %s failed for %d lead(s): %s", job.id, len(lead_ids), message)
 
 
 def lead_needs_sync(*, organization_id: Any, changed: Iterable[str] | None) -> bool:
@@ -215,9 +213,6 @@ def crm_sync_leads(
 ) -> SyncOutcome:
     """Upsert the given leads of one organization into its active CRM (the job's body)."""
     outcome = SyncOutcome()
-    if lead_ids:
-        # Before reading the leads: a change committed from now on schedules its own job.
-        _redis().delete(*[_pending_key(lead_id) for lead_id in lead_ids])
     connection = active_connection(organization_id)
     if connection is None:
         outcome.skipped = "no active connection"
@@ -283,9 +278,16 @@ def _retry_later(
     if attempt < len(RETRY_DELAYS) and (hint is None or hint <= MAX_RETRY_DELAY):
         delay = float(hint) if hint is not None else float(RETRY_DELAYS[attempt])
         outcome.retry_delay = delay
-        claimed = _claim_pending(outcome.retrying)  # leads with a newer job are left to it
-        if claimed:
-            _enqueue_sync(connection.organization_id, claimed, delay=delay, attempt=attempt + 1)
+        enqueue(
+            SYNC_JOB,
+            organization_id=str(connection.organization_id),
+            lead_ids=list(outcome.retrying),
+            attempt=attempt + 1,
+            queue=SYNC_QUEUE,
+            at=timezone.now() + timedelta(seconds=delay),
+            retry=SAFE_RETRY,
+            on_failure=FAILURE_CALLBACK,
+        )
         CRM_SYNC.labels(provider=provider, outcome="retry").inc(len(outcome.retrying))
         logger.info(
             "crm sync of %d lead(s) retried in %.0fs (attempt %d): %s",
@@ -343,11 +345,10 @@ def crm_sync_sweep(*, limit: int = SWEEP_LIMIT) -> int:
     """Schedule batch syncs for every active connection's stale leads; returns how many."""
     scheduled = 0
     for connection in CRMConnection.objects.filter(ativo=True).order_by("created_at"):
-        claimed = _claim_pending(leads_to_resync(connection, limit=limit))
-        for start in range(0, len(claimed), SWEEP_BATCH):
-            batch = claimed[start : start + SWEEP_BATCH]
-            _enqueue_sync(connection.organization_id, batch, delay=0, attempt=0)
-            scheduled += len(batch)
+        waiting = SYNC.pending(connection.organization_id)
+        ids = [i for i in leads_to_resync(connection, limit=limit) if i not in waiting]
+        SYNC.request(key=connection.organization_id, ids=ids)
+        scheduled += len(ids)
     if scheduled:
         logger.info("crm sweep scheduled %d lead(s)", scheduled)
     return scheduled

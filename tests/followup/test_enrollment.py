@@ -261,12 +261,12 @@ def test_the_pending_set_survives_until_processed(org_a):
     sequence = make_sequence(org_a.org)
     lead = LeadFactory(organization=org_a.org)
     redis = django_rq.get_connection("default")
-    key = jobs.PENDING_KEY.format(organization_id=org_a.org.pk)
+    key = jobs.ENROLLMENT.pending_key(org_a.org.pk)
     redis.sadd(key, str(lead.pk))
 
     assert jobs.enroll_pending_leads_job(organization_id=str(org_a.org.pk)) == 1
 
-    assert redis.scard(key) == 0
+    assert jobs.ENROLLMENT.pending(org_a.org.pk) == set()
     assert enrolled(sequence) == {lead.pk}
 
 

@@ -88,12 +88,13 @@ def test_it_schedules_one_delayed_sync_for_a_new_lead(
     with django_capture_on_commit_callbacks(execute=True):
         lead = create_lead(org_a.org)
     [job] = scheduled_jobs()
-    assert job.func_name == "integrations.jobs.crm_sync_leads"
-    assert job.kwargs == {
-        "organization_id": str(org_a.org.pk),
-        "lead_ids": [str(lead.pk)],
-        "attempt": 0,
-    }
+    # One coalesced job per organization; the lead waits in its pending set.
+    assert job.func_name == "integrations.jobs.crm_sync_pending"
+    assert job.kwargs == {"organization_id": str(org_a.org.pk)}
+    assert crm.SYNC.pending(org_a.org.pk) == {str(lead.pk)}
+    # Retried if its worker dies, and the failure is recorded on the leads meanwhile.
+    assert job.retries_left == 3
+    assert job._failure_callback_name == crm.FAILURE_CALLBACK
     delay = scheduled_at(job) - timezone.now()
     assert timedelta(seconds=3) < delay <= timedelta(seconds=6)
 
@@ -297,13 +298,16 @@ def test_it_ignores_an_id_from_another_crm(org_a, pipedrive, httpserver):
 # -- failures ---------------------------------------------------------------------------------
 
 
-def test_it_honours_retry_after_on_429(org_a, hubspot, httpserver):
+def test_it_honours_retry_after_on_429(
+    org_a, hubspot, httpserver, django_capture_on_commit_callbacks
+):
     lead = LeadFactory(organization=org_a.org)
     httpserver.expect_oneshot_request(UPSERT, method="POST").respond_with_json(
         load_fixture("hubspot_429.json"), status=429, headers={"Retry-After": "7"}
     )
     before = sync_metric("hubspot", "retry")
-    outcome = crm.crm_sync_leads(organization_id=org_a.org.pk, lead_ids=[lead.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = crm.crm_sync_leads(organization_id=org_a.org.pk, lead_ids=[lead.pk])
     assert outcome.retrying == [str(lead.pk)]
     assert outcome.retry_delay == 7
     [job] = scheduled_jobs()
@@ -325,12 +329,15 @@ def test_it_honours_retry_after_on_429(org_a, hubspot, httpserver):
     assert len(received) == 1
 
 
-def test_it_backs_off_on_transient_errors(org_a, hubspot, httpserver):
+def test_it_backs_off_on_transient_errors(
+    org_a, hubspot, httpserver, django_capture_on_commit_callbacks
+):
     lead = LeadFactory(organization=org_a.org)
     httpserver.expect_oneshot_request(UPSERT, method="POST").respond_with_data(
         "upstream down", status=503
     )
-    outcome = crm.crm_sync_leads(organization_id=org_a.org.pk, lead_ids=[lead.pk], attempt=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = crm.crm_sync_leads(organization_id=org_a.org.pk, lead_ids=[lead.pk], attempt=1)
     assert outcome.retry_delay == crm.RETRY_DELAYS[1]
     [job] = scheduled_jobs()
     assert job.kwargs["attempt"] == 2
@@ -459,26 +466,32 @@ def test_it_sweeps_leads_that_failed_never_synced_or_changed(
     assert set(crm.leads_to_resync(hubspot)) == expected
     with django_capture_on_commit_callbacks(execute=True):
         assert crm.crm_sync_sweep() == 4
+    with django_capture_on_commit_callbacks(execute=True):
         assert crm.crm_sync_sweep() == 0  # already pending: not scheduled twice
 
     received: list[dict[str, Any]] = []
     httpserver.expect_request(UPSERT, method="POST").respond_with_handler(hubspot_echo(received))
-    run_jobs()
+    run_jobs(scheduled=True)
     assert len(received) == 1  # one batch call
     assert {item["objectWriteTraceId"] for item in received[0]["inputs"]} == expected
     assert not Lead.objects.filter(pk__in=expected).exclude(crm_sync_error="").exists()
 
 
-def test_it_sweeps_in_batches(org_a, hubspot, monkeypatch, django_capture_on_commit_callbacks):
+def test_it_sweeps_in_batches(
+    org_a, hubspot, httpserver, monkeypatch, django_capture_on_commit_callbacks
+):
     for lead in LeadFactory.create_batch(3, organization=org_a.org):
         age(lead, hours=1)
     monkeypatch.setattr(crm, "SWEEP_BATCH", 2)
     with django_capture_on_commit_callbacks(execute=True):
         assert crm.crm_sync_sweep() == 3
-    from tests.integrations.jobs import queued_jobs
+    assert len(scheduled_jobs()) == 1  # one job for the organization...
 
-    sizes = sorted(len(job.kwargs["lead_ids"]) for job in queued_jobs())
-    assert sizes == [1, 2]
+    received: list[dict[str, Any]] = []
+    httpserver.expect_request(UPSERT, method="POST").respond_with_handler(hubspot_echo(received))
+    run_jobs(scheduled=True)
+    # ...calling the CRM in batches of SWEEP_BATCH.
+    assert sorted(len(call["inputs"]) for call in received) == [1, 2]
 
 
 def test_it_registers_the_periodic_sweeps():

@@ -16,7 +16,7 @@ from rq import SimpleWorker
 
 from config.context import bind_request_id
 from leads import scoring, signals
-from leads.jobs import PENDING_KEY, recalculate_lead_scores
+from leads.jobs import SCORES, recalculate_lead_scores
 from leads.models import Lead, LeadInteraction
 from leads.scores import lead_score, temperatura
 from leads.services import interaction_create, lead_create, lead_update, qualification_save
@@ -299,8 +299,7 @@ def recalculations() -> list[Any]:
 
 
 def pending(org: Any) -> set[str]:
-    key = PENDING_KEY.format(organization_id=org.pk)
-    return {m.decode() for m in django_rq.get_connection("default").smembers(key)}
+    return SCORES.pending(org.pk)
 
 
 def work() -> None:
@@ -378,12 +377,12 @@ def test_it_coalesces_a_burst_of_new_leads(org_a, django_capture_on_commit_callb
 
 
 def test_it_keeps_the_pending_leads_of_a_failed_recalculation(org_a):
-    key = PENDING_KEY.format(organization_id=org_a.org.pk)
+    key = SCORES.pending_key(org_a.org.pk)
     lead = LeadFactory(organization=org_a.org, origem="indicacao")
     django_rq.get_connection("default").sadd(key, str(lead.pk), "not-a-uuid")
     with pytest.raises(ValueError):
         recalculate_lead_scores(organization_id=str(org_a.org.pk))
-    # Back in the set for the retry: nothing taken out is lost.
+    # Still there for the retry: nothing taken out is lost.
     assert pending(org_a.org) == {str(lead.pk), "not-a-uuid"}
 
 
