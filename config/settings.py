@@ -13,6 +13,7 @@ import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -188,7 +189,7 @@ CACHES = {
 }
 
 # Connect timeout only: RQ sets the socket timeout of its workers' connections itself.
-_RQ_URL = redis_url_with_options(REDIS_URL, socket_connect_timeout="2")
+_RQ_URL: Any = redis_url_with_options(REDIS_URL, socket_connect_timeout="2")
 RQ_QUEUES = {
     name: {"URL": _RQ_URL, "DEFAULT_TIMEOUT": timeout}
     for name, timeout in (("high", 300), ("default", 600), ("low", 3600))
