@@ -389,144 +389,207 @@ def _render(step: dict[str, Any], lead: Lead) -> Rendered:
 # --- phase 1: claim ---------------------------------------------------------------------------
 
 
+@dataclass
+class _Claim:
+    """What one claim transaction writes: step records, logs, and the steps to perform."""
+
+    work: list[_Work] = field(default_factory=list)
+    new_runs: list[FollowupStepRun] = field(default_factory=list)
+    changed_runs: list[FollowupStepRun] = field(default_factory=list)
+    logs: list[FollowupExecutionLog] = field(default_factory=list)
+
+
 def _claim(state: _Pass, batch_size: int, now: datetime) -> list[_Work] | None:
     """Lock, apply stop rules, record the steps to perform; None when nothing was due."""
-    stats = state.stats
     with transaction.atomic():
-        executions = list(
-            FollowupExecution.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related(
-                "organization", "sequence", "versao", "lead", "lead__closer", "lead__sdr"
-            )
-            .filter(status=ExecutionStatus.ACTIVE, proxima_execucao__lte=now)
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-            .order_by("proxima_execucao")[:batch_size]
-        )
+        executions = _lock_due(batch_size, now)
         if not executions:
             return None
-        stats.claimed += len(executions)
-        current = {(e.pk, e.step_atual) for e in executions}
-        runs = {
-            run.execution_id: run
-            for run in FollowupStepRun.objects.filter(
-                execution_id__in=[e.pk for e in executions],
-                step__in={e.step_atual for e in executions},
-            )
-            if (run.execution_id, run.step) in current
-        }
-        work: list[_Work] = []
-        new_runs: list[FollowupStepRun] = []
-        changed_runs: list[FollowupStepRun] = []
-        logs: list[FollowupExecutionLog] = []
+        state.stats.claimed += len(executions)
+        runs = _current_runs(executions)
+        claim = _Claim()
         for execution in executions:
             lead = execution.lead
             lead.organization = execution.organization  # the same row; saves a query per task
-            sequence = execution.sequence
-            steps = execution.versao.steps
             execution.updated_at = now
-            if not sequence.ativo:
-                execution.status = ExecutionStatus.PAUSED
-                execution.pause_reason = PauseReason.SEQUENCE
-                stats.paused += 1
+            if _apply_stop_rules(state, execution, now, claim):
                 continue
-            if lead.status in CLOSED_STATUSES:
-                execution.status = ExecutionStatus.CANCELLED
-                execution.finished_at = now
-                execution.proxima_execucao = None
-                logs.append(
-                    _log(
-                        execution,
-                        LogEvent.CANCELLED,
-                        _("Cancelada: o lead está %(status)s.")
-                        % {"status": lead.get_status_display()},
-                    )
-                )
-                stats.cancelled += 1
-                continue
-            if execution.step_atual >= len(steps):
-                execution.status = ExecutionStatus.COMPLETED
-                execution.finished_at = now
-                execution.proxima_execucao = None
-                stats.completed += 1
-                continue
-            step = steps[execution.step_atual]
-            tipo = step["tipo_acao"]
-            run = runs.get(execution.pk)
-            opt_out = OPT_OUT_FIELD.get(tipo)
-            if opt_out is not None and getattr(lead, opt_out):
-                detail = _("O lead pediu para não receber %(canal)s.") % {"canal": tipo}
-                _finalize_run(run, new_runs, changed_runs, execution, tipo, now, "skipped", detail)
-                logs.append(
-                    _log(
-                        execution, LogEvent.SKIPPED, detail, level=LogLevel.WARNING, tipo_acao=tipo
-                    )
-                )
-                stats.skipped += 1
-                FOLLOWUP_STEPS.labels(channel=tipo, outcome="skipped").inc()
-                _advance(state, execution, now, logs, success=False, detail=detail, tipo=tipo)
-                continue
-            channel = channel_for(tipo, state.channels)
-            if run is not None and run.state == StepRunState.SENDING and not channel.idempotent:
-                detail = _(
-                    "Envio incerto: o processo anterior parou durante o envio; "
-                    "o passo não foi reenviado para não duplicar."
-                )
-                _finalize_run(
-                    run, new_runs, changed_runs, execution, tipo, now, "uncertain", detail
-                )
-                logs.append(
-                    _log(
-                        execution,
-                        LogEvent.UNCERTAIN,
-                        detail,
-                        level=LogLevel.WARNING,
-                        tipo_acao=tipo,
-                    )
-                )
-                stats.uncertain += 1
-                _advance(state, execution, now, logs, success=True, detail=detail, tipo=tipo)
-                continue
-            if run is not None and run.state in (StepRunState.DONE, StepRunState.FAILED):
-                # Finished earlier but the execution did not move on (cannot happen through
-                # this module; kept so a manual data fix never causes a second send).
-                _advance(
-                    state,
-                    execution,
-                    now,
-                    logs,
-                    success=run.outcome == "sent",
-                    detail=run.detail,
-                    tipo=tipo,
-                )
-                continue
-            if run is None:
-                run = FollowupStepRun(
-                    execution=execution,
-                    step=execution.step_atual,
-                    tipo_acao=tipo,
-                    state=StepRunState.CLAIMED,
-                    token=uuid.uuid4(),
-                    attempts=1,
-                    created_at=now,
-                    updated_at=now,
-                )
-                new_runs.append(run)
-            else:
-                run.state = StepRunState.CLAIMED
-                run.token = uuid.uuid4()
-                run.attempts += 1
-                run.updated_at = now
-                changed_runs.append(run)
-            execution.claimed_until = now + LEASE
-            work.append(_Work(execution=execution, run=run, step=step, channel=channel))
-        FollowupStepRun.objects.bulk_create(new_runs)
-        if changed_runs:
-            bulk_update_values(FollowupStepRun, changed_runs, _RUN_FIELDS)
-        bulk_update_values(FollowupExecution, executions, _EXECUTION_FIELDS)
-        if logs:
-            FollowupExecutionLog.objects.bulk_create(logs)
+            _claim_step(state, execution, runs.get(execution.pk), now, claim)
+        _save_claim(executions, claim)
         _checkpoint("claimed")
-    return work
+    return claim.work
+
+
+def _lock_due(batch_size: int, now: datetime) -> list[FollowupExecution]:
+    """The due, unleased active executions, locked (skipping rows another dispatcher holds)."""
+    return list(
+        FollowupExecution.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("organization", "sequence", "versao", "lead", "lead__closer", "lead__sdr")
+        .filter(status=ExecutionStatus.ACTIVE, proxima_execucao__lte=now)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+        .order_by("proxima_execucao")[:batch_size]
+    )
+
+
+def _current_runs(executions: list[FollowupExecution]) -> dict[Any, FollowupStepRun]:
+    """Execution id -> the record of its current step, where one exists."""
+    current = {(e.pk, e.step_atual) for e in executions}
+    return {
+        run.execution_id: run
+        for run in FollowupStepRun.objects.filter(
+            execution_id__in=[e.pk for e in executions],
+            step__in={e.step_atual for e in executions},
+        )
+        if (run.execution_id, run.step) in current
+    }
+
+
+def _apply_stop_rules(
+    state: _Pass, execution: FollowupExecution, now: datetime, claim: _Claim
+) -> bool:
+    """Pause, cancel or complete the execution when it must not go on; True when it stopped."""
+    stats = state.stats
+    lead = execution.lead
+    if not execution.sequence.ativo:
+        execution.status = ExecutionStatus.PAUSED
+        execution.pause_reason = PauseReason.SEQUENCE
+        stats.paused += 1
+        return True
+    if lead.status in CLOSED_STATUSES:
+        execution.status = ExecutionStatus.CANCELLED
+        execution.finished_at = now
+        execution.proxima_execucao = None
+        claim.logs.append(
+            _log(
+                execution,
+                LogEvent.CANCELLED,
+                _("Cancelada: o lead está %(status)s.") % {"status": lead.get_status_display()},
+            )
+        )
+        stats.cancelled += 1
+        return True
+    if execution.step_atual >= len(execution.versao.steps):
+        execution.status = ExecutionStatus.COMPLETED
+        execution.finished_at = now
+        execution.proxima_execucao = None
+        stats.completed += 1
+        return True
+    return False
+
+
+def _claim_step(
+    state: _Pass,
+    execution: FollowupExecution,
+    run: FollowupStepRun | None,
+    now: datetime,
+    claim: _Claim,
+) -> None:
+    """Skip the current step (opt-out), settle it (uncertain, already final) or claim it."""
+    step = execution.versao.steps[execution.step_atual]
+    tipo = step["tipo_acao"]
+    opt_out = OPT_OUT_FIELD.get(tipo)
+    if opt_out is not None and getattr(execution.lead, opt_out):
+        _skip_opted_out(state, execution, run, tipo, now, claim)
+        return
+    channel = channel_for(tipo, state.channels)
+    if run is not None and run.state == StepRunState.SENDING and not channel.idempotent:
+        _settle_uncertain(state, execution, run, tipo, now, claim)
+        return
+    if run is not None and run.state in (StepRunState.DONE, StepRunState.FAILED):
+        # Finished earlier but the execution did not move on (cannot happen through
+        # this module; kept so a manual data fix never causes a second send).
+        _advance(
+            state,
+            execution,
+            now,
+            claim.logs,
+            success=run.outcome == "sent",
+            detail=run.detail,
+            tipo=tipo,
+        )
+        return
+    claimed = _record_claim(execution, run, tipo, now, claim)
+    execution.claimed_until = now + LEASE
+    claim.work.append(_Work(execution=execution, run=claimed, step=step, channel=channel))
+
+
+def _skip_opted_out(
+    state: _Pass,
+    execution: FollowupExecution,
+    run: FollowupStepRun | None,
+    tipo: str,
+    now: datetime,
+    claim: _Claim,
+) -> None:
+    detail = _("O lead pediu para não receber %(canal)s.") % {"canal": tipo}
+    _finalize_run(run, claim.new_runs, claim.changed_runs, execution, tipo, now, "skipped", detail)
+    claim.logs.append(
+        _log(execution, LogEvent.SKIPPED, detail, level=LogLevel.WARNING, tipo_acao=tipo)
+    )
+    state.stats.skipped += 1
+    FOLLOWUP_STEPS.labels(channel=tipo, outcome="skipped").inc()
+    _advance(state, execution, now, claim.logs, success=False, detail=detail, tipo=tipo)
+
+
+def _settle_uncertain(
+    state: _Pass,
+    execution: FollowupExecution,
+    run: FollowupStepRun,
+    tipo: str,
+    now: datetime,
+    claim: _Claim,
+) -> None:
+    """A non-idempotent send was interrupted: record it as uncertain, never send it again."""
+    detail = _(
+        "Envio incerto: o processo anterior parou durante o envio; "
+        "o passo não foi reenviado para não duplicar."
+    )
+    _finalize_run(
+        run, claim.new_runs, claim.changed_runs, execution, tipo, now, "uncertain", detail
+    )
+    claim.logs.append(
+        _log(execution, LogEvent.UNCERTAIN, detail, level=LogLevel.WARNING, tipo_acao=tipo)
+    )
+    state.stats.uncertain += 1
+    _advance(state, execution, now, claim.logs, success=True, detail=detail, tipo=tipo)
+
+
+def _record_claim(
+    execution: FollowupExecution,
+    run: FollowupStepRun | None,
+    tipo: str,
+    now: datetime,
+    claim: _Claim,
+) -> FollowupStepRun:
+    """The step's record in state "claimed" with a fresh token (new, or a retry of it)."""
+    if run is None:
+        run = FollowupStepRun(
+            execution=execution,
+            step=execution.step_atual,
+            tipo_acao=tipo,
+            state=StepRunState.CLAIMED,
+            token=uuid.uuid4(),
+            attempts=1,
+            created_at=now,
+            updated_at=now,
+        )
+        claim.new_runs.append(run)
+    else:
+        run.state = StepRunState.CLAIMED
+        run.token = uuid.uuid4()
+        run.attempts += 1
+        run.updated_at = now
+        claim.changed_runs.append(run)
+    return run
+
+
+def _save_claim(executions: list[FollowupExecution], claim: _Claim) -> None:
+    FollowupStepRun.objects.bulk_create(claim.new_runs)
+    if claim.changed_runs:
+        bulk_update_values(FollowupStepRun, claim.changed_runs, _RUN_FIELDS)
+    bulk_update_values(FollowupExecution, executions, _EXECUTION_FIELDS)
+    if claim.logs:
+        FollowupExecutionLog.objects.bulk_create(claim.logs)
 
 
 def _finalize_run(
@@ -630,21 +693,8 @@ def _send(item: _Work) -> None:
 
 
 def _finish(state: _Pass, work: list[_Work], now: datetime) -> None:
-    stats = state.stats
     with transaction.atomic():
-        fresh = {
-            row.pk: row
-            # Locked in primary-key order, like every other writer, so two never deadlock.
-            for row in FollowupExecution.objects.select_for_update()
-            .filter(pk__in=[item.execution.pk for item in work])
-            .order_by("pk")
-            .only("id", "status", "pause_reason", "step_atual", "steps_executados", "tentativas")
-        }
-        tokens = dict(
-            FollowupStepRun.objects.filter(pk__in=[item.run.pk for item in work]).values_list(
-                "pk", "token"
-            )
-        )
+        fresh, tokens = _lock_for_finish(work)
         executions: list[FollowupExecution] = []
         runs: list[FollowupStepRun] = []
         logs: list[FollowupExecutionLog] = []
@@ -655,80 +705,127 @@ def _finish(state: _Pass, work: list[_Work], now: datetime) -> None:
                 # Lead deleted, or another dispatcher took this step over after our lease.
                 continue
             execution = item.execution
-            execution.status = current.status
-            execution.pause_reason = current.pause_reason
-            execution.steps_executados = current.steps_executados
-            execution.tentativas = current.tentativas
-            execution.updated_at = now
-            tipo = run.tipo_acao
+            _refresh_counters(execution, current, now)
             executions.append(execution)
             runs.append(run)
             run.updated_at = now
-            if item.outcome == Outcome.ABORTED:
-                # The execution stopped being active before anything was sent.
-                run.state = StepRunState.RETRY
-                execution.claimed_until = None
-                stats.aborted += 1
-            elif item.outcome in (Outcome.SENT, Outcome.SKIPPED):
-                sent = item.outcome == Outcome.SENT
-                run.state = StepRunState.DONE
-                run.outcome = item.outcome
-                run.detail = item.detail[:1000]
-                logs.append(
-                    _log(
-                        execution,
-                        LogEvent.EXECUTED if sent else LogEvent.SKIPPED,
-                        item.detail,
-                        level=LogLevel.INFO if sent else LogLevel.WARNING,
-                        tipo_acao=tipo,
-                    )
-                )
-                if sent:
-                    stats.sent += 1
-                else:
-                    stats.skipped += 1
-                FOLLOWUP_STEPS.labels(channel=tipo, outcome="executed" if sent else "skipped").inc()
-                _advance(state, execution, now, logs, success=sent, detail=item.detail, tipo=tipo)
-            elif item.outcome == Outcome.RETRY and execution.tentativas < MAX_RETRIES:
-                execution.tentativas += 1
-                delay = retry_delay(execution.tentativas)
-                if item.retry_after is not None:
-                    delay = max(delay, timedelta(seconds=min(item.retry_after, 86400)))
-                run.state = StepRunState.RETRY
-                run.detail = item.error[:1000]
-                execution.claimed_until = None
-                if execution.status == ExecutionStatus.ACTIVE:
-                    try:
-                        execution.proxima_execucao = due_time(
-                            {}, now + delay, state.policy(execution)
-                        )
-                    except NoSendWindow:
-                        execution.proxima_execucao = now + delay
-                logs.append(
-                    _log(
-                        execution,
-                        LogEvent.RETRIED,
-                        _("Falha temporária; nova tentativa %(n)s de %(max)s às %(when)s.")
-                        % {
-                            "n": execution.tentativas,
-                            "max": MAX_RETRIES,
-                            "when": (execution.proxima_execucao or now).isoformat(),
-                        },
-                        level=LogLevel.WARNING,
-                        tipo_acao=tipo,
-                        error=item.error,
-                    )
-                )
-                stats.retried += 1
-                FOLLOWUP_STEPS.labels(channel=tipo, outcome="retried").inc()
-            else:
-                run.state = StepRunState.FAILED
-                run.outcome = "failed"
-                run.detail = item.error[:1000]
-                _fail(state, execution, now, logs, error=item.error, tipo=tipo, record_step=True)
+            _record_outcome(state, item, now, logs)
         if executions:
             bulk_update_values(FollowupExecution, executions, _EXECUTION_FIELDS)
             bulk_update_values(FollowupStepRun, runs, _RUN_FIELDS)
         if logs:
             FollowupExecutionLog.objects.bulk_create(logs)
         _checkpoint("finished")
+
+
+def _lock_for_finish(
+    work: list[_Work],
+) -> tuple[dict[Any, FollowupExecution], dict[Any, Any]]:
+    """The executions as they are now (locked) and the current token of each step record."""
+    fresh = {
+        row.pk: row
+        # Locked in primary-key order, like every other writer, so two never deadlock.
+        for row in FollowupExecution.objects.select_for_update()
+        .filter(pk__in=[item.execution.pk for item in work])
+        .order_by("pk")
+        .only("id", "status", "pause_reason", "step_atual", "steps_executados", "tentativas")
+    }
+    tokens = dict(
+        FollowupStepRun.objects.filter(pk__in=[item.run.pk for item in work]).values_list(
+            "pk", "token"
+        )
+    )
+    return fresh, tokens
+
+
+def _refresh_counters(
+    execution: FollowupExecution, current: FollowupExecution, now: datetime
+) -> None:
+    """Take what others may have changed while we were sending (pause, counters)."""
+    execution.status = current.status
+    execution.pause_reason = current.pause_reason
+    execution.steps_executados = current.steps_executados
+    execution.tentativas = current.tentativas
+    execution.updated_at = now
+
+
+def _record_outcome(
+    state: _Pass, item: _Work, now: datetime, logs: list[FollowupExecutionLog]
+) -> None:
+    """Record what the send did: aborted, done (sent or skipped), retry later, or failed."""
+    execution, run = item.execution, item.run
+    if item.outcome == Outcome.ABORTED:
+        # The execution stopped being active before anything was sent.
+        run.state = StepRunState.RETRY
+        execution.claimed_until = None
+        state.stats.aborted += 1
+    elif item.outcome in (Outcome.SENT, Outcome.SKIPPED):
+        _record_done(state, item, now, logs)
+    elif item.outcome == Outcome.RETRY and execution.tentativas < MAX_RETRIES:
+        _schedule_retry(state, item, now, logs)
+    else:
+        run.state = StepRunState.FAILED
+        run.outcome = "failed"
+        run.detail = item.error[:1000]
+        _fail(state, execution, now, logs, error=item.error, tipo=run.tipo_acao, record_step=True)
+
+
+def _record_done(
+    state: _Pass, item: _Work, now: datetime, logs: list[FollowupExecutionLog]
+) -> None:
+    execution, run, tipo = item.execution, item.run, item.run.tipo_acao
+    sent = item.outcome == Outcome.SENT
+    run.state = StepRunState.DONE
+    run.outcome = item.outcome
+    run.detail = item.detail[:1000]
+    logs.append(
+        _log(
+            execution,
+            LogEvent.EXECUTED if sent else LogEvent.SKIPPED,
+            item.detail,
+            level=LogLevel.INFO if sent else LogLevel.WARNING,
+            tipo_acao=tipo,
+        )
+    )
+    if sent:
+        state.stats.sent += 1
+    else:
+        state.stats.skipped += 1
+    FOLLOWUP_STEPS.labels(channel=tipo, outcome="executed" if sent else "skipped").inc()
+    _advance(state, execution, now, logs, success=sent, detail=item.detail, tipo=tipo)
+
+
+def _schedule_retry(
+    state: _Pass, item: _Work, now: datetime, logs: list[FollowupExecutionLog]
+) -> None:
+    """A transient failure: try again after the retry delay (or the provider's), in the window."""
+    execution, run, tipo = item.execution, item.run, item.run.tipo_acao
+    execution.tentativas += 1
+    delay = retry_delay(execution.tentativas)
+    if item.retry_after is not None:
+        delay = max(delay, timedelta(seconds=min(item.retry_after, 86400)))
+    run.state = StepRunState.RETRY
+    run.detail = item.error[:1000]
+    execution.claimed_until = None
+    if execution.status == ExecutionStatus.ACTIVE:
+        try:
+            execution.proxima_execucao = due_time({}, now + delay, state.policy(execution))
+        except NoSendWindow:
+            execution.proxima_execucao = now + delay
+    logs.append(
+        _log(
+            execution,
+            LogEvent.RETRIED,
+            _("Falha temporária; nova tentativa %(n)s de %(max)s às %(when)s.")
+            % {
+                "n": execution.tentativas,
+                "max": MAX_RETRIES,
+                "when": (execution.proxima_execucao or now).isoformat(),
+            },
+            level=LogLevel.WARNING,
+            tipo_acao=tipo,
+            error=item.error,
+        )
+    )
+    state.stats.retried += 1
+    FOLLOWUP_STEPS.labels(channel=tipo, outcome="retried").inc()

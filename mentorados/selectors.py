@@ -151,38 +151,27 @@ def _percent(part: int, whole: int) -> float:
 def mentorado_dashboard(
     *, organization: Organization, period: int = DEFAULT_PERIOD, today: date | None = None
 ) -> dict[str, Any]:
-    """The mentee dashboard of API.md, from three aggregate queries.
+    """The mentee dashboard of API.md, from three aggregate queries, one selector a section.
 
     Period: `period` calendar months ending with the current month in the organization's time
-    zone (see `Period`); its first day is `start`, its last day is today.
-
-    overview (all mentees of the organization, whatever their status):
-    - total: every mentee; ativos/pausados/concluidos/cancelados: by current status.
-    - novos_no_periodo: mentees whose data_inicio is within [start, today].
-    - taxa_churn: cancelled in the period / exposed in the period x 100, one decimal, 0 when
-      nobody was exposed. Cancelled in the period: status cancelado with data_fim within
-      [start, today] (the services stamp data_fim when a mentee is cancelled). Exposed: mentees
-      in the programme at some moment of the period, i.e. data_inicio <= today and (no
-      data_fim or data_fim >= start). Every cancelled-in-period mentee is exposed, so the rate
-      is within 0-100.
-    growth:
-    - crescimento_medio_12m: mean crescimento_percentual (the 12-month figure, independent of
-      `period`) over active mentees that have one; one decimal; null when none has.
-    - faturamento_total_atual: sum of faturamento_atual over active mentees ("0.00" if none).
-    - meses: every month of the period, oldest first, over the reports of all mentees of the
-      organization: faturamento_total (sum, "0.00" when nobody reported), faturamento_medio
-      (mean per reporting mentee, 2 places; null when nobody reported), mentorados_reportando.
-    engagement (active mentees; the daily job keeps only their scores current):
-    - media: mean engagement_score, one decimal; null with no active mentee.
-    - faixas: counts per inclusive band 0-24, 25-49, 50-74, 75-100 (always the four bands).
-    satisfaction (feedbacks with data_feedback within [start, today]):
-    - promotores (nota_nps 9-10), neutros (7-8), detratores (0-6), total_respostas;
-    - nps = figures.nps_from_counts of those counts (null with no answer);
-    - nota_geral_media: mean nota_geral, one decimal; null with no answer.
+    zone (see `Period`); its first day is `start`, its last day is today. Each section's
+    figures are defined on its selector.
     """
     today = today or organization_today(organization)
     window = Period(months=period, today=today)
     start = window.start
+    mentees = _mentee_aggregates(organization, start=start, today=today)
+    return {
+        "period": {"months": period, "start": start.isoformat(), "end": today.isoformat()},
+        "overview": dashboard_overview(mentees),
+        "growth": dashboard_growth(organization, window=window, mentees=mentees),
+        "engagement": dashboard_engagement(mentees),
+        "satisfaction": dashboard_satisfaction(organization, start=start, today=today),
+    }
+
+
+def _mentee_aggregates(organization: Organization, *, start: date, today: date) -> dict[str, Any]:
+    """One aggregate query over the organization's mentees for overview, growth, engagement."""
     ativo = Q(status=MentoradoStatus.ATIVO)
     bands = {
         f"band_{low}": Count(
@@ -190,7 +179,7 @@ def mentorado_dashboard(
         )
         for low, high in figures.ENGAGEMENT_BANDS
     }
-    mentees = Mentorado.objects.for_org(organization).aggregate(
+    return Mentorado.objects.for_org(organization).aggregate(
         total=Count("pk"),
         ativos=Count("pk", filter=ativo),
         pausados=Count("pk", filter=Q(status=MentoradoStatus.PAUSADO)),
@@ -210,6 +199,51 @@ def mentorado_dashboard(
         engagement_media=Avg("engagement_score", filter=ativo),
         **bands,
     )
+
+
+def dashboard_overview(mentees: dict[str, Any]) -> dict[str, Any]:
+    """All mentees of the organization, whatever their status.
+
+    - total: every mentee; ativos/pausados/concluidos/cancelados: by current status.
+    - novos_no_periodo: mentees whose data_inicio is within [start, today].
+    - taxa_churn: cancelled in the period / exposed in the period x 100, one decimal, 0 when
+      nobody was exposed. Cancelled in the period: status cancelado with data_fim within
+      [start, today] (the services stamp data_fim when a mentee is cancelled). Exposed: mentees
+      in the programme at some moment of the period, i.e. data_inicio <= today and (no
+      data_fim or data_fim >= start). Every cancelled-in-period mentee is exposed, so the rate
+      is within 0-100.
+    """
+    return {
+        "total": mentees["total"],
+        "ativos": mentees["ativos"],
+        "pausados": mentees["pausados"],
+        "concluidos": mentees["concluidos"],
+        "cancelados": mentees["cancelados"],
+        "novos_no_periodo": mentees["novos"],
+        "taxa_churn": _percent(mentees["churned"], mentees["expostos"]),
+    }
+
+
+def dashboard_growth(
+    organization: Organization, *, window: Period, mentees: dict[str, Any]
+) -> dict[str, Any]:
+    """Revenue growth.
+
+    - crescimento_medio_12m: mean crescimento_percentual (the 12-month figure, independent of
+      `period`) over active mentees that have one; one decimal; null when none has.
+    - faturamento_total_atual: sum of faturamento_atual over active mentees ("0.00" if none).
+    - meses: every month of the period, oldest first, over the reports of all mentees of the
+      organization: faturamento_total (sum, "0.00" when nobody reported), faturamento_medio
+      (mean per reporting mentee, 2 places; null when nobody reported), mentorados_reportando.
+    """
+    return {
+        "crescimento_medio_12m": _one_decimal(mentees["crescimento_medio"]),
+        "faturamento_total_atual": _money(mentees["faturamento_total_atual"] or 0),
+        "meses": _monthly_revenue(organization, window),
+    }
+
+
+def _monthly_revenue(organization: Organization, window: Period) -> list[dict[str, Any]]:
     reported = {
         (row["ano"], row["mes"]): row
         for row in EvolucaoFinanceira.objects.for_org(organization)
@@ -235,43 +269,46 @@ def mentorado_dashboard(
                 "mentorados_reportando": row["mentorados_reportando"] if row else 0,
             }
         )
+    return meses
+
+
+def dashboard_engagement(mentees: dict[str, Any]) -> dict[str, Any]:
+    """Active mentees (the daily job keeps only their scores current).
+
+    - media: mean engagement_score, one decimal; null with no active mentee.
+    - faixas: counts per inclusive band 0-24, 25-49, 50-74, 75-100 (always the four bands).
+    """
+    return {
+        "media": _one_decimal(mentees["engagement_media"]),
+        "faixas": [
+            {"faixa": f"{low}-{high}", "count": mentees[f"band_{low}"]}
+            for low, high in figures.ENGAGEMENT_BANDS
+        ],
+    }
+
+
+def dashboard_satisfaction(
+    organization: Organization, *, start: date, today: date
+) -> dict[str, Any]:
+    """Feedbacks with data_feedback within [start, today].
+
+    - promotores (nota_nps 9-10), neutros (7-8), detratores (0-6), total_respostas;
+    - nps = figures.nps_from_counts of those counts (null with no answer);
+    - nota_geral_media: mean nota_geral, one decimal; null with no answer.
+    """
     answers = satisfaction_between(organization=organization, start=start, end=today)
     total_answers = answers["total"]
     return {
-        "period": {"months": period, "start": start.isoformat(), "end": today.isoformat()},
-        "overview": {
-            "total": mentees["total"],
-            "ativos": mentees["ativos"],
-            "pausados": mentees["pausados"],
-            "concluidos": mentees["concluidos"],
-            "cancelados": mentees["cancelados"],
-            "novos_no_periodo": mentees["novos"],
-            "taxa_churn": _percent(mentees["churned"], mentees["expostos"]),
-        },
-        "growth": {
-            "crescimento_medio_12m": _one_decimal(mentees["crescimento_medio"]),
-            "faturamento_total_atual": _money(mentees["faturamento_total_atual"] or 0),
-            "meses": meses,
-        },
-        "engagement": {
-            "media": _one_decimal(mentees["engagement_media"]),
-            "faixas": [
-                {"faixa": f"{low}-{high}", "count": mentees[f"band_{low}"]}
-                for low, high in figures.ENGAGEMENT_BANDS
-            ],
-        },
-        "satisfaction": {
-            "nps": figures.nps_from_counts(
-                promotores=answers["promotores"],
-                detratores=answers["detratores"],
-                total=total_answers,
-            ),
-            "promotores": answers["promotores"],
-            "neutros": total_answers - answers["promotores"] - answers["detratores"],
-            "detratores": answers["detratores"],
-            "total_respostas": total_answers,
-            "nota_geral_media": _one_decimal(answers["nota_geral_media"]),
-        },
+        "nps": figures.nps_from_counts(
+            promotores=answers["promotores"],
+            detratores=answers["detratores"],
+            total=total_answers,
+        ),
+        "promotores": answers["promotores"],
+        "neutros": total_answers - answers["promotores"] - answers["detratores"],
+        "detratores": answers["detratores"],
+        "total_respostas": total_answers,
+        "nota_geral_media": _one_decimal(answers["nota_geral_media"]),
     }
 
 
