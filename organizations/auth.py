@@ -8,7 +8,8 @@ from axes.backends import AxesStandaloneBackend
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
-from rest_framework import exceptions, status
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, BaseThrottle
@@ -121,12 +122,27 @@ class EmailTokenObtainSerializer(TokenObtainPairSerializer):
         return data
 
 
+_TOKEN_PAIR = inline_serializer(
+    "TokenPair",
+    {
+        "access": serializers.CharField(help_text=_("JWT de acesso (Bearer).")),
+        "refresh": serializers.CharField(
+            help_text=_("JWT de renovação (troque em /auth/token/refresh/).")
+        ),
+    },
+)
+
+
 class TokenObtainView(TokenObtainPairView):
     """POST {email, password} -> {access, refresh}."""
 
     serializer_class = EmailTokenObtainSerializer
     throttle_classes = [AuthRateThrottle]
 
+    @extend_schema(
+        summary=_("Obtém um par de tokens JWT com email e senha"),
+        responses={200: _TOKEN_PAIR},
+    )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         try:
@@ -145,3 +161,10 @@ class TokenRefreshThrottledView(TokenRefreshView):
     """POST {refresh} -> {access, refresh}; the old refresh token is blacklisted (rotation)."""
 
     throttle_classes = [AuthRateThrottle]
+
+    @extend_schema(
+        summary=_("Troca o token de renovação por um novo par (rotação)"),
+        responses={200: _TOKEN_PAIR},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)

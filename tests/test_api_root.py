@@ -65,3 +65,32 @@ def test_the_schema_marks_nested_members_nullable_and_tags_each_resource(org_a, 
     }
     assert {"leads", "tasks", "mentorados", "followup", "notifications", "devices"} <= tags
     assert [t["name"] for t in schema["tags"]][:3] == ["root", "auth", "me"]
+
+
+def test_the_schema_documents_token_responses_and_gives_no_negative_amount_patterns(
+    org_a, client_for
+):
+    schema = _schema(client_for(org_a.admin))
+    for path in ("/api/v1/auth/token/", "/api/v1/auth/token/refresh/"):
+        ok = schema["paths"][path]["post"]["responses"]["200"]
+        assert ok["content"]["application/json"]["schema"]["$ref"].endswith("/TokenPair")
+    assert set(schema["components"]["schemas"]["TokenPair"]["properties"]) == {
+        "access",
+        "refresh",
+    }
+    lead = schema["components"]["schemas"]["LeadRequest"]["properties"]
+    # Swagger UI and schemathesis build examples from the pattern: no minus sign where the API
+    # refuses negatives.
+    assert not lead["valor_potencial"]["pattern"].startswith("^-")
+
+
+def test_the_import_page_offers_a_file_field(org_a, client_for):
+    page = client_for(org_a.admin).get("/api/v1/leads/import/", HTTP_ACCEPT="text/html")
+    assert 'type="file"' in page.content.decode()
+
+
+def test_lists_show_the_filter_form_in_the_browsable_api(org_a, client_for):
+    page = client_for(org_a.closer).get("/api/v1/leads/", HTTP_ACCEPT="text/html")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'name="closer_id"' in html and 'name="updated_since"' in html

@@ -84,6 +84,11 @@ class PagePagination(BasePagination):
             }
         )
 
+    def get_results(self, data: dict[str, Any]) -> Any:
+        # The browsable API finds the rows through this to decide that a page is a list and
+        # show django-filter's filter form (DRF's default looks for "results").
+        return data["data"]
+
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         return {
             "type": "object",

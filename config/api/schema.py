@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.openapi import AutoSchema as _SpectacularAutoSchema
+from rest_framework import serializers
+
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error", "details"],
@@ -51,3 +54,27 @@ def add_error_responses(result: dict[str, Any], generator: Any, **kwargs: Any) -
                     },
                 )
     return result
+
+
+class AutoSchema(_SpectacularAutoSchema):
+    """drf-spectacular's AutoSchema, with decimal patterns that honour `min_value`.
+
+    A decimal sent as a string gets the pattern `^-?\\d{0,N}...` whatever its validators, and
+    Swagger UI and schemathesis generate their examples from that pattern: negative amounts
+    the API then refuses. A field with `min_value >= 0` drops the optional minus sign.
+    """
+
+    def _map_serializer_field(
+        self, field: Any, direction: Any, bypass_extensions: bool = False
+    ) -> Any:
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        min_value = getattr(field, "min_value", None)
+        if (
+            isinstance(field, serializers.DecimalField)
+            and min_value is not None
+            and min_value >= 0
+            and isinstance(schema, dict)
+            and str(schema.get("pattern", "")).startswith("^-?")
+        ):
+            schema = {**schema, "pattern": "^" + schema["pattern"][3:]}
+        return schema

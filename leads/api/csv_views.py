@@ -75,12 +75,13 @@ class LeadImportSerializer(serializers.ModelSerializer[LeadImport]):
 
 class LeadImportUploadSerializer(serializers.Serializer[Any]):
     file = serializers.FileField(
+        label=gettext_lazy("Arquivo"),
         help_text=gettext_lazy(
             "CSV (UTF-8, separado por ; ou ,) ou XLSX com cabeçalho: nome_completo obrigatória; "
             "email, telefone, empresa, cargo, origem, status, valor_potencial, valor_fechado, "
             "tags, observacoes, motivo_perda. Cabeçalhos em português (Nome, E-mail, Telefone, "
             "Valor...) e valores como aparecem na tela (Em contato, Indicação) são aceitos."
-        )
+        ),
     )
 
 
@@ -106,6 +107,8 @@ class LeadCsvMixin:
         methods=["post"],
         url_path="import",
         url_name="import",
+        # The browsable API renders its form from the action's serializer: a file field.
+        serializer_class=LeadImportUploadSerializer,
         parser_classes=[MultiPartParser],
         pagination_class=None,
         filter_backends=[],
