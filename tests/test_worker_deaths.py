@@ -215,7 +215,7 @@ def test_an_import_killed_mid_way_finishes_once_with_one_bulk_crm_sync(
     )
     received: list[list[str]] = []
     httpserver.expect_request(UPSERT, method="POST").respond_with_handler(echo_upsert(received))
-    rows = 1500
+    rows = 1000
     content = CSV_HEADER + "".join(
         f"Lead {n},lead{n}@cliente.com.br,,Empresa {n},site\n" for n in range(rows)
     )
@@ -283,3 +283,30 @@ def _file(name: str, content: str) -> Any:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, content.encode(), content_type="text/csv")
+
+
+def test_a_dead_workers_scheduler_lock_is_taken_over_and_delayed_jobs_run(org_a, workers):
+    """A worker that died holding RQ's scheduler lock: the lock expires (RQ: 61 s after its
+    last heartbeat; 2 s left here) and a live worker's maintenance starts its own scheduler,
+    so delayed jobs and retries move again (with RQ's defaults: up to ~10 minutes later)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from rq.scheduler import RQScheduler
+
+    from config.jobs import enqueue
+
+    redis = django_rq.get_connection("default")
+    for name in ("high", "default", "low"):
+        redis.set(RQScheduler.get_locking_key(name), "dead-worker", ex=2)
+    enqueue(
+        "tests.jobs_support.rename_organization",
+        organization_id=str(org_a.org.pk),
+        nome="Depois",
+        at=timezone.now() + timedelta(seconds=1),
+    )
+    lock_expires = time.monotonic() + 2
+    workers.start()
+    org = type(org_a.org).objects.filter(pk=org_a.org.pk)
+    wait_for(lambda: org.filter(nome="Depois").exists(), "the delayed job")
+    print(f"delayed job ran {time.monotonic() - lock_expires:.1f}s after the dead lock expired")
