@@ -5,10 +5,19 @@ from django.contrib.admin import apps as admin_apps
 
 
 class ProjectConfig(AppConfig):
-    """The project package as an app: cross-cutting commands (the apps connect its metrics)."""
+    """The project package as an app: cross-cutting commands (the apps connect its metrics) and
+    the SQLite side of the accent-blind search."""
 
     name = "config"
     verbose_name = "Project"
+
+    def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        from config import search
+
+        # SQLite gets f_unaccent as a Python function on every connection (config.search).
+        connection_created.connect(search.register_sqlite, dispatch_uid="config.search.sqlite")
 
 
 class BackOfficeAdminConfig(admin_apps.AdminConfig):

@@ -114,3 +114,44 @@ class CreateExtensionOnPostgres(_OnPostgres, CreateExtension):
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
     ) -> None:
         return None
+
+
+class RemovePostgresIndexConcurrently(_OnPostgres, RemoveIndexConcurrently):
+    """Drops a PostgreSQL-only index (built by AddPostgresIndexConcurrently) CONCURRENTLY;
+    nothing elsewhere, where it was never built."""
+
+
+# `f_unaccent(text)`: unaccent with its dictionary named, so PostgreSQL may treat it as
+# IMMUTABLE and index expressions over it (config.search). Qualified names: the result must not
+# depend on the search_path of the session that evaluates it.
+UNACCENT_FUNCTION_SQL = (
+    "CREATE OR REPLACE FUNCTION public.f_unaccent(text) RETURNS text "
+    "LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT "
+    "RETURN public.unaccent('public.unaccent'::regdictionary, $1)"
+)
+
+
+class CreateUnaccentFunction(migrations.operations.base.Operation):
+    """CREATE OR REPLACE the `f_unaccent` wrapper on PostgreSQL (the `unaccent` extension must
+    exist: CreateExtensionOnPostgres("unaccent") first); nothing elsewhere (SQLite registers a
+    Python function per connection). Going back leaves it: indexes of other apps may use it."""
+
+    reduces_to_sql = True
+    reversible = True
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        return None
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        if _is_postgres(schema_editor):
+            schema_editor.execute(UNACCENT_FUNCTION_SQL)
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        return None
+
+    def describe(self) -> str:
+        return "Creates the f_unaccent() wrapper (PostgreSQL)"

@@ -12,7 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import StackedInline, TabularInline
 
 from config.errors import ApplicationError, ConflictError, form_error_message
-from leads import services
+from config.search import AccentBlindSearchAdminMixin
+from leads import selectors, services
 from leads.admin_actions import LEAD_BULK_ACTIONS
 from leads.admin_painel import PainelSetFilter
 from leads.models import (
@@ -117,7 +118,7 @@ class QualificationInline(StackedInline):
 
 
 @admin.register(Lead)
-class LeadAdmin(OrgScopedAdmin):
+class LeadAdmin(AccentBlindSearchAdminMixin, OrgScopedAdmin):
     form = LeadAdminForm
     list_display = [
         "nome_completo",
@@ -140,6 +141,9 @@ class LeadAdmin(OrgScopedAdmin):
         PainelSetFilter,  # the painel's links (leads/admin_painel.py)
     ]
     search_fields = ["nome_completo", "email", "empresa", "telefone"]
+    # The API's search rule (accents and case ignored), leads.selectors.
+    search_text_fields = selectors.SEARCH_TEXT_FIELDS
+    search_digits_field = selectors.SEARCH_DIGITS_FIELD
     list_select_related = ["closer", "sdr", "organization"]
     readonly_fields = [
         "lead_score",

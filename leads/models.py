@@ -8,10 +8,10 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config.search import folded
 from organizations.models import Membership, Organization, OrgManager, OrgQuerySet
 
 MONEY: dict[str, Any] = {
@@ -159,16 +159,14 @@ class Lead(models.Model):
             models.Index(
                 fields=["organization", "last_interaction_at", "id"], name="lead_org_last_inter_id"
             ),
-            # `search`: trigram GIN over the exact expressions of Django's icontains on PostgreSQL
-            # (UPPER(col::text) LIKE UPPER(...)) and of the phone-digits contains, with the
-            # organization in the same index (btree_gin). PostgreSQL only (skipped on SQLite).
+            # `search` (config.search): trigram GIN over the exact expression it compares,
+            # f_unaccent(lower(nome || email || empresa)), and the phone-digits contains, with
+            # the organization in the same index (btree_gin). PostgreSQL only.
             GinIndex(
                 F("organization"),
-                OpClass(Upper("nome_completo"), name="gin_trgm_ops"),
-                OpClass(Upper("email"), name="gin_trgm_ops"),
-                OpClass(Upper("empresa"), name="gin_trgm_ops"),
+                OpClass(folded("nome_completo", "email", "empresa"), name="gin_trgm_ops"),
                 OpClass(F("telefone"), name="gin_trgm_ops"),
-                name="lead_org_search_trgm",
+                name="lead_org_search_fold",
             ),
             # `tags`: JSON containment (tags @> '["x"]') within the organization.
             GinIndex(fields=["organization", "tags"], name="lead_org_tags"),

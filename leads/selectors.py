@@ -8,8 +8,20 @@ from django.db import connection
 from django.db.models import Count, F, QuerySet, Window
 from django.db.models.functions import RowNumber
 
+from config import search
 from leads.models import Lead, LeadInteraction
 from organizations.models import Membership
+
+# `search` (API and admin): accents and case ignored; the phone by its digits. The
+# lead_org_search_fold index holds exactly this expression (same fields, same order).
+SEARCH_TEXT_FIELDS = ("nome_completo", "email", "empresa")
+SEARCH_DIGITS_FIELD = "telefone"
+
+
+def lead_search(queryset: QuerySet[Lead], value: str) -> QuerySet[Lead]:
+    return search.search(
+        queryset, value, text_fields=SEARCH_TEXT_FIELDS, digits_field=SEARCH_DIGITS_FIELD
+    )
 
 
 def lead_list_queryset(*, membership: Membership) -> QuerySet[Lead]:

@@ -9,30 +9,19 @@ and the import answer with the same messages.
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from config.search import fold
 from leads.phones import InvalidPhone, normalize_phone
 
 ORIGEM_RE = re.compile(r"^[a-z0-9_]{1,40}$")
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 40
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
-
-
-def strip_accents(text: str) -> str:
-    """`Sérgio` -> `Sergio`: the text without combining marks (NFKD)."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def fold(text: str) -> str:
-    """Accent- and case-blind form of a text (search, label matching)."""
-    return strip_accents(text).casefold()
 
 
 def slug_key(text: str) -> str:

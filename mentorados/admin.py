@@ -17,8 +17,9 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 
 from config.errors import ApplicationError
+from config.search import AccentBlindSearchAdminMixin
 from leads.phones import InvalidPhone, normalize_phone
-from mentorados import services
+from mentorados import selectors, services
 from mentorados.models import EvolucaoFinanceira, Mentorado, MentoradoFeedback
 from organizations.admin import OrgScopedAdmin, staff_organization_ids
 from organizations.models import Membership
@@ -137,7 +138,7 @@ class FeedbackInline(OrgScopedInline):
 
 
 @admin.register(Mentorado)
-class MentoradoAdmin(OrgScopedAdmin):
+class MentoradoAdmin(AccentBlindSearchAdminMixin, OrgScopedAdmin):
     form = MentoradoAdminForm
     list_display = [
         "nome_completo",
@@ -152,6 +153,9 @@ class MentoradoAdmin(OrgScopedAdmin):
     ]
     list_filter = ["status", "programa", "organization", "data_inicio"]
     search_fields = ["nome_completo", "email", "telefone", "programa"]
+    # The API's search rule (accents and case ignored), mentorados.selectors.
+    search_text_fields = selectors.SEARCH_TEXT_FIELDS
+    search_digits_field = selectors.SEARCH_DIGITS_FIELD
     list_select_related = ["mentor", "organization"]
     readonly_fields = [
         "faturamento_atual",

@@ -4,12 +4,14 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config.search import folded
 from leads.models import Lead
 from organizations.models import Membership, Organization, OrgManager
 
@@ -111,6 +113,13 @@ class Mentorado(models.Model):
             models.Index(fields=["organization", "data_inicio"], name="mentorado_org_inicio"),
             # Delta sync (`updated_since`) of mobile clients.
             models.Index(fields=["organization", "updated_at"], name="mentorado_org_updated"),
+            # `search` (config.search), as leads' lead_org_search_fold. PostgreSQL only.
+            GinIndex(
+                F("organization"),
+                OpClass(folded("nome_completo", "email", "programa"), name="gin_trgm_ops"),
+                OpClass(F("telefone"), name="gin_trgm_ops"),
+                name="mentorado_org_search_fold",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -20,6 +20,7 @@ from django.db.models import (
 )
 from django.db.models.functions import ExtractMonth, ExtractYear, Lag
 
+from config import search
 from mentorados import figures
 from mentorados.models import (
     EvolucaoFinanceira,
@@ -33,6 +34,16 @@ from organizations.models import Organization
 DEFAULT_PERIOD = 12
 MAX_PERIOD = 36
 ONE_DECIMAL = Decimal("0.1")
+# `search` (API and admin): accents and case ignored; the phone by its digits. The
+# mentorado_org_search_fold index holds exactly this expression (same fields, same order).
+SEARCH_TEXT_FIELDS = ("nome_completo", "email", "programa")
+SEARCH_DIGITS_FIELD = "telefone"
+
+
+def mentorado_search(queryset: QuerySet[Mentorado], value: str) -> QuerySet[Mentorado]:
+    return search.search(
+        queryset, value, text_fields=SEARCH_TEXT_FIELDS, digits_field=SEARCH_DIGITS_FIELD
+    )
 
 
 def mentorado_list_queryset(*, organization: Organization | Any) -> QuerySet[Mentorado]:

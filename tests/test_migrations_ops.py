@@ -10,7 +10,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ADDED = {"lead_org_created_id", "lead_org_search_trgm", "lead_org_tags", "lsc_org_to_at_lead"}
+ADDED = {"lead_org_created_id", "lead_org_search_fold", "lead_org_tags", "lsc_org_to_at_lead"}
 REMOVED = {"lead_org_created", "lead_org_status", "lsc_org_to_at"}
 
 
@@ -28,14 +28,32 @@ def test_list_index_migrations_go_back_and_forth_concurrently() -> None:
         assert not ADDED & present
         assert present >= REMOVED
     finally:
-        call_command("migrate", "leads", verbosity=0)
+        call_command("migrate", verbosity=0)  # every app: later apps' migrations depend on these
     assert _indexes() >= ADDED and not REMOVED & _indexes()
+
+
+def test_the_accent_blind_search_index_replaces_the_upper_one_and_back() -> None:
+    assert {"lead_org_search_fold", "mentorado_org_search_fold"} <= _indexes()
+    try:
+        call_command("migrate", "leads", "0010_status_change_motivo", verbosity=0)
+        present = _indexes()
+        assert "lead_org_search_trgm" in present
+        assert not {"lead_org_search_fold", "mentorado_org_search_fold"} & present
+    finally:
+        call_command("migrate", verbosity=0)
+    present = _indexes()
+    assert {"lead_org_search_fold", "mentorado_org_search_fold"} <= present
+    assert "lead_org_search_trgm" not in present
 
 
 def test_a_rerun_keeps_indexes_already_built_and_drops_nothing_twice() -> None:
     executor = MigrationExecutor(connection)
     before = _indexes()
-    for name in ("0006_list_search_indexes", "0007_status_change_stage_index"):
+    for name in (
+        "0006_list_search_indexes",
+        "0007_status_change_stage_index",
+        "0011_search_unaccent",
+    ):
         migration = executor.loader.get_migration("leads", name)
         state = executor.loader.project_state(("leads", migration.name), at_end=False)
         # Applying the operations again, as after an interruption, raises nothing.

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from config.api.filters import AnyOfFilter, StrictBooleanFilter
 from config.api.sync import UpdatedSinceFilter
+from leads import selectors
 from leads.models import Lead, LeadInteraction, LeadStatus, Task, TaskStatus, Temperatura
 from organizations.filters import MemberOrMeFilter
 
@@ -100,18 +101,7 @@ class LeadFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_search(self, qs: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
-        value = value.strip()
-        if not value:
-            return qs
-        condition = (
-            Q(nome_completo__icontains=value)
-            | Q(email__icontains=value)
-            | Q(empresa__icontains=value)
-        )
-        digits = "".join(ch for ch in value if ch.isdigit())
-        if len(digits) >= 3:
-            condition |= Q(telefone__contains=digits)
-        return qs.filter(condition)
+        return selectors.lead_search(qs, value)
 
     def filter_tags(self, qs: QuerySet[Lead], name: str, value: list[str] | None) -> QuerySet[Lead]:
         if not value:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from config.api.filters import AnyOfFilter
 from config.api.sync import UpdatedSinceFilter
+from mentorados import selectors
 from mentorados.models import Mentorado, MentoradoStatus
 from organizations.filters import MemberOrMeFilter
 
@@ -23,16 +24,6 @@ class MentoradoFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_search(self, qs: QuerySet[Mentorado], name: str, value: str) -> QuerySet[Mentorado]:
-        """Case-insensitive substring of nome_completo, email or programa; digits of telefone."""
-        value = value.strip()
-        if not value:
-            return qs
-        condition = (
-            Q(nome_completo__icontains=value)
-            | Q(email__icontains=value)
-            | Q(programa__icontains=value)
-        )
-        digits = "".join(ch for ch in value if ch.isdigit())
-        if len(digits) >= 3:
-            condition |= Q(telefone__contains=digits)
-        return qs.filter(condition)
+        """Substring of nome_completo, email or programa (accents and case ignored); digits
+        of telefone."""
+        return selectors.mentorado_search(qs, value)
