@@ -307,7 +307,7 @@ def test_the_list_indexes_exist_and_search_can_use_the_trigram_index(org_a):
         "lead_org_valor_id",
         "lead_org_nome_id",
         "lead_org_last_inter_id",
-        "lead_org_search_trgm",
+        "lead_org_search_fold",
         "lead_org_tags",
     } <= names
     from leads.api.filters import LeadFilter
@@ -324,7 +324,7 @@ def test_the_list_indexes_exist_and_search_can_use_the_trigram_index(org_a):
             cursor.execute(f"SET LOCAL {setting} = off")
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "lead_org_search_trgm" in plan, plan
+    assert "lead_org_search_fold" in plan, plan
 
 
 def test_the_migrations_apply_and_unapply_on_sqlite(tmp_path):
