@@ -2,7 +2,7 @@
 
 `python bench/search_fold.py [repeats] [database_url]` on a bench data set (`bench_data`) that
 has both indexes: the old `lead_org_search_trgm` (UPPER(col) LIKE, from leads 0006, e.g. a data
-set generated and migrated before leads 0011) and `lead_org_search_fold` (leads 0011; create it
+set generated and migrated before leads 0012) and `lead_org_search_fold` (leads 0012; create it
 by hand from `pg_get_indexdef` on a migrated database if the data set predates it). For each
 organization (bench-1: 100,000 leads, bench-2: 10,000), term (common `silva`, rare
 `quixabeira`) and query (the list's exact COUNT, and its first page), it runs old and new in

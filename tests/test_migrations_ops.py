@@ -35,7 +35,7 @@ def test_list_index_migrations_go_back_and_forth_concurrently() -> None:
 def test_the_accent_blind_search_index_replaces_the_upper_one_and_back() -> None:
     assert {"lead_org_search_fold", "mentorado_org_search_fold"} <= _indexes()
     try:
-        call_command("migrate", "leads", "0010_status_change_motivo", verbosity=0)
+        call_command("migrate", "leads", "0011_lead_routing", verbosity=0)
         present = _indexes()
         assert "lead_org_search_trgm" in present
         assert not {"lead_org_search_fold", "mentorado_org_search_fold"} & present
@@ -52,7 +52,7 @@ def test_a_rerun_keeps_indexes_already_built_and_drops_nothing_twice() -> None:
     for name in (
         "0006_list_search_indexes",
         "0007_status_change_stage_index",
-        "0011_search_unaccent",
+        "0012_search_unaccent",
     ):
         migration = executor.loader.get_migration("leads", name)
         state = executor.loader.project_state(("leads", migration.name), at_end=False)

@@ -1,4 +1,4 @@
-# Accent- and case-blind search of mentees (config.search), as leads' 0011: the trigram index
+# Accent- and case-blind search of mentees (config.search), as leads' 0012: the trigram index
 # over f_unaccent(lower(the searched columns joined)), organization first, built CONCURRENTLY; PostgreSQL only.
 
 import config.search
@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ('leads', '0011_search_unaccent'),
+        ('leads', '0012_search_unaccent'),
         ('mentorados', '0002_mentorado_org_updated'),
         ('organizations', '0004_sync_deletions_notification_updated_at'),
     ]

@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ('leads', '0010_status_change_motivo'),
+        ('leads', '0011_lead_routing'),
         ('organizations', '0004_sync_deletions_notification_updated_at'),
     ]
 
