@@ -44,7 +44,7 @@ import re
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -371,7 +371,16 @@ def lead_import_draft_create(
     filename: str,
     table: importing.Table,
 ) -> LeadImport:
-    """Stores an upload of the admin's wizard, with the suggested mapping, to be confirmed."""
+    """Stores an upload of the admin's wizard, with the suggested mapping, to be confirmed.
+
+    Drafts abandoned for a day by the same uploader are deleted here: a draft holds the whole
+    file and nothing else ever runs it."""
+    LeadImport.objects.filter(
+        organization=organization,
+        created_by=actor,
+        status=LeadImportStatus.DRAFT,
+        created_at__lt=timezone.now() - DRAFT_LIFETIME,
+    ).delete()
     mapping = importing.suggest_mapping(table.header)
     return LeadImport.objects.create(
         organization=organization,
@@ -390,6 +399,7 @@ def draft_table(lead_import: LeadImport) -> importing.Table:
 
 
 PREVIEW_ROWS = 10
+DRAFT_LIFETIME = timedelta(days=1)
 
 
 def preview(

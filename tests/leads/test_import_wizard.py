@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from decimal import Decimal
 
 import django_rq
@@ -311,3 +312,15 @@ def test_sellers_see_only_their_own_imports_and_mentors_none(org_a):
     assert mentor.get("/admin/leads/leadimport/").status_code == 403
     for url in _import_pages(own):
         assert mentor.get(url).status_code in (403, 404), url
+
+
+def test_a_new_upload_deletes_the_uploaders_day_old_drafts(org_a):
+    client = admin_client(org_a.admin)
+    upload(client, PT_CSV.encode())
+    upload(admin_client(org_a.gestor), PT_CSV.encode())
+    old = LeadImport.objects.get(created_by=org_a.admin)
+    LeadImport.objects.filter(pk=old.pk).update(created_at=old.created_at - timedelta(days=2))
+    upload(client, PT_CSV.encode())
+    assert not LeadImport.objects.filter(pk=old.pk).exists()
+    assert LeadImport.objects.filter(created_by=org_a.admin).count() == 1
+    assert LeadImport.objects.filter(created_by=org_a.gestor).count() == 1  # not theirs
