@@ -288,3 +288,10 @@ def test_it_shows_mentors_the_board_without_moves(org_a):
 def test_it_sends_anonymous_visitors_to_the_login(client):
     assert client.get(BOARD).status_code == 302
     assert client.get(COLUMN, {"status": "novo"}).status_code == 302
+
+
+def test_it_searches_ignoring_accents_like_the_api(org_a):
+    sergio = LeadFactory(organization=org_a.org, nome_completo="Sérgio Lima")
+    LeadFactory(organization=org_a.org, nome_completo="Outra Pessoa")
+    html = login(org_a.gestor).get(BOARD, {"search": "sergio"}).content.decode()
+    assert card_ids(html) == {str(sergio.pk)}
