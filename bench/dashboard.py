@@ -218,7 +218,10 @@ def _scopes() -> list[tuple[str, Membership, uuid.UUID | None]]:
     admin = Membership.objects.get(organization=org, role=Role.ADMIN)
     closer = Membership.objects.filter(organization=org, role=Role.CLOSER).first()
     sdr = Membership.objects.filter(organization=org, role=Role.SDR).first()
-    assert closer is not None and sdr is not None
+    if closer is None:
+        raise RuntimeError("closer is None")
+    if sdr is None:
+        raise RuntimeError("sdr is None")
     return [
         ("admin (whole organization)", admin, None),
         ("admin, closer_id", admin, closer.pk),
@@ -252,7 +255,8 @@ def measure(runs: int = 40) -> None:
                     "/api/v1/leads/performance/", params, HTTP_X_ORGANIZATION_ID=str(org.pk)
                 )
                 samples.append((time.perf_counter() - started) * 1000)
-                assert response.status_code == 200, response.content
+                if response.status_code != 200:
+                    raise SystemExit(response.content)
             samples = samples[3:]  # warm-up
             print(
                 f"{label:30} {period:>6} {statistics.median(samples):8.1f} "

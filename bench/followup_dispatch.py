@@ -59,8 +59,10 @@ def main() -> None:
         file=sys.stderr,
     )
     print(f"counts: {stats.as_dict()}", file=sys.stderr)
-    assert done == args.steps, "not every step was dispatched"
-    assert not FollowupExecution.objects.filter(organization=organization, step_atual=0).exists()
+    if done != args.steps:
+        raise SystemExit("not every step was dispatched")
+    if FollowupExecution.objects.filter(organization=organization, step_atual=0).exists():
+        raise SystemExit("an execution was not moved on")
 
 
 if __name__ == "__main__":

@@ -1002,7 +1002,7 @@ def main(argv: list[str] | None = None) -> None:
     workers = args.workers or min((os.cpu_count() or 1) * 2 + 1, 12)
     only = {name for name in args.only.split(",") if name}
     report: dict[str, Any] = {
-        "date": dt.date.today().isoformat(),
+        "date": dt.datetime.now(dt.UTC).date().isoformat(),
         "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "commit": git_commit(),
         "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}",

@@ -28,7 +28,8 @@ def bulk_update_values(
         return
     meta = model._meta
     pk = meta.pk
-    assert pk is not None
+    if pk is None:
+        raise RuntimeError("pk is None")
     columns: list[Any] = [pk, *(meta.get_field(name) for name in fields)]
     quote = connection.ops.quote_name
     first = "(" + ", ".join(f"%s::{column.db_type(connection)}" for column in columns) + ")"

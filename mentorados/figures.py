@@ -39,7 +39,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 HUNDRED = Decimal(100)
@@ -50,6 +50,8 @@ POINTS_PER_CLOSED_MONTH = 15
 RECENT_FEEDBACK_DAYS = 60
 POINTS_RECENT_FEEDBACK = 20
 POINTS_PER_NOTA = 2
+# Orders a feedback without created_at first (created_at is aware).
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 POINTS_GROWTH = 15
 GROWTH_MONTHS = 3
 ENGAGEMENT_MAX = 100
@@ -157,7 +159,7 @@ def engagement_score(
         oldest_recent = today - timedelta(days=RECENT_FEEDBACK_DAYS - 1)
         if any(f.data_feedback >= oldest_recent for f in notes):
             score += POINTS_RECENT_FEEDBACK
-        latest = max(notes, key=lambda f: (f.data_feedback, f.created_at or datetime.min))
+        latest = max(notes, key=lambda f: (f.data_feedback, f.created_at or _EARLIEST))
         score += POINTS_PER_NOTA * max(0, min(10, latest.nota_geral))
 
     if len(reported) >= GROWTH_MONTHS:

@@ -162,7 +162,8 @@ class MemberViewSet(OrgScopedMixin, viewsets.ModelViewSet[Membership]):
         )
 
     def perform_update(self, serializer: serializers.BaseSerializer[Membership]) -> None:
-        assert isinstance(serializer.instance, Membership)
+        if not isinstance(serializer.instance, Membership):
+            raise TypeError("serializer.instance is not a Membership")
         serializer.instance = services.member_update(
             membership=serializer.instance, actor=self.membership, **serializer.validated_data
         )

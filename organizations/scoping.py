@@ -37,7 +37,8 @@ class OrgScopedMixin(GenericAPIView[Any]):
 
     def get_queryset(self) -> QuerySet[Any]:
         base: Any = cast(Any, self).queryset
-        assert base is not None, f"{type(self).__name__} needs a queryset"
+        if base is None:
+            raise RuntimeError(f"{type(self).__name__} needs a queryset")
         if getattr(self, "swagger_fake_view", False):  # OpenAPI generation: no requester
             return base.none()
         return self.scope_queryset(base.all().for_org(self.organization))

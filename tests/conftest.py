@@ -27,7 +27,7 @@ def _clean_redis() -> Iterator[None]:
     """Each test starts with an empty Redis database (cache, throttles, queues)."""
     connection = django_rq.get_connection("default")
     connection.flushdb()
-    yield
+    return
 
 
 @dataclass

@@ -94,7 +94,7 @@ def manage(*args: str, timeout: int = 120) -> subprocess.CompletedProcess[str]:
 @pytest.mark.django_db(transaction=True)
 def test_it_enqueues_nothing_when_the_transaction_rolls_back():
     later = timezone.now() + timedelta(hours=1)
-    with pytest.raises(RuntimeError), transaction.atomic():
+    with pytest.raises(RuntimeError), transaction.atomic():  # noqa: PT012 - raising rolls back
         enqueue(RENAME, organization_id="x", nome="a")
         enqueue(RENAME, organization_id="x", nome="b", at=later)
         raise RuntimeError("rollback")
@@ -117,7 +117,7 @@ def test_it_enqueues_once_when_the_transaction_commits():
 def test_it_drops_the_jobs_of_a_rolled_back_savepoint():
     with transaction.atomic():
         enqueue(RENAME, organization_id="x", nome="kept")
-        with pytest.raises(RuntimeError), transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():  # noqa: PT012 - raising rolls back
             enqueue(RENAME, organization_id="x", nome="dropped")
             raise RuntimeError("inner rollback")
     assert [job.kwargs["nome"] for job in queue().get_jobs()] == ["kept"]
@@ -296,7 +296,7 @@ def test_it_registers_a_dotted_name_under_an_id_rq_accepts():
     ],
 )
 def test_it_refuses_a_malformed_periodic_job(fields):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError):  # noqa: PT011 - the validators raise it with several messages
         PeriodicJob(id="bad", func=RENAME, **fields)
 
 

@@ -33,7 +33,8 @@ def login(membership, *, csrf: bool = False) -> Client:
 def test_it_lands_sellers_on_their_day(org_a):
     for role in ("closer", "sdr"):
         response = login(org_a.member(role)).get("/admin/")
-        assert response.status_code == 302 and response["Location"] == URL
+        assert response.status_code == 302
+        assert response["Location"] == URL
     assert login(org_a.gestor).get("/admin/").status_code == 200
 
 
@@ -63,7 +64,8 @@ def test_it_groups_the_members_pending_tasks(org_a, org_b):
     for key, task in mine.items():
         assert [t.pk for t in tasks[key]] == [task.pk], key
     html = response.content.decode()
-    assert "Lia Reis" in html and "Concluir" in html
+    assert "Lia Reis" in html
+    assert "Concluir" in html
     # Due times are shown in the organization's time zone (São Paulo), not UTC.
     assert f"{today:%d/%m/%Y} 12:00" in html
     for hidden in ("Feita", "Do gestor", "Da outra organização"):
@@ -78,9 +80,11 @@ def test_it_completes_a_task_through_the_service(org_a):
     url = f"/admin/meu-dia/tarefas/{task.pk}/concluir/"
     assert client.post(url).status_code == 403  # no CSRF token
     response = client.post(url, {"csrfmiddlewaretoken": token})
-    assert response.status_code == 302 and response["Location"] == URL
+    assert response.status_code == 302
+    assert response["Location"] == URL
     task.refresh_from_db()
-    assert task.status == "concluida" and task.concluida_em is not None
+    assert task.status == "concluida"
+    assert task.concluida_em is not None
     assert client.get(url).status_code == 405
 
 
@@ -130,13 +134,15 @@ def test_it_lists_the_leads_that_replied_recently(org_a, org_b):
     )
     html = login(org_a.closer).get(URL).content.decode()
     replies = html.split('id="replies"')[1].split("</section>")[0]
-    assert "Bruno Seq" in replies and "Ana Zap" in replies
+    assert "Bruno Seq" in replies
+    assert "Ana Zap" in replies
     assert replies.index("Bruno Seq") < replies.index("Ana Zap")  # latest first
     for name in ("Caio Antigo", "Duda Outra", "Eva Beta"):
         assert name not in replies
     # Managers see the replies of every lead they may see.
     managers = login(org_a.gestor).get(URL).content.decode().split('id="replies"')[1]
-    assert "Duda Outra" in managers and "Eva Beta" not in managers
+    assert "Duda Outra" in managers
+    assert "Eva Beta" not in managers
 
 
 def test_it_lists_the_followups_that_failed(org_a):
@@ -147,5 +153,6 @@ def test_it_lists_the_followups_that_failed(org_a):
         make_execution(sequence, target, status=ExecutionStatus.FAILED, finished_at=timezone.now())
     assert FollowupExecution.objects.filter(status="failed").count() == 2
     failures = login(org_a.closer).get(URL).content.decode().split('id="failures"')[1]
-    assert "Fabi Falha" in failures and "Gil Outro" not in failures
+    assert "Fabi Falha" in failures
+    assert "Gil Outro" not in failures
     assert sequence.nome in failures

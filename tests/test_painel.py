@@ -128,7 +128,8 @@ def test_it_shows_the_mentee_dashboard_and_nps_per_month(sales_data, client_for)
         .split('id="painel-mentees-data" type="application/json">')[1]
         .split("</script>")[0]
     )
-    assert len(chart["nps"]) == 6 and chart["nps"] == [m["nps"] for m in mentees["nps"]]
+    assert len(chart["nps"]) == 6
+    assert chart["nps"] == [m["nps"] for m in mentees["nps"]]
 
 
 def test_it_filters_by_closer_like_the_api(sales_data, client_for):
@@ -148,9 +149,12 @@ def test_it_shows_labels_and_brazilian_formatting(sales_data):
     assert "R$ 147.000,00" in html  # the closer's converted value in the ranking
     for label in ("Em contato", "Negociação", "Indicação", "Quentes"):
         assert label in html
-    assert ">em_contato<" not in html and ">negociacao<" not in html and ">indicacao<" not in html
+    assert ">em_contato<" not in html
+    assert ">negociacao<" not in html
+    assert ">indicacao<" not in html
     # Every figure says what it counts.
-    assert "Leads criados dentro do período" in html and "NPS = % de promotores" in html
+    assert "Leads criados dentro do período" in html
+    assert "NPS = % de promotores" in html
 
 
 def _listed(client: Client, url: str) -> int:
@@ -180,7 +184,8 @@ def test_every_number_links_to_the_rows_it_counts(sales_data):
         assert _listed(client, closer["link_leads"]) == closer["total_leads"]
         assert _listed(client, closer["link_convertidos"]) == closer["convertidos"]
     # One of the three conversions is of a lead created before the window.
-    assert metrics["total_leads"] == 5 and metrics["leads_convertidos"] == 3
+    assert metrics["total_leads"] == 5
+    assert metrics["leads_convertidos"] == 3
 
 
 def test_it_refuses_bad_parameters_with_a_portuguese_message(org_a, org_b):
@@ -206,7 +211,8 @@ def test_it_never_shows_another_organization(sales_data, org_b):
 def test_it_shows_mentors_only_the_mentee_figures(org_a):
     response = login(org_a.mentor).get(PAINEL)
     assert response.status_code == 200
-    assert "sales" not in response.context and "mentees" in response.context
+    assert "sales" not in response.context
+    assert "mentees" in response.context
 
 
 def test_it_answers_a_broken_painel_link_without_an_error_page(org_a):

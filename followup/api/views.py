@@ -79,7 +79,8 @@ class SequenceViewSet(OrgScopedMixin, viewsets.ModelViewSet[FollowupSequence]):
         serializer.instance = self._reload(sequence)
 
     def perform_update(self, serializer: serializers.BaseSerializer[FollowupSequence]) -> None:
-        assert isinstance(serializer.instance, FollowupSequence)
+        if not isinstance(serializer.instance, FollowupSequence):
+            raise TypeError("serializer.instance is not a FollowupSequence")
         sequence = services.sequence_update(
             sequence=serializer.instance,
             actor=self.membership,

@@ -77,7 +77,8 @@ class CRMConnectionViewSet(AdminSettingsViewSet):
         )
 
     def perform_update(self, serializer: serializers.BaseSerializer[Any]) -> None:
-        assert isinstance(serializer.instance, CRMConnection)
+        if not isinstance(serializer.instance, CRMConnection):
+            raise TypeError("serializer.instance is not a CRMConnection")
         serializer.instance = services.crm_connection_update(
             connection=serializer.instance, data=dict(serializer.validated_data)
         )

@@ -67,7 +67,8 @@ class WhatsAppAccountViewSet(AdminSettingsViewSet):
         )
 
     def perform_update(self, serializer: serializers.BaseSerializer[Any]) -> None:
-        assert isinstance(serializer.instance, WhatsAppAccount)
+        if not isinstance(serializer.instance, WhatsAppAccount):
+            raise TypeError("serializer.instance is not a WhatsAppAccount")
         serializer.instance = services.whatsapp_account_update(
             account=serializer.instance, data=dict(serializer.validated_data)
         )
@@ -141,7 +142,8 @@ class WhatsAppGatewayViewSet(AdminSettingsViewSet):
         return Response(WhatsAppGatewayCreatedSerializer(gateway).data, status=201)
 
     def perform_update(self, serializer: serializers.BaseSerializer[Any]) -> None:
-        assert isinstance(serializer.instance, WhatsAppGateway)
+        if not isinstance(serializer.instance, WhatsAppGateway):
+            raise TypeError("serializer.instance is not a WhatsAppGateway")
         serializer.instance = services.whatsapp_gateway_update(
             gateway=serializer.instance, data=dict(serializer.validated_data)
         )

@@ -187,7 +187,8 @@ class HubSpotClient:
             completed = [r for r in results if r is not None]
             raise CrmBatchInterrupted(exc, completed) from exc
 
-        assert all(r is not None for r in results)  # every branch above records a result
+        if any(r is None for r in results):  # every branch above records a result
+            raise RuntimeError("a contact of the batch has no result")
         return [r for r in results if r is not None]
 
     # -- batch upsert by email ----------------------------------------------------------------
@@ -198,7 +199,8 @@ class HubSpotClient:
         by_email: dict[str, int] = {}
         for index, contact in chunk:
             email = normalize_email(contact.email)
-            assert email is not None  # chunks only contain contacts with an email
+            if email is None:
+                raise RuntimeError("email is None (chunks only contain contacts with one)")
             inputs.append(
                 {
                     "idProperty": "email",

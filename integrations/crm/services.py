@@ -253,7 +253,8 @@ def crm_sync_leads(
             outcome.retrying.append(result.lead_id)
             last_error = result.error
         else:
-            assert result.error is not None
+            if result.error is None:
+                raise RuntimeError("result.error is None")
             Lead.objects.filter(pk=result.lead_id).update(crm_sync_error=_error_text(result.error))
             outcome.failed.append(result.lead_id)
             last_error = result.error

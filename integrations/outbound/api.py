@@ -127,7 +127,8 @@ class WebhookEndpointViewSet(AdminSettingsViewSet):
         return Response({**body.data, "secret": secret}, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer: serializers.BaseSerializer[Any]) -> None:
-        assert isinstance(serializer.instance, WebhookEndpoint)
+        if not isinstance(serializer.instance, WebhookEndpoint):
+            raise TypeError("serializer.instance is not a WebhookEndpoint")
         serializer.instance = services.webhook_endpoint_update(
             endpoint=serializer.instance, data=dict(serializer.validated_data)
         )

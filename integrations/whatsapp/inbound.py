@@ -413,7 +413,8 @@ def notification_process(*, notification_id: Any) -> ProcessSummary | None:
 
 def _process_gateway_notification(notification: WebhookNotification) -> ProcessSummary:
     gateway = notification.gateway
-    assert gateway is not None
+    if gateway is None:
+        raise RuntimeError("gateway is None")
     summary = ProcessSummary(messages=1)
     organization = gateway.organization
     try:

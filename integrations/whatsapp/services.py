@@ -250,7 +250,8 @@ def _surely_not_sent(exc: RetryableError) -> bool:
 
 def _send(message: WhatsAppMessage) -> SendResult:
     account = message.account
-    assert account is not None  # set by _claim
+    if account is None:
+        raise RuntimeError("account is None (set by _claim)")
     client = WhatsAppClient(
         base_url=account.api_base_url,
         phone_number_id=account.phone_number_id,
@@ -281,7 +282,8 @@ def whatsapp_send_to_lead(
     if action == "done":
         return message
     if action == "raise":
-        assert error is not None
+        if error is None:
+            raise RuntimeError("error is None")
         raise error
 
     try:

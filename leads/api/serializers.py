@@ -107,7 +107,8 @@ def _field_handlers(serializer: serializers.Serializer[Any]) -> list[tuple[str, 
         if isinstance(field, serializers.SerializerMethodField):
             handlers.append((name, getattr(serializer, field.method_name)))
             continue
-        assert source != "*", name  # not used by these serializers
+        if source == "*":  # not used by these serializers
+            raise ValueError(name)
         if isinstance(field, serializers.Serializer):
             handlers.append((name, _nested(attrgetter(source), _field_handlers(field))))
         elif (

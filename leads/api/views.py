@@ -122,7 +122,8 @@ class LeadViewSet(
         serializer.instance = selectors.attach_list_extras([self._reload(lead)])[0]
 
     def perform_update(self, serializer: serializers.BaseSerializer[Lead]) -> None:
-        assert isinstance(serializer.instance, Lead)
+        if not isinstance(serializer.instance, Lead):
+            raise TypeError("serializer.instance is not a Lead")
         lead = services.lead_update(
             lead=serializer.instance, actor=self.membership, data=dict(serializer.validated_data)
         )
@@ -264,7 +265,8 @@ class TaskViewSet(
         )
 
     def perform_update(self, serializer: serializers.BaseSerializer[Task]) -> None:
-        assert isinstance(serializer.instance, Task)
+        if not isinstance(serializer.instance, Task):
+            raise TypeError("serializer.instance is not a Task")
         serializer.instance = services.task_update(
             task=serializer.instance, actor=self.membership, data=dict(serializer.validated_data)
         )

@@ -110,7 +110,8 @@ class MentoradoViewSet(
 
     def perform_update(self, serializer: serializers.BaseSerializer[Mentorado]) -> None:
         instance = serializer.instance
-        assert isinstance(instance, Mentorado)
+        if not isinstance(instance, Mentorado):
+            raise TypeError("instance is not a Mentorado")
         ensure_may_write(self.membership, instance)
         data = dict(serializer.validated_data)
         if self.membership.role == Role.MENTOR and "mentor" in data:

@@ -49,7 +49,8 @@ def _sql(query: str, params: list[Any]) -> list[tuple[Any, ...]]:
 
 @pytest.mark.django_db
 def test_it_creates_the_organizations_with_their_members(generated):
-    assert "bench-1:" in generated and "bench-2:" in generated
+    assert "bench-1:" in generated
+    assert "bench-2:" in generated
     assert [org.nome for org in orgs()] == SLUGS
     for index, org in enumerate(orgs(), start=1):
         assert org.leads.count() == LEADS
@@ -128,11 +129,14 @@ def test_it_writes_valid_unique_phones_and_emails(generated):
         rows = list(Lead.objects.for_org(org).values_list("email", "telefone", "telefone_chave"))
         emails = [email for email, _, _ in rows if email]
         phones = [phone for _, phone, _ in rows if phone]
-        assert len(set(emails)) == len(emails) and 0.85 * LEADS < len(emails) < LEADS
-        assert len(set(phones)) == len(phones) and 0.9 * LEADS < len(phones) < LEADS
+        assert len(set(emails)) == len(emails)
+        assert 0.85 * LEADS < len(emails) < LEADS
+        assert len(set(phones)) == len(phones)
+        assert 0.9 * LEADS < len(phones) < LEADS
         for _, phone, key in rows:
             if phone:
-                assert normalize_phone(phone) == phone and phone.startswith("+55")
+                assert normalize_phone(phone) == phone
+                assert phone.startswith("+55")
             assert key == phone_match_key(phone)
 
 

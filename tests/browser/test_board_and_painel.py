@@ -63,7 +63,8 @@ def test_dragging_a_card_changes_the_status_and_writes_the_history(
     expect(_column(page, "novo").locator(".bo-count")).to_have_text("0")
     assert Lead.objects.get(pk=lead.pk).status == "agendado"
     change = LeadStatusChange.objects.get(lead=lead, to_status="agendado")
-    assert change.from_status == "novo" and change.changed_by == org_a.closer
+    assert change.from_status == "novo"
+    assert change.changed_by == org_a.closer
     # Still there after a reload: the move was saved, not only drawn.
     page.reload()
     expect(_column(page, "agendado").locator(f"#card-{lead.pk}")).to_be_visible()
@@ -102,7 +103,8 @@ def test_moving_to_perdido_asks_the_reason(page: Page, login: Callable[..., None
     dialog.get_by_role("button", name="Confirmar").click()
     expect(_column(page, "perdido").locator(f"#card-{lead.pk}")).to_be_visible()
     lead.refresh_from_db()
-    assert lead.status == "perdido" and lead.motivo_perda == "Sem orçamento este ano"
+    assert lead.status == "perdido"
+    assert lead.motivo_perda == "Sem orçamento este ano"
 
 
 def test_a_refused_move_shows_the_apis_message(

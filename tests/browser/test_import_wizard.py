@@ -82,7 +82,8 @@ def test_the_import_wizard_from_upload_to_done(
     with page.expect_download() as download_info:
         link.click()
     report = Path(download_info.value.path()).read_text(encoding="utf-8-sig")
-    assert "linha;campo;mensagem" in report and "email" in report
+    assert "linha;campo;mensagem" in report
+    assert "email" in report
 
     assert Lead.objects.get(email="sergio@x.com.br").status == "em_contato"
     assert Lead.objects.get(email="joao@x.com.br").origem == "trafego_pago"

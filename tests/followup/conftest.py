@@ -39,7 +39,7 @@ class FakeChannel:
 def fake_whatsapp(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeChannel]:
     fake = FakeChannel()
     monkeypatch.setitem(channels.CHANNELS, "whatsapp", lambda: fake)
-    yield fake
+    return fake
 
 
 @pytest.fixture(autouse=True)

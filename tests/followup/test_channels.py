@@ -49,7 +49,8 @@ def test_an_email_carries_the_rendered_texts_and_unsubscribe_links(org_a):
     assert url in message.body
     html, mimetype = message.alternatives[0]
     assert mimetype == "text/html"
-    assert "João &lt;b&gt;Silva&lt;/b&gt;" in html and "Clínica &amp; Cia" in html
+    assert "João &lt;b&gt;Silva&lt;/b&gt;" in html
+    assert "Clínica &amp; Cia" in html
     assert f'href="{url}"' in html
     token = url.rstrip("/").rsplit("/", 1)[1]
     assert read_unsubscribe_token(token) == str(lead.pk)
@@ -89,7 +90,8 @@ def test_it_delivers_over_real_smtp(org_a, settings):
     assert unfolded.startswith("<https://app.exemplo.com.br/unsubscribe/")
     parts = {part.get_content_type(): part for part in item.message.walk()}
     text = parts["text/plain"].get_payload(decode=True).decode()
-    assert "Olá Maria Clara" in text and "/unsubscribe/" in text
+    assert "Olá Maria Clara" in text
+    assert "/unsubscribe/" in text
 
 
 def test_a_recipient_the_smtp_server_refuses_permanently_fails_the_execution(org_a, settings):
@@ -114,7 +116,8 @@ def test_a_temporary_smtp_refusal_is_retried(org_a, settings):
         smtp_settings(settings, smtp_port(controller))
         assert dispatch_due().retried == 1
     execution.refresh_from_db()
-    assert execution.status == ExecutionStatus.ACTIVE and execution.tentativas == 1
+    assert execution.status == ExecutionStatus.ACTIVE
+    assert execution.tentativas == 1
 
 
 def test_an_unreachable_smtp_server_is_retried(org_a, settings):
@@ -150,7 +153,8 @@ def test_post_opts_the_lead_out_of_email(org_a, client):
     assert response.status_code == 200
     assert "Descadastro confirmado" in response.content.decode()
     lead.refresh_from_db()
-    assert lead.opt_out_email is True and lead.opt_out_whatsapp is False
+    assert lead.opt_out_email is True
+    assert lead.opt_out_whatsapp is False
     assert "já está descadastrado" in client.get(unsubscribe_url(lead)).content.decode()
 
 
@@ -176,7 +180,8 @@ def test_later_email_steps_are_skipped_after_unsubscribing(org_a, client):
 
     stats = dispatch_due()
 
-    assert stats.skipped == 2 and mail.outbox == []
+    assert stats.skipped == 2
+    assert mail.outbox == []
 
 
 @pytest.mark.parametrize(
@@ -267,7 +272,8 @@ def test_whatsapp_sends_text_and_template_name_with_the_step_key(org_a, monkeypa
 
     result = WhatsAppChannel().send(WHATSAPP_STEP, execution, lead, Rendered(mensagem="Oi Ana!"))
 
-    assert result.sent and result.external_id == "wamid.TESTE"
+    assert result.sent
+    assert result.external_id == "wamid.TESTE"
     assert calls == [
         {
             "text": "Oi Ana!",
@@ -284,7 +290,8 @@ def test_whatsapp_outside_the_window_without_template_is_skipped(org_a, monkeypa
 
     result = WhatsAppChannel().send(step, execution, lead, Rendered(mensagem="Oi"))
 
-    assert not result.sent and "24 horas" in result.detail
+    assert not result.sent
+    assert "24 horas" in result.detail
     assert calls == []
 
 

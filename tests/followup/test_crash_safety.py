@@ -61,7 +61,8 @@ def test_it_records_nothing_when_the_claim_transaction_dies(org_a, monkeypatch):
 
     execution.refresh_from_db()
     assert execution.claimed_until is None  # rolled back: claimable right away
-    assert not FollowupStepRun.objects.exists() and mail.outbox == []
+    assert not FollowupStepRun.objects.exists()
+    assert mail.outbox == []
     monkeypatch.undo()
     assert dispatch_due().sent == 1
     assert len(mail.outbox) == 1
@@ -102,12 +103,15 @@ def test_it_never_resends_an_email_whose_outcome_was_not_recorded(org_a, monkeyp
 
     stats = dispatch_due(now=after_lease())
 
-    assert stats.uncertain == 1 and stats.sent == 0
+    assert stats.uncertain == 1
+    assert stats.sent == 0
     assert len(mail.outbox) == 1  # not sent twice
     execution.refresh_from_db()
-    assert execution.step_atual == 1 and execution.status == ExecutionStatus.ACTIVE
+    assert execution.step_atual == 1
+    assert execution.status == ExecutionStatus.ACTIVE
     log = execution.logs.get(evento=LogEvent.UNCERTAIN)
-    assert log.level == "warning" and log.step == 0
+    assert log.level == "warning"
+    assert log.step == 0
     run = FollowupStepRun.objects.get(execution=execution, step=0)
     assert (run.state, run.outcome) == (StepRunState.DONE, "uncertain")
 

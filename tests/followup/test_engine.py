@@ -61,7 +61,9 @@ def test_it_sends_the_due_email_step_and_schedules_the_next(org_a):
     assert execution.step_atual == 1
     assert execution.tentativas == 0
     [record] = execution.steps_executados
-    assert record["step"] == 0 and record["success"] is True and record["executed_at"]
+    assert record["step"] == 0
+    assert record["success"] is True
+    assert record["executed_at"]
     executed_at = datetime.datetime.fromisoformat(record["executed_at"])
     # The task step waits one day after the email (whole-day window, no pauses).
     assert execution.proxima_execucao == executed_at + timedelta(days=1)
@@ -78,7 +80,8 @@ def test_it_completes_after_the_last_step(org_a):
     execution.refresh_from_db()
     assert stats.completed == 1
     assert execution.status == ExecutionStatus.COMPLETED
-    assert execution.proxima_execucao is None and execution.finished_at is not None
+    assert execution.proxima_execucao is None
+    assert execution.finished_at is not None
     assert events(execution) == [LogEvent.EXECUTED, LogEvent.COMPLETED]
     # Nothing left to do: a second pass claims nothing.
     assert dispatch_due().claimed == 0
@@ -131,7 +134,8 @@ def test_it_cancels_when_the_lead_is_converted_or_lost(org_a):
 
     stats = dispatch_due()
 
-    assert stats.cancelled == 2 and mail.outbox == []
+    assert stats.cancelled == 2
+    assert mail.outbox == []
     for execution in (first, second):
         execution.refresh_from_db()
         assert execution.status == ExecutionStatus.CANCELLED
@@ -159,7 +163,8 @@ def test_it_stops_when_the_lead_replied(org_a):
     stats = dispatch_due()
 
     execution.refresh_from_db()
-    assert stats.claimed == 0 and mail.outbox == []
+    assert stats.claimed == 0
+    assert mail.outbox == []
     assert execution.status == ExecutionStatus.RESPONDED
     assert execution.data_resposta is not None
 
@@ -180,7 +185,9 @@ def test_it_does_not_send_a_claimed_step_when_the_lead_replies_before_sending(or
     monkeypatch.setattr(engine, "_checkpoint", reply_after_claim)
     stats = dispatch_due()
 
-    assert stats.aborted == 1 and stats.sent == 0 and mail.outbox == []
+    assert stats.aborted == 1
+    assert stats.sent == 0
+    assert mail.outbox == []
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.RESPONDED
     assert execution.step_atual == 0
@@ -196,12 +203,15 @@ def test_it_skips_and_logs_a_step_of_a_channel_the_lead_opted_out_of(org_a, fake
     assert mail.outbox == []
     assert stats.skipped == 1
     # The WhatsApp step (no delay) follows in the same pass.
-    assert stats.sent == 1 and len(fake_whatsapp.calls) == 1
+    assert stats.sent == 1
+    assert len(fake_whatsapp.calls) == 1
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.COMPLETED
     assert [s["success"] for s in execution.steps_executados] == [False, True]
     skipped = execution.logs.get(evento=LogEvent.SKIPPED)
-    assert skipped.step == 0 and skipped.tipo_acao == "email" and skipped.level == "warning"
+    assert skipped.step == 0
+    assert skipped.tipo_acao == "email"
+    assert skipped.level == "warning"
 
 
 def test_it_skips_a_whatsapp_step_the_channel_cannot_deliver(org_a, fake_whatsapp):
@@ -264,7 +274,8 @@ def test_it_pauses_executions_of_an_inactive_sequence_it_meets(org_a):
     stats = dispatch_due()
 
     execution.refresh_from_db()
-    assert stats.paused == 1 and mail.outbox == []
+    assert stats.paused == 1
+    assert mail.outbox == []
     assert (execution.status, execution.pause_reason) == ("paused", "sequence")
 
 
@@ -308,11 +319,13 @@ def test_it_retries_with_backoff_then_fails_and_notifies_the_closer(org_a, fake_
     assert len(fake_whatsapp.calls) == MAX_RETRIES + 1
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.FAILED
-    assert execution.step_atual == 0 and execution.proxima_execucao is None
+    assert execution.step_atual == 0
+    assert execution.proxima_execucao is None
     assert execution.steps_executados[-1]["success"] is False
     assert events(execution) == [LogEvent.RETRIED] * MAX_RETRIES + [LogEvent.FAILED]
     failed = execution.logs.get(evento=LogEvent.FAILED)
-    assert failed.level == "error" and "HTTP 503" in failed.error
+    assert failed.level == "error"
+    assert "HTTP 503" in failed.error
     notification = Notification.objects.get(recipient=org_a.closer, tipo="followup_failed")
     assert notification.payload["execution_id"] == str(execution.pk)
     assert mail.outbox == []  # the email step after it never runs
@@ -330,7 +343,8 @@ def test_it_retries_an_email_the_smtp_server_refused_for_now(org_a, monkeypatch)
 
     assert dispatch_due().retried == 1
     execution.refresh_from_db()
-    assert execution.tentativas == 1 and execution.status == ExecutionStatus.ACTIVE
+    assert execution.tentativas == 1
+    assert execution.status == ExecutionStatus.ACTIVE
 
 
 def test_it_fails_at_once_on_a_permanent_error(org_a, fake_whatsapp):
@@ -342,7 +356,8 @@ def test_it_fails_at_once_on_a_permanent_error(org_a, fake_whatsapp):
     stats = dispatch_due()
     dispatch_due()
 
-    assert stats.failed == 1 and stats.retried == 0
+    assert stats.failed == 1
+    assert stats.retried == 0
     assert len(fake_whatsapp.calls) == 1
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.FAILED
@@ -379,12 +394,14 @@ def test_it_creates_a_task_for_the_closer_else_the_sdr_once(org_a):
         f"followup:{first.pk}:0",
     )
     other = Task.objects.get(lead=with_sdr)
-    assert other.responsavel == org_a.sdr and other.titulo == "Ligar para Bia Lima"
+    assert other.responsavel == org_a.sdr
+    assert other.titulo == "Ligar para Bia Lima"
     # The next step (a call, one day later) creates a second task, with its own key.
     FollowupExecution.objects.filter(pk=second.pk).update(proxima_execucao=timezone.now())
     dispatch_due()
     call = Task.objects.get(lead=with_sdr, tipo="ligacao")
-    assert call.titulo == "Ligação para Bia" and call.origem_ref == f"followup:{second.pk}:1"
+    assert call.titulo == "Ligação para Bia"
+    assert call.origem_ref == f"followup:{second.pk}:1"
 
 
 def test_it_skips_a_task_step_when_the_lead_has_nobody_to_do_it(org_a):
@@ -410,7 +427,8 @@ def test_it_follows_the_version_the_lead_was_enrolled_with(org_a):
     dispatch_due()
 
     subjects = sorted(message.subject for message in mail.outbox)
-    assert subjects[0] == "Novo assunto" and subjects[1].startswith("Oi ")
+    assert subjects[0] == "Novo assunto"
+    assert subjects[1].startswith("Oi ")
     old.refresh_from_db()
     new.refresh_from_db()
     assert (old.status, old.step_atual) == (ExecutionStatus.ACTIVE, 1)  # v1 had two steps
@@ -426,7 +444,8 @@ def test_it_processes_many_executions_in_batches(org_a):
     stats = dispatch_due(batch_size=10)
 
     assert stats.batches == 3
-    assert stats.sent == 25 and len(mail.outbox) == 25
+    assert stats.sent == 25
+    assert len(mail.outbox) == 25
     assert sorted(m.to[0] for m in mail.outbox) == sorted(lead.email for lead in leads)
 
 

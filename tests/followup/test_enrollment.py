@@ -77,7 +77,8 @@ def test_it_enrolls_exactly_the_leads_matching_every_criterion(org_a, org_b):
     assert enrolled(sequence) == {match.pk, match_other_tag.pk, match_never_contacted.pk}
     assert not enrolled(sequence) & {lead.pk for lead in misses}
     execution = FollowupExecution.objects.get(sequence=sequence, lead=match)
-    assert execution.status == ExecutionStatus.ACTIVE and execution.step_atual == 0
+    assert execution.status == ExecutionStatus.ACTIVE
+    assert execution.step_atual == 0
     assert execution.organization_id == org_a.org.pk
     assert execution.versao.numero == 1
 
@@ -153,7 +154,8 @@ def test_activation_enrollment_is_set_based(org_a):
     with CaptureQueriesContext(connection) as many:
         services.followup_enroll_sequence(sequence=large)
 
-    assert len(enrolled(small)) == 20 and len(enrolled(large)) == 900
+    assert len(enrolled(small)) == 20
+    assert len(enrolled(large)) == 900
     assert len(many.captured_queries) == len(few.captured_queries)
 
 
@@ -222,7 +224,8 @@ def test_new_leads_are_enrolled_in_matching_active_sequences_in_one_job(
     # A burst of three creations is one job.
     assert run_pending_enrollment_jobs() == 1
     assert enrolled(matching) == {lead.pk for lead in leads}
-    assert not enrolled(other) and not enrolled(inactive)
+    assert not enrolled(other)
+    assert not enrolled(inactive)
 
 
 def test_a_lead_change_in_a_criteria_field_enrolls_it(org_a, django_capture_on_commit_callbacks):

@@ -41,7 +41,8 @@ def test_it_lists_and_filters_executions(org_a, org_b, client_for):
     assert ids(sequence_id=str(first.pk)) == {str(a.pk), str(c.pk)}
     item = client.get(f"{URL}{a.pk}/").json()
     assert item["sequence"] == {"id": str(first.pk), "nome": "Primeira", "ativo": True}
-    assert item["lead"]["id"] == str(lead.pk) and item["lead_id"] == str(lead.pk)
+    assert item["lead"]["id"] == str(lead.pk)
+    assert item["lead_id"] == str(lead.pk)
     assert (item["status"], item["step_atual"], item["total_steps"], item["versao"]) == (
         "active",
         0,
@@ -85,7 +86,8 @@ def test_it_shows_the_logs_of_an_execution(org_a, client_for):
     assert response.status_code == 200, response.content
     rows = response.json()["data"]
     assert [row["evento"] for row in rows] == [LogEvent.EXECUTED, LogEvent.COMPLETED]
-    assert rows[0]["step"] == 0 and rows[0]["tipo_acao"] == "email"
+    assert rows[0]["step"] == 0
+    assert rows[0]["tipo_acao"] == "email"
     assert rows[0]["execution_id"] == str(execution.pk)
 
 
@@ -112,7 +114,8 @@ def test_pause_resume_and_cancel(org_a, client_for):
     assert execution.proxima_execucao >= before - timedelta(seconds=1)
 
     cancelled = client.post(f"{URL}{execution.pk}/cancel/")
-    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
     assert list(execution.logs.values_list("evento", flat=True)) == [
         LogEvent.PAUSED,
         LogEvent.RESUMED,

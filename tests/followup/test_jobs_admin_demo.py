@@ -22,14 +22,16 @@ pytestmark = pytest.mark.django_db
 def test_dispatch_runs_every_minute():
     found = {job.id: job for job in discover_periodic_jobs()}
     dispatch = found["followup-dispatch"]
-    assert dispatch.interval == 60 and dispatch.func == "followup.jobs.dispatch_followups_job"
+    assert dispatch.interval == 60
+    assert dispatch.func == "followup.jobs.dispatch_followups_job"
     assert found["followup-enrollment-sweep"].interval == 3600
 
 
 def test_the_dispatch_job_performs_due_steps(org_a):
     make_execution(make_sequence(org_a.org), LeadFactory(organization=org_a.org))
     counts = jobs.dispatch_followups_job()
-    assert counts["sent"] == 1 and len(mail.outbox) == 1
+    assert counts["sent"] == 1
+    assert len(mail.outbox) == 1
 
 
 def test_the_command_runs_one_pass_and_prints_counts(org_a):
@@ -40,7 +42,8 @@ def test_the_command_runs_one_pass_and_prints_counts(org_a):
 
     call_command("dispatch_followups", "--batch-size", "2", stdout=out)
 
-    assert "sent=3" in out.getvalue() and "batches=2" in out.getvalue()
+    assert "sent=3" in out.getvalue()
+    assert "batches=2" in out.getvalue()
     assert len(mail.outbox) == 3
 
 
@@ -68,8 +71,10 @@ def test_the_timeline_source_lists_follow_up_events(org_a, django_assert_num_que
     assert sorted(entry["evento"] for entry in entries) == ["completed", "enrolled", "executed"]
     assert entries[-1]["evento"] == "enrolled"  # the oldest
     executed = next(entry for entry in entries if entry["evento"] == "executed")
-    assert executed["sequence_nome"] == "Fria" and executed["tipo_acao"] == "email"
-    assert executed["execution_id"] == execution.pk and executed["step"] == 0
+    assert executed["sequence_nome"] == "Fria"
+    assert executed["tipo_acao"] == "email"
+    assert executed["execution_id"] == execution.pk
+    assert executed["step"] == 0
 
 
 @pytest.fixture
@@ -92,7 +97,8 @@ def test_admin_pages_load_and_are_scoped(staff_client, org_a, org_b):
     ):
         assert staff_client.get(path).status_code == 200, path
     listing = staff_client.get("/admin/followup/followupexecution/").content.decode()
-    assert str(mine.pk) in listing and str(theirs.pk) not in listing
+    assert str(mine.pk) in listing
+    assert str(theirs.pk) not in listing
 
 
 def test_admin_actions_call_the_services(staff_client, org_a):
@@ -156,11 +162,13 @@ def test_admin_sequence_form_validates_steps_and_versions_them(staff_client, org
     }
     bad = {**base, "steps": json.dumps([{"tipo_acao": "email", "assunto": "Oi"}])}
     response = staff_client.post("/admin/followup/followupsequence/add/", bad)
-    assert response.status_code == 200 and "mensagem" in response.content.decode()
+    assert response.status_code == 200
+    assert "mensagem" in response.content.decode()
     assert not FollowupSequence.objects.exists()
 
     good = {**base, "steps": json.dumps([EMAIL_STEP])}
     response = staff_client.post("/admin/followup/followupsequence/add/", good)
     assert response.status_code == 302, response.content.decode()[:2000]
     sequence = FollowupSequence.objects.get(nome="Pelo admin")
-    assert sequence.versions.count() == 1 and sequence.versao == 1
+    assert sequence.versions.count() == 1
+    assert sequence.versao == 1

@@ -52,7 +52,8 @@ def test_a_reply_to_a_lead_without_closer_is_recorded_by_the_system(org_a):
     lead = LeadFactory(organization=org_a.org)
     result = services.followup_register_reply(lead=lead, channel="email", message="Oi")
     interaction = LeadInteraction.objects.get(pk=result.interaction_id)
-    assert interaction.closer is None and interaction.tipo_interacao == "email"
+    assert interaction.closer is None
+    assert interaction.tipo_interacao == "email"
     assert not Notification.objects.exists()
 
 
@@ -79,7 +80,8 @@ def test_the_endpoint_registers_a_reply(org_a, client_for):
 
     assert response.status_code == 200, response.content
     body = response.json()
-    assert body["success"] is True and body["responded"] == 1
+    assert body["success"] is True
+    assert body["responded"] == 1
     assert "1" in body["message"]
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.RESPONDED

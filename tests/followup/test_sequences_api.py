@@ -55,7 +55,8 @@ def test_it_creates_a_sequence_with_normalized_steps_and_criteria(org_a, client_
         "titulo": TASK_STEP["titulo"],
         "descricao": "Follow-up",
     }
-    assert body["versao"] == 1 and body["created_by_id"] == str(org_a.gestor.pk)
+    assert body["versao"] == 1
+    assert body["created_by_id"] == str(org_a.gestor.pk)
     assert body["estatisticas"]["active"] == 0
     sequence = FollowupSequence.objects.get(pk=body["id"])
     assert sequence.organization == org_a.org
@@ -100,7 +101,8 @@ def test_a_template_error_names_the_offending_placeholder(org_a, client_for):
 
     assert response.status_code == 400
     [message] = response.json()["details"]["steps"]["1"]["mensagem"]
-    assert "{{ primeironome }}" in message and "primeiro_nome" in message
+    assert "{{ primeironome }}" in message
+    assert "primeiro_nome" in message
 
 
 @pytest.mark.parametrize("steps", [[], "email", None, [EMAIL_STEP] * 31])
@@ -174,7 +176,8 @@ def test_editing_steps_creates_a_version_and_keeps_enrolled_leads_on_theirs(org_
     assert response.status_code == 200, response.content
     assert response.json()["versao"] == 2
     execution.refresh_from_db()
-    assert execution.versao.numero == 1 and len(execution.versao.steps) == 1
+    assert execution.versao.numero == 1
+    assert len(execution.versao.steps) == 1
     # Same steps again: no new version.
     client_for(org_a.admin).patch(f"{URL}{sequence.pk}/", {"nome": "Outro nome"}, format="json")
     client_for(org_a.admin).patch(
@@ -277,4 +280,5 @@ def test_put_replaces_the_sequence(org_a, client_for):
         f"{URL}{sequence.pk}/", valid_body(nome="Trocada"), format="json"
     )
     assert response.status_code == 200, response.content
-    assert response.json()["nome"] == "Trocada" and response.json()["versao"] == 2
+    assert response.json()["nome"] == "Trocada"
+    assert response.json()["versao"] == 2

@@ -43,7 +43,8 @@ def test_it_shows_followup_steps_and_whatsapp_messages_in_the_timeline(org_a, cl
     assert {step["sequence_nome"] for step in steps} == {"Boas-vindas"}
     assert any(step["tipo_acao"] == "email" and step["step"] == 0 for step in steps)
     message = next(item for item in body["data"] if item["tipo"] == "whatsapp_message")
-    assert message["body"] == "Tenho interesse" and message["direction"] == "in"
+    assert message["body"] == "Tenho interesse"
+    assert message["direction"] == "in"
 
 
 def test_it_keeps_the_timeline_query_count_constant_with_all_sources(org_a, client_for):

@@ -198,7 +198,7 @@ def test_it_raises_no_send_window_when_every_day_is_blocked() -> None:
 
 def test_it_rejects_a_naive_datetime() -> None:
     with pytest.raises(ValueError, match="aware"):
-        next_send_time(dt.datetime(2026, 3, 4, 10, 0), policy())
+        next_send_time(dt.datetime(2026, 3, 4, 10, 0), policy())  # noqa: DTZ001 - naive on purpose
 
 
 def test_it_accepts_aware_input_in_any_zone_and_returns_utc() -> None:
@@ -354,8 +354,8 @@ def cases(
     else:
         after = draw(
             st.datetimes(
-                min_value=dt.datetime(2015, 1, 1),
-                max_value=dt.datetime(2035, 12, 31),
+                min_value=dt.datetime(2015, 1, 1),  # noqa: DTZ001 - hypothesis bounds are naive
+                max_value=dt.datetime(2035, 12, 31),  # noqa: DTZ001
                 timezones=st.sampled_from([ZoneInfo(name) for name in [*ZONES, "Asia/Tokyo"]]),
             )
         )

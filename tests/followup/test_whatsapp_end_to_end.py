@@ -80,7 +80,8 @@ def test_it_sends_the_step_text_inside_the_window(org_a, account, lead, httpserv
     assert execution.status == ExecutionStatus.COMPLETED
     assert execution.steps_executados[0]["success"] is True
     sent = WhatsAppMessage.objects.get(direction="out", lead=lead)
-    assert sent.status == MessageStatus.SENT and sent.wamid.startswith("wamid.")
+    assert sent.status == MessageStatus.SENT
+    assert sent.wamid.startswith("wamid.")
     # A second pass has nothing to do and sends nothing.
     dispatch_due()
     assert WhatsAppMessage.objects.filter(direction="out").count() == 1

@@ -156,7 +156,8 @@ def test_a_token_registered_by_another_member_moves_to_the_new_one(org_a, client
     )
     assert response.status_code == 200
     device = Device.objects.get()
-    assert device.membership == org_a.closer and device.plataforma == "ios"
+    assert device.membership == org_a.closer
+    assert device.plataforma == "ios"
 
 
 @pytest.mark.parametrize(
@@ -324,7 +325,8 @@ def test_the_daily_digest_mails_unread_notifications_of_the_chosen_tipos_once(
     [message] = mail.outbox
     assert message.to == [org_a.closer.user.email]
     assert "1 notificação não lida" in message.subject
-    assert "Ligar p/ Ana" in message.body and "Não escolhido" not in message.body
+    assert "Ligar p/ Ana" in message.body
+    assert "Não escolhido" not in message.body
     unread.refresh_from_db()
     assert unread.digested_at is not None
     # Run again: nothing new to mail.

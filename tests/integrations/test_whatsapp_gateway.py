@@ -80,8 +80,10 @@ def test_it_answers_the_full_webhook_url_once_and_stores_only_a_hash(org_a, clie
     listed = client_for(org_a.admin).get(API).json()["data"]
     detail = client_for(org_a.admin).get(f"{API}{row.pk}/").json()
     for item in (listed[0], detail):
-        assert "webhook_url" not in item and token not in json.dumps(item)
-        assert item["ativo"] is True and item["assinatura_twilio"] is False
+        assert "webhook_url" not in item
+        assert token not in json.dumps(item)
+        assert item["ativo"] is True
+        assert item["assinatura_twilio"] is False
 
 
 @pytest.mark.parametrize("role", ["gestor", "closer", "sdr", "mentor"])
@@ -111,9 +113,11 @@ def test_revocation_makes_the_url_a_404_and_stores_nothing(org_a, client_for, ga
     response = post(gateway["path"], {"from": "5511987654321", "body": "Oi", "timestamp": 1})
     assert response.status_code == 404
     assert set(response.json()) == {"error", "details"}
-    assert not WebhookNotification.objects.exists() and not WhatsAppMessage.objects.exists()
+    assert not WebhookNotification.objects.exists()
+    assert not WhatsAppMessage.objects.exists()
     item = client_for(org_a.admin).get(f"{API}{gateway['id']}/").json()
-    assert item["ativo"] is False and item["revoked_at"] is not None
+    assert item["ativo"] is False
+    assert item["revoked_at"] is not None
     again = client_for(org_a.admin).post(f"{API}{gateway['id']}/rotate/")
     assert again.status_code == 409
 
@@ -166,7 +170,8 @@ def test_a_json_message_goes_through_the_inbound_path(org_a, gateway, post):
     interaction = LeadInteraction.objects.get(lead=lead)
     assert interaction.detalhes_completos == "Tenho interesse"
     notification = WebhookNotification.objects.get()
-    assert notification.processed_at is not None and notification.error == ""
+    assert notification.processed_at is not None
+    assert notification.error == ""
 
 
 @pytest.mark.parametrize(
@@ -235,7 +240,8 @@ def test_unknown_numbers_are_kept_and_become_leads_per_setting(org_a, client_for
     post(gateway["path"], {"from": "5531998765432", "body": "Oi", "timestamp": 1764950400})
     assert Lead.objects.count() == 1
     kept = WhatsAppMessage.objects.get(from_phone="5531998765432")
-    assert kept.lead is None and kept.body == "Oi"
+    assert kept.lead is None
+    assert kept.body == "Oi"
 
 
 @pytest.mark.parametrize(
@@ -258,7 +264,8 @@ def test_bad_bodies_are_a_400_with_nothing_stored(gateway, post, body):
 
     assert response.status_code == 400, response.content
     assert set(response.json()) == {"error", "details"}
-    assert not WebhookNotification.objects.exists() and not WhatsAppMessage.objects.exists()
+    assert not WebhookNotification.objects.exists()
+    assert not WhatsAppMessage.objects.exists()
 
 
 def test_the_token_never_reaches_the_logs(gateway, post, caplog):

@@ -53,10 +53,12 @@ def test_it_shows_a_column_per_status_with_count_and_brazilian_sum(org_a):
     for label in ("Novo", "Em contato", "Qualificado", "Agendado", "Negociação", "Convertido"):
         assert f">{label}</h2>" in html
     novo = column_html(html, "novo")
-    assert 'data-count="2"' in novo and "R$ 147.000,00" in novo
+    assert 'data-count="2"' in novo
+    assert "R$ 147.000,00" in novo
     assert "R$ 100.000,00" in novo  # a card's value
     negociacao = column_html(html, "negociacao")
-    assert 'data-count="1"' in negociacao and "R$ 0,00" in negociacao
+    assert 'data-count="1"' in negociacao
+    assert "R$ 0,00" in negociacao
 
 
 def test_it_shows_name_company_temperature_score_and_days_in_stage(org_a):
@@ -115,7 +117,8 @@ def test_it_never_shows_another_organizations_cards(org_a, org_b):
     client = login(org_b.closer)
     for params in ({}, {"closer_id": ""}, {"org": str(org_a.org.pk), "closer_id": ""}):
         html = client.get(BOARD, params).content.decode()
-        assert card_ids(html) == {str(mine.pk)} and "Lead da Alfa" not in html
+        assert card_ids(html) == {str(mine.pk)}
+        assert "Lead da Alfa" not in html
         assert org_a.closer.nome_completo not in html  # nor their members in the filters
     for status in ("novo", "perdido"):
         body = client.get(
@@ -161,7 +164,8 @@ def test_it_answers_a_bad_filter_with_a_portuguese_message(org_a):
     response = login(org_a.gestor).get(BOARD, {"temperatura": "fervendo", "closer_id": "x"})
     assert response.status_code == 400
     html = response.content.decode()
-    assert "Valor inválido: fervendo" in html and card_ids(html) == set()
+    assert "Valor inválido: fervendo" in html
+    assert card_ids(html) == set()
 
 
 def test_it_loads_a_column_page_by_page(org_a):
@@ -172,12 +176,16 @@ def test_it_loads_a_column_page_by_page(org_a):
     client = login(org_a.gestor)
     column = column_html(client.get(BOARD).content.decode(), "em_contato")
     first = card_ids(column)
-    assert len(first) == PAGE_SIZE and "Carregar mais" in column
+    assert len(first) == PAGE_SIZE
+    assert "Carregar mais" in column
     # Highest score first.
-    assert str(leads[-1].pk) in first and str(leads[0].pk) not in first
+    assert str(leads[-1].pk) in first
+    assert str(leads[0].pk) not in first
     body = client.get(COLUMN, {"status": "em_contato", "offset": PAGE_SIZE}).json()
     rest = card_ids(body["html"])
-    assert len(rest) == 5 and not rest & first and body["next_offset"] is None
+    assert len(rest) == 5
+    assert not rest & first
+    assert body["next_offset"] is None
     assert first | rest == {str(lead.pk) for lead in leads}
 
 
@@ -241,7 +249,8 @@ def test_it_moves_a_card_through_the_status_service(org_a):
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "agendado"
     change = LeadStatusChange.objects.get(lead=lead, to_status="agendado")
-    assert change.from_status == "novo" and change.changed_by == org_a.closer
+    assert change.from_status == "novo"
+    assert change.changed_by == org_a.closer
     html = login(org_a.closer).get(BOARD).content.decode()
     assert str(lead.pk) in card_ids(column_html(html, "agendado"))
 
@@ -266,13 +275,15 @@ def test_it_asks_the_reason_when_moving_to_perdido(org_a):
     lead = LeadFactory(organization=org_a.org, closer=org_a.closer)
     client = login(org_a.closer, csrf=True)
     html = client.get(BOARD).content.decode()
-    assert 'id="bo-lost-dialog"' in html and "Motivo da perda" in html
+    assert 'id="bo-lost-dialog"' in html
+    assert "Motivo da perda" in html
     assert 'data-lost="perdido"' in html
     body = {"status": "perdido", "motivo_perda": "Sem orçamento"}
     response = _move(client, lead, body, org=org_a.org, token=_csrf(client))
     assert response.status_code == 200
     lead.refresh_from_db()
-    assert lead.status == "perdido" and lead.motivo_perda == "Sem orçamento"
+    assert lead.status == "perdido"
+    assert lead.motivo_perda == "Sem orçamento"
 
 
 def test_it_shows_mentors_the_board_without_moves(org_a):
@@ -280,7 +291,8 @@ def test_it_shows_mentors_the_board_without_moves(org_a):
     client = login(org_a.mentor, csrf=True)
     html = client.get(BOARD).content.decode()
     assert str(lead.pk) in card_ids(html)
-    assert "bo-move-select" not in html and 'draggable="true"' not in html
+    assert "bo-move-select" not in html
+    assert 'draggable="true"' not in html
     response = _move(client, lead, {"status": "agendado"}, org=org_a.org, token=_csrf(client))
     assert response.status_code == 403
 

@@ -46,7 +46,8 @@ def test_it_asks_for_the_closer_then_assigns_through_the_service(org_a):
     page = act(client, "assign_closer", leads)
     assert page.status_code == 200
     html = page.content.decode()
-    assert "Atribuir closer" in html and org_a.closer.nome_completo in html
+    assert "Atribuir closer" in html
+    assert org_a.closer.nome_completo in html
     assert org_a.mentor.nome_completo not in html  # mentors are not offered
     response = act(client, "assign_closer", leads, apply="1", member=str(org_a.closer.pk))
     assert response.status_code == 302
@@ -125,14 +126,16 @@ def test_it_refuses_tags_beyond_the_apis_limit(org_a):
     assert "1 lead não foi alterado" in notes(response)[-1]
     assert len(Lead.objects.get(pk=full.pk).tags) == 20
     empty = act(login(org_a.gestor), "add_tags", [full], apply="1", tags=" , ")
-    assert empty.status_code == 200 and "Informe ao menos uma tag." in empty.content.decode()
+    assert empty.status_code == 200
+    assert "Informe ao menos uma tag." in empty.content.decode()
 
 
 def test_it_marks_lost_only_with_a_reason(org_a):
     lead = LeadFactory(organization=org_a.org, status="negociacao")
     client = login(org_a.gestor)
     page = act(client, "mark_lost", [lead])
-    assert page.status_code == 200 and "Motivo da perda" in page.content.decode()
+    assert page.status_code == 200
+    assert "Motivo da perda" in page.content.decode()
     blank = act(client, "mark_lost", [lead], apply="1", motivo_perda="   ")
     assert blank.status_code == 200
     assert "Informe o motivo da perda." in blank.content.decode()
@@ -140,7 +143,8 @@ def test_it_marks_lost_only_with_a_reason(org_a):
     response = act(client, "mark_lost", [lead], apply="1", motivo_perda="Sem orçamento")
     assert response.status_code == 302
     lead.refresh_from_db()
-    assert lead.status == "perdido" and lead.motivo_perda == "Sem orçamento"
+    assert lead.status == "perdido"
+    assert lead.motivo_perda == "Sem orçamento"
     change = LeadStatusChange.objects.get(lead=lead, to_status="perdido")
     assert change.changed_by == org_a.gestor
 
@@ -166,7 +170,8 @@ def test_it_enrols_in_a_sequence_and_says_who_was_skipped(org_a):
     page = act(client, "enrol_in_sequence", [open_lead, closed])
     assert page.status_code == 200
     html = page.content.decode()
-    assert f'value="{sequence.pk}"' in html and f'value="{inactive.pk}"' not in html
+    assert f'value="{sequence.pk}"' in html
+    assert f'value="{inactive.pk}"' not in html
     response = act(
         client, "enrol_in_sequence", [open_lead, closed], apply="1", sequence=str(sequence.pk)
     )
@@ -197,6 +202,9 @@ def test_it_never_touches_another_organizations_leads(org_a, org_b):
     act(client, "assign_closer", [theirs], apply="1", member=str(org_a.closer.pk))
     export = act(client, "export_selected", [theirs])
     theirs.refresh_from_db()
-    assert theirs.status == "novo" and theirs.tags == [] and theirs.closer_id is None
+    assert theirs.status == "novo"
+    assert theirs.tags == []
+    assert theirs.closer_id is None
     text = b"".join(export.streaming_content).decode("utf-8-sig")
-    assert text.count("\n") == 1 and theirs.nome_completo not in text  # the header only
+    assert text.count("\n") == 1
+    assert theirs.nome_completo not in text

@@ -73,7 +73,7 @@ def test_it_notifies_once_when_converting_twice(org_a):
 
 def test_it_creates_nothing_when_the_conversion_rolls_back(org_a):
     lead = LeadFactory(organization=org_a.org, closer=org_a.closer)
-    with pytest.raises(RuntimeError), transaction.atomic():
+    with pytest.raises(RuntimeError), transaction.atomic():  # noqa: PT012 - raising rolls back
         lead_convert(lead=lead, actor=org_a.closer)
         assert Notification.objects.count() == 3  # same transaction as the conversion
         raise RuntimeError("rollback")

@@ -171,9 +171,11 @@ def test_it_gives_advancement_and_time_in_stage_from_status_changes(org_a, data,
     )  # fmt: skip
     convertido = stage(body, "convertido")  # L3 and L4 entered in the window; terminal
     assert convertido["entraram"] == 2
-    assert convertido["taxa_avanco"] is None and convertido["tempo_medio_dias"] is None
+    assert convertido["taxa_avanco"] is None
+    assert convertido["tempo_medio_dias"] is None
     perdido = stage(body, "perdido")
-    assert perdido["entraram"] == 1 and perdido["taxa_avanco"] is None
+    assert perdido["entraram"] == 1
+    assert perdido["taxa_avanco"] is None
 
 
 def test_it_ranks_top_closers_by_value_then_conversions(org_a, data, client_for):
@@ -397,7 +399,8 @@ def test_it_rejects_a_bad_period(org_a, client_for, period):
     response = client_for(org_a.admin).get(URL, {"period": period})
     assert response.status_code == 400
     body = response.json()
-    assert "period" in body["details"] and body["error"]
+    assert "period" in body["details"]
+    assert body["error"]
 
 
 def test_it_defaults_an_empty_period_to_thirty_days(org_a, client_for):
@@ -468,7 +471,7 @@ def test_the_selectors_take_an_explicit_now(org_a, data):
 
 
 def test_it_rejects_out_of_range_periods_in_the_selector(org_a):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="period_days must be within 1-365"):
         dashboard.dashboard_scope(membership=org_a.admin, period_days=0)
     with pytest.raises(PermissionError):
         dashboard.dashboard_scope(membership=org_a.mentor, period_days=30)

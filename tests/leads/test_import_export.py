@@ -112,7 +112,8 @@ def test_it_normalizes_rows_like_the_api(org_a, client_for, django_capture_on_co
     assert bruno.status == "qualificado"
     joao = Lead.objects.get(nome_completo="João Ávila")
     assert joao.valor_potencial == Decimal("1500.00")
-    assert joao.status == "convertido" and joao.converted_at is not None
+    assert joao.status == "convertido"
+    assert joao.converted_at is not None
     assert joao.valor_fechado == Decimal("1500.00")
     # Status history starts like an API create, so the dashboard's funnel sees them.
     assert LeadStatusChange.objects.filter(
@@ -284,7 +285,8 @@ def test_it_rejects_an_unreadable_file(org_a, client_for, content, detail_key):
     response = upload(client_for(org_a.admin), content)
     assert response.status_code == 400, response.content
     body = response.json()
-    assert body["error"] and detail_key in body["details"]
+    assert body["error"]
+    assert detail_key in body["details"]
     assert LeadImport.objects.count() == 0
 
 
@@ -503,5 +505,6 @@ def test_an_export_imports_back_into_another_organization(
     copy = Lead.objects.get(organization=org_b.org)
     assert copy.nome_completo == "-Menos"
     assert copy.valor_potencial == Decimal("1234.56")
-    assert copy.tags == ["vip"] and copy.status == "negociacao"
+    assert copy.tags == ["vip"]
+    assert copy.status == "negociacao"
     assert copy.observacoes == "Linha 1\nLinha 2"

@@ -170,7 +170,8 @@ def test_the_wizard_from_upload_to_result(org_a, django_capture_on_commit_callba
     page = client.get(response["Location"])
     assert page.status_code == 200
     body = page.content.decode()
-    assert "Sérgio Dias" in body and "Prévia" in body
+    assert "Sérgio Dias" in body
+    assert "Prévia" in body
     assert "Ganho" in body  # the bad row is shown with its errors
     assert "nao-e-email" in body
 
@@ -195,7 +196,8 @@ def test_the_wizard_from_upload_to_result(org_a, django_capture_on_commit_callba
 
     run_job(lead_import)
     progress = client.get(f"/admin/leads/leadimport/{draft.pk}/progress.json").json()
-    assert progress["status"] == "done" and progress["finished"]
+    assert progress["status"] == "done"
+    assert progress["finished"]
     assert (progress["processed_rows"], progress["percent"]) == (3, 100)
     assert (progress["created"], progress["invalid_rows"]) == (2, 1)
     assert Lead.objects.get(nome_completo="Sérgio Dias").empresa == ""  # column left out

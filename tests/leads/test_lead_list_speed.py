@@ -222,7 +222,8 @@ def test_walking_the_cursor_gives_every_lead_once_in_the_offset_order(
 def test_cursor_mode_pages_and_items_have_the_list_shape(org_a, client_for, tricky_leads):
     client = client_for(org_a.admin)
     first = client.get(URL, {"cursor": "", "limit": 5}).json()
-    assert first["pagination"]["limit"] == 5 and first["pagination"]["next_cursor"]
+    assert first["pagination"]["limit"] == 5
+    assert first["pagination"]["next_cursor"]
     assert first["data"] == client.get(URL, {"limit": 5}).json()["data"]
     # page and cursor together: the cursor wins, page/limit stays the default without it.
     assert client.get(URL, {"cursor": "", "page": 3}).json()["pagination"]["next_cursor"] is None
@@ -250,7 +251,8 @@ def test_an_invalid_cursor_is_a_400_naming_it(org_a, client_for, tricky_leads, k
     response = client_for(org_a.admin).get(URL, {"cursor": BAD_CURSORS[kind]()})
     assert response.status_code == 400
     body = response.json()
-    assert set(body) == {"error", "details"} and set(body["details"]) == {"cursor"}
+    assert set(body) == {"error", "details"}
+    assert set(body["details"]) == {"cursor"}
 
 
 def test_a_tampered_cursor_or_one_of_another_ordering_is_a_400(org_a, client_for, tricky_leads):
@@ -259,7 +261,8 @@ def test_a_tampered_cursor_or_one_of_another_ordering_is_a_400(org_a, client_for
     tampered = cursor[:-3] + ("AAA" if not cursor.endswith("AAA") else "BBB")
     assert client.get(URL, {"cursor": tampered}).status_code == 400
     other = client.get(URL, {"cursor": cursor, "ordering": "lead_score"})
-    assert other.status_code == 400 and "cursor" in other.json()["details"]
+    assert other.status_code == 400
+    assert "cursor" in other.json()["details"]
     assert client.get(URL, {"cursor": cursor}).status_code == 200
 
 

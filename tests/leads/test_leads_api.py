@@ -57,8 +57,10 @@ def test_it_lists_with_the_envelope_and_nested_objects(org_a, client_for):
 def test_it_gives_null_nested_objects_for_a_bare_lead(org_a, client_for):
     LeadFactory(organization=org_a.org)
     item = client_for(org_a.admin).get(URL).json()["data"][0]
-    assert item["closer"] is None and item["sdr"] is None
-    assert item["qualification"] is None and item["last_interaction"] is None
+    assert item["closer"] is None
+    assert item["sdr"] is None
+    assert item["qualification"] is None
+    assert item["last_interaction"] is None
     assert item["interactions_count"] == 0
 
 
@@ -83,7 +85,8 @@ def test_it_paginates_and_returns_an_empty_page_past_the_end(org_a, client_for):
     assert len(body["data"]) == 1
     assert body["pagination"] == {"page": 3, "limit": 2, "total": 5, "pages": 3}
     past = client.get(URL, {"limit": 2, "page": 9}).json()
-    assert past["data"] == [] and past["pagination"]["total"] == 5
+    assert past["data"] == []
+    assert past["pagination"]["total"] == 5
 
 
 @pytest.mark.parametrize(
@@ -211,7 +214,8 @@ def test_it_rejects_invalid_filters_naming_the_parameter(org_a, client_for, para
 def test_it_never_lists_another_organizations_leads(org_a, org_b, client_for):
     LeadFactory.create_batch(2, organization=org_b.org, closer=org_b.closer)
     body = client_for(org_a.admin).get(URL, {"closer_id": org_b.closer.id}).json()
-    assert body["data"] == [] and body["pagination"]["total"] == 0
+    assert body["data"] == []
+    assert body["pagination"]["total"] == 0
 
 
 # --- visibility -----------------------------------------------------------------------------

@@ -63,7 +63,8 @@ def test_it_creates_the_task_through_the_api(org_a, client_for):
     response = client_for(org_a.closer).post(url, body, format="json")
     assert response.status_code == 201, response.content
     task = Task.objects.get(lead=lead)
-    assert task.responsavel == org_a.closer and task.status == "pendente"
+    assert task.responsavel == org_a.closer
+    assert task.status == "pendente"
     assert task.titulo == "Ligar de novo em 10/12/2099 às 14h"
     assert task.vencimento == at(2099, 12, 10, 14)
     assert task.origem_ref == f"interaction:{response.json()['id']}"

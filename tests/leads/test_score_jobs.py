@@ -314,7 +314,7 @@ def work() -> None:
 def org_lead(org_a) -> Iterator[tuple[Any, Lead]]:
     org_a.org.ticket_alvo = Decimal("5000")
     org_a.org.save()
-    yield org_a, LeadFactory(organization=org_a.org, valor_potencial=Decimal("6000"))
+    return org_a, LeadFactory(organization=org_a.org, valor_potencial=Decimal("6000"))
 
 
 def test_it_recalculates_after_an_interaction(org_lead, django_capture_on_commit_callbacks):
@@ -380,7 +380,7 @@ def test_it_keeps_the_pending_leads_of_a_failed_recalculation(org_a):
     key = SCORES.pending_key(org_a.org.pk)
     lead = LeadFactory(organization=org_a.org, origem="indicacao")
     django_rq.get_connection("default").sadd(key, str(lead.pk), "not-a-uuid")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError):  # noqa: PT011 - the validators raise it with several messages
         recalculate_lead_scores(organization_id=str(org_a.org.pk))
     # Still there for the retry: nothing taken out is lost.
     assert pending(org_a.org) == {str(lead.pk), "not-a-uuid"}

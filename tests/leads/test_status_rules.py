@@ -142,7 +142,8 @@ def test_no_one_moves_a_converted_lead_back_by_editing(org_a, client_for, role):
     assert response.status_code == 409, response.content
     assert "reabri" in response.json()["error"]
     lead.refresh_from_db()
-    assert lead.status == "convertido" and lead.valor_fechado is not None
+    assert lead.status == "convertido"
+    assert lead.valor_fechado is not None
 
 
 @pytest.mark.parametrize("role", ["closer", "sdr", "mentor"])
@@ -169,7 +170,8 @@ def test_a_manager_reopens_with_a_reason(org_a, client_for):
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["status"] == "negociacao"
-    assert body["converted_at"] is None and body["valor_fechado"] is None
+    assert body["converted_at"] is None
+    assert body["valor_fechado"] is None
     change = LeadStatusChange.objects.filter(lead=lead).order_by("-changed_at").first()
     assert change is not None
     assert (change.from_status, change.to_status, change.changed_by, change.motivo) == (

@@ -26,9 +26,11 @@ def test_it_creates_a_task_for_the_requester_by_default(org_a, client_for):
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["responsavel_id"] == str(org_a.closer.id)
-    assert body["origem"] == "manual" and body["status"] == "pendente"
+    assert body["origem"] == "manual"
+    assert body["status"] == "pendente"
     task = Task.objects.get(pk=body["id"])
-    assert task.organization == org_a.org and task.created_by == org_a.closer
+    assert task.organization == org_a.org
+    assert task.created_by == org_a.closer
 
 
 def test_it_assigns_a_task_to_another_member(org_a, client_for):
@@ -43,7 +45,8 @@ def test_it_completes_and_reopens_a_task(org_a, client_for):
     task = TaskFactory(responsavel=org_a.closer)
     client = client_for(org_a.closer)
     done = client.patch(f"{URL}{task.pk}/", {"status": "concluida"}, format="json").json()
-    assert done["status"] == "concluida" and done["concluida_em"] is not None
+    assert done["status"] == "concluida"
+    assert done["concluida_em"] is not None
     reopened = client.patch(f"{URL}{task.pk}/", {"status": "pendente"}, format="json").json()
     assert reopened["concluida_em"] is None
 

@@ -69,7 +69,8 @@ def test_it_merges_every_kind_newest_first(org_a, lead, client_for):
 def test_it_gives_each_kind_its_fields(org_a, lead, client_for):
     data = client_for(org_a.admin).get(url(lead)).json()["data"]
     latest, task, change, first_call, created = data
-    assert latest["closer"] is None and latest["resultado"] == "agendamento"
+    assert latest["closer"] is None
+    assert latest["resultado"] == "agendamento"
     assert latest["valor"] is None
     call = LeadInteraction.objects.get(lead=lead, resumo="Primeira ligação")
     assert first_call["id"] == str(call.pk)
@@ -81,13 +82,17 @@ def test_it_gives_each_kind_its_fields(org_a, lead, client_for):
     }
     assert first_call["created_at"].endswith("Z")
     assert first_call["at"].endswith("Z")
-    assert change["from_status"] == "novo" and change["to_status"] == "em_contato"
+    assert change["from_status"] == "novo"
+    assert change["to_status"] == "em_contato"
     assert change["changed_by"]["id"] == str(org_a.closer.pk)
-    assert created["changed_by"] is None and created["from_status"] == ""
+    assert created["changed_by"] is None
+    assert created["from_status"] == ""
     assert task["titulo"] == "Enviar proposta"
-    assert task["status"] == "pendente" and task["tipo_tarefa"] == "tarefa"
+    assert task["status"] == "pendente"
+    assert task["tipo_tarefa"] == "tarefa"
     assert task["responsavel"]["id"] == str(org_a.closer.pk)
-    assert task["vencimento"].endswith("Z") and task["concluida_em"] is None
+    assert task["vencimento"].endswith("Z")
+    assert task["concluida_em"] is None
 
 
 def test_it_paginates_without_overlap(org_a, lead, client_for):
@@ -105,7 +110,8 @@ def test_it_paginates_without_overlap(org_a, lead, client_for):
     assert paged == full
     assert len(set(full)) == 9
     past = client.get(url(lead), {"limit": 2, "page": 50})
-    assert past.status_code == 200 and past.json()["data"] == []
+    assert past.status_code == 200
+    assert past.json()["data"] == []
 
 
 def test_its_query_count_does_not_grow_with_page_size_or_history(org_a, lead, client_for):
@@ -147,7 +153,7 @@ def test_it_includes_registered_sources(org_a, lead, client_for):
 
 
 def test_it_refuses_payload_keys_that_clash_with_the_item(org_a):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="are reserved"):
         timeline.timeline_rows(
             LeadStatusChange.objects.all(), tipo="x", at="changed_at", fields=["id"]
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -70,7 +70,7 @@ def test_it_rounds_growth_to_two_places_ties_away_from_zero() -> None:
 
 
 def test_it_rejects_a_month_reported_twice() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="reported twice"):
         figures.crescimento_mensal([m(2025, 1, 1), m(2025, 1, 2)])
 
 
@@ -158,8 +158,8 @@ def test_it_adds_twice_the_latest_nota_geral_whatever_its_age() -> None:
     assert figures.engagement_score([], old, TODAY) == 20
     # The latest by date wins over a better older grade; same date: latest created_at wins.
     notes = [
-        FeedbackNote(TODAY - timedelta(days=1), 10, datetime(2026, 3, 14, 9)),
-        FeedbackNote(TODAY - timedelta(days=1), 3, datetime(2026, 3, 14, 10)),
+        FeedbackNote(TODAY - timedelta(days=1), 10, datetime(2026, 3, 14, 9, tzinfo=UTC)),
+        FeedbackNote(TODAY - timedelta(days=1), 3, datetime(2026, 3, 14, 10, tzinfo=UTC)),
         FeedbackNote(TODAY - timedelta(days=30), 10),
     ]
     assert figures.engagement_score([], notes, TODAY) == 20 + 6
@@ -202,7 +202,7 @@ def test_it_names_engagement_bands_with_inclusive_bounds() -> None:
         "75-100",
         "75-100",
     ]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="engagement score out of range"):
         figures.engagement_band(101)
 
 
@@ -228,9 +228,9 @@ def test_it_rounds_nps_ties_away_from_zero() -> None:
 
 
 def test_it_rejects_grades_outside_zero_to_ten() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="nota_nps must be 0-10"):
         figures.nps([11])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="nota_nps must be 0-10"):
         figures.nps([-1])
 
 
@@ -251,7 +251,11 @@ feedback_notes = st.lists(
         FeedbackNote,
         st.dates(min_value=date(2000, 1, 1), max_value=date(2028, 12, 31)),
         st.integers(min_value=0, max_value=10),
-        st.one_of(st.none(), st.datetimes(min_value=datetime(2000, 1, 1))),
+        st.one_of(
+            st.none(),
+            # hypothesis takes naive bounds and adds the time zone
+            st.datetimes(min_value=datetime(2000, 1, 1), timezones=st.just(UTC)),  # noqa: DTZ001
+        ),
     ),
     max_size=10,
 )
@@ -291,7 +295,14 @@ def test_it_needs_only_the_rows_the_bulk_recalculation_loads(
     subset.update({x.index: x for x in months if x.index in closed})
     past = [n for n in notes if n.data_feedback <= today]
     latest = (
-        [max(past, key=lambda n: (n.data_feedback, n.created_at or datetime.min))] if past else []
+        [
+            max(
+                past,
+                key=lambda n: (n.data_feedback, n.created_at or datetime.min.replace(tzinfo=UTC)),
+            )
+        ]
+        if past
+        else []
     )
     assert figures.engagement_score(list(subset.values()), latest, today) == (
         figures.engagement_score(months, notes, today)

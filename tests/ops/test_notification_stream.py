@@ -157,8 +157,10 @@ def test_it_streams_new_notifications_to_their_recipient_only_and_replays_after_
     latency = time.monotonic() - sent_at
     assert event["event"] == "notification"
     body = json.loads(event["data"])
-    assert body["id"] == first and body["titulo"] == "Ligar para a Ana"
-    assert body["recipient_id"] == str(org_a.closer.pk) and body["unread"] == 1
+    assert body["id"] == first
+    assert body["titulo"] == "Ligar para a Ana"
+    assert body["recipient_id"] == str(org_a.closer.pk)
+    assert body["unread"] == 1
     print(f"stream latency {latency * 1000:.0f} ms")
 
     # Markers for the others: each sees its own, never the closer's.

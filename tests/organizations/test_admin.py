@@ -23,7 +23,8 @@ def test_it_shows_staff_only_their_organizations_leads(staff_client, org_a, org_
     response = staff_client.get("/admin/leads/lead/")
     assert response.status_code == 200
     html = response.content.decode()
-    assert "Lead Alfa" in html and "Lead Beta" not in html
+    assert "Lead Alfa" in html
+    assert "Lead Beta" not in html
 
 
 def test_it_hides_another_organizations_row_in_admin(staff_client, org_b):
@@ -40,7 +41,8 @@ def test_it_lets_a_superuser_see_everything(client, org_a, org_b):
     LeadFactory(organization=org_a.org, nome_completo="Lead Alfa")
     LeadFactory(organization=org_b.org, nome_completo="Lead Beta")
     html = client.get("/admin/leads/lead/").content.decode()
-    assert "Lead Alfa" in html and "Lead Beta" in html
+    assert "Lead Alfa" in html
+    assert "Lead Beta" in html
 
 
 def test_it_lets_non_manager_staff_view_but_not_change(client, org_a):
@@ -72,7 +74,8 @@ def test_it_runs_admin_actions_through_the_services(staff_client, org_a):
     )
     assert response.status_code == 302
     lead.refresh_from_db()
-    assert lead.status == "perdido" and lead.motivo_perda == "Sem orçamento"
+    assert lead.status == "perdido"
+    assert lead.motivo_perda == "Sem orçamento"
     change = LeadStatusChange.objects.get(lead=lead)
     assert change.changed_by == org_a.gestor
 
@@ -129,10 +132,12 @@ def test_it_shows_the_dashboard_page_to_managers(staff_client, org_a, org_b):
     response = staff_client.get("/admin/painel/", {"period": "90"})
     assert response.status_code == 200
     html = response.content.decode()
-    assert org_a.org.nome in html and org_b.org.nome not in html
+    assert org_a.org.nome in html
+    assert org_b.org.nome not in html
     # Another organization's id in the query string falls back to the staff's own.
     other = staff_client.get("/admin/painel/", {"org": str(org_b.org.pk)}).content.decode()
-    assert org_a.org.nome in other and org_b.org.nome not in other
+    assert org_a.org.nome in other
+    assert org_b.org.nome not in other
 
 
 def test_it_links_the_dashboard_from_the_admin_index(staff_client):

@@ -159,7 +159,8 @@ def test_it_lets_only_admins_manage_members(org_a, client_for, role):
     assert patch.status_code == 403
     assert client.delete(f"/api/v1/members/{org_a.sdr.id}/").status_code == 403
     org_a.sdr.refresh_from_db()
-    assert org_a.sdr.role == "sdr" and org_a.sdr.ativo
+    assert org_a.sdr.role == "sdr"
+    assert org_a.sdr.ativo
 
 
 def test_it_changes_a_role_and_deactivates(org_a, client_for):
@@ -178,7 +179,8 @@ def test_it_keeps_at_least_one_active_admin(org_a, client_for):
     assert response.status_code == 409
     assert client.delete(f"/api/v1/members/{org_a.admin.id}/").status_code == 409
     org_a.admin.refresh_from_db()
-    assert org_a.admin.role == "admin" and org_a.admin.ativo
+    assert org_a.admin.role == "admin"
+    assert org_a.admin.ativo
 
 
 def test_it_hides_members_of_another_organization(org_a, org_b, client_for):
@@ -188,7 +190,8 @@ def test_it_hides_members_of_another_organization(org_a, org_b, client_for):
     assert client.patch(url, {"role": "closer"}, format="json").status_code == 404
     assert client.delete(url).status_code == 404
     org_b.sdr.refresh_from_db()
-    assert org_b.sdr.role == "sdr" and org_b.sdr.ativo
+    assert org_b.sdr.role == "sdr"
+    assert org_b.sdr.ativo
 
 
 def test_it_returns_404_for_a_malformed_member_id(org_a, client_for):

@@ -25,7 +25,8 @@ def test_it_creates_an_organization_with_its_admin_and_prints_the_id():
     )
     org = Organization.objects.get(pk=out.getvalue().strip())
     membership = Membership.objects.get(organization=org)
-    assert membership.role == "admin" and membership.user.email == "dona@x.com"
+    assert membership.role == "admin"
+    assert membership.user.email == "dona@x.com"
     assert membership.user.check_password("senha-muito-boa-1")
 
 

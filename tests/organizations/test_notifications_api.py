@@ -33,11 +33,13 @@ def test_it_marks_one_and_all_as_read(org_a, client_for):
     other = NotificationFactory(recipient=org_a.sdr)
     client = client_for(org_a.closer)
     response = client.post(f"{URL}{first.pk}/read/")
-    assert response.status_code == 200 and response.json()["read_at"] is not None
+    assert response.status_code == 200
+    assert response.json()["read_at"] is not None
     assert client.post(f"{URL}read-all/").json() == {"updated": 1}
     second.refresh_from_db()
     other.refresh_from_db()
-    assert second.read_at is not None and other.read_at is None
+    assert second.read_at is not None
+    assert other.read_at is None
 
 
 def test_it_hides_other_peoples_notifications(org_a, org_b, client_for):

@@ -26,11 +26,15 @@ class Command(BaseCommand):
             if not fields:
                 continue
             primary_key = model._meta.pk
-            assert primary_key is not None and primary_key.column is not None
+            if primary_key is None:
+                raise RuntimeError("primary_key is None")
+            if primary_key.column is None:
+                raise RuntimeError("primary_key.column is None")
             table = connection.ops.quote_name(model._meta.db_table)
             pk = connection.ops.quote_name(primary_key.column)
             for field in fields:
-                assert field.column is not None
+                if field.column is None:
+                    raise RuntimeError("field.column is None")
                 column = connection.ops.quote_name(field.column)
                 with transaction.atomic(), connection.cursor() as cursor:
                     # Raw SQL: the ORM would decrypt on read; rotation works on ciphertext.
