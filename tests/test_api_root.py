@@ -93,4 +93,5 @@ def test_lists_show_the_filter_form_in_the_browsable_api(org_a, client_for):
     page = client_for(org_a.closer).get("/api/v1/leads/", HTTP_ACCEPT="text/html")
     html = page.content.decode()
     assert page.status_code == 200
-    assert 'name="closer_id"' in html and 'name="updated_since"' in html
+    assert 'name="closer_id"' in html
+    assert 'name="updated_since"' in html
