@@ -457,9 +457,11 @@ HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)
 # Benchmark-only routes (bench/urls.py: the framework floor), with BENCH on. bench/run sets both.
 BENCH_ENDPOINTS = BENCH and env.bool("BENCH_ENDPOINTS", default=False)
 
-# Integration base URLs may point at localhost/private addresses only in development and tests
-# (stub servers); in production they must be public https URLs (no SSRF into the network).
-INTEGRATIONS_ALLOW_PRIVATE_URLS = env.bool("INTEGRATIONS_ALLOW_PRIVATE_URLS", default=DEBUG)
+# Outbound URLs chosen by an organization (CRM, WhatsApp, webhooks) must be public https URLs
+# (integrations/net.py: no SSRF into the network). Only an explicit
+# INTEGRATIONS_ALLOW_PRIVATE_URLS=1 lets them reach localhost/private addresses (a local stub
+# server); DEBUG does not.
+INTEGRATIONS_ALLOW_PRIVATE_URLS = env.bool("INTEGRATIONS_ALLOW_PRIVATE_URLS", default=False)
 
 # --- Security ---------------------------------------------------------------------------------
 # Behind a TLS-terminating proxy: SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https

@@ -20,6 +20,7 @@ from integrations.models import (
     WhatsAppGateway,
     WhatsAppMessage,
 )
+from integrations.net import OutboundURLError, check_outbound_url
 from organizations.admin import OrgScopedAdmin
 
 # -- secrets: shown masked, replaced through empty password inputs ------------------------------
@@ -35,7 +36,20 @@ def _secret_input(label: Any) -> forms.CharField:
     )
 
 
-class SecretsFormMixin(forms.ModelForm):
+class OutboundURLFormMixin(forms.ModelForm):
+    """`api_base_url` goes through the same SSRF check as the API (integrations.net)."""
+
+    def clean_api_base_url(self) -> str:
+        url: str = self.cleaned_data.get("api_base_url") or ""
+        if url:
+            try:
+                check_outbound_url(url)
+            except OutboundURLError as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return url
+
+
+class SecretsFormMixin(OutboundURLFormMixin):
     """`novo_<field>` password inputs replace secrets; stored values are never rendered.
 
     Required when adding; when changing, an empty input keeps the current value.

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
+import httpx
 from django.conf import settings
 from django.utils.translation import gettext as _
 
@@ -50,12 +54,56 @@ def check_outbound_url(url: str) -> None:
     if not host:
         raise OutboundURLError(_("Endereço inválido."))
     try:
-        addresses = resolve(host, parts.port or 443)
+        port = parts.port or 443
+    except ValueError as exc:
+        raise OutboundURLError(_("Endereço inválido.")) from exc
+    check_address(host, port)
+
+
+def check_address(host: str, port: int) -> list[str]:
+    """The host's addresses, all checked public (OutboundURLError otherwise)."""
+    try:
+        addresses = resolve(host, port)
     except (OSError, UnicodeError) as exc:
         raise OutboundURLError(_("Não foi possível resolver o endereço.")) from exc
     if not addresses:
         raise OutboundURLError(_("Não foi possível resolver o endereço."))
     for text in addresses:
-        address = ipaddress.ip_address(text.split("%", 1)[0])
-        if not _is_public(address):
+        if not _is_public(ipaddress.ip_address(text.split("%", 1)[0])):
             raise OutboundURLError(_("Endereço interno não permitido."))
+    return addresses
+
+
+class PublicOnlyBackend(httpcore.SyncBackend):
+    """httpcore's network backend, resolving and checking the host at connect time.
+
+    The URL was checked when it was saved, but a name can resolve elsewhere later (DNS
+    rebinding, a record changed since). Here the host is resolved once more, every address
+    checked, and the socket opened to a checked address, so the connection goes exactly where
+    the check looked (TLS still verifies the certificate against the host name).
+    """
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        if getattr(settings, "INTEGRATIONS_ALLOW_PRIVATE_URLS", False):
+            return super().connect_tcp(host, port, timeout, local_address, socket_options)
+        try:
+            addresses = check_address(host, port)
+        except OutboundURLError as exc:
+            raise httpcore.ConnectError(f"refused outbound address for {host}: {exc}") from exc
+        return super().connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+
+
+def guarded_client(*, timeout: float) -> httpx.Client:
+    """An httpx client for calls chosen by an organization (CRM, WhatsApp, webhooks): every
+    connection goes through PublicOnlyBackend, and redirects are not followed."""
+    transport = httpx.HTTPTransport()
+    # httpx does not take a network backend; its connection pool does (httpcore 1.x).
+    transport._pool._network_backend = PublicOnlyBackend()
+    return httpx.Client(transport=transport, timeout=timeout, follow_redirects=False)

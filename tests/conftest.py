@@ -20,6 +20,9 @@ from tests.factories import MembershipFactory, OrganizationFactory
 
 def pytest_configure(config: pytest.Config) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Provider tests talk real HTTP to local stub servers (127.0.0.1): allowed explicitly here;
+    # the SSRF tests (tests/integrations/test_outbound_guard.py, ...) switch it off again.
+    settings.INTEGRATIONS_ALLOW_PRIVATE_URLS = True
 
 
 @pytest.fixture(autouse=True)

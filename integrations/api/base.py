@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
-from urllib.parse import urlsplit
 
-from django.conf import settings
-from django.utils.translation import gettext as _
 from rest_framework import mixins, serializers, viewsets
 
+from integrations.net import OutboundURLError, check_outbound_url
 from organizations.permissions import ADMIN_ONLY
 from organizations.scoping import OrgScopedMixin
 
@@ -29,9 +26,9 @@ class SecretField(serializers.CharField):
 class ProviderURLField(serializers.URLField):
     """The provider's API base URL (overridable for a proxy or a test stub).
 
-    Unless INTEGRATIONS_ALLOW_PRIVATE_URLS is on (development and tests), it must be https and
-    must not name localhost or a private, loopback or link-local address: an organization admin
-    must not be able to make the server call internal services (SSRF).
+    Checked by integrations.net (https, every resolved address public) unless
+    INTEGRATIONS_ALLOW_PRIVATE_URLS is on: an organization admin must not be able to make the
+    server call internal services (SSRF). The clients check again when they connect.
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -40,20 +37,11 @@ class ProviderURLField(serializers.URLField):
 
     def to_internal_value(self, data: Any) -> str:
         url: str = super().to_internal_value(data)
-        if not url or getattr(settings, "INTEGRATIONS_ALLOW_PRIVATE_URLS", False):
-            return url
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        if parts.scheme != "https":
-            raise serializers.ValidationError(_("Use um endereço https."))
-        if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
-            raise serializers.ValidationError(_("Endereço interno não permitido."))
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return url
-        if not address.is_global:
-            raise serializers.ValidationError(_("Endereço interno não permitido."))
+        if url:
+            try:
+                check_outbound_url(url)
+            except OutboundURLError as exc:
+                raise serializers.ValidationError(str(exc)) from None
         return url
 
 

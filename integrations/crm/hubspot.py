@@ -58,7 +58,7 @@ from urllib.parse import quote
 
 import httpx
 
-from integrations import _http
+from integrations import _http, net
 from integrations.crm.base import (
     CrmBatchInterrupted,
     CrmContact,
@@ -116,7 +116,7 @@ class HubSpotClient:
         self._token = token
         self.timeout = timeout
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.Client(timeout=timeout)
+        self._http = http if http is not None else net.guarded_client(timeout=timeout)
         # Keys are matched case-insensitively: the domain's status codes are not ours to fix.
         self._lead_status_map = {k.strip().lower(): v for k, v in (lead_status_map or {}).items()}
 

@@ -42,7 +42,7 @@ from urllib.parse import quote
 
 import httpx
 
-from integrations import _http
+from integrations import _http, net
 from integrations.crm.base import (
     CrmBatchInterrupted,
     CrmContact,
@@ -85,7 +85,7 @@ class PipedriveClient:
         self._api_token = api_token
         self.timeout = timeout
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.Client(timeout=timeout)
+        self._http = http if http is not None else net.guarded_client(timeout=timeout)
 
     def __repr__(self) -> str:
         return f"PipedriveClient(base_url={self._base_url!r})"

@@ -37,7 +37,7 @@ from urllib.parse import quote
 
 import httpx
 
-from integrations import _http
+from integrations import _http, net
 from integrations.errors import IntegrationError, PermanentError, RetryableError, parse_retry_after
 
 __all__ = ["THROTTLING_CODES", "TRANSIENT_CODES", "SendResult", "WhatsAppClient"]
@@ -83,7 +83,7 @@ class WhatsAppClient:
         self._access_token = access_token
         self.timeout = timeout
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.Client(timeout=timeout)
+        self._http = http if http is not None else net.guarded_client(timeout=timeout)
 
     def __repr__(self) -> str:
         # The access token is deliberately absent.

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.integrations.test_outbound_guard import resolver  # noqa: F401 (fixture)
+
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/integrations/crm-connections/"
@@ -28,7 +30,7 @@ def test_it_refuses_internal_base_urls_in_production(org_a, client_for, settings
     assert "api_base_url" in response.json()["details"]
 
 
-def test_it_accepts_a_public_https_base_url_in_production(org_a, client_for, settings):
+def test_it_accepts_a_public_https_base_url_in_production(org_a, client_for, settings, resolver):  # noqa: F811
     settings.INTEGRATIONS_ALLOW_PRIVATE_URLS = False
     response = client_for(org_a.admin).post(
         URL,
