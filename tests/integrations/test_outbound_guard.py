@@ -148,7 +148,8 @@ def test_the_client_refuses_at_connect_time_and_sends_nothing(resolver, httpserv
         api_base_url=f"http://localtest.me:{httpserver.port}", token="segredo-do-crm"
     )
     ok, message = crm.crm_connection_test(connection=connection)
-    assert not ok and message
+    assert not ok
+    assert message
     assert httpserver.log == []  # nothing reached the internal server, token included
 
 
