@@ -69,6 +69,7 @@ def sections() -> list[dict[str, Any]]:
                 _page(_("Quadro de leads"), "view_kanban", "admin:leads_lead_board", _leads),
                 _model(_("Importações"), "upload_file", "leads.leadimport"),
                 _model(_("Tarefas"), "task_alt", "leads.task"),
+                _model(_("Consentimentos"), "verified_user", "leads.consentrecord"),
                 _model(_("Interações"), "forum", "leads.leadinteraction"),
                 _model(_("Qualificações"), "fact_check", "leads.leadqualification"),
                 _model(_("Histórico de status"), "history", "leads.leadstatuschange"),

@@ -24,7 +24,7 @@ from django_prometheus.middleware import (
     PrometheusAfterMiddleware as _PrometheusAfterMiddleware,
 )
 
-from config.context import bind_request_id
+from config.context import bind_request_id, bind_via, via_for_path
 from config.metrics import HTTP_REQUEST_DURATION
 from config.sentry import request_scope
 
@@ -132,7 +132,11 @@ class RequestLogMiddleware:
         request_id = request_id_for(request)
         request.request_id = request_id  # type: ignore[attr-defined]
         started = time.monotonic()
-        with bind_request_id(request_id), request_scope(request, request_id):
+        with (
+            bind_request_id(request_id),
+            bind_via(via_for_path(request.path_info)),
+            request_scope(request, request_id),
+        ):
             response = self.get_response(request)
             duration = time.monotonic() - started
             response[REQUEST_ID_HEADER] = request_id

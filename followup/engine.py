@@ -521,7 +521,11 @@ def _skip_opted_out(
     now: datetime,
     claim: _Claim,
 ) -> None:
-    detail = _("O lead pediu para não receber %(canal)s.") % {"canal": tipo}
+    # The opt-out flag is the consent ledger's current state (leads.consent): a revoked channel
+    # leaves the step without a legal basis, so it is skipped and logged.
+    detail = _("Sem base legal para %(canal)s: o lead revogou o consentimento deste canal.") % {
+        "canal": tipo
+    }
     _finalize_run(run, claim.new_runs, claim.changed_runs, execution, tipo, now, "skipped", detail)
     claim.logs.append(
         _log(execution, LogEvent.SKIPPED, detail, level=LogLevel.WARNING, tipo_acao=tipo)

@@ -2,7 +2,8 @@
 
 GET shows a confirmation button and changes nothing, because mail scanners and link previews
 fetch links on their own. POST (the button, or a mail client's RFC 8058 one-click request
-with `List-Unsubscribe=One-Click`) sets `opt_out_email` through `leads.services.lead_update`.
+with `List-Unsubscribe=One-Click`) revokes email in the consent ledger (`leads.consent`), which
+sets `opt_out_email`.
 An invalid or tampered token answers a 400 page; nothing here can answer a 5xx for bad input.
 """
 
@@ -16,8 +17,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from followup.channels import read_unsubscribe_token
-from leads.models import Lead
-from leads.services import lead_update
+from leads.consent import consent_set
+from leads.models import ConsentCanal, ConsentEstado, Lead
 
 
 @csrf_exempt  # one-click POSTs come from mail providers, without our CSRF cookie
@@ -30,7 +31,18 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "followup/unsubscribe_invalid.html", status=400)
     if request.method == "POST":
         if lead is not None and not lead.opt_out_email:
-            lead_update(lead=lead, actor=None, data={"opt_out_email": True})
+            one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+            consent_set(
+                lead=lead,
+                canal=ConsentCanal.EMAIL,
+                estado=ConsentEstado.REVOGADO,
+                origem="descadastro",
+                evidencia={
+                    "pagina": "descadastro",
+                    "one_click": one_click,
+                    "user_agent": request.META.get("HTTP_USER_AGENT", "")[:200],
+                },
+            )
         return render(request, "followup/unsubscribe_done.html")
     already = bool(lead is None or lead.opt_out_email)
     return render(request, "followup/unsubscribe_confirm.html", {"already": already})

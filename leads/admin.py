@@ -255,3 +255,4 @@ class TaskAdmin(OrgScopedAdmin):
 # The import wizard's pages and past imports (leads/admin_import.py) and lead routing (rules,
 # absences, assignment log: leads/admin_routing.py) register their own admins.
 from leads import admin_import, admin_routing  # noqa: E402, F401
+from leads.admin_consent import ConsentRecordAdmin  # noqa: E402, F401

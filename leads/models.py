@@ -573,6 +573,50 @@ class LeadAssignment(models.Model):
     motivo = models.CharField(_("motivo"), max_length=300)
     at = models.DateTimeField(_("em"), default=timezone.now)
 
+
+# --- consent (LGPD) ---------------------------------------------------------------------------
+
+
+class ConsentCanal(models.TextChoices):
+    EMAIL = "email", _("Email")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+
+
+class ConsentEstado(models.TextChoices):
+    CONCEDIDO = "concedido", _("Concedido")
+    REVOGADO = "revogado", _("Revogado")
+
+
+class BaseLegal(models.TextChoices):
+    CONSENTIMENTO = "consentimento", _("Consentimento")
+    LEGITIMO_INTERESSE = "legitimo_interesse", _("Legítimo interesse")
+    EXECUCAO_CONTRATO = "execucao_contrato", _("Execução de contrato")
+
+
+class ConsentRecord(models.Model):
+    """One entry of a lead's consent ledger for a channel: append-only, the latest one rules.
+
+    Lives in leads (not privacy) so that followup's sends, below privacy, can read it; the
+    lead's opt_out_email / opt_out_whatsapp are kept equal to the latest entry (see
+    leads.consent) so every existing query and send check reads the ledger's state.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="consents")
+    canal = models.CharField(_("canal"), max_length=10, choices=ConsentCanal.choices)
+    estado = models.CharField(_("estado"), max_length=10, choices=ConsentEstado.choices)
+    base_legal = models.CharField(_("base legal"), max_length=20, choices=BaseLegal.choices)
+    # Where it came from: descadastro (unsubscribe page), whatsapp (a STOP word), api, admin,
+    # importacao, lead (the lead's opt-out flag changed through the lead itself).
+    origem = models.CharField(_("origem"), max_length=30)
+    at = models.DateTimeField(_("em"), default=timezone.now)
+    evidencia = models.JSONField(_("evidência"), default=dict, blank=True)
+    actor = models.ForeignKey(
+        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("registrado em"), default=timezone.now, editable=False)
+
     objects = OrgManager()
 
     class Meta:
@@ -587,3 +631,12 @@ class LeadAssignment(models.Model):
 
     def __str__(self) -> str:
         return self.motivo
+
+        db_table = "lead_consents"
+        verbose_name = _("registro de consentimento")
+        verbose_name_plural = _("registros de consentimento")
+        ordering = ["-at", "-created_at"]
+        indexes = [models.Index(fields=["lead", "canal", "-at"], name="consent_lead_canal_at")]
+
+    def __str__(self) -> str:
+        return f"{self.canal}: {self.estado} ({self.base_legal})"

@@ -16,9 +16,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.context import current_via
 from config.errors import ConflictError, PermissionDenied, ValidationError
 from config.locking import lock_row, save_fields
-from leads import routing, signals, validation
+from leads import consent, routing, signals, validation
 from leads.models import (
     CLOSED_STATUSES,
     Lead,
@@ -194,6 +195,11 @@ def lead_create(
         _raise_duplicate(existing)
     _record_status_change(lead=lead, from_status="", to_status=lead.status, actor=actor, at=now)
     routing.leads_route_record(organization=organization, assignments=assignments)
+    for flag in consent.CANAL_OF:
+        if getattr(lead, flag):
+            consent.record_flag_change(
+                lead=lead, flag=flag, revoked=True, actor=actor, origem=current_via()
+            )
     signals.lead_created.send(sender=Lead, lead=lead, actor=actor)
     if lead.status == LeadStatus.CONVERTIDO:
         _after_status_change(lead, "", actor)
@@ -201,8 +207,18 @@ def lead_create(
 
 
 @transaction.atomic
-def lead_update(*, lead: Lead, actor: Membership | None, data: dict[str, Any]) -> Lead:
-    """Updates a lead; a status change is recorded and its effects applied."""
+def lead_update(
+    *,
+    lead: Lead,
+    actor: Membership | None,
+    data: dict[str, Any],
+    consent_recorded: bool = False,
+) -> Lead:
+    """Updates a lead; a status change is recorded and its effects applied.
+
+    An opt-out flag change appends its consent ledger entry (leads.consent), unless the
+    caller is the ledger itself (`consent_recorded`).
+    """
     lead = Lead.objects.select_for_update().select_related("organization").get(pk=lead.pk)
     if "status" in data or "motivo_perda" in data:
         check_status_rules(
@@ -210,11 +226,16 @@ def lead_update(*, lead: Lead, actor: Membership | None, data: dict[str, Any]) -
             to_status=data.get("status", lead.status),
             motivo_perda=data.get("motivo_perda", lead.motivo_perda),
         )
-    return _update_locked(lead=lead, actor=actor, data=data)
+    return _update_locked(lead=lead, actor=actor, data=data, consent_recorded=consent_recorded)
 
 
 def _update_locked(
-    *, lead: Lead, actor: Membership | None, data: dict[str, Any], motivo: str = ""
+    *,
+    lead: Lead,
+    actor: Membership | None,
+    data: dict[str, Any],
+    motivo: str = "",
+    consent_recorded: bool = False,
 ) -> Lead:
     """Applies `data` to a lead locked by the caller (rules already checked)."""
     before = {field: getattr(lead, field) for field in TRACKED_FIELDS}
@@ -247,6 +268,16 @@ def _update_locked(
             raise
         _raise_duplicate(existing)
     changed = {field for field in TRACKED_FIELDS if getattr(lead, field) != before[field]}
+    if not consent_recorded:
+        for flag in consent.CANAL_OF:
+            if flag in changed:
+                consent.record_flag_change(
+                    lead=lead,
+                    flag=flag,
+                    revoked=getattr(lead, flag),
+                    actor=actor,
+                    origem=current_via(),
+                )
     if status_changed:
         _record_status_change(
             lead=lead,

@@ -4,6 +4,7 @@ from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from leads.api import views
+from leads.api.consents import LeadConsentViewSet
 from leads.api.csv_views import LeadImportViewSet
 from leads.api.routing import MemberAbsenceViewSet, RoutingRuleViewSet
 
@@ -21,9 +22,12 @@ interactions.register("interactions", views.InteractionViewSet, basename="lead-i
 
 qualification = views.QualificationViewSet.as_view({"get": "retrieve", "put": "update"})
 
+consents = LeadConsentViewSet.as_view({"get": "retrieve", "put": "update"})
+
 urlpatterns = [
     path("", include(router.urls)),
     path("leads/<uuid:lead_pk>/", include(interactions.urls)),
     path("members/<uuid:member_pk>/", include(absences.urls)),
     path("leads/<uuid:lead_pk>/qualification/", qualification, name="lead-qualification"),
+    path("leads/<uuid:lead_pk>/consents/", consents, name="lead-consents"),
 ]

@@ -95,6 +95,7 @@ BUILDERS: dict[str, Builder] = {
     "leads/{}/qualification/": lambda b: f"leads/{_qualification(b)}/qualification/",
     "leads/{}/sync-crm/": lambda b: f"leads/{_lead(b)}/sync-crm/",
     "leads/{}/reopen/": lambda b: f"leads/{_lead(b)}/reopen/",
+    "leads/{}/consents/": lambda b: f"leads/{_lead(b)}/consents/",
     "tasks/{}/": lambda b: f"tasks/{TaskFactory(responsavel=b.closer).pk}/",
     "imports/{}/": lambda b: f"imports/{_import(b)}/",
     "mentorados/{}/": lambda b: f"mentorados/{MentoradoFactory(organization=b.org).pk}/",

@@ -61,7 +61,8 @@ from integrations.whatsapp.payloads import (
 )
 from integrations.whatsapp.signature import verify_signature
 from leads import signals
-from leads.models import Lead
+from leads.consent import consent_set, is_stop_word
+from leads.models import ConsentCanal, ConsentEstado, Lead
 from leads.phones import InvalidPhone, normalize_phone, phone_match_key
 
 logger = logging.getLogger(__name__)
@@ -524,6 +525,15 @@ def inbound_message_process(
         logger.info("whatsapp message %s from an unknown number kept without lead", row.pk)
         return
     WhatsAppMessage.objects.filter(pk=row.pk).update(lead=lead)
+    if is_stop_word(message.text):
+        # "PARAR" / "SAIR" / "STOP" alone: the person withdraws WhatsApp (consent ledger).
+        consent_set(
+            lead=lead,
+            canal=ConsentCanal.WHATSAPP,
+            estado=ConsentEstado.REVOGADO,
+            origem="whatsapp",
+            evidencia={"mensagem_id": str(row.pk), "texto": (message.text or "").strip()[:20]},
+        )
     if created or message.type in NOT_A_REPLY:
         # A first message creates the lead; it is not a reply to anything we sent.
         return

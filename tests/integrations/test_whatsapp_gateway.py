@@ -420,3 +420,32 @@ def test_the_admin_shows_only_the_staff_members_organizations(org_a, org_b, clie
     response = client.post(f"{ADMIN}add/", {"organization": str(org_b.org.pk), "nome": "x"})
     assert response.status_code == 200  # form error: not a choice
     assert WhatsAppGateway.objects.count() == 1
+
+
+# -- consent: a STOP word revokes WhatsApp ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "revoked"),
+    [
+        ("PARAR", True),
+        (" sair ", True),
+        ("Stop!", True),
+        ("quero parar de receber", False),
+        ("paradas", False),
+    ],
+)
+def test_a_stop_word_alone_revokes_whatsapp(org_a, gateway, post, text, revoked):
+    from leads.models import ConsentRecord
+
+    lead = LeadFactory(organization=org_a.org, telefone="+5511987654321")
+    post(gateway["path"], {"from": "5511987654321", "body": text, "timestamp": 1764950400})
+
+    lead.refresh_from_db()
+    assert lead.opt_out_whatsapp is revoked
+    entries = ConsentRecord.objects.filter(lead=lead)
+    assert entries.count() == int(revoked)
+    if revoked:
+        entry = entries.get()
+        assert (entry.canal, entry.estado, entry.origem) == ("whatsapp", "revogado", "whatsapp")
+        assert entry.evidencia["mensagem_id"] == str(WhatsAppMessage.objects.get().pk)
