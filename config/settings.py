@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "mentorados",
     "followup",
     "integrations",
+    # Above every app of ours: audit trail (historical tables), access log, LGPD requests.
+    "privacy",
     # django-unfold's theme before the admin; its default AppConfig would swap admin.site for
     # its own, so the basic one is used and config.admin_site's subclass is the default site.
     "unfold.apps.BasicAppConfig",
@@ -88,6 +90,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     # Login lockouts (admin, browsable API and the token endpoint), see docs/hardening.md.
     "axes",
+    "simple_history",
 ]
 # Benchmark tooling (bench/: the data set command, the framework-floor route) is not part of
 # production: the app is installed only when BENCH is on (bench/run and the tests' settings).
@@ -112,6 +115,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The audit trail's "who": the request's user (DRF sets it on the request it wraps).
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # django-prometheus's, with the method label bounded (config/middleware.py).

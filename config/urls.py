@@ -59,6 +59,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("mentorados.urls")),
     path("", include("followup.urls")),
     path("", include("integrations.urls")),
+    path("", include("privacy.urls")),
 ]
 if settings.BENCH_ENDPOINTS:
     api_v1.append(path("", include("bench.urls")))

@@ -17,6 +17,8 @@ Keyword arguments:
   bulk daily decay) for the leads whose lead_score or temperatura changed; cheap per batch
 - lead_replied: lead, channel ("whatsapp", "email", ...), message (text), received_at - an
   inbound reply from the lead (WhatsApp webhook, or POST /api/v1/followup/responses/)
+- leads_exported: organization, actor, filtro (the query parameters), linhas (None when
+  streamed) - personal data read in bulk (CSV export); the privacy app logs it
 """
 
 from __future__ import annotations
@@ -32,3 +34,4 @@ interaction_created = Signal()
 qualification_saved = Signal()
 lead_scores_changed = Signal()
 lead_replied = Signal()
+leads_exported = Signal()

@@ -96,6 +96,7 @@ BUILDERS: dict[str, Builder] = {
     "leads/{}/sync-crm/": lambda b: f"leads/{_lead(b)}/sync-crm/",
     "leads/{}/reopen/": lambda b: f"leads/{_lead(b)}/reopen/",
     "leads/{}/consents/": lambda b: f"leads/{_lead(b)}/consents/",
+    "leads/{}/history/": lambda b: f"leads/{_lead(b)}/history/",
     "tasks/{}/": lambda b: f"tasks/{TaskFactory(responsavel=b.closer).pk}/",
     "imports/{}/": lambda b: f"imports/{_import(b)}/",
     "mentorados/{}/": lambda b: f"mentorados/{MentoradoFactory(organization=b.org).pk}/",

@@ -30,7 +30,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api.exceptions import PayloadTooLarge
-from leads import csv_io
+from leads import csv_io, signals
 from leads.models import Lead, LeadImport, LeadImportStatus
 from organizations.permissions import SALES_ROLES
 from organizations.scoping import OrgScopedMixin, request_membership
@@ -161,6 +161,12 @@ class LeadCsvMixin:
                 {"formato": [_("Use excel ou csv.")]},
             )
         queryset: QuerySet[Lead] = view.filter_queryset(view.get_queryset())
+        signals.leads_exported.send(
+            sender=Lead,
+            organization=view.organization,
+            actor=view.membership,
+            filtro=dict(request.query_params.items()),
+        )
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
         response = StreamingHttpResponse(
             (
