@@ -94,6 +94,14 @@ def sections() -> list[dict[str, Any]]:
             ],
         },
         {
+            "title": _("Privacidade"),
+            "separator": True,
+            "items": [
+                _model(_("Acessos a dados pessoais"), "policy", "privacy.dataaccesslog"),
+                _model(_("Histórico de leads"), "history", "privacy.historicallead"),
+            ],
+        },
+        {
             "title": _("Integrações"),
             "separator": True,
             "items": [

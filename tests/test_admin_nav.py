@@ -17,7 +17,7 @@ def test_every_sidebar_model_is_registered_and_every_link_resolves():
                 assert label in registered, label
 
 
-OUR_APPS = {"organizations", "leads", "mentorados", "followup", "integrations"}
+OUR_APPS = {"organizations", "leads", "mentorados", "followup", "integrations", "privacy"}
 
 
 def test_every_model_of_ours_is_in_the_sidebar():

@@ -180,3 +180,29 @@ def test_reading_the_history_and_exporting_csv_are_logged(org_a, org_b, client_f
     assert {item["tipo"] for item in listed.json()["data"]} == {"audit_read", "csv_export"}
     assert client_for(org_a.closer).get("/api/v1/privacy/access-log/").status_code == 403
     assert client_for(org_b.admin).get("/api/v1/privacy/access-log/").json()["data"] == []
+
+
+def test_the_admin_shows_the_trail_and_the_access_log_read_only(org_a, org_b):
+    lead = LeadFactory(organization=org_a.org, nome_completo="Carla")
+    LeadFactory(organization=org_b.org, nome_completo="Outra Org")
+    user = org_a.admin.user
+    user.is_staff = True
+    user.save()
+    client = Client()
+    client.force_login(user)
+
+    page = client.get(f"/admin/privacy/historicallead/?q={lead.pk}")
+
+    assert page.status_code == 200
+    shown = [str(row.nome_completo) for row in page.context["cl"].result_list]
+    assert shown == ["Carla"]
+    log = DataAccessLog.objects.get(tipo="audit_read")
+    assert log.filtro == {"q": str(lead.pk)} and log.via == "admin"
+    record = lead.history.get()
+    assert (
+        client.post(
+            f"/admin/privacy/historicallead/{record.history_id}/change/", {"nome_completo": "x"}
+        ).status_code
+        == 403
+    )
+    assert client.get("/admin/privacy/dataaccesslog/").status_code == 200
