@@ -573,6 +573,21 @@ class LeadAssignment(models.Model):
     motivo = models.CharField(_("motivo"), max_length=300)
     at = models.DateTimeField(_("em"), default=timezone.now)
 
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "lead_assignments"
+        verbose_name = _("atribuição automática")
+        verbose_name_plural = _("atribuições automáticas")
+        ordering = ["-at"]
+        indexes = [
+            models.Index(fields=["membership", "at"], name="lead_assignment_member_day"),
+            models.Index(fields=["lead", "at"], name="lead_assignment_lead"),
+        ]
+
+    def __str__(self) -> str:
+        return self.motivo
+
 
 # --- consent (LGPD) ---------------------------------------------------------------------------
 
@@ -620,18 +635,6 @@ class ConsentRecord(models.Model):
     objects = OrgManager()
 
     class Meta:
-        db_table = "lead_assignments"
-        verbose_name = _("atribuição automática")
-        verbose_name_plural = _("atribuições automáticas")
-        ordering = ["-at"]
-        indexes = [
-            models.Index(fields=["membership", "at"], name="lead_assignment_member_day"),
-            models.Index(fields=["lead", "at"], name="lead_assignment_lead"),
-        ]
-
-    def __str__(self) -> str:
-        return self.motivo
-
         db_table = "lead_consents"
         verbose_name = _("registro de consentimento")
         verbose_name_plural = _("registros de consentimento")
