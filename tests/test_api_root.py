@@ -95,3 +95,21 @@ def test_lists_show_the_filter_form_in_the_browsable_api(org_a, client_for):
     assert page.status_code == 200
     assert 'name="closer_id"' in html
     assert 'name="updated_since"' in html
+
+
+def test_a_lead_links_to_what_hangs_off_it(org_a, client_for):
+    from tests.factories import LeadFactory
+
+    lead = LeadFactory(organization=org_a.org)
+    client = client_for(org_a.closer)
+    links = client.get(f"/api/v1/leads/{lead.pk}/").json()["links"]
+    base = f"http://testserver/api/v1/leads/{lead.pk}/"
+    assert links == {
+        "interactions": f"{base}interactions/",
+        "qualification": f"{base}qualification/",
+        "tasks": f"http://testserver/api/v1/tasks/?lead_id={lead.pk}",
+        "timeline": f"{base}timeline/",
+        "followups": f"http://testserver/api/v1/followup/executions/?lead_id={lead.pk}",
+    }
+    for name in ("interactions", "tasks", "timeline", "followups"):
+        assert client.get(links[name]).status_code == 200, name

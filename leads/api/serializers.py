@@ -12,7 +12,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import ISO_8601, serializers
+from rest_framework.reverse import reverse
 from rest_framework.settings import api_settings
 
 from config import errors
@@ -429,3 +431,44 @@ class TaskSerializer(StrictModelSerializer):
         return bool(
             task.status == "pendente" and task.vencimento and task.vencimento < timezone.now()
         )
+
+
+class LeadLinksSerializer(serializers.Serializer[Any]):
+    interactions = serializers.URLField(label=gettext_lazy("Interações"))
+    qualification = serializers.URLField(label=gettext_lazy("Qualificação"))
+    tasks = serializers.URLField(label=gettext_lazy("Tarefas"))
+    timeline = serializers.URLField(label=gettext_lazy("Linha do tempo"))
+    followups = serializers.URLField(label=gettext_lazy("Follow-ups"))
+
+
+class LeadDetailSerializer(LeadSerializer):
+    """One lead (detail, PUT/PATCH answers) with links to what hangs off it: the browsable API
+    and clients follow them instead of building URLs."""
+
+    links = serializers.SerializerMethodField(label=gettext_lazy("Links"))
+
+    class Meta(LeadSerializer.Meta):
+        fields = [*LeadSerializer.Meta.fields, "links"]
+
+    def to_representation(self, instance: Lead) -> dict[str, Any]:
+        # The lead's own fields through the context-free fast path, then the links, which
+        # need the request (absolute URLs).
+        representation: dict[str, Any] = _represent(LeadSerializer, instance)
+        representation["links"] = self.get_links(instance)
+        return representation
+
+    @extend_schema_field(LeadLinksSerializer)
+    def get_links(self, lead: Lead) -> dict[str, str]:
+        request = self.context.get("request")
+
+        def url(name: str, kwargs: dict[str, Any] | None = None, query: str = "") -> str:
+            return str(reverse(name, kwargs=kwargs, request=request)) + query
+
+        nested = {"lead_pk": lead.pk}
+        return {
+            "interactions": url("lead-interaction-list", nested),
+            "qualification": url("lead-qualification", nested),
+            "tasks": url("task-list", query=f"?lead_id={lead.pk}"),
+            "timeline": url("lead-timeline", {"pk": lead.pk}),
+            "followups": url("followup-execution-list", query=f"?lead_id={lead.pk}"),
+        }

@@ -21,6 +21,7 @@ from leads.api.filters import InteractionFilter, LeadFilter, TaskFilter
 from leads.api.reports import DASHBOARD_ROLES, LeadReportsMixin
 from leads.api.serializers import (
     InteractionSerializer,
+    LeadDetailSerializer,
     LeadReopenSerializer,
     LeadSerializer,
     QualificationSerializer,
@@ -58,6 +59,9 @@ class LeadAccessMixin(OrgScopedMixin):
             409: OpenApiResponse(description="Email ou telefone já cadastrado"),
         },
     ),
+    retrieve=extend_schema(responses=LeadDetailSerializer),
+    update=extend_schema(request=LeadSerializer, responses=LeadDetailSerializer),
+    partial_update=extend_schema(request=LeadSerializer, responses=LeadDetailSerializer),
 )
 class LeadViewSet(
     ConditionalUpdateMixin,
@@ -92,6 +96,13 @@ class LeadViewSet(
         if getattr(self, "swagger_fake_view", False):  # OpenAPI generation: no requester
             return Lead.objects.none()
         return selectors.lead_list_queryset(membership=self.membership)
+
+    def get_serializer_class(self) -> Any:
+        # The detail (and the answer to an edit) carries links; a list stays lean. If-Match
+        # hashes the same representation a GET returned (config.api.sync).
+        if self.action in ("retrieve", "update", "partial_update"):
+            return LeadDetailSerializer
+        return super().get_serializer_class()
 
     def paginate_queryset(self, queryset: Any) -> Any:
         page = super().paginate_queryset(queryset)
