@@ -281,7 +281,8 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        # Depth-limited, refuses NUL and lone surrogates (config/api/parsers.py).
+        "config.api.parsers.SafeJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -461,6 +462,9 @@ HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)
 
 # Benchmark-only routes (bench/urls.py: the framework floor), with BENCH on. bench/run sets both.
 BENCH_ENDPOINTS = BENCH and env.bool("BENCH_ENDPOINTS", default=False)
+
+# Deepest bracket nesting a JSON body may have (deeper: 400, see config/api/parsers.py).
+API_JSON_MAX_DEPTH = 32
 
 # Outbound URLs chosen by an organization (CRM, WhatsApp, webhooks) must be public https URLs
 # (integrations/net.py: no SSRF into the network). Only an explicit

@@ -21,6 +21,15 @@ from leads import selectors
 from leads.models import Lead, LeadInteraction, LeadStatus, Task, TaskStatus, Temperatura
 from organizations.filters import MemberOrMeFilter
 
+# Dates a filter accepts: a bound like 9999-12-31 would overflow when a day is added to it.
+MIN_YEAR, MAX_YEAR = 1900, 2200
+
+
+def _out_of_range() -> forms.ValidationError:
+    return forms.ValidationError(
+        _("Data fora do intervalo aceito (%(min)s a %(max)s).") % {"min": MIN_YEAR, "max": MAX_YEAR}
+    )
+
 
 class DateOrDateTimeField(forms.CharField):
     """ISO date (`2026-11-29`) or datetime with offset; returns (value, is_bare_date)."""
@@ -33,6 +42,8 @@ class DateOrDateTimeField(forms.CharField):
             # parse_datetime also accepts a bare date (as midnight UTC), so test that form first.
             day = parse_date(text) if len(text) == 10 else None
             if day is not None:
+                if not MIN_YEAR <= day.year <= MAX_YEAR:
+                    raise _out_of_range()
                 return day, True
             moment = parse_datetime(text)
         except ValueError:
@@ -40,6 +51,8 @@ class DateOrDateTimeField(forms.CharField):
         if moment is not None:
             if timezone.is_naive(moment):
                 moment = timezone.make_aware(moment, timezone.get_default_timezone())
+            if not MIN_YEAR <= moment.year <= MAX_YEAR:
+                raise _out_of_range()
             return moment, False
         raise forms.ValidationError(_("Data inválida. Use AAAA-MM-DD ou data e hora ISO 8601."))
 
