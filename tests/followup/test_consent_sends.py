@@ -25,9 +25,11 @@ def test_a_step_without_a_legal_basis_is_skipped_and_logged(org_a, fake_whatsapp
     stats = dispatch_due()
 
     assert fake_whatsapp.calls == []
-    assert stats.skipped == 1 and len(mail.outbox) == 1
+    assert stats.skipped == 1
+    assert len(mail.outbox) == 1
     skipped = execution.logs.get(evento=LogEvent.SKIPPED)
-    assert skipped.tipo_acao == "whatsapp" and "base legal" in skipped.message
+    assert skipped.tipo_acao == "whatsapp"
+    assert "base legal" in skipped.message
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.COMPLETED
 

@@ -68,7 +68,8 @@ def test_put_appends_entries_and_flips_the_opt_out_flags(org_a, client_for):
     lead.refresh_from_db()
     assert (lead.opt_out_email, lead.opt_out_whatsapp) == (False, True)
     entry = ConsentRecord.objects.get(canal="email")
-    assert entry.actor == org_a.closer and entry.evidencia == {"texto": "aceite no formulário"}
+    assert entry.actor == org_a.closer
+    assert entry.evidencia == {"texto": "aceite no formulário"}
     # The lead API keeps opt_out_* as the ledger's view.
     detail = client.get(f"/api/v1/leads/{lead.pk}/").json()
     assert (detail["opt_out_email"], detail["opt_out_whatsapp"]) == (False, True)
@@ -90,7 +91,8 @@ def test_patching_an_opt_out_flag_writes_the_ledger(org_a, client_for):
     entry = ConsentRecord.objects.get(lead=lead)
     assert (entry.canal, entry.estado, entry.origem) == ("email", "revogado", "api")
     states = client_for(org_a.closer).get(url(lead)).json()
-    assert states[0]["estado"] == "revogado" and states[0]["origem"] == "api"
+    assert states[0]["estado"] == "revogado"
+    assert states[0]["origem"] == "api"
 
 
 def test_a_lead_created_opted_out_starts_its_ledger(org_a, client_for):

@@ -65,7 +65,8 @@ def test_it_records_job_changes_without_an_actor(org_a, client_for):
     lead_services.lead_update(lead=lead, actor=None, data={"empresa": "Y"})
 
     latest = history(client_for(org_a.admin), lead)[0]
-    assert latest["actor"] is None and latest["via"] == "job"
+    assert latest["actor"] is None
+    assert latest["via"] == "job"
     assert latest["changes"] == {"empresa": ["X", "Y"]}
 
 
@@ -173,7 +174,8 @@ def test_reading_the_history_and_exporting_csv_are_logged(org_a, org_b, client_f
     logs = {log.tipo: log for log in DataAccessLog.objects.all()}
     assert logs["audit_read"].filtro == {"lead_id": str(lead.pk)}
     assert logs["csv_export"].filtro == {"status": "novo", "formato": "csv"}
-    assert logs["csv_export"].actor == org_a.closer and logs["csv_export"].via == "api"
+    assert logs["csv_export"].actor == org_a.closer
+    assert logs["csv_export"].via == "api"
 
     listed = client_for(org_a.admin).get("/api/v1/privacy/access-log/")
     assert listed.status_code == 200
@@ -197,7 +199,8 @@ def test_the_admin_shows_the_trail_and_the_access_log_read_only(org_a, org_b):
     shown = [str(row.nome_completo) for row in page.context["cl"].result_list]
     assert shown == ["Carla"]
     log = DataAccessLog.objects.get(tipo="audit_read")
-    assert log.filtro == {"q": str(lead.pk)} and log.via == "admin"
+    assert log.filtro == {"q": str(lead.pk)}
+    assert log.via == "admin"
     record = lead.history.get()
     assert (
         client.post(
