@@ -31,7 +31,7 @@ from leads.api.reports import DASHBOARD_ROLES, PerformanceQuerySerializer
 from leads.models import LeadStatus, Temperatura
 from mentorados.api.serializers import DashboardQuerySerializer
 from mentorados.selectors import mentorado_dashboard, nps_by_month
-from organizations.models import Membership, Role
+from organizations.models import Membership, OrganizationNps, Role
 
 PERIODS = (7, 30, 90, 180, 365)
 MENTEE_PERIODS = (3, 6, 12, 24, 36)
@@ -322,5 +322,9 @@ def painel(request: HttpRequest) -> HttpResponse:
                 .only("id", "nome_completo")
             )
     context["mentees"] = _mentees(membership, request)
+    # The organization's stored 90-day NPS (kept by mentorados' feedback service).
+    context["nps_org"] = OrganizationNps.objects.filter(
+        organization_id=membership.organization_id
+    ).first()
     errors = [*context.get("sales", {}).get("errors", []), *context["mentees"]["errors"]]
     return render(request, "admin/painel.html", context, status=400 if errors else 200)

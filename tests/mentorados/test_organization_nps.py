@@ -128,3 +128,25 @@ def test_each_organization_sees_only_its_own_figure(org_a, org_b, client_for):
     assert client_for(org_a.admin).get("/api/v1/organization/").json()["nps_atual"] == -100
     body_b = client_for(org_b.admin).get("/api/v1/organization/").json()
     assert (body_b["nps_atual"], body_b["nps_respostas_90d"]) == (None, 0)
+
+
+def test_the_painel_shows_the_organization_nps(org_a):
+    from django.test import Client
+
+    mentee = MentoradoFactory(organization=org_a.org, mentor=org_a.mentor)
+    services.feedback_create(
+        mentorado=mentee,
+        actor=None,
+        data={"nota_nps": 10, "nota_geral": 9, "data_feedback": organization_today(org_a.org)},
+    )
+    user = org_a.admin.user
+    user.is_staff = True
+    user.save()
+    client = Client()
+    client.force_login(user)
+
+    response = client.get("/admin/painel/")
+
+    assert response.status_code == 200
+    assert response.context["nps_org"].nps_atual == 100
+    assert 'data-figure="nps-org"' in response.content.decode()
