@@ -81,10 +81,14 @@ def _duplicate_of(
     return queryset.only("id").first()
 
 
-def _raise_duplicate(existing: Lead) -> None:
+def _raise_duplicate(existing: Lead, actor: Membership | None = None) -> None:
+    """409; the existing lead's id only for a requester who may see that lead (a closer of an
+    `atribuidos` organization must not learn the ids of other closers' leads)."""
+    details: dict[str, Any] = {}
+    if actor is None or Lead.objects.filter(pk=existing.pk).visible_to(actor).exists():
+        details["existing_id"] = str(existing.pk)
     raise ConflictError(
-        _("Já existe um lead com este email ou telefone nesta organização."),
-        details={"existing_id": str(existing.pk)},
+        _("Já existe um lead com este email ou telefone nesta organização."), details=details
     )
 
 
@@ -179,7 +183,7 @@ def lead_create(
     check_status_rules(from_status="", to_status=lead.status, motivo_perda=lead.motivo_perda)
     existing = _duplicate_of(organization=organization, email=email, telefone=telefone)
     if existing is not None:
-        _raise_duplicate(existing)
+        _raise_duplicate(existing, actor)
     now = timezone.now()
     lead.telefone_chave = phone_match_key(lead.telefone)
     _apply_status_side_effects(lead, "", now)
@@ -192,7 +196,7 @@ def lead_create(
         existing = _duplicate_of(organization=organization, email=email, telefone=telefone)
         if existing is None:
             raise
-        _raise_duplicate(existing)
+        _raise_duplicate(existing, actor)
     _record_status_change(lead=lead, from_status="", to_status=lead.status, actor=actor, at=now)
     routing.leads_route_record(organization=organization, assignments=assignments)
     for flag in consent.CANAL_OF:
@@ -248,7 +252,7 @@ def _update_locked(
             organization=lead.organization, email=email, telefone=telefone, exclude=lead.pk
         )
         if existing is not None:
-            _raise_duplicate(existing)
+            _raise_duplicate(existing, actor)
     for field, value in data.items():
         setattr(lead, field, value)
     lead.telefone_chave = phone_match_key(lead.telefone)
@@ -266,7 +270,7 @@ def _update_locked(
         )
         if existing is None:
             raise
-        _raise_duplicate(existing)
+        _raise_duplicate(existing, actor)
     changed = {field for field in TRACKED_FIELDS if getattr(lead, field) != before[field]}
     if not consent_recorded:
         for flag in consent.CANAL_OF:

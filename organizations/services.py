@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from config.errors import ConflictError
 from config.jobs import enqueue
@@ -110,10 +111,30 @@ def member_update(*, membership: Membership, actor: Membership, **changes: Any) 
         )
         if not other_admins.exists():
             raise ConflictError(_("A organização precisa de pelo menos um administrador ativo."))
+    deactivating = membership.ativo and changes.get("ativo", True) is False
     for field, value in changes.items():
         setattr(membership, field, value)
     save_fields(membership, changes)
+    if deactivating:
+        refresh_tokens_revoke(user_id=membership.user_id)
     return membership
+
+
+def refresh_tokens_revoke(*, user_id: int) -> int:
+    """Blacklists every outstanding refresh token of the user (simplejwt's blacklist app).
+
+    A deactivated member must not keep rotating a refresh token: access tokens already issued
+    are refused by the membership check on every request, and a new refresh needs a login.
+    Tokens are per user, not per organization, so the user's other organizations need a new
+    login too.
+    """
+    outstanding = OutstandingToken.objects.filter(user_id=user_id).exclude(
+        blacklistedtoken__isnull=False
+    )
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
+    )
+    return len(outstanding)
 
 
 def member_deactivate(*, membership: Membership, actor: Membership) -> Membership:
