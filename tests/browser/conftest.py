@@ -15,6 +15,7 @@ Fixtures for every browser test:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,11 @@ def page(
         extra_http_headers={"Accept-Language": "pt-BR,pt;q=0.9"},
     )
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    # Every admin page opens the notifications Server-Sent Events stream. Under the live
+    # server (WSGI) a stream holds a request thread and django-eventstream's listener, which
+    # kept the pytest process from exiting after the tests: the stream is refused here (the
+    # page falls back to showing no live badge); tests/sync covers the stream itself.
+    context.route(re.compile(r"/api/v1/notifications/stream/"), lambda route: route.abort())
     page = context.new_page()
     try:
         yield page
