@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from config.errors import ConflictError
 from config.metrics import WEBHOOK_NOTIFICATIONS
+from config.text import storable
 from integrations.models import (
     MessageDirection,
     MessageStatus,
@@ -497,16 +498,17 @@ def inbound_message_process(
         organization=organization,
         account=source.account,
         direction=MessageDirection.IN,
-        wamid=message.wamid,
-        from_phone=message.from_phone[:20],
+        wamid=storable(message.wamid),
+        from_phone=storable(message.from_phone)[:20],
         to_phone=source.to_phone[:20],
         phone_key=key[:20],
-        message_type=message.type[:30],
-        body=message.text or "",
+        message_type=storable(message.type)[:30],
+        # Provider text: NUL / lone surrogates dropped so the message is always stored.
+        body=storable(message.text or ""),
         status=MessageStatus.RECEIVED,
         received_at=message.timestamp,
-        context_wamid=(message.context_wamid or "")[:255],
-        payload=message.raw,
+        context_wamid=storable(message.context_wamid or "")[:255],
+        payload=storable(message.raw),
     )
     # INSERT ... ON CONFLICT DO NOTHING: a redelivered wamid inserts nothing. The primary key
     # is generated here, so "is our row there?" tells whether this call stored it.

@@ -444,3 +444,14 @@ def test_the_sweep_requeues_stuck_notifications_and_prunes_old_ones(
     stuck.refresh_from_db()
     assert stuck.processed_at is not None
     assert WhatsAppMessage.objects.get().wamid == "wamid.S"
+
+
+@pytest.mark.parametrize("bad", ["\u0000", "\ud800"])
+def test_it_stores_a_message_with_text_the_database_cannot_hold(org_a, account, deliver, bad):
+    """NUL and a lone surrogate (as JSON escapes in Meta's body) are dropped, not fatal."""
+    deliver(notification(messages=[text_message("wamid.NUL", "5511987654321", f"Oi{bad}!")]))
+
+    message = WhatsAppMessage.objects.get()
+    assert message.body == "Oi!"
+    assert message.payload["text"]["body"] == "Oi!"
+    assert WebhookNotification.objects.get().error == ""
