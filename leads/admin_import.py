@@ -155,7 +155,7 @@ class LeadImportAdmin(OrgScopedAdmin):
         "created_count",
         "duplicates_skipped",
         "invalid_rows",
-        "created_by",
+        "uploaded_by",
         "organization",
     ]
     list_filter = ["status"]
@@ -163,6 +163,10 @@ class LeadImportAdmin(OrgScopedAdmin):
     search_fields = ["filename"]
     date_hierarchy = "created_at"
     list_per_page = 50
+
+    @admin.display(description=gettext_lazy("Enviada por"), ordering="created_by")
+    def uploaded_by(self, obj: LeadImport) -> str:
+        return obj.created_by.nome_completo if obj.created_by else "—"
 
     # --- scope and permissions (the API's rule: import roles; sellers their own) ----------
 
