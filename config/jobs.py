@@ -226,6 +226,7 @@ _COALESCED: dict[str, Coalesced] = {}
 # was lost (a deferred block that never exited, a flag that expired with its job).
 PENDING_INDEX = "jobs:pending-index"
 ADD_CHUNK = 2000
+HELD_TTL = 300  # refreshed by every batch a deferred block pushes
 
 
 def _coalesced(name: str) -> Coalesced:
@@ -286,12 +287,16 @@ class Coalesced:
         key, ids = payload["key"], payload["ids"]
         redis = self._redis()
         pending = self.pending_key(key)
+        deferred = _deferred.get()
         with redis.pipeline(transaction=False) as pipe:
             for start in range(0, len(ids), ADD_CHUNK):
                 pipe.sadd(pending, *ids[start : start + ADD_CHUNK])
             pipe.sadd(PENDING_INDEX, f"{self.name}|{key}")
+            if deferred is not None:
+                # Tells kick_pending that a live deferred block will enqueue the job; expires
+                # if the block's process dies, and the kick takes over.
+                pipe.set(f"{pending}:held", "1", ex=HELD_TTL)
             pipe.execute()
-        deferred = _deferred.get()
         if deferred is not None:
             deferred.add((self.name, key))
             return
@@ -376,7 +381,9 @@ def deferred_jobs() -> Iterator[None]:
         _deferred.reset(token)
         for name, key in sorted(held):
             try:
-                _coalesced(name).ensure_job(key)
+                coalesced = _coalesced(name)
+                coalesced._redis().delete(f"{coalesced.pending_key(key)}:held")
+                coalesced.ensure_job(key)
             except Exception:
                 logger.warning(
                     "deferred job not enqueued; the outbox drain will",
@@ -481,7 +488,8 @@ def outbox_drain(*, limit: int = 5000) -> int:
 
 
 def kick_pending() -> int:
-    """Enqueue the job of every pending set that has ids but no waiting job; returns how many."""
+    """Enqueue the job of every pending set that has ids but no waiting job and no live
+    deferred block holding it; returns how many."""
     redis = django_rq.get_connection("default")
     kicked = 0
     for raw in redis.smembers(PENDING_INDEX):
@@ -493,9 +501,13 @@ def kick_pending() -> int:
             redis.srem(PENDING_INDEX, raw)
             continue
         pending = coalesced.pending_key(key)
-        if not redis.exists(pending, f"{pending}:processing"):
-            redis.srem(PENDING_INDEX, raw)
+        if not redis.exists(pending):
+            # Ids being processed belong to a running job, or to a dead one that RQ retries.
+            if not redis.exists(f"{pending}:processing"):
+                redis.srem(PENDING_INDEX, raw)
             continue
+        if redis.exists(f"{pending}:held"):
+            continue  # a deferred block (a running import) enqueues it when it ends
         if coalesced.ensure_job(key):
             kicked += 1
     return kicked

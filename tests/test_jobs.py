@@ -417,3 +417,34 @@ def test_it_logs_the_rq_job_id_inside_a_worker(caplog, django_capture_on_commit_
     assert {r.job_id for r in records} == {job.id}
     org.refresh_from_db()
     assert org.nome == "Z"
+
+
+# --- coalesced requests: the drain's safety net -------------------------------------------------
+
+
+def test_the_drain_kicks_a_pending_set_whose_job_was_lost_but_not_a_held_or_running_one():
+    from config.jobs import PENDING_INDEX, Coalesced, deferred_jobs, kick_pending
+
+    probe = Coalesced(name="tests.test_jobs:kick", func=RENAME, queue="low")
+    redis = django_rq.get_connection("default")
+
+    def low_jobs() -> list[str]:
+        return [job.kwargs["organization_id"] for job in queue("low").get_jobs()]
+
+    # A live deferred block (an import) holds its key: no job until the block ends.
+    with deferred_jobs():
+        probe.push({"key": "held", "ids": ["a"]}, None)
+        assert kick_pending() == 0
+        assert low_jobs() == []
+    assert low_jobs() == ["held"]
+    # Ids whose job was lost (its flag expired with it): the kick enqueues one, once.
+    redis.sadd(probe.pending_key("lost"), "b")
+    redis.sadd(PENDING_INDEX, "tests.test_jobs:kick|lost")
+    assert kick_pending() == 1
+    assert kick_pending() == 0
+    assert sorted(low_jobs()) == ["held", "lost"]
+    # Ids a running (or dead, hence retried) job took are left to that job.
+    redis.sadd(f"{probe.pending_key('running')}:processing", "c")
+    redis.sadd(PENDING_INDEX, "tests.test_jobs:kick|running")
+    assert kick_pending() == 0
+    assert sorted(low_jobs()) == ["held", "lost"]
