@@ -632,6 +632,23 @@ class ConsentRecord(models.Model):
     )
     created_at = models.DateTimeField(_("registrado em"), default=timezone.now, editable=False)
 
+
+class LeadMerge(models.Model):
+    """Two leads merged into one: who, when, both ids, the choices and the values dropped."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # Plain ids, not foreign keys: the record outlives both rows.
+    target_id = models.UUIDField(_("lead mantido"), db_index=True)
+    merged_lead_id = models.UUIDField(_("lead mesclado (excluído)"), db_index=True)
+    merged_by = models.ForeignKey(
+        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    campos = models.JSONField(_("escolhas"), default=dict)
+    valores_descartados = models.JSONField(_("valores descartados"), default=dict)
+    valores_do_outro = models.JSONField(_("valores do lead mesclado"), default=dict)
+    at = models.DateTimeField(_("em"), default=timezone.now)
+
     objects = OrgManager()
 
     class Meta:
@@ -643,3 +660,11 @@ class ConsentRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.canal}: {self.estado} ({self.base_legal})"
+
+        db_table = "lead_merges"
+        verbose_name = _("mesclagem de leads")
+        verbose_name_plural = _("mesclagens de leads")
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.merged_lead_id} → {self.target_id}"

@@ -132,6 +132,7 @@ BUILDERS: dict[str, Builder] = {
     "integrations/crm-connections/{}/": lambda b: (
         f"integrations/crm-connections/{CRMConnectionFactory(organization=b.org).pk}/"
     ),
+    "leads/{}/merge/": lambda b: f"leads/{_lead(b)}/merge/",
     "routing-rules/{}/": lambda b: (
         f"routing-rules/{RoutingRule.objects.create(organization=b.org, nome='r').pk}/"
     ),

@@ -18,6 +18,7 @@ from config.api.sync import ConditionalUpdateMixin
 from leads import selectors, services
 from leads.api.csv_views import EXPORT_ROLES, IMPORT_ROLES, LeadCsvMixin
 from leads.api.filters import InteractionFilter, LeadFilter, TaskFilter
+from leads.api.merge import LeadMergeMixin
 from leads.api.reports import DASHBOARD_ROLES, LeadReportsMixin
 from leads.api.serializers import (
     InteractionSerializer,
@@ -65,6 +66,7 @@ class LeadAccessMixin(OrgScopedMixin):
 )
 class LeadViewSet(
     ConditionalUpdateMixin,
+    LeadMergeMixin,
     LeadReportsMixin,
     LeadCsvMixin,
     LeadAccessMixin,
