@@ -73,6 +73,9 @@ def sections() -> list[dict[str, Any]]:
                 _model(_("Interações"), "forum", "leads.leadinteraction"),
                 _model(_("Qualificações"), "fact_check", "leads.leadqualification"),
                 _model(_("Histórico de status"), "history", "leads.leadstatuschange"),
+                _model(_("Regras de distribuição"), "alt_route", "leads.routingrule"),
+                _model(_("Atribuições automáticas"), "assignment_ind", "leads.leadassignment"),
+                _model(_("Mesclagens de leads"), "merge", "leads.leadmerge"),
             ],
         },
         {
@@ -110,6 +113,8 @@ def sections() -> list[dict[str, Any]]:
                 _model(_("Mensagens de WhatsApp"), "sms", "integrations.whatsappmessage"),
                 _model(_("Webhooks recebidos"), "webhook", "integrations.webhooknotification"),
                 _model(_("Conexões de CRM"), "hub", "integrations.crmconnection"),
+                _model(_("Webhooks de saída"), "send", "integrations.webhookendpoint"),
+                _model(_("Entregas de webhook"), "outbox", "integrations.webhookdelivery"),
             ],
         },
         {
@@ -121,6 +126,7 @@ def sections() -> list[dict[str, Any]]:
                 _model(_("Notificações"), "notifications", "organizations.notification"),
                 _model(_("Usuários"), "person", "organizations.user"),
                 _model(_("Feriados"), "event", "organizations.organizationholiday"),
+                _model(_("Ausências de membros"), "beach_access", "organizations.memberabsence"),
                 _page(_("Documentação da API"), "api", "swagger-ui"),
                 _page(_("Filas e jobs"), "queue", "django_rq:home", _superuser),
             ],

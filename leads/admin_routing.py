@@ -11,7 +11,13 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 
 from leads.api.routing import ROUTABLE_ROLES, ConditionSerializer
-from leads.models import Distribuicao, LeadAssignment, RoutingRule, RoutingRuleMember
+from leads.models import (
+    Distribuicao,
+    LeadAssignment,
+    LeadMerge,
+    RoutingRule,
+    RoutingRuleMember,
+)
 from organizations.admin import OrgScopedAdmin, staff_organization_ids
 from organizations.models import MemberAbsence, Membership
 
@@ -198,6 +204,36 @@ class LeadAssignmentAdmin(ManagersOnlyAdmin):
     list_display = ["at", "lead", "membership", "motivo"]
     list_select_related = ["lead", "membership"]
     fields = ["at", "lead", "membership", "rule", "campo", "motivo"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request)
+
+
+@admin.register(LeadMerge)
+class LeadMergeAdmin(ManagersOnlyAdmin):
+    """The record of each merge (read-only; merges are made through the API)."""
+
+    list_display = ["at", "target_id", "merged_lead_id", "merged_by"]
+    list_select_related = ["merged_by"]
+    fields = [
+        "at",
+        "target_id",
+        "merged_lead_id",
+        "merged_by",
+        "campos",
+        "valores_descartados",
+        "valores_do_outro",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:

@@ -3,9 +3,9 @@
 Candidates (`lead_duplicate_candidates`), each pair once with a score in [0, 1] and reasons:
 - `telefone`: the same phone once Brazil's mobile ninth digit is ignored (`telefone_chave`),
   score 0.95 (the exact-phone rule already refuses identical numbers);
-- `nome`: similar names (PostgreSQL: pg_trgm similarity >= 0.6 through the organization-first
-  trigram index; SQLite: the same name ignoring case), score = similarity, raised when the
-  companies are also alike (`empresa`).
+- `nome`: similar names, accents and case ignored (PostgreSQL: pg_trgm similarity >= 0.6
+  through the organization-first trigram index `lead_org_name_fold`; SQLite: the same name
+  ignoring case), score = similarity, raised when the companies are also alike (`empresa`).
 Only leads the requester may see are paired; the newest `scan` leads are compared with all.
 
 Merging (`leads_merge`) keeps the target lead's id; for each field the chosen side's value;
@@ -119,18 +119,20 @@ def _similar_names(
     if connection.vendor != "postgresql":
         return _same_names(leads, recent)
     scoped_sql, scoped_params = leads.values("pk").query.sql_with_params()
-    # `upper(...) %` with the organization matches the list's trigram index (lead_org_search_trgm)
-    # so each recent lead's neighbours come from the index. The scoped subquery is Django's own
-    # compiled SQL with its parameters passed separately.
+    # The `%` over f_unaccent(lower(coalesce(nome))) within the organization is the expression of
+    # the lead_org_name_fold index, so each recent lead's neighbours come from the index. The
+    # scoped subquery is Django's own compiled SQL with its parameters passed separately.
+    name_a = "f_unaccent(lower(COALESCE(a.nome_completo, '')))"
+    name_b = "f_unaccent(lower(COALESCE(b.nome_completo, '')))"
     sql = f"""
-        SELECT a.id, b.id, similarity(upper(a.nome_completo), upper(b.nome_completo)),
+        SELECT a.id, b.id, similarity({name_a}, {name_b}),
                CASE WHEN a.empresa <> '' AND b.empresa <> ''
-                    THEN similarity(upper(a.empresa), upper(b.empresa)) END
+                    THEN similarity(f_unaccent(lower(a.empresa)), f_unaccent(lower(b.empresa)))
+               END
         FROM leads a JOIN leads b
-          ON b.organization_id = a.organization_id AND b.id <> a.id
-         AND upper(b.nome_completo) %% upper(a.nome_completo)
+          ON b.organization_id = a.organization_id AND b.id <> a.id AND {name_b} %% {name_a}
         WHERE a.id = ANY(%s) AND b.id IN ({scoped_sql})
-          AND similarity(upper(a.nome_completo), upper(b.nome_completo)) >= %s
+          AND similarity({name_a}, {name_b}) >= %s
     """  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_limit(%s)", [NAME_SIMILARITY])

@@ -168,6 +168,12 @@ class Lead(models.Model):
                 OpClass(F("telefone"), name="gin_trgm_ops"),
                 name="lead_org_search_fold",
             ),
+            # Duplicate candidates: names similar to a lead's own name (leads/merge.py).
+            GinIndex(
+                F("organization"),
+                OpClass(folded("nome_completo"), name="gin_trgm_ops"),
+                name="lead_org_name_fold",
+            ),
             # `tags`: JSON containment (tags @> '["x"]') within the organization.
             GinIndex(fields=["organization", "tags"], name="lead_org_tags"),
             models.Index(fields=["organization", "telefone_chave"], name="lead_org_phone_key"),

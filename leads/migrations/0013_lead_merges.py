@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0011_lead_routing'),
+        ('leads', '0012_search_unaccent'),
         ('organizations', '0007_member_absences'),
     ]
 
