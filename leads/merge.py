@@ -165,7 +165,8 @@ def _same_names(leads: QuerySet[Lead], recent: list[Any]) -> list[tuple[Any, Any
 
 def _attname(name: str) -> str:
     field = Lead._meta.get_field(name)
-    assert isinstance(field, Field)
+    if not isinstance(field, Field):
+        raise TypeError(f"{name} is not a concrete field")
     return field.attname
 
 

@@ -638,6 +638,18 @@ class ConsentRecord(models.Model):
     )
     created_at = models.DateTimeField(_("registrado em"), default=timezone.now, editable=False)
 
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "lead_consents"
+        verbose_name = _("registro de consentimento")
+        verbose_name_plural = _("registros de consentimento")
+        ordering = ["-at", "-created_at"]
+        indexes = [models.Index(fields=["lead", "canal", "-at"], name="consent_lead_canal_at")]
+
+    def __str__(self) -> str:
+        return f"{self.canal}: {self.estado} ({self.base_legal})"
+
 
 class LeadMerge(models.Model):
     """Two leads merged into one: who, when, both ids, the choices and the values dropped."""
@@ -658,15 +670,6 @@ class LeadMerge(models.Model):
     objects = OrgManager()
 
     class Meta:
-        db_table = "lead_consents"
-        verbose_name = _("registro de consentimento")
-        verbose_name_plural = _("registros de consentimento")
-        ordering = ["-at", "-created_at"]
-        indexes = [models.Index(fields=["lead", "canal", "-at"], name="consent_lead_canal_at")]
-
-    def __str__(self) -> str:
-        return f"{self.canal}: {self.estado} ({self.base_legal})"
-
         db_table = "lead_merges"
         verbose_name = _("mesclagem de leads")
         verbose_name_plural = _("mesclagens de leads")

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0012_search_unaccent'),
+        ('leads', '0013_consent_ledger'),
         ('organizations', '0007_member_absences'),
     ]
 

@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ('leads', '0013_lead_merges'),
+        ('leads', '0014_lead_merges'),
         ('organizations', '0007_member_absences'),
     ]
 
