@@ -24,6 +24,11 @@ def request_membership(request: Any) -> Membership:
     return membership
 
 
+# The lookup rule of routes whose primary key is a UUID (anything else is a 404 from the router,
+# never a query); viewsets set `lookup_value_regex = UUID_RE`.
+UUID_RE = "[0-9a-fA-F-]{36}"
+
+
 class OrgScopedMixin(GenericAPIView[Any]):
     """Base of every organization-owned viewset (put it before the DRF viewset class)."""
 

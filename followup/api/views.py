@@ -28,9 +28,7 @@ from followup.models import ExecutionStatus, FollowupExecution, FollowupSequence
 from leads import signals
 from leads.models import Lead
 from organizations.permissions import MANAGERS, SALES_ROLES
-from organizations.scoping import OrgScopedMixin
-
-UUID_RE = "[0-9a-fA-F-]{36}"
+from organizations.scoping import UUID_RE, OrgScopedMixin
 
 
 class SequenceFilter(django_filters.FilterSet):

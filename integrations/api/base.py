@@ -8,9 +8,7 @@ from rest_framework import mixins, serializers, viewsets
 
 from integrations.net import OutboundURLError, check_outbound_url
 from organizations.permissions import ADMIN_ONLY
-from organizations.scoping import OrgScopedMixin
-
-UUID_RE = "[0-9a-fA-F-]{36}"
+from organizations.scoping import UUID_RE, OrgScopedMixin
 
 
 class SecretField(serializers.CharField):

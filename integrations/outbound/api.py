@@ -15,12 +15,12 @@ from rest_framework.response import Response
 
 from config.errors import ConflictError
 from config.events import EVENT_TYPES
-from integrations.api.base import UUID_RE, AdminSettingsViewSet
+from integrations.api.base import AdminSettingsViewSet
 from integrations.net import OutboundURLError, check_outbound_url
 from integrations.outbound import services
 from integrations.outbound.models import WebhookDelivery, WebhookEndpoint
 from organizations.permissions import ADMIN_ONLY
-from organizations.scoping import OrgScopedMixin
+from organizations.scoping import UUID_RE, OrgScopedMixin
 
 
 class WebhookURLField(serializers.URLField):

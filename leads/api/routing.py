@@ -18,9 +18,8 @@ from config.api.serializers import StrictModelSerializer
 from leads.models import Distribuicao, RoutingRule, RoutingRuleMember
 from organizations.models import MemberAbsence, Membership, Role
 from organizations.permissions import MANAGERS
-from organizations.scoping import OrgScopedMixin
+from organizations.scoping import UUID_RE, OrgScopedMixin
 
-UUID_RE = "[0-9a-fA-F-]{36}"
 ROUTABLE_ROLES = (Role.CLOSER, Role.SDR, Role.ADMIN, Role.GESTOR)
 MAX_MEMBERS = 100
 

@@ -31,9 +31,7 @@ from leads.api.serializers import (
 from leads.models import Lead, LeadInteraction, LeadQualification, Task
 from organizations.models import Organization, Role
 from organizations.permissions import ALL_ROLES, MANAGERS, SALES_ROLES
-from organizations.scoping import OrgScopedMixin
-
-UUID_RE = "[0-9a-fA-F-]{36}"
+from organizations.scoping import UUID_RE, OrgScopedMixin
 
 
 class LeadAccessMixin(OrgScopedMixin):

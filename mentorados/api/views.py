@@ -34,9 +34,8 @@ from mentorados.api.serializers import (
 from mentorados.models import EvolucaoFinanceira, Mentorado, MentoradoFeedback
 from organizations.models import Membership, Role
 from organizations.permissions import ALL_ROLES, MANAGERS
-from organizations.scoping import OrgScopedMixin
+from organizations.scoping import UUID_RE, OrgScopedMixin
 
-UUID_RE = "[0-9a-fA-F-]{36}"
 MENTEE_WRITERS = MANAGERS | {Role.MENTOR}
 
 
