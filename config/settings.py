@@ -204,7 +204,9 @@ RQ = {
     # Sentry tags per job and one metrics file set per worker (config/worker.py).
     "WORKER_CLASS": "config.worker.Worker",
 }
-RQ_SHOW_ADMIN_LINK = True
+# django-rq's own admin registration would serve every organization's jobs behind the admin's
+# login, which every member passes; the queues are at /admin/rq/, superusers only (urls.py).
+RQ_SHOW_ADMIN_LINK = False
 # Scheduler poll interval (seconds): follow-up dispatch runs every minute, so poll faster.
 RQ_SCHEDULER_INTERVAL = env.int("RQ_SCHEDULER_INTERVAL", default=10)
 # Worker deaths (config/worker.py, docs/jobs.md): a running job's heartbeat every
@@ -367,6 +369,7 @@ UNFOLD = {
     "SITE_HEADER": _("Leads e Mentorias"),
     "SITE_SUBHEADER": _("Back office"),
     "SITE_SYMBOL": "handshake",
+    "SITE_DROPDOWN": "config.admin_site.organization_dropdown",
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": False,
     "SHOW_BACK_BUTTON": True,

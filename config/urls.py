@@ -5,7 +5,8 @@ from importlib import import_module
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import user_passes_test
-from django.urls import URLPattern, URLResolver, include, path
+from django.contrib.auth.views import PasswordResetConfirmView
+from django.urls import URLPattern, URLResolver, include, path, reverse_lazy
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
@@ -72,6 +73,14 @@ urlpatterns = [
         "admin/meu-dia/tarefas/<uuid:task_id>/concluir/",
         admin.site.admin_view(admin_myday.concluir),
         name="admin-meu-dia-concluir",
+    ),
+    # The link a new member receives to choose a password (Django's reset tokens).
+    path(
+        "admin/definir-senha/<uidb64>/<token>/",
+        PasswordResetConfirmView.as_view(
+            success_url=reverse_lazy("admin:login"), post_reset_login=False
+        ),
+        name="backoffice-set-password",
     ),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -8,23 +8,17 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
-from unfold.admin import TabularInline
 
 from config.errors import ConflictError, PermissionDenied, form_error_message
 from followup import admin_lead_actions, services
+from followup.admin_forms import SequenceAdminForm
 from followup.models import FollowupExecution, FollowupExecutionLog, FollowupSequence
-from followup.validation import (
-    SequenceDataInvalid,
-    normalize_criteria,
-    normalize_steps,
-    validate_window,
-)
-from organizations.admin import OrgScopedAdmin
+from organizations import access
+from organizations.admin import OrgScopedAdmin, OrgScopedTabularInline
 from organizations.models import Membership
 
 SEQUENCE_FIELDS = [
@@ -46,53 +40,47 @@ def _actor(request: HttpRequest, organization_id: Any) -> Membership | None:
     ).first()
 
 
-def _flatten(details: dict[str, Any]) -> str:
-    parts = []
-    for key, value in details.items():
-        if isinstance(value, dict):
-            inner = "; ".join(
-                f"{field}: {' '.join(map(str, msgs))}" for field, msgs in value.items()
-            )
-            parts.append(f"[{key}] {inner}")
-        else:
-            parts.append(f"{key}: {' '.join(map(str, value))}")
-    return " | ".join(parts)
-
-
-class SequenceAdminForm(forms.ModelForm):
-    class Meta:
-        model = FollowupSequence
-        fields = ["organization", *SEQUENCE_FIELDS]
-
-    def clean_steps(self) -> Any:
-        try:
-            return normalize_steps(self.cleaned_data.get("steps"))
-        except SequenceDataInvalid as exc:
-            raise forms.ValidationError(_flatten(exc.details)) from None
-
-    def clean_criterios_ativacao(self) -> Any:
-        try:
-            return normalize_criteria(self.cleaned_data.get("criterios_ativacao"))
-        except SequenceDataInvalid as exc:
-            raise forms.ValidationError(_flatten(exc.details)) from None
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        try:
-            validate_window(cleaned.get("horario_envio_inicio"), cleaned.get("horario_envio_fim"))
-        except SequenceDataInvalid as exc:
-            self.add_error("horario_envio_fim", _flatten(exc.details))
-        return cleaned
-
-
 @admin.register(FollowupSequence)
 class FollowupSequenceAdmin(OrgScopedAdmin):
+    policy = access.SEQUENCES
     form = SequenceAdminForm
+    change_form_template = "admin/followup/followupsequence/change_form.html"
     list_display = ["nome", "organization", "ativo", "versao", "created_at"]
     list_filter = ["ativo", "organization"]
     search_fields = ["nome"]
     list_select_related = ["organization"]
     readonly_fields = ["versao", "created_by", "created_at", "updated_at"]
+    fieldsets = [
+        (
+            None,
+            {"fields": ["organization", "nome", "descricao", "ativo"]},
+        ),
+        (
+            _("Janela de envio"),
+            {
+                "fields": [
+                    ("horario_envio_inicio", "horario_envio_fim"),
+                    ("pausar_fim_semana", "pausar_feriados"),
+                ]
+            },
+        ),
+        (
+            _("Critérios de ativação"),
+            {
+                "fields": [
+                    "crit_status",
+                    "crit_temperatura",
+                    ("crit_origem", "crit_tags"),
+                    ("crit_score_min", "crit_score_max", "crit_dias_sem_interacao"),
+                ],
+                "description": _(
+                    "Leads em aberto que atendem a todos os critérios preenchidos entram na "
+                    "sequência. Em branco: todos os leads em aberto."
+                ),
+            },
+        ),
+        (_("Registro"), {"fields": ["versao", "created_by", "created_at", "updated_at"]}),
+    ]
 
     def save_model(
         self, request: HttpRequest, obj: FollowupSequence, form: Any, change: bool
@@ -112,8 +100,9 @@ class FollowupSequenceAdmin(OrgScopedAdmin):
         services.sequence_delete(sequence=obj)
 
 
-class LogInline(TabularInline):
+class LogInline(OrgScopedTabularInline):
     model = FollowupExecutionLog
+    policy = access.EXECUTION_LOGS
     extra = 0
     fields = readonly_fields = (
         "created_at",
@@ -133,6 +122,7 @@ class LogInline(TabularInline):
 
 @admin.register(FollowupExecution)
 class FollowupExecutionAdmin(OrgScopedAdmin):
+    policy = access.EXECUTIONS
     list_display = ["lead", "sequence", "status", "step_atual", "proxima_execucao", "created_at"]
     list_filter = ["status", "organization"]
     search_fields = ["lead__nome_completo", "lead__email", "sequence__nome"]
@@ -160,6 +150,9 @@ class FollowupExecutionAdmin(OrgScopedAdmin):
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False  # executions come from enrollment
+
+    def scope_queryset(self, queryset: QuerySet[Any], membership: Membership) -> QuerySet[Any]:
+        return queryset.filter(access.lead_visibility_q(membership, prefix="lead__"))
 
     def _apply(
         self, request: HttpRequest, queryset: QuerySet[FollowupExecution], name: str
@@ -193,6 +186,7 @@ class FollowupExecutionAdmin(OrgScopedAdmin):
 
 @admin.register(FollowupExecutionLog)
 class FollowupExecutionLogAdmin(OrgScopedAdmin):
+    policy = access.EXECUTION_LOGS
     list_display = ["created_at", "execution", "step", "tipo_acao", "evento", "level", "message"]
     list_filter = ["evento", "level", "organization"]
     list_select_related = ["execution"]
@@ -214,6 +208,9 @@ class FollowupExecutionLogAdmin(OrgScopedAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def scope_queryset(self, queryset: QuerySet[Any], membership: Membership) -> QuerySet[Any]:
+        return queryset.filter(access.lead_visibility_q(membership, prefix="execution__lead__"))
 
 
 # The lead list's "enrol in a sequence" action (followup may import leads, not the reverse).

@@ -21,6 +21,7 @@ from integrations.models import (
     WhatsAppMessage,
 )
 from integrations.net import OutboundURLError, check_outbound_url
+from organizations import access
 from organizations.admin import OrgScopedAdmin
 
 # -- secrets: shown masked, replaced through empty password inputs ------------------------------
@@ -97,6 +98,7 @@ class WhatsAppAccountForm(SecretsFormMixin):
 
 @admin.register(WhatsAppAccount)
 class WhatsAppAccountAdmin(OrgScopedAdmin):
+    policy = access.INTEGRATIONS
     form = WhatsAppAccountForm
     list_display = ["phone_number_id", "organization", "ativo", "auto_criar_leads", "created_at"]
     list_filter = ["ativo", "organization"]
@@ -158,6 +160,7 @@ class WhatsAppGatewayAdmin(OrgScopedAdmin):
     The URL (with its token) is shown once, in a message, after creating or rotating.
     """
 
+    policy = access.WHATSAPP_GATEWAYS
     form = WhatsAppGatewayForm
     list_display = ["__str__", "organization", "token_inicio", "ativo", "created_at", "revoked_at"]
     list_filter = ["organization"]
@@ -226,7 +229,9 @@ class WhatsAppGatewayAdmin(OrgScopedAdmin):
 
 
 class ReadOnlyAdmin(OrgScopedAdmin):
-    """Records written by the integrations themselves: staff may look, not edit."""
+    """Records written by the integrations themselves: admins may look, not edit."""
+
+    policy = access.INTEGRATION_RECORDS
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False
@@ -310,6 +315,7 @@ class CRMConnectionForm(SecretsFormMixin):
 
 @admin.register(CRMConnection)
 class CRMConnectionAdmin(OrgScopedAdmin):
+    policy = access.INTEGRATIONS
     form = CRMConnectionForm
     list_display = ["organization", "provider", "ativo", "last_success_at", "last_error_at"]
     list_filter = ["provider", "ativo"]

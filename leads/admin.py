@@ -5,15 +5,18 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
-from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib import admin
+from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
-from unfold.admin import StackedInline, TabularInline
 
-from config.errors import ApplicationError, ConflictError, form_error_message
+from config.admin_errors import SERVICE_ERRORS, service_error_messages
+from config.errors import ApplicationError
 from config.search import AccentBlindSearchAdminMixin
-from leads import selectors, services
+from leads import selectors, services, validation
 from leads.admin_actions import LEAD_BULK_ACTIONS
 from leads.admin_painel import PainelSetFilter
 from leads.models import (
@@ -23,9 +26,10 @@ from leads.models import (
     LeadStatusChange,
     Task,
 )
-from leads.phones import InvalidPhone, normalize_phone
-from organizations.admin import OrgScopedAdmin
-from organizations.models import Membership
+from organizations import access
+from organizations.access import admin_membership
+from organizations.admin import OrgScopedAdmin, OrgScopedStackedInline, OrgScopedTabularInline
+from organizations.models import MANAGER_ROLES, Membership
 
 
 def _actor(request: HttpRequest, organization_id: Any) -> Membership | None:
@@ -34,7 +38,59 @@ def _actor(request: HttpRequest, organization_id: Any) -> Membership | None:
     ).first()
 
 
+class TagsInput(forms.TextInput):
+    """Tags typed as "vip, retorno"; the stored list shown the same way."""
+
+    def format_value(self, value: Any) -> str | None:
+        if isinstance(value, list | tuple):
+            return ", ".join(str(tag) for tag in value)
+        return super().format_value(value)
+
+
+class TagsField(forms.CharField):
+    widget = TagsInput
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", _("Separe as tags por vírgula, por exemplo: vip, retorno."))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        return TagsInput().format_value(value)
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        if isinstance(value, list):
+            return validation.clean_tags(value)
+        return validation.parse_tags_text(str(value or ""))
+
+
+class DatalistInput(forms.TextInput):
+    """A free text input offering known values (the organization's origens)."""
+
+    def __init__(self, options: list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.options = options or []
+
+    def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> Any:
+        list_id = f"{name}-opcoes"
+        attrs = {**(attrs or {}), "list": list_id, "autocomplete": "off"}
+        html = super().render(name, value, attrs, renderer)
+        options = "".join(format_html('<option value="{}">', option) for option in self.options)
+        return mark_safe(f'{html}<datalist id="{list_id}">{options}</datalist>')  # noqa: S308
+
+
 class LeadAdminForm(forms.ModelForm):
+    """The lead form: the same field rules and messages as the API (leads.validation)."""
+
+    tags = TagsField(label=_("tags"))
+    origem = forms.CharField(
+        label=_("origem"),
+        max_length=40,
+        initial="outro",
+        widget=DatalistInput(),
+        help_text=_("Escolha uma das origens da organização ou digite uma nova."),
+    )
+
     class Meta:
         model = Lead
         fields = [
@@ -57,21 +113,64 @@ class LeadAdminForm(forms.ModelForm):
             "opt_out_whatsapp",
         ]
 
+    def clean_nome_completo(self) -> str:
+        return validation.clean_nome(self.cleaned_data.get("nome_completo", ""))
+
     def clean_email(self) -> str | None:
-        email = self.cleaned_data.get("email")
-        return email.strip().lower() if email else None
+        return validation.clean_email(self.cleaned_data.get("email"))
 
     def clean_telefone(self) -> str | None:
-        telefone = self.cleaned_data.get("telefone")
-        if not telefone:
-            return None
+        return validation.clean_telefone(self.cleaned_data.get("telefone"))
+
+    def clean_origem(self) -> str:
+        return validation.clean_origem(self.cleaned_data.get("origem", ""))
+
+    # Set per request by LeadAdmin.get_form: the acting member for an organization.
+    actor_for: Any = staticmethod(lambda organization: None)
+    saved: Lead | None = None
+
+    def _post_clean(self) -> None:
+        # The write goes through the lead services (history, side effects, notifications,
+        # status rules) while the form can still show what they refuse, as a form error.
+        super()._post_clean()  # type: ignore[misc]
+        if self.errors:
+            return
+        adding = self.instance._state.adding
+        data = {
+            name: self.cleaned_data[name]
+            for name in self.changed_data
+            if name in self.cleaned_data and name != "organization"
+        }
+        organization = self.cleaned_data.get("organization") if adding else None
         try:
-            return normalize_phone(telefone)
-        except InvalidPhone:
-            raise forms.ValidationError(_("Telefone inválido.")) from None
+            with transaction.atomic():
+                if adding and organization is not None:
+                    self.saved = services.lead_create(
+                        organization=organization, actor=self.actor_for(organization), data=data
+                    )
+                elif not adding:
+                    self.saved = services.lead_update(
+                        lead=self.instance,
+                        actor=self.actor_for(self.instance.organization),
+                        data=data,
+                    )
+        except SERVICE_ERRORS as exc:
+            for field, message in service_error_messages(exc):
+                self.add_error(field if field in self.fields else None, message)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        organization = cleaned.get("organization") or getattr(self.instance, "organization", None)
+        for seat in ("closer", "sdr"):
+            member = cleaned.get(seat)
+            if (
+                member is not None
+                and organization is not None
+                and not validation.members_for_seat(organization, seat)
+                .filter(pk=member.pk)
+                .exists()
+            ):
+                self.add_error(seat, str(validation.SEAT_MESSAGES[seat]))
         if self.instance.pk is None or {"status", "motivo_perda"} & set(self.changed_data):
             # The same transition rules as the API and the import (leads.services).
             try:
@@ -86,8 +185,9 @@ class LeadAdminForm(forms.ModelForm):
         return cleaned
 
 
-class InteractionInline(TabularInline):
+class InteractionInline(OrgScopedTabularInline):
     model = LeadInteraction
+    policy = access.INTERACTIONS
     extra = 0
     fields = readonly_fields = ("data_interacao", "tipo_interacao", "resultado", "resumo", "closer")
     show_change_link = True
@@ -97,8 +197,9 @@ class InteractionInline(TabularInline):
         return False  # interactions go through the service (conversion rules)
 
 
-class StatusChangeInline(TabularInline):
+class StatusChangeInline(OrgScopedTabularInline):
     model = LeadStatusChange
+    policy = access.STATUS_HISTORY
     extra = 0
     fields = readonly_fields = ("changed_at", "from_status", "to_status", "changed_by")
     can_delete = False
@@ -107,8 +208,11 @@ class StatusChangeInline(TabularInline):
         return False
 
 
-class QualificationInline(StackedInline):
+class QualificationInline(OrgScopedStackedInline):
+    """Shown on the lead's page; edited on its own page, through the service (the score)."""
+
     model = LeadQualification
+    policy = access.STATUS_HISTORY  # read here; QualificationAdmin writes through the service
     extra = 0
     readonly_fields = ["qualification_score", "updated_at"]
     exclude = ["organization"]
@@ -119,6 +223,7 @@ class QualificationInline(StackedInline):
 
 @admin.register(Lead)
 class LeadAdmin(AccentBlindSearchAdminMixin, OrgScopedAdmin):
+    policy = access.LEADS
     form = LeadAdminForm
     list_display = [
         "nome_completo",
@@ -163,29 +268,56 @@ class LeadAdmin(AccentBlindSearchAdminMixin, OrgScopedAdmin):
     list_per_page = 50
     show_full_result_count = False  # a COUNT(*) over a million leads on every page is wasteful
 
+    def scope_queryset(self, queryset: QuerySet[Any], membership: Membership) -> QuerySet[Any]:
+        return queryset.filter(access.lead_visibility_q(membership))
+
+    def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        # A new lead has no history yet: the inlines only show what the services wrote.
+        return super().get_inline_instances(request, obj) if obj is not None else []
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.actor_for = staticmethod(lambda org: _actor(request, org.pk))
+        membership = admin_membership(request)
+        organization = (
+            obj.organization if obj is not None else getattr(membership, "organization", None)
+        )
+        if "origem" in form.base_fields and organization is not None:
+            form.base_fields["origem"].widget = DatalistInput(
+                options=validation.known_origens(organization)
+            )
+        return form
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and db_field.name in validation.SEAT_ROLES:
+            # Closer and SDR choices: active members in that seat's roles (as the API checks).
+            membership = admin_membership(request)
+            if membership is not None and not request.user.is_superuser:
+                seats = validation.members_for_seat(membership.organization_id, db_field.name)
+            else:
+                roles = {validation.SEAT_ROLES[db_field.name], *MANAGER_ROLES}
+                seats = Membership.objects.filter(ativo=True, role__in=roles)
+            field.queryset = Membership.objects.filter(pk__in=seats.values("pk"))
+        return field
+
     def get_urls(self) -> list[Any]:
         from leads.admin_board import board_urls  # the board's views live in their own module
 
         return [*board_urls(self.admin_site), *super().get_urls()]
 
+    def save_form(self, request: HttpRequest, form: Any, change: bool) -> Any:
+        return form.saved  # written by the service during validation (LeadAdminForm)
+
     def save_model(self, request: HttpRequest, obj: Lead, form: Any, change: bool) -> None:
-        data = {field: form.cleaned_data[field] for field in form.changed_data}
-        data.pop("organization", None) if change else None
-        try:
-            if change:
-                services.lead_update(
-                    lead=obj, actor=_actor(request, obj.organization_id), data=data
-                )
-            else:
-                organization = form.cleaned_data["organization"]
-                data.pop("organization", None)
-                created = services.lead_create(
-                    organization=organization, actor=_actor(request, organization.pk), data=data
-                )
-                obj.pk = created.pk
-        except ConflictError as exc:
-            self.message_user(request, form_error_message(exc), messages.ERROR)
-            raise
+        pass  # see save_form
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # No many-to-many on a lead and the form never ran save(commit=False): formsets only.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     @admin.action(description=_("Marcar como convertido"))
     def mark_converted(self, request: HttpRequest, queryset: QuerySet[Lead]) -> None:
@@ -196,6 +328,11 @@ class LeadAdmin(AccentBlindSearchAdminMixin, OrgScopedAdmin):
 
 @admin.register(LeadInteraction)
 class LeadInteractionAdmin(OrgScopedAdmin):
+    policy = access.INTERACTIONS
+
+    def scope_queryset(self, queryset: QuerySet[Any], membership: Membership) -> QuerySet[Any]:
+        return queryset.filter(access.lead_visibility_q(membership, prefix="lead__"))
+
     list_display = ["lead", "tipo_interacao", "resultado", "data_interacao", "closer"]
     list_filter = ["tipo_interacao", "resultado", "organization"]
     search_fields = ["lead__nome_completo", "resumo"]
@@ -209,6 +346,11 @@ class LeadInteractionAdmin(OrgScopedAdmin):
 
 @admin.register(LeadQualification)
 class LeadQualificationAdmin(OrgScopedAdmin):
+    policy = access.QUALIFICATIONS
+
+    def scope_queryset(self, queryset: QuerySet[Any], membership: Membership) -> QuerySet[Any]:
+        return queryset.filter(access.lead_visibility_q(membership, prefix="lead__"))
+
     list_display = ["lead", "qualification_score", "authority_nivel", "prazo_decisao", "updated_at"]
     list_filter = ["authority_nivel", "prazo_decisao", "budget_confirmado"]
     search_fields = ["lead__nome_completo"]
@@ -229,6 +371,11 @@ class LeadQualificationAdmin(OrgScopedAdmin):
 
 @admin.register(LeadStatusChange)
 class LeadStatusChangeAdmin(OrgScopedAdmin):
+    policy = access.STATUS_HISTORY
+
+    def scope_queryset(self, queryset: QuerySet[Any], membership: Membership) -> QuerySet[Any]:
+        return queryset.filter(access.lead_visibility_q(membership, prefix="lead__"))
+
     list_display = ["lead", "from_status", "to_status", "changed_by", "changed_at"]
     list_filter = ["to_status", "organization"]
     search_fields = ["lead__nome_completo"]
@@ -244,12 +391,32 @@ class LeadStatusChangeAdmin(OrgScopedAdmin):
 
 @admin.register(Task)
 class TaskAdmin(OrgScopedAdmin):
+    policy = access.TASKS
     list_display = ["titulo", "responsavel", "lead", "tipo", "status", "vencimento", "origem"]
     list_filter = ["status", "tipo", "origem", "organization"]
     search_fields = ["titulo", "lead__nome_completo"]
     list_select_related = ["responsavel", "lead"]
     raw_id_fields = ["lead"]
     date_hierarchy = "vencimento"
+
+    def scope_queryset(self, queryset: QuerySet[Any], membership: Membership) -> QuerySet[Any]:
+        # As GET /api/v1/tasks/: one's own tasks and those of the leads one may see.
+        visibility = access.lead_visibility_q(membership, prefix="lead__")
+        if not visibility:
+            return queryset
+        return queryset.filter(Q(responsavel=membership) | visibility)
+
+    def save_model(self, request: HttpRequest, obj: Task, form: Any, change: bool) -> None:
+        data = {f: form.cleaned_data[f] for f in form.changed_data if f != "organization"}
+        organization = obj.organization
+        actor = _actor(request, organization.pk)
+        if change:
+            services.task_update(task=obj, actor=actor, data=data)
+            return
+        data.setdefault("responsavel", actor)
+        created = services.task_create(organization=organization, actor=actor, data=data)
+        obj.pk = created.pk
+        obj._state.adding = False
 
 
 # The import wizard's pages and past imports (leads/admin_import.py) and lead routing (rules,

@@ -32,6 +32,7 @@ from django.utils.translation import ngettext
 from leads.admin_painel import origem_label
 from leads.api.filters import LeadFilter
 from leads.models import PIPELINE_ORDER, Lead, LeadStatus, LeadStatusChange, Temperatura
+from organizations import access
 from organizations.models import MANAGER_ROLES, Membership, Role
 from organizations.permissions import SALES_ROLES
 
@@ -42,24 +43,9 @@ ORIGEM_CHOICES_LIMIT = 200
 
 
 def admin_membership(request: HttpRequest) -> Membership | None:
-    """The requester's active membership for a back-office page: `?org=` picks one of theirs
-    (another organization's id is ignored, never honoured), else the oldest, as the API does
-    without `X-Organization-Id`."""
-    cached = getattr(request, "_backoffice_membership", False)
-    if cached is not False:
-        return cast(Membership | None, cached)
-    memberships = list(
-        Membership.objects.filter(user_id=cast(int, request.user.pk), ativo=True)
-        .select_related("organization")
-        .order_by("created_at", "id")
-    )
-    chosen = request.GET.get("org", "")
-    membership = next(
-        (m for m in memberships if str(m.organization_id) == chosen),
-        memberships[0] if memberships else None,
-    )
-    request._backoffice_membership = membership  # type: ignore[attr-defined]
-    request.backoffice_memberships = memberships  # type: ignore[attr-defined]
+    """The requester's membership for back-office pages (one rule: organizations.access)."""
+    membership = access.admin_membership(request)
+    request.backoffice_memberships = access.admin_memberships(request)  # type: ignore[attr-defined]
     return membership
 
 

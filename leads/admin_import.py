@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy
 
 from leads import csv_io, importing
 from leads.models import LeadImport, LeadImportStatus
+from organizations import access
 from organizations.admin import OrgScopedAdmin
 from organizations.models import Membership, Organization
 
@@ -145,6 +146,8 @@ class MappingForm(forms.Form):
 
 class LeadImportAdmin(OrgScopedAdmin):
     """Past imports (read-only) and the wizard's pages."""
+
+    policy = access.IMPORTS
 
     list_display = [
         "created_at",

@@ -18,6 +18,7 @@ from leads.models import (
     RoutingRule,
     RoutingRuleMember,
 )
+from organizations import access
 from organizations.admin import OrgScopedAdmin, staff_organization_ids
 from organizations.models import MemberAbsence, Membership
 
@@ -25,13 +26,7 @@ from organizations.models import MemberAbsence, Membership
 class ManagersOnlyAdmin(OrgScopedAdmin):
     """Routing settings: managers of the organization (as in the API)."""
 
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return bool(
-            request.user.is_superuser or staff_organization_ids(request, managers_only=True)
-        )
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._may_change(request, obj)
+    policy = access.ROUTING
 
 
 def _flatten(problems: Any) -> list[str]:

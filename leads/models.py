@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from config.search import folded
+from organizations.access import lead_visibility_q
 from organizations.models import Membership, Organization, OrgManager, OrgQuerySet
 
 MONEY: dict[str, Any] = {
@@ -43,14 +44,9 @@ class Temperatura(models.TextChoices):
 
 class LeadQuerySet(OrgQuerySet):
     def visible_to(self, membership: Membership) -> Self:
-        """Closers and SDRs see every lead, or only their own when the organization says so."""
-        org = membership.organization
-        if (
-            membership.is_seller
-            and org.visibilidade_leads == Organization.LeadVisibility.ATRIBUIDOS
-        ):
-            return self.filter(Q(closer=membership) | Q(sdr=membership))
-        return self
+        """Closers and SDRs see every lead, or only their own when the organization says so
+        (the rule lives in organizations.access, shared with the admin)."""
+        return self.filter(lead_visibility_q(membership))
 
     def open(self) -> Self:
         return self.exclude(status__in=CLOSED_STATUSES)

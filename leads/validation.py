@@ -1,9 +1,9 @@
 """Lead field rules shared by the API's serializer, the admin and the file import.
 
-Pure functions (no database, no DRF): each takes what a person typed and returns the stored
-form, or raises Django's ValidationError with a Portuguese message. DRF turns a Django
-ValidationError raised in a `validate_<field>` method into a 400 for that field, so the API
-and the import answer with the same messages.
+Functions without DRF (only the seat and origem choices at the end read the database): each
+takes what a person typed and returns the stored form, or raises Django's ValidationError with
+a Portuguese message. DRF turns a Django ValidationError raised in a `validate_<field>` method
+into a 400 for that field, so the API, the admin and the import answer with the same messages.
 """
 
 from __future__ import annotations
@@ -12,11 +12,14 @@ import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from config.search import fold
 from leads.phones import InvalidPhone, normalize_phone
+from organizations.models import MANAGER_ROLES, Membership, Role
 
 ORIGEM_RE = re.compile(r"^[a-z0-9_]{1,40}$")
 MAX_TAGS = 20
@@ -87,3 +90,41 @@ def choice_from_text(text: str, choices: list[tuple[str, Any]]) -> str | None:
         if key in (slug_key(code), portuguese, slug_key(str(label))):
             return code
     return None
+
+
+def parse_tags_text(text: str) -> list[str]:
+    """Tags typed as "vip, retorno" (commas, semicolons or new lines) in the admin."""
+    parts = re.split(r"[,\n;]", text or "")
+    return clean_tags([part for part in parts if part.strip()])
+
+
+# --- Choices that need the database (the admin's form and the API's serializer) -------------
+
+# Roles a member needs to sit as a lead's closer or SDR (managers may fill either seat).
+SEAT_ROLES = {"closer": Role.CLOSER, "sdr": Role.SDR}
+SEAT_MESSAGES = {
+    "closer": gettext_lazy("Escolha um membro ativo com papel closer, gestor ou administrador."),
+    "sdr": gettext_lazy("Escolha um membro ativo com papel SDR, gestor ou administrador."),
+}
+
+
+def members_for_seat(organization: Any, seat: str) -> QuerySet[Membership]:
+    """Active members of the organization who may sit as the lead's closer or SDR."""
+    allowed = {SEAT_ROLES[seat], *MANAGER_ROLES}
+    return Membership.objects.for_org(organization).filter(ativo=True, role__in=allowed)
+
+
+USUAL_ORIGENS = ("instagram", "indicacao", "trafego_pago", "whatsapp", "evento", "site", "organico")
+
+
+def known_origens(organization: Any) -> list[str]:
+    """The organization's origem values in use plus the usual ones (the admin's choices)."""
+    from leads.models import Lead  # models import this module's neighbours; keep it lazy
+
+    used = (
+        Lead.objects.for_org(organization)
+        .order_by()
+        .values_list("origem", flat=True)
+        .distinct()[:200]
+    )
+    return sorted({*USUAL_ORIGENS, *used, "outro"})

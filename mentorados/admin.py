@@ -14,14 +14,14 @@ from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
-from unfold.admin import TabularInline
 
 from config.errors import ApplicationError
 from config.search import AccentBlindSearchAdminMixin
 from leads.phones import InvalidPhone, normalize_phone
 from mentorados import selectors, services
 from mentorados.models import EvolucaoFinanceira, Mentorado, MentoradoFeedback
-from organizations.admin import OrgScopedAdmin, staff_organization_ids
+from organizations import access
+from organizations.admin import OrgScopedAdmin, OrgScopedTabularInline
 from organizations.models import Membership
 
 EVOLUCAO_FIELDS = [
@@ -98,39 +98,24 @@ class MentoradoAdminForm(forms.ModelForm):
         return cleaned
 
 
-class OrgScopedInline(TabularInline):
-    """Inline rows follow the parent mentee's rules (OrgScopedAdmin), not Django model perms:
-    staff see their organizations' rows; managers of the mentee's organization edit them."""
+class MenteeRecordInline(OrgScopedTabularInline):
+    """Monthly results and feedback on the mentee's page: a mentor writes only their own
+    mentees' rows (the parent mentee is `obj`)."""
 
-    def _may_change(self, request: HttpRequest, obj: Any) -> bool:
-        if request.user.is_superuser:
-            return True
-        allowed = staff_organization_ids(request, managers_only=True)
-        if obj is None:
-            return bool(allowed)
-        return obj.organization_id in allowed
+    policy = access.MENTEE_RECORDS
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_superuser or staff_organization_ids(request))
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._may_change(request, obj)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._may_change(request, obj)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._may_change(request, obj)
+    def may_write_object(self, membership: Membership, obj: Any) -> bool:
+        return access.may_write_mentee(membership, obj.mentor_id)
 
 
-class EvolucaoInline(OrgScopedInline):
+class EvolucaoInline(MenteeRecordInline):
     model = EvolucaoFinanceira
     fields = tuple(EVOLUCAO_FIELDS)
     extra = 0
     ordering = ["-ano", "-mes"]
 
 
-class FeedbackInline(OrgScopedInline):
+class FeedbackInline(MenteeRecordInline):
     model = MentoradoFeedback
     fields = tuple(FEEDBACK_FIELDS)
     extra = 0
@@ -139,6 +124,7 @@ class FeedbackInline(OrgScopedInline):
 
 @admin.register(Mentorado)
 class MentoradoAdmin(AccentBlindSearchAdminMixin, OrgScopedAdmin):
+    policy = access.MENTEES
     form = MentoradoAdminForm
     list_display = [
         "nome_completo",
@@ -169,6 +155,9 @@ class MentoradoAdmin(AccentBlindSearchAdminMixin, OrgScopedAdmin):
     inlines = [EvolucaoInline, FeedbackInline]
     actions = ["refresh_figures"]
     list_per_page = 50
+
+    def may_write_object(self, membership: Membership, obj: Any) -> bool:
+        return access.may_write_mentee(membership, obj.mentor_id)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # A mentee never moves between organizations.
@@ -256,6 +245,11 @@ class EvolucaoAdminForm(forms.ModelForm):
 
 @admin.register(EvolucaoFinanceira)
 class EvolucaoFinanceiraAdmin(OrgScopedAdmin):
+    policy = access.MENTEE_RECORDS
+
+    def may_write_object(self, membership: Membership, obj: Any) -> bool:
+        return access.may_write_mentee(membership, obj.mentorado.mentor_id)
+
     form = EvolucaoAdminForm
     list_display = ["mentorado", "ano", "mes", "faturamento", "lucro", "numero_clientes"]
     list_filter = ["ano", "mes", "organization"]
@@ -301,6 +295,11 @@ class FeedbackAdminForm(forms.ModelForm):
 
 @admin.register(MentoradoFeedback)
 class MentoradoFeedbackAdmin(OrgScopedAdmin):
+    policy = access.MENTEE_RECORDS
+
+    def may_write_object(self, membership: Membership, obj: Any) -> bool:
+        return access.may_write_mentee(membership, obj.mentorado.mentor_id)
+
     form = FeedbackAdminForm
     list_display = ["mentorado", "data_feedback", "nota_nps", "nota_geral", "categoria"]
     list_filter = ["nota_geral", "categoria", "organization", "data_feedback"]

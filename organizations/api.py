@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api.serializers import StrictCharField, StrictEmailField, StrictModelSerializer
-from organizations import services
+from organizations import access, services
 from organizations.models import (
     Membership,
     Organization,
@@ -21,7 +21,7 @@ from organizations.models import (
     OrganizationNps,
     Role,
 )
-from organizations.permissions import ADMIN_ONLY, ALL_ROLES
+from organizations.permissions import ADMIN_ONLY
 from organizations.scoping import OrgScopedMixin, request_membership
 
 
@@ -71,8 +71,8 @@ class OrganizationSerializer(StrictModelSerializer):
 class OrganizationView(APIView):
     """The requester's organization: everyone reads, the admin changes settings."""
 
-    read_roles = ALL_ROLES
-    write_roles = ADMIN_ONLY
+    read_roles = access.ORGANIZATION.read
+    write_roles = access.ORGANIZATION.change
 
     @extend_schema(responses=OrganizationSerializer)
     def get(self, request: Request) -> Response:
@@ -125,6 +125,18 @@ class MemberSerializer(StrictModelSerializer):
             fields["ativo"].read_only = True
         return fields
 
+    def validate_role(self, value: str) -> str:
+        # The same rule as the admin's member form (organizations.access).
+        target = self.instance if isinstance(self.instance, Membership) else None
+        if target is None or value != target.role:
+            try:
+                access.ensure_may_assign_role(
+                    actor=self.context.get("membership"), target=target, role=value
+                )
+            except access.RoleNotAllowed as exc:
+                raise serializers.ValidationError(str(exc)) from None
+        return value
+
     def validate_password(self, value: str) -> str:
         try:
             validate_password(value)
@@ -142,8 +154,8 @@ class MemberViewSet(OrgScopedMixin, viewsets.ModelViewSet[Membership]):
 
     queryset = Membership.objects.select_related("user")
     serializer_class = MemberSerializer
-    read_roles = ALL_ROLES
-    write_roles = ADMIN_ONLY
+    read_roles = access.MEMBERS.read
+    write_roles = access.MEMBERS.change
     action_roles = {"retrieve": ADMIN_ONLY}
     filterset_fields = ["role", "ativo"]
     ordering_fields = ["nome_completo", "created_at", "role"]
@@ -190,8 +202,8 @@ class HolidayViewSet(
 
     queryset = OrganizationHoliday.objects.all()
     serializer_class = HolidaySerializer
-    read_roles = ALL_ROLES
-    write_roles = ADMIN_ONLY
+    read_roles = access.HOLIDAYS.read
+    write_roles = access.HOLIDAYS.change
     ordering_fields = ["data"]
     ordering = ["data"]
 

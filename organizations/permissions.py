@@ -15,17 +15,16 @@ from django.utils.translation import gettext_lazy
 from rest_framework import exceptions
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from organizations.models import MANAGER_ROLES, Membership, Role
+# The role sets and per-area policies live in organizations.access (shared with the admin).
+from organizations.access import ADMIN_ONLY, ALL_ROLES, MANAGERS, SALES_ROLES
+from organizations.models import Membership
 
 if TYPE_CHECKING:
     # Imported lazily: rest_framework.views imports the default permission classes itself.
     from rest_framework.request import Request
     from rest_framework.views import APIView
 
-ALL_ROLES = frozenset(Role.values)
-MANAGERS = frozenset(MANAGER_ROLES)
-ADMIN_ONLY = frozenset({Role.ADMIN})
-SALES_ROLES = frozenset({Role.ADMIN, Role.GESTOR, Role.CLOSER, Role.SDR})
+__all__ = ["ADMIN_ONLY", "ALL_ROLES", "MANAGERS", "SALES_ROLES"]
 
 ORGANIZATION_HEADER = "HTTP_X_ORGANIZATION_ID"
 

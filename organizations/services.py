@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
@@ -25,6 +31,8 @@ from organizations.models import (
     Role,
     User,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def _unique_slug(nome: str) -> str:
@@ -135,6 +143,31 @@ def refresh_tokens_revoke(*, user_id: int) -> int:
         [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
     )
     return len(outstanding)
+
+
+def member_send_password_link(*, membership: Membership, request: Any) -> bool:
+    """Emails the member a link to choose their password (Django's password-reset tokens: one
+    use, invalid once the password changes, `PASSWORD_RESET_TIMEOUT`). False when not sent."""
+    user = membership.user
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    link = request.build_absolute_uri(reverse("backoffice-set-password", args=[uid, token]))
+    subject = _("Seu acesso a %(org)s") % {"org": membership.organization.nome}
+    body = _(
+        "Olá, %(nome)s.\n\nVocê foi adicionado(a) a %(org)s. Para criar sua senha, abra o "
+        "link abaixo:\n\n%(link)s\n\nDepois, entre em %(login)s com o seu email."
+    ) % {
+        "nome": membership.nome_completo,
+        "org": membership.organization.nome,
+        "link": link,
+        "login": request.build_absolute_uri(reverse("admin:login")),
+    }
+    try:
+        send_mail(subject, body, None, [user.email])
+    except Exception:  # SMTP or provider down: the member exists; the admin is told to retry
+        logger.exception("password link email failed", extra={"membership_id": str(membership.pk)})
+        return False
+    return True
 
 
 def member_deactivate(*, membership: Membership, actor: Membership) -> Membership:

@@ -27,7 +27,8 @@ from followup.api.serializers import (
 from followup.models import ExecutionStatus, FollowupExecution, FollowupSequence
 from leads import signals
 from leads.models import Lead
-from organizations.permissions import MANAGERS, SALES_ROLES
+from organizations import access
+from organizations.permissions import SALES_ROLES
 from organizations.scoping import UUID_RE, OrgScopedMixin
 
 
@@ -58,8 +59,8 @@ class SequenceViewSet(OrgScopedMixin, viewsets.ModelViewSet[FollowupSequence]):
     filterset_class = SequenceFilter
     ordering_fields = ["created_at", "nome", "updated_at"]
     ordering = ["-created_at", "-id"]
-    read_roles = SALES_ROLES
-    write_roles = MANAGERS
+    read_roles = access.SEQUENCES.read
+    write_roles = access.SEQUENCES.change
     lookup_value_regex = UUID_RE
 
     def get_queryset(self) -> QuerySet[FollowupSequence]:
@@ -152,8 +153,8 @@ class ExecutionViewSet(
     filterset_class = ExecutionFilter
     ordering_fields = ["created_at", "proxima_execucao", "updated_at"]
     ordering = ["-created_at", "-id"]
-    read_roles = SALES_ROLES
-    write_roles = SALES_ROLES
+    read_roles = access.EXECUTIONS.read
+    write_roles = access.EXECUTIONS.change
     lookup_value_regex = UUID_RE
 
     def get_queryset(self) -> QuerySet[FollowupExecution]:

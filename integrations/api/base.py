@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import mixins, serializers, viewsets
 
 from integrations.net import OutboundURLError, check_outbound_url
-from organizations.permissions import ADMIN_ONLY
+from organizations import access
 from organizations.scoping import UUID_RE, OrgScopedMixin
 
 
@@ -54,8 +54,8 @@ class AdminSettingsViewSet(
 ):
     """GET POST on the list, GET PATCH DELETE on an item; admins of the organization only."""
 
-    read_roles = ADMIN_ONLY
-    write_roles = ADMIN_ONLY
+    read_roles = access.INTEGRATIONS.read
+    write_roles = access.INTEGRATIONS.change
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     lookup_value_regex = UUID_RE
     ordering_fields = ["created_at"]

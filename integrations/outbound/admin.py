@@ -15,7 +15,8 @@ from integrations.fields import mask
 from integrations.net import OutboundURLError, check_outbound_url
 from integrations.outbound import services
 from integrations.outbound.models import WebhookDelivery, WebhookEndpoint
-from organizations.admin import OrgScopedAdmin, staff_organization_ids
+from organizations import access
+from organizations.admin import OrgScopedAdmin, OrgScopedTabularInline
 from organizations.models import Membership, Role
 
 
@@ -31,20 +32,9 @@ def _is_org_admin(request: HttpRequest, organization_id: Any | None = None) -> b
 
 
 class AdminRoleOnly(OrgScopedAdmin):
-    """Integration settings: organization admins only, as in the API."""
+    """Integration settings: organization admins only, as in the API (organizations.access)."""
 
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return bool(staff_organization_ids(request)) and _is_org_admin(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_module_permission(request) and (
-            obj is None or _is_org_admin(request, obj.organization_id)
-        )
-
-    def _may_change(self, request: HttpRequest, obj: Any) -> bool:
-        if obj is None:
-            return self.has_module_permission(request)
-        return _is_org_admin(request, obj.organization_id)
+    policy = access.INTEGRATIONS
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -67,8 +57,9 @@ class WebhookEndpointForm(forms.ModelForm):
         return url
 
 
-class DeliveryInline(admin.TabularInline):
+class DeliveryInline(OrgScopedTabularInline):
     model = WebhookDelivery
+    policy = access.WEBHOOK_DELIVERIES
     fk_name = "endpoint"
     extra = 0
     max_num = 0
@@ -120,6 +111,7 @@ class WebhookEndpointAdmin(AdminRoleOnly):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(AdminRoleOnly):
+    policy = access.WEBHOOK_DELIVERIES
     list_display = [
         "created_at",
         "evento",
@@ -152,7 +144,7 @@ class WebhookDeliveryAdmin(AdminRoleOnly):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Only the replay action changes anything; the rows themselves are a log.
-        return obj is None and self._may_change(request, None)
+        return obj is None and super().has_change_permission(request, None)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -27,18 +27,19 @@ from leads.models import (
     LeadStatus,
     Task,
 )
-from organizations.models import MANAGER_ROLES, Membership, Role
+from organizations.models import Membership
 from organizations.scoping import OrgPrimaryKeyRelatedField
 
 # Client clocks drift; an interaction stamped up to a minute ahead is taken as "now".
 FUTURE_TOLERANCE = timedelta(minutes=1)
 
 
-def _members_with_roles(*roles: str) -> Any:
-    allowed = set(roles) | set(MANAGER_ROLES)
-
+def _members_for_seat(seat: str) -> Any:
+    # The same choices as the admin's closer/SDR fields (leads.validation).
     def scope(queryset: QuerySet[Membership], context: dict[str, Any]) -> QuerySet[Membership]:
-        return queryset.filter(ativo=True, role__in=allowed)
+        return queryset.filter(
+            pk__in=validation.members_for_seat(context["organization"], seat).values("pk")
+        )
 
     return scope
 
@@ -67,17 +68,18 @@ class CloserRefSerializer(StrictModelSerializer):
 
 
 class TagsField(serializers.ListField):
-    child = StrictCharField(max_length=40, allow_blank=False, trim_whitespace=True)
-    max_length = 20
+    child = StrictCharField(
+        max_length=validation.MAX_TAG_LENGTH, allow_blank=False, trim_whitespace=True
+    )
+    max_length = validation.MAX_TAGS
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", 20)
+        kwargs.setdefault("max_length", validation.MAX_TAGS)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> list[str]:
         values = super().to_internal_value(data)
-        # Tags are matched exactly by filters, so store them in one canonical form, once each.
-        return list(dict.fromkeys(value.strip().lower() for value in values))
+        return validation.clean_tags(values)  # one canonical form, as the admin stores them
 
 
 class LeadQualificationSummarySerializer(StrictModelSerializer):
@@ -191,7 +193,8 @@ class LeadSerializer(StrictModelSerializer):
         label=gettext_lazy("Closer"),
         source="closer",
         queryset=Membership.objects.all(),
-        scope=_members_with_roles(Role.CLOSER),
+        scope=_members_for_seat("closer"),
+        error_messages={"does_not_exist": validation.SEAT_MESSAGES["closer"]},
         required=False,
         allow_null=True,
     )
@@ -199,7 +202,8 @@ class LeadSerializer(StrictModelSerializer):
         label=gettext_lazy("SDR"),
         source="sdr",
         queryset=Membership.objects.all(),
-        scope=_members_with_roles(Role.SDR),
+        scope=_members_for_seat("sdr"),
+        error_messages={"does_not_exist": validation.SEAT_MESSAGES["sdr"]},
         required=False,
         allow_null=True,
     )
@@ -262,7 +266,7 @@ class LeadSerializer(StrictModelSerializer):
             "updated_at",
         ]
 
-    # The field rules live in leads.validation (the file import uses them too).
+    # The field rules live in leads.validation (the admin's form and the file import too).
     def validate_email(self, value: str | None) -> str | None:
         return validation.clean_email(value)
 

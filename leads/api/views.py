@@ -29,16 +29,16 @@ from leads.api.serializers import (
     TaskSerializer,
 )
 from leads.models import Lead, LeadInteraction, LeadQualification, Task
+from organizations import access
 from organizations.models import Organization, Role
-from organizations.permissions import ALL_ROLES, MANAGERS, SALES_ROLES
 from organizations.scoping import UUID_RE, OrgScopedMixin
 
 
 class LeadAccessMixin(OrgScopedMixin):
     """Leads visible to the requester (organization + visibilidade_leads for closer/SDR)."""
 
-    read_roles = ALL_ROLES
-    write_roles = SALES_ROLES
+    read_roles = access.LEADS.read
+    write_roles = access.LEADS.change
 
     def visible_leads(self) -> QuerySet[Lead]:
         return Lead.objects.for_org(self.organization).visible_to(self.membership)
@@ -85,8 +85,8 @@ class LeadViewSet(
     ordering = ["-created_at", "-id"]
     lookup_value_regex = UUID_RE
     action_roles = {
-        "destroy": MANAGERS,
-        "reopen": MANAGERS,
+        "destroy": access.LEADS.delete,
+        "reopen": access.MANAGERS,
         "performance": DASHBOARD_ROLES,
         "import_csv": IMPORT_ROLES,
         "export": EXPORT_ROLES,
@@ -253,8 +253,8 @@ class TaskViewSet(
     filterset_class = TaskFilter
     ordering_fields = ["vencimento", "created_at", "status", "updated_at"]
     ordering = ["vencimento", "created_at"]
-    read_roles = ALL_ROLES
-    write_roles = SALES_ROLES
+    read_roles = access.TASKS.read
+    write_roles = access.TASKS.change
     lookup_value_regex = UUID_RE
     http_method_names = ["get", "post", "patch", "head", "options"]
 

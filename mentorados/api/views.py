@@ -32,8 +32,9 @@ from mentorados.api.serializers import (
     MentoradoSerializer,
 )
 from mentorados.models import EvolucaoFinanceira, Mentorado, MentoradoFeedback
+from organizations import access
 from organizations.models import Membership, Role
-from organizations.permissions import ALL_ROLES, MANAGERS
+from organizations.permissions import MANAGERS
 from organizations.scoping import UUID_RE, OrgScopedMixin
 
 MENTEE_WRITERS = MANAGERS | {Role.MENTOR}
@@ -46,13 +47,13 @@ class NotYourMentee(exceptions.PermissionDenied):
 
 def ensure_may_write(membership: Membership, mentorado: Mentorado) -> None:
     """Object-level rule: a mentor writes only the mentees they mentor."""
-    if membership.role == Role.MENTOR and mentorado.mentor_id != membership.pk:
+    if not access.may_write_mentee(membership, mentorado.mentor_id):
         raise NotYourMentee()
 
 
 class MentoradoAccessMixin(OrgScopedMixin):
-    read_roles = ALL_ROLES
-    write_roles = MENTEE_WRITERS
+    read_roles = access.MENTEES.read
+    write_roles = access.MENTEES.change
 
     def get_mentorado(self) -> Mentorado:
         """The mentee of the URL (404 for another organization's)."""
@@ -90,7 +91,7 @@ class MentoradoViewSet(
     ordering = ["-created_at", "-id"]
     lookup_value_regex = UUID_RE
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
-    action_roles = {"destroy": MANAGERS}
+    action_roles = {"destroy": access.MENTEES.delete}
 
     def get_queryset(self) -> Any:
         return selectors.mentorado_list_queryset(organization=self.organization)

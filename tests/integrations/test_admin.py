@@ -109,7 +109,7 @@ def test_it_hides_other_organizations_accounts(org_a, org_b):
     foreign = WhatsAppAccountFactory(organization=org_b.org)
     client = staff_client(org_a.admin)
     assert str(foreign.pk) not in client.get(ACCOUNTS).content.decode()
-    assert client.get(f"{ACCOUNTS}{foreign.pk}/change/").status_code == 302  # "does not exist"
+    assert client.get(f"{ACCOUNTS}{foreign.pk}/change/").status_code == 404
 
 
 def test_it_shows_messages_and_notifications_read_only(org_a):

@@ -143,7 +143,7 @@ def test_it_shows_only_the_staff_members_organizations(org_a, org_b):
     assert "Minha Mentorada" in page.content.decode()
     assert "Outra Mentorada" not in page.content.decode()
     assert client.get(f"/admin/mentorados/mentorado/{mine.pk}/change/").status_code == 200
-    assert client.get(f"/admin/mentorados/mentorado/{theirs.pk}/change/").status_code == 302
+    assert client.get(f"/admin/mentorados/mentorado/{theirs.pk}/change/").status_code == 404
     for path in ("evolucaofinanceira", "mentoradofeedback"):
         listing = client.get(f"/admin/mentorados/{path}/?q=outra")
         assert listing.status_code == 200
