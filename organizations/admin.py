@@ -22,6 +22,7 @@ from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
+from unfold.widgets import UnfoldAdminEmailInputWidget, UnfoldAdminPasswordInput
 
 from config.errors import ConflictError
 from organizations import access, services
@@ -288,12 +289,12 @@ class MemberAddForm(forms.ModelForm):
     another organization needs their consent (an invitation), not an admin's form.
     """
 
-    email = forms.EmailField(label=_("email"), max_length=254)
+    email = forms.EmailField(label=_("email"), max_length=254, widget=UnfoldAdminEmailInputWidget)
     senha_inicial = forms.CharField(
         label=_("senha inicial"),
         required=False,
         strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        widget=UnfoldAdminPasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=_("Deixe em branco para enviar por email um link para o membro criar a senha."),
     )
 
