@@ -12,5 +12,8 @@ import os
 
 os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("BENCH", "1")
+# Tests talk to local stub servers (the SSRF guard's own tests switch it back on); workers and
+# servers the tests start must reach them too.
+os.environ.setdefault("INTEGRATIONS_ALLOW_PRIVATE_URLS", "1")
 
 from config.settings import *  # noqa: F403
