@@ -6,6 +6,15 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 
+def _unsplit(parts: Any) -> str:
+    """urlunsplit that keeps `unix://` (it writes `unix:/path` for an empty host, which
+    redis-py refuses)."""
+    url = urlunsplit(parts)
+    if parts.scheme == "unix" and not url.startswith("unix://"):
+        url = "unix://" + url.removeprefix("unix:")
+    return url
+
+
 def redis_db(url: str) -> int:
     """The database index a redis:// or unix:// URL selects (0 when absent)."""
     parts = urlsplit(url)
@@ -21,8 +30,8 @@ def redis_url_with_db(url: str, offset: int) -> str:
     if parts.scheme == "unix":
         query = dict(parse_qsl(parts.query))
         query["db"] = str(db)
-        return urlunsplit(parts._replace(query=urlencode(query)))
-    return urlunsplit(parts._replace(path=f"/{db}"))
+        return _unsplit(parts._replace(query=urlencode(query)))
+    return _unsplit(parts._replace(path=f"/{db}"))
 
 
 def redis_url_with_options(url: str, **options: str) -> str:
@@ -30,7 +39,7 @@ def redis_url_with_options(url: str, **options: str) -> str:
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
     query.update(options)
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    return _unsplit(parts._replace(query=urlencode(query)))
 
 
 def redis_is_up(url: str, timeout: float = 0.5) -> bool:
