@@ -14,6 +14,7 @@ Fixtures for every browser test:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -130,6 +131,10 @@ def page(
                 report.sections.append(("browser artifacts", f"{screenshot} (+ .html)"))
             except Exception as exc:  # a crashed page must not hide the test's own failure
                 report.sections.append(("browser artifacts", f"screenshot failed: {exc}"))
+        # Let the page's last requests finish before the database is flushed: a request still
+        # running in the live server's thread during the flush made the flush fail (seen once).
+        with contextlib.suppress(Exception):
+            page.wait_for_load_state("networkidle", timeout=5000)
         context.close()
 
 
