@@ -1,6 +1,11 @@
 """Every object route of the API, tried by an admin of organization A on organization B's
 object: never a 2xx, never a change. The route list comes from the URL resolver, so a new
-object endpoint fails here until it is given a builder below (and so gets this test too)."""
+object endpoint fails here until it is given a builder below (and so gets this test too).
+
+"Never a change" is checked by re-reading every row of every model of ours before and after the
+attempts; "never a 2xx" per method: a 404 for each method the view serves, a 405 for the others.
+The owner's own admin then reaches the object: a 200 on GET, or, for action routes that serve
+one method only, the answer named in OWNER_ACTION (never a 404)."""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ from collections.abc import Callable, Iterator
 from datetime import date
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.apps import apps
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 from integrations.outbound.models import WebhookDelivery, WebhookEndpoint
 from leads.models import LeadImport, RoutingRule
@@ -169,15 +175,62 @@ def test_every_object_route_has_a_tenancy_builder():
     assert set(object_routes()) == set(BUILDERS)
 
 
+# Routes without GET (actions): the one method they serve and what the owner's admin gets for an
+# empty body on a fresh object (the action runs, or refuses the empty body with a 4xx, not a 404).
+OWNER_ACTION: dict[str, tuple[str, int]] = {
+    "followup/executions/{}/cancel/": ("post", 200),
+    "followup/executions/{}/pause/": ("post", 200),
+    "followup/executions/{}/resume/": ("post", 200),
+    "followup/sequences/{}/enroll/": ("post", 400),  # lead_ids required
+    "integrations/webhook-endpoints/{}/deliveries/{}/replay/": ("post", 202),
+    "integrations/whatsapp-gateways/{}/rotate/": ("post", 200),
+    "leads/{}/merge/": ("post", 400),  # outro_id required
+    "leads/{}/reopen/": ("post", 400),  # motivo required
+    "leads/{}/sync-crm/": ("post", 409),  # no active CRM connection
+    "members/{}/absences/{}/": ("delete", 204),
+    "notifications/{}/read/": ("post", 200),
+}
+
+METHODS = ("get", "post", "put", "patch", "delete")
+OUR_APPS = ("organizations", "leads", "mentorados", "followup", "integrations", "privacy")
+
+
+def served_methods(url: str) -> set[str]:
+    """The HTTP methods the route's view answers (a viewset's actions, an APIView's handlers)."""
+    view = resolve(url).func
+    view_class = getattr(view, "cls", None) or view.view_class  # type: ignore[attr-defined]
+    actions = getattr(view, "actions", None)
+    handled = set(actions) if actions else {m for m in METHODS if hasattr(view_class, m)}
+    return handled & set(view_class.http_method_names)
+
+
+def every_row() -> dict[str, list[dict[str, object]]]:
+    """Every row of every model of ours, by model, as stored."""
+    return {
+        model._meta.label: list(model._base_manager.order_by("pk").values())
+        for model in apps.get_models()
+        if model._meta.app_label in OUR_APPS and not model._meta.proxy
+    }
+
+
 @pytest.mark.parametrize("route", sorted(BUILDERS))
 def test_it_never_reaches_another_organizations_object(org_a, org_b, client_for, route):
     url = "/api/v1/" + BUILDERS[route](org_b)
+    served = served_methods(url)
     client = client_for(org_a.admin)
-    for method in ("get", "post", "put", "patch", "delete"):
+    before = every_row()
+    for method in METHODS:
         response = getattr(client, method)(url, {}, format="json")
-        assert response.status_code in (404, 405), (method, url, response.status_code)
-        if response.status_code == 404:
+        expected = 404 if method in served else 405
+        assert response.status_code == expected, (method, url, response.status_code)
+        if expected == 404:
             assert set(response.json()) == {"error", "details"}
+    assert every_row() == before, url
     # The object is still reachable by its own organization's admin.
-    own = client_for(org_b.admin).get(url)
-    assert own.status_code in (200, 405), (url, own.status_code)
+    owner = client_for(org_b.admin)
+    if "get" in served:
+        assert owner.get(url).status_code == 200, url
+    else:
+        method, status = OWNER_ACTION.get(route, ("", 0))
+        assert served == {method}, (url, served)
+        assert getattr(owner, method)(url, {}, format="json").status_code == status, url
