@@ -16,14 +16,18 @@ Batch contract shared by every CRM client (``upsert(contacts) -> list[CrmUpsertR
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
-from integrations.errors import IntegrationError, PermanentError, RetryableError
+import httpx
+
+from integrations import _http, net
+from integrations.errors import IntegrationError, PermanentError, RetryableError, parse_retry_after
 
 __all__ = [
+    "BaseCrmClient",
     "CrmBatchInterrupted",
     "CrmClient",
     "CrmContact",
@@ -130,3 +134,140 @@ def split_name(nome_completo: str) -> tuple[str, str]:
     if not parts:
         return "", ""
     return parts[0], " ".join(parts[1:])
+
+
+class BaseCrmClient:
+    """What every CRM client shares: construction, the HTTP client's lifecycle, authenticated
+    requests, error classification and the one-contact-at-a-time batch loop.
+
+    A subclass sets ``provider`` (and ``retryable_statuses``/``error_detail_keys`` when its
+    provider needs them) and implements ``_auth_headers``, ``_error_message``,
+    ``_rate_limit_delay`` and ``upsert``. Errors are classified the same way for every
+    provider: 429 -> ``RetryableError`` with the provider's delay, 5xx (and
+    ``retryable_statuses``) -> ``RetryableError`` honouring ``Retry-After``, anything else ->
+    ``PermanentError``; messages and details never carry the secret.
+    """
+
+    provider: ClassVar[str] = ""
+    retryable_statuses: ClassVar[frozenset[int]] = frozenset()
+    error_detail_keys: ClassVar[tuple[str, ...]] = ()
+    error_code_key: ClassVar[str] = "code"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        secret: str,
+        timeout: float = 10.0,
+        http: httpx.Client | None = None,
+        credential_label: str = "token",
+    ) -> None:
+        if not secret:
+            raise ValueError(f"{credential_label} must not be empty")
+        self._base_url = base_url.rstrip("/")
+        self._secret = secret
+        self.timeout = timeout
+        self._owns_http = http is None
+        self._http = http if http is not None else net.guarded_client(timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self._base_url!r})"
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- hooks ----------------------------------------------------------------------------------
+
+    def _auth_headers(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _error_message(self, body: dict[str, Any]) -> str | None:
+        raise NotImplementedError
+
+    def _rate_limit_delay(self, response: httpx.Response, body: dict[str, Any]) -> float:
+        raise NotImplementedError
+
+    # -- shared plumbing ------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """One authenticated request; transport failures raise ``RetryableError``."""
+        return _http.send(
+            self._http,
+            method,
+            self._base_url + path,
+            provider=self.provider,
+            timeout=self.timeout,
+            headers=self._auth_headers(),
+            json=json,
+            params=params,
+        )
+
+    def _error_from(self, response: httpx.Response) -> IntegrationError:
+        status = response.status_code
+        body = _http.json_body(response)
+        body = body if isinstance(body, dict) else {}
+        message = self._error_message(body) or f"HTTP {status}"
+        message = _http.redact(message, self._secret)
+        code = body.get(self.error_code_key)
+        code = code if isinstance(code, str | int) and not isinstance(code, bool) else None
+        details = _http.redact_obj(
+            {k: body[k] for k in self.error_detail_keys if k in body}, self._secret
+        )
+        if status == 429:
+            return RetryableError(
+                message,
+                provider=self.provider,
+                status_code=status,
+                code=code,
+                details=details,
+                retry_after=self._rate_limit_delay(response, body),
+            )
+        if status >= 500 or status in self.retryable_statuses:
+            return RetryableError(
+                message,
+                provider=self.provider,
+                status_code=status,
+                code=code,
+                details=details,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        return PermanentError(
+            message, provider=self.provider, status_code=status, code=code, details=details
+        )
+
+    def _upsert_each(
+        self,
+        contacts: Sequence[CrmContact],
+        upsert_one: Callable[[CrmContact], CrmUpsertResult],
+    ) -> list[CrmUpsertResult]:
+        """The batch contract for providers without a batch endpoint: one call per contact;
+        after a credential failure the rest get the same error without a request; a
+        ``RetryableError`` becomes ``CrmBatchInterrupted`` with the results so far."""
+        results: list[CrmUpsertResult] = []
+        fatal: IntegrationError | None = None
+        try:
+            for contact in contacts:
+                if fatal is not None:
+                    results.append(CrmUpsertResult(contact.lead_id, contact.crm_id, fatal))
+                    continue
+                result = upsert_one(contact)
+                results.append(result)
+                if is_credential_error(result.error):
+                    fatal = result.error
+        except RetryableError as exc:
+            raise CrmBatchInterrupted(exc, results) from exc
+        return results

@@ -53,13 +53,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from integrations import _http, net
+from integrations import _http
 from integrations.crm.base import (
+    BaseCrmClient,
     CrmBatchInterrupted,
     CrmContact,
     CrmUpsertResult,
@@ -98,8 +99,21 @@ _CONTACTS = "/crm/v3/objects/contacts"
 _Indexed = tuple[int, CrmContact]
 
 
-class HubSpotClient:
+class HubSpotClient(BaseCrmClient):
     """Synchronous HubSpot contacts client; implements ``CrmClient``."""
+
+    provider = PROVIDER
+    # 477 = portal being migrated between data centres; HubSpot sends Retry-After with it.
+    retryable_statuses = frozenset({477})
+    error_detail_keys = (
+        "category",
+        "subCategory",
+        "correlationId",
+        "policyName",
+        "context",
+        "errors",
+    )
+    error_code_key = "category"
 
     def __init__(
         self,
@@ -110,28 +124,9 @@ class HubSpotClient:
         http: httpx.Client | None = None,
         lead_status_map: Mapping[str, str] | None = None,
     ) -> None:
-        if not token:
-            raise ValueError("token must not be empty")
-        self._base_url = base_url.rstrip("/")
-        self._token = token
-        self.timeout = timeout
-        self._owns_http = http is None
-        self._http = http if http is not None else net.guarded_client(timeout=timeout)
+        super().__init__(base_url=base_url, secret=token, timeout=timeout, http=http)
         # Keys are matched case-insensitively: the domain's status codes are not ours to fix.
         self._lead_status_map = {k.strip().lower(): v for k, v in (lead_status_map or {}).items()}
-
-    def __repr__(self) -> str:
-        return f"HubSpotClient(base_url={self._base_url!r})"
-
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
     # -- public API -------------------------------------------------------------------------
 
@@ -272,9 +267,9 @@ class HubSpotClient:
         category = category if isinstance(category, str) else None
         details = _http.redact_obj(
             {k: item[k] for k in ("category", "subCategory", "context", "errors") if k in item},
-            self._token,
+            self._secret,
         )
-        message = _http.redact(message, self._token)
+        message = _http.redact(message, self._secret)
         if category == "RATE_LIMITS":
             return RetryableError(
                 message, provider=PROVIDER, status_code=status, code=category, details=details
@@ -333,51 +328,17 @@ class HubSpotClient:
     # -- HTTP and errors ----------------------------------------------------------------------
 
     def _send(self, method: str, path: str, *, json: Any) -> httpx.Response:
-        return _http.send(
-            self._http,
-            method,
-            self._base_url + path,
-            provider=PROVIDER,
-            timeout=self.timeout,
-            headers={"Authorization": f"Bearer {self._token}"},
-            json=json,
-        )
+        return self._request(method, path, json=json)
 
-    def _error_from(self, response: httpx.Response) -> IntegrationError:
-        status = response.status_code
-        body = _http.json_body(response)
-        body = body if isinstance(body, dict) else {}
+    def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._secret}"}
+
+    def _error_message(self, body: dict[str, Any]) -> str | None:
         message = body.get("message")
-        message = _http.redact(
-            message if isinstance(message, str) and message else f"HTTP {status}", self._token
-        )
-        category = body.get("category")
-        category = category if isinstance(category, str) else None
-        keys = ("category", "subCategory", "correlationId", "policyName", "context", "errors")
-        details = _http.redact_obj({k: body[k] for k in keys if k in body}, self._token)
+        return message if isinstance(message, str) and message else None
 
-        if status == 429:
-            return RetryableError(
-                message,
-                provider=PROVIDER,
-                status_code=status,
-                code=category,
-                details=details,
-                retry_after=_rate_limit_delay(response, body),
-            )
-        # 477 = portal being migrated between data centres; HubSpot sends Retry-After with it.
-        if status >= 500 or status == 477:
-            return RetryableError(
-                message,
-                provider=PROVIDER,
-                status_code=status,
-                code=category,
-                details=details,
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-            )
-        return PermanentError(
-            message, provider=PROVIDER, status_code=status, code=category, details=details
-        )
+    def _rate_limit_delay(self, response: httpx.Response, body: dict[str, Any]) -> float:
+        return _rate_limit_delay(response, body)
 
     # -- mapping ------------------------------------------------------------------------------
 

@@ -37,21 +37,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from integrations import _http, net
+from integrations import _http
 from integrations.crm.base import (
-    CrmBatchInterrupted,
+    BaseCrmClient,
     CrmContact,
     CrmUpsertResult,
-    is_credential_error,
     normalize_email,
     normalize_phone,
 )
-from integrations.errors import IntegrationError, PermanentError, RetryableError, parse_retry_after
+from integrations.errors import PermanentError, parse_retry_after
 
 __all__ = ["PipedriveClient"]
 
@@ -68,8 +67,11 @@ class _NotFound(Exception):
     """Internal signal: the person addressed by id does not exist (any more)."""
 
 
-class PipedriveClient:
+class PipedriveClient(BaseCrmClient):
     """Synchronous Pipedrive persons client; implements ``CrmClient``."""
+
+    provider = PROVIDER
+    error_detail_keys = ("error_info", "errorCode")
 
     def __init__(
         self,
@@ -79,45 +81,19 @@ class PipedriveClient:
         timeout: float = 10.0,
         http: httpx.Client | None = None,
     ) -> None:
-        if not api_token:
-            raise ValueError("api_token must not be empty")
-        self._base_url = base_url.rstrip("/")
-        self._api_token = api_token
-        self.timeout = timeout
-        self._owns_http = http is None
-        self._http = http if http is not None else net.guarded_client(timeout=timeout)
-
-    def __repr__(self) -> str:
-        return f"PipedriveClient(base_url={self._base_url!r})"
-
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+        super().__init__(
+            base_url=base_url,
+            secret=api_token,
+            timeout=timeout,
+            http=http,
+            credential_label="api_token",
+        )
 
     # -- public API -------------------------------------------------------------------------
 
     def upsert(self, contacts: Sequence[CrmContact]) -> list[CrmUpsertResult]:
         """Upsert person by person (Pipedrive has no batch upsert); see ``crm.base``."""
-        results: list[CrmUpsertResult] = []
-        fatal: IntegrationError | None = None
-        try:
-            for contact in contacts:
-                if fatal is not None:
-                    results.append(CrmUpsertResult(contact.lead_id, contact.crm_id, fatal))
-                    continue
-                result = self.upsert_person(contact)
-                results.append(result)
-                if is_credential_error(result.error):
-                    fatal = result.error
-        except RetryableError as exc:
-            raise CrmBatchInterrupted(exc, results) from exc
-        return results
+        return self._upsert_each(contacts, self.upsert_person)
 
     def check_credentials(self) -> None:
         """List one person; raises the classified error when the token is wrong."""
@@ -210,19 +186,26 @@ class PipedriveClient:
         json: Any = None,
         params: dict[str, str] | None = None,
     ) -> httpx.Response:
-        response = _http.send(
-            self._http,
-            method,
-            self._base_url + path,
-            provider=PROVIDER,
-            timeout=self.timeout,
-            headers={"x-api-token": self._api_token},
-            json=json,
-            params=params,
-        )
+        response = self._request(method, path, json=json, params=params)
         if response.is_success or response.status_code == 404:
             return response
         raise self._error_from(response)
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {"x-api-token": self._secret}
+
+    def _error_message(self, body: dict[str, Any]) -> str | None:
+        message = body.get("error")
+        return message if isinstance(message, str) and message else None
+
+    def _rate_limit_delay(self, response: httpx.Response, body: dict[str, Any]) -> float:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if retry_after is not None:
+            return retry_after
+        reset = _http.header_float(response, "x-ratelimit-reset")
+        if reset is not None:
+            return reset
+        return DEFAULT_RATE_LIMIT_DELAY
 
     def _person_id(self, response: httpx.Response) -> str:
         if response.status_code == 404:
@@ -239,42 +222,6 @@ class PipedriveClient:
             )
         return str(person_id)
 
-    def _error_from(self, response: httpx.Response) -> IntegrationError:
-        status = response.status_code
-        body = _http.json_body(response)
-        body = body if isinstance(body, dict) else {}
-        message = body.get("error")
-        message = _http.redact(
-            message if isinstance(message, str) and message else f"HTTP {status}",
-            self._api_token,
-        )
-        code = body.get("code")
-        code = code if isinstance(code, str | int) and not isinstance(code, bool) else None
-        details = _http.redact_obj(
-            {k: body[k] for k in ("error_info", "errorCode") if k in body}, self._api_token
-        )
-        if status == 429:
-            return RetryableError(
-                message,
-                provider=PROVIDER,
-                status_code=status,
-                code=code,
-                details=details,
-                retry_after=_rate_limit_delay(response),
-            )
-        if status >= 500:
-            return RetryableError(
-                message,
-                provider=PROVIDER,
-                status_code=status,
-                code=code,
-                details=details,
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-            )
-        return PermanentError(
-            message, provider=PROVIDER, status_code=status, code=code, details=details
-        )
-
 
 def _person_body(contact: CrmContact) -> dict[str, Any]:
     email = normalize_email(contact.email)
@@ -286,13 +233,3 @@ def _person_body(contact: CrmContact) -> dict[str, Any]:
     if phone:
         body["phones"] = [{"value": phone, "primary": True, "label": "mobile"}]
     return body
-
-
-def _rate_limit_delay(response: httpx.Response) -> float:
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    if retry_after is not None:
-        return retry_after
-    reset = _http.header_float(response, "x-ratelimit-reset")
-    if reset is not None:
-        return reset
-    return DEFAULT_RATE_LIMIT_DELAY

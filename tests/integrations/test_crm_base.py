@@ -3,12 +3,16 @@ from __future__ import annotations
 import pytest
 
 from integrations.crm.base import (
+    BaseCrmClient,
     CrmBatchInterrupted,
+    CrmContact,
     CrmUpsertResult,
     normalize_email,
     normalize_phone,
     split_name,
 )
+from integrations.crm.hubspot import HubSpotClient
+from integrations.crm.pipedrive import PipedriveClient
 from integrations.errors import PermanentError, RetryableError
 
 
@@ -59,3 +63,59 @@ def test_it_carries_the_cause_of_an_interrupted_batch() -> None:
         4.0,
     )
     assert interrupted.completed == done
+
+
+class _Flaky(BaseCrmClient):
+    """A client whose provider answers per contact from a script (no HTTP)."""
+
+    provider = "test"
+
+    def __init__(self, script: dict[str, Exception | str]) -> None:
+        super().__init__(base_url="http://127.0.0.1:9", secret="s3cret")
+        self.script = script
+        self.calls: list[str] = []
+
+    def upsert_one(self, contact: CrmContact) -> CrmUpsertResult:
+        self.calls.append(contact.lead_id)
+        outcome = self.script[contact.lead_id]
+        if isinstance(outcome, RetryableError):
+            raise outcome
+        if isinstance(outcome, PermanentError):
+            return CrmUpsertResult(contact.lead_id, None, outcome)
+        return CrmUpsertResult(contact.lead_id, str(outcome))
+
+
+def _contacts(*ids: str) -> list[CrmContact]:
+    return [CrmContact(lead_id=i, nome_completo=i) for i in ids]
+
+
+def test_the_shared_loop_stops_calling_after_a_credential_failure() -> None:
+    denied = PermanentError("bad token", provider="test", status_code=401)
+    with _Flaky({"a": "1", "b": denied, "c": "3"}) as client:
+        results = client._upsert_each(_contacts("a", "b", "c"), client.upsert_one)
+    assert client.calls == ["a", "b"]
+    assert [(r.lead_id, r.crm_id, r.error) for r in results] == [
+        ("a", "1", None),
+        ("b", None, denied),
+        ("c", None, denied),
+    ]
+
+
+def test_the_shared_loop_turns_a_transient_failure_into_an_interrupted_batch() -> None:
+    slow = RetryableError("slow down", provider="test", status_code=429)
+    with (
+        _Flaky({"a": "1", "b": slow, "c": "3"}) as client,
+        pytest.raises(CrmBatchInterrupted) as caught,
+    ):
+        client._upsert_each(_contacts("a", "b", "c"), client.upsert_one)
+    assert [r.crm_id for r in caught.value.completed] == ["1"]
+    assert client.calls == ["a", "b"]
+
+
+def test_both_clients_share_the_base_and_refuse_an_empty_secret() -> None:
+    assert issubclass(HubSpotClient, BaseCrmClient)
+    assert issubclass(PipedriveClient, BaseCrmClient)
+    with pytest.raises(ValueError, match="api_token"):
+        PipedriveClient(api_token="")
+    with pytest.raises(ValueError, match="token"):
+        HubSpotClient(token="")
