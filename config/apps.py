@@ -14,8 +14,9 @@ class ProjectConfig(AppConfig):
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
 
-        from config import search
+        from config import checks, search
 
+        checks.register_all()
         # SQLite gets f_unaccent as a Python function on every connection (config.search).
         connection_created.connect(search.register_sqlite, dispatch_uid="config.search.sqlite")
 

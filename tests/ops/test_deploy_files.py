@@ -57,6 +57,9 @@ def test_it_configures_every_app_container_for_production():
         assert env["REDIS_URL"] == "redis://redis:6379/0"
         assert "SECRET_KEY" in env
         assert "FIELD_ENCRYPTION_KEY" in env
+        # Required: start-up refuses an open /metrics and the console email backend.
+        assert env["METRICS_TOKEN"].startswith("${METRICS_TOKEN:?")
+        assert env["EMAIL_URL"].startswith("${EMAIL_URL:?")
 
 
 def test_it_shares_the_metrics_directory_between_web_and_worker():

@@ -18,14 +18,16 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 @pytest.fixture
 def production_env(subprocess_env, tmp_path):
     def make(**overrides: str) -> dict[str, str]:
-        return subprocess_env(
-            DEBUG="0",
-            SECRET_KEY=secrets.token_urlsafe(64),
-            FIELD_ENCRYPTION_KEY=secrets.token_urlsafe(32),
-            ALLOWED_HOSTS="app.example.com,127.0.0.1",
-            STATIC_ROOT=str(tmp_path / "static"),
-            **overrides,
-        )
+        settings = {
+            "DEBUG": "0",
+            "SECRET_KEY": secrets.token_urlsafe(64),
+            "FIELD_ENCRYPTION_KEY": secrets.token_urlsafe(32),
+            "ALLOWED_HOSTS": "app.example.com,127.0.0.1",
+            "STATIC_ROOT": str(tmp_path / "static"),
+            "METRICS_TOKEN": secrets.token_urlsafe(24),
+            "EMAIL_URL": "smtp://mail.example.com:587/?tls=True",
+        }
+        return subprocess_env(**{**settings, **overrides})
 
     return make
 
@@ -56,6 +58,47 @@ def test_it_refuses_to_start_without_its_keys_in_production(production_env, miss
 
     assert result.returncode != 0
     assert f"{missing} must be set when DEBUG is off" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"METRICS_TOKEN": ""}, "config.E001"),
+        ({"EMAIL_URL": "consolemail://"}, "config.E002"),
+    ],
+)
+@pytest.mark.parametrize("command", [("check",), ("check", "--deploy")])
+def test_it_refuses_open_metrics_or_console_email_in_production(
+    production_env, overrides, expected, command
+):
+    result = run_manage(*command, env=production_env(**overrides))
+
+    assert result.returncode != 0
+    assert expected in result.stderr
+
+
+def test_an_allowed_address_list_is_enough_to_protect_metrics(production_env):
+    env = production_env(METRICS_TOKEN="", METRICS_ALLOWED_IPS="10.0.0.0/8")
+
+    result = run_manage("check", env=env)
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_gunicorn_refuses_to_boot_with_an_unsafe_configuration(production_env):
+    env = production_env(METRICS_TOKEN="", WEB_CONCURRENCY="1", GUNICORN_BIND="127.0.0.1:0")
+
+    result = subprocess.run(
+        [PYTHON, "-m", "gunicorn", "config.wsgi"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode != 0
+    assert "config.E001" in result.stdout + result.stderr
 
 
 def test_it_serves_hashed_static_files_and_secure_headers_with_gunicorn(
