@@ -8,7 +8,6 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
-from unfold.admin import TabularInline
 
 from leads.api.routing import ROUTABLE_ROLES, ConditionSerializer
 from leads.models import (
@@ -19,14 +18,8 @@ from leads.models import (
     RoutingRuleMember,
 )
 from organizations import access
-from organizations.admin import OrgScopedAdmin, staff_organization_ids
+from organizations.admin import OrgScopedAdmin, OrgScopedTabularInline
 from organizations.models import MemberAbsence, Membership
-
-
-class ManagersOnlyAdmin(OrgScopedAdmin):
-    """Routing settings: managers of the organization (as in the API)."""
-
-    policy = access.ROUTING
 
 
 def _flatten(problems: Any) -> list[str]:
@@ -110,44 +103,26 @@ class RuleMemberFormSet(forms.BaseInlineFormSet):
             raise forms.ValidationError(_("A distribuição fixa usa exatamente um membro."))
 
 
-class RuleMemberInline(TabularInline):
+class RuleMemberInline(OrgScopedTabularInline):
     model = RoutingRuleMember
+    policy = access.ROUTING  # as the rule's own admin: managers
     formset = RuleMemberFormSet
     extra = 1
     fields = ["membership", "peso", "posicao"]
     verbose_name_plural = _("membros (na ordem do rodízio)")
 
-    # The rule's own admin decides who may open it; the inline follows (managers).
-    def _managers(self, request: HttpRequest) -> bool:
-        return bool(
-            request.user.is_superuser or staff_organization_ids(request, managers_only=True)
-        )
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._managers(request)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._managers(request)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._managers(request)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._managers(request)
-
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # Active sellers only; the current organization's (ScopedChoicesMixin narrows).
         if db_field.name == "membership":
-            queryset = Membership.objects.filter(ativo=True, role__in=ROUTABLE_ROLES)
-            if not request.user.is_superuser:
-                queryset = queryset.filter(
-                    organization_id__in=staff_organization_ids(request, managers_only=True)
-                )
-            kwargs["queryset"] = queryset.select_related("organization")
+            kwargs["queryset"] = Membership.objects.filter(
+                ativo=True, role__in=ROUTABLE_ROLES
+            ).select_related("organization")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(RoutingRule)
-class RoutingRuleAdmin(ManagersOnlyAdmin):
+class RoutingRuleAdmin(OrgScopedAdmin):
+    policy = access.ROUTING
     form = RoutingRuleForm
     inlines = [RuleMemberInline]
     list_display = ["nome", "ordem", "ativo", "distribuicao", "capacidade_diaria"]
@@ -161,18 +136,12 @@ class RoutingRuleAdmin(ManagersOnlyAdmin):
 
 
 @admin.register(MemberAbsence)
-class MemberAbsenceAdmin(ManagersOnlyAdmin):
+class MemberAbsenceAdmin(OrgScopedAdmin):
+    policy = access.ROUTING
     list_display = ["membership", "inicio", "fim", "motivo"]
     list_select_related = ["membership"]
     fields = ["organization", "membership", "inicio", "fim", "motivo"]
     ordering = ["-inicio"]
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "membership" and not request.user.is_superuser:
-            kwargs["queryset"] = Membership.objects.filter(
-                organization_id__in=staff_organization_ids(request, managers_only=True)
-            )
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class MemberAbsenceForm(forms.ModelForm):
@@ -195,7 +164,8 @@ MemberAbsenceAdmin.form = MemberAbsenceForm
 
 
 @admin.register(LeadAssignment)
-class LeadAssignmentAdmin(ManagersOnlyAdmin):
+class LeadAssignmentAdmin(OrgScopedAdmin):
+    policy = access.ROUTING
     list_display = ["at", "lead", "membership", "motivo"]
     list_select_related = ["lead", "membership"]
     fields = ["at", "lead", "membership", "rule", "campo", "motivo"]
@@ -215,8 +185,10 @@ class LeadAssignmentAdmin(ManagersOnlyAdmin):
 
 
 @admin.register(LeadMerge)
-class LeadMergeAdmin(ManagersOnlyAdmin):
+class LeadMergeAdmin(OrgScopedAdmin):
     """The record of each merge (read-only; merges are made through the API)."""
+
+    policy = access.ROUTING
 
     list_display = ["at", "target_id", "merged_lead_id", "merged_by"]
     list_select_related = ["merged_by"]

@@ -74,6 +74,8 @@ STATUS_HISTORY = Policy(read=ALL_ROLES, change=NOBODY)
 IMPORTS = Policy(read=SALES_ROLES, change=NOBODY, add=SALES_ROLES)
 # Lead routing rules and absences: managers only, as in the API.
 ROUTING = Policy(read=MANAGERS, change=MANAGERS)
+# The privacy records (personal-data access log, the leads' audit trail): managers read them.
+PRIVACY_RECORDS = Policy(read=MANAGERS, change=NOBODY)
 SEQUENCES = Policy(read=SALES_ROLES, change=MANAGERS)
 # Sellers pause, resume and cancel the executions of the leads they may write.
 EXECUTIONS = Policy(read=SALES_ROLES, change=SALES_ROLES, add=NOBODY, delete=NOBODY)

@@ -65,17 +65,6 @@ def scope_choices(request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any
     return queryset.filter(**{path: membership.organization_id}).distinct()
 
 
-def staff_organization_ids(request: HttpRequest, *, managers_only: bool = False) -> list[Any]:
-    """The current organization's id when the member may see (managers_only: manage) it.
-
-    Kept for admins written before organizations.access; new code declares a `policy`.
-    """
-    membership = admin_membership(request)
-    if membership is None or (managers_only and not membership.is_manager):
-        return []
-    return [membership.organization_id]
-
-
 class ScopedChoicesMixin:
     """Every foreign key / many-to-many choice comes from the current organization only."""
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 
 from leads.models import Lead
-from organizations.admin import OrgScopedAdmin, staff_organization_ids
-from organizations.models import Membership
+from organizations import access
+from organizations.access import admin_membership
+from organizations.admin import OrgScopedAdmin
 from privacy import services
 from privacy.models import AccessTipo, DataAccessLog
 
@@ -17,7 +18,9 @@ HistoricalLead = Lead.history.model  # type: ignore[attr-defined]
 
 
 class ReadOnlyManagersAdmin(OrgScopedAdmin):
-    """Never editable; visible to the organization's managers."""
+    """Never editable, not even by a superuser; the organization's managers read it."""
+
+    policy = access.PRIVACY_RECORDS
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False
@@ -27,25 +30,6 @@ class ReadOnlyManagersAdmin(OrgScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if request.user.is_superuser:
-            return True
-        allowed = staff_organization_ids(request, managers_only=True)
-        if obj is None:
-            return bool(allowed)
-        return obj.organization_id in allowed
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return self.has_view_permission(request)
-
-    def get_queryset(self, request: HttpRequest) -> Any:
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(
-            organization_id__in=staff_organization_ids(request, managers_only=True)
-        )
 
 
 @admin.register(DataAccessLog)
@@ -76,14 +60,11 @@ class HistoricalLeadAdmin(ReadOnlyManagersAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         # Reading the audit trail is itself a bulk read of personal data: logged.
         response = super().changelist_view(request, extra_context)
-        organization_ids = staff_organization_ids(request, managers_only=True)
-        if organization_ids:
-            actor = Membership.objects.filter(
-                organization_id=organization_ids[0], user_id=cast(int, request.user.pk)
-            ).first()
+        membership = admin_membership(request)
+        if membership is not None and access.may(membership, self.policy, "read"):
             services.access_log_record(
-                organization=organization_ids[0],
-                actor=actor,
+                organization=membership.organization_id,
+                actor=membership,
                 tipo=AccessTipo.AUDIT_READ,
                 filtro=dict(request.GET.items()),
             )

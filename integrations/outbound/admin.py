@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -17,24 +17,6 @@ from integrations.outbound import services
 from integrations.outbound.models import WebhookDelivery, WebhookEndpoint
 from organizations import access
 from organizations.admin import OrgScopedAdmin, OrgScopedTabularInline
-from organizations.models import Membership, Role
-
-
-def _is_org_admin(request: HttpRequest, organization_id: Any | None = None) -> bool:
-    if request.user.is_superuser:
-        return True
-    admins = Membership.objects.filter(
-        user_id=cast(int, request.user.pk), ativo=True, role=Role.ADMIN
-    )
-    if organization_id is not None:
-        admins = admins.filter(organization_id=organization_id)
-    return admins.exists()
-
-
-class AdminRoleOnly(OrgScopedAdmin):
-    """Integration settings: organization admins only, as in the API (organizations.access)."""
-
-    policy = access.INTEGRATIONS
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -72,7 +54,8 @@ class DeliveryInline(OrgScopedTabularInline):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(AdminRoleOnly):
+class WebhookEndpointAdmin(OrgScopedAdmin):
+    policy = access.INTEGRATIONS
     form = WebhookEndpointForm
     list_display = ["url", "organization", "ativo", "ultimo_sucesso_em", "desativado_em"]
     list_filter = ["ativo"]
@@ -110,7 +93,7 @@ class WebhookEndpointAdmin(AdminRoleOnly):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(AdminRoleOnly):
+class WebhookDeliveryAdmin(OrgScopedAdmin):
     policy = access.WEBHOOK_DELIVERIES
     list_display = [
         "created_at",
@@ -153,7 +136,9 @@ class WebhookDeliveryAdmin(AdminRoleOnly):
     def replay(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         sent = skipped = 0
         for delivery in queryset.select_related("endpoint"):
-            if not delivery.endpoint.ativo or not _is_org_admin(request, delivery.organization_id):
+            # The rows are the current organization's (get_queryset) and the action asks the
+            # policy's "change" (admins): only a deactivated endpoint is left to refuse.
+            if not delivery.endpoint.ativo:
                 skipped += 1
                 continue
             services.webhook_delivery_replay(delivery=delivery)
