@@ -22,3 +22,9 @@ def storable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [storable(item) for item in value]
     return value
+
+
+def first_unstorable(text: str) -> int | None:
+    """The index of the first NUL or lone surrogate in `text`, None when there is none."""
+    match = _UNSTORABLE.search(text)
+    return match.start() if match else None

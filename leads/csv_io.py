@@ -56,6 +56,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.metrics import LEADS_CREATED
+from config.text import first_unstorable
 from leads import importing, routing, services, signals
 from leads.models import (
     Lead,
@@ -255,7 +256,20 @@ def read_table(raw: bytes) -> tuple[importing.Table, str]:
             raise _malformed(exc) from None
     if not any(name.strip() for name in table.header):
         raise CsvProblem(_("O arquivo está vazio."), {"file": [_("Inclua a linha de cabeçalho.")]})
+    _refuse_unstorable(table)
     return table, delimiter
+
+
+def _refuse_unstorable(table: importing.Table) -> None:
+    """NUL characters and lone surrogates cannot be stored (PostgreSQL refuses the text): the
+    whole file is refused, naming the first line that has one, before anything is written."""
+    for number, cells in enumerate([table.header, *table.lines], start=1):
+        if any(first_unstorable(cell) is not None for cell in cells):
+            where = _("Caractere nulo (NUL) ou inválido na linha %(line)s: remova-o.")
+            raise CsvProblem(
+                _("O arquivo contém um caractere inválido (NUL ou substituto isolado)."),
+                {"file": [where % {"line": number}]},
+            )
 
 
 def parse_mapped(table: importing.Table, columns: list[str], delimiter: str) -> ParsedCsv:

@@ -103,7 +103,61 @@ def test_dates_inside_the_range_are_fine(org_a, client_for):
         "/api/v1/mentorados/not-a-uuid/",
         "/api/v1/followup/sequences/xyz/",
         "/api/v1/nao-existe/",
+        "/api/v1/leads/00000000-0000-0000-0000-000000000000/",
+        "/api/v1/members/abc/",
+        "/api/v1/followup/sequences/00000000-0000-0000-0000-000000000000/",
+        "/api/nao-existe/",
     ],
 )
 def test_malformed_ids_under_the_api_answer_the_json_404(org_a, client_for, path):
     assert_error(client_for(org_a.admin).get(path), status=404)
+
+
+NUL_CSV = "nome_completo,email\nAna,ana@x.com.br\nBia\x00,bia@x.com.br\n"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        NUL_CSV.encode("utf-8"),
+        NUL_CSV.encode("cp1252"),
+        "\ufeff".encode() + NUL_CSV.encode("utf-8"),
+        b"nome_completo\x00,email\nAna,ana@x.com.br\n",  # in the header
+    ],
+)
+def test_a_csv_import_with_a_nul_byte_is_a_400_naming_it(org_a, client_for, raw):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from leads.models import LeadImport
+
+    response = client_for(org_a.admin).post(
+        "/api/v1/leads/import/",
+        {"file": SimpleUploadedFile("leads.csv", raw, content_type="text/csv")},
+        format="multipart",
+    )
+    body = assert_error(response)
+    assert "NUL" in " ".join(body["details"]["file"])
+    assert not LeadImport.objects.exists()
+    assert not Lead.objects.exists()
+
+
+def test_the_admin_import_wizard_refuses_a_nul_byte_with_a_form_error(org_a):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    from leads.models import LeadImport
+
+    user = org_a.admin.user
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    client = Client()
+    client.force_login(user)
+    response = client.post(
+        "/admin/leads/leadimport/upload/",
+        {"file": SimpleUploadedFile("leads.csv", NUL_CSV.encode())},
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Caractere nulo (NUL) ou inválido na linha 3" in page
+    assert not LeadImport.objects.exists()
+    assert not Lead.objects.exists()
