@@ -48,6 +48,18 @@ class NotFound(ApplicationError):
     default_message = _("Recurso não encontrado.")
 
 
+class ProviderError(Exception):
+    """An external provider's call failed (`integrations.errors` derives its types from this).
+
+    Not an `ApplicationError`: no request maps it to a response; the caller (a job, the
+    follow-up engine) decides from `retryable` whether the same call may succeed later, and
+    `retry_after` carries the provider's hint in seconds.
+    """
+
+    retryable: bool = True
+    retry_after: float | None = None
+
+
 def form_error_message(exc: ApplicationError) -> str:
     """One sentence for an admin form error or message: the message, then field messages."""
     parts = [str(exc.message)]

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import html
-import importlib
 import smtplib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,7 +33,9 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from config.errors import ProviderError
 from followup.models import FollowupExecution, TipoAcao, step_idempotency_key
+from leads.messaging import whatsapp_sender
 from leads.models import Lead, Task, TaskOrigem, TaskTipo
 
 __all__ = [
@@ -227,21 +228,9 @@ class EmailChannel:
 # --- WhatsApp -----------------------------------------------------------------------------------
 
 
-def _integration_error(exc: Exception) -> ChannelError:
-    """Map integrations.errors by class name, so this module does not import them eagerly."""
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    retry_after = getattr(exc, "retry_after", None)
-    if "PermanentError" in names:
-        return ChannelError(str(exc), retryable=False)
-    return ChannelError(
-        str(exc),
-        retryable=True,
-        retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
-    )
-
-
 class WhatsAppChannel:
-    """WhatsApp via `integrations.whatsapp.services`: text in the 24 h window, else template."""
+    """WhatsApp through the registered sender (`leads.messaging`, provided by the integrations
+    app): text in the 24 h window, else the step's template."""
 
     idempotent = True  # whatsapp_send_to_lead never sends the same idempotency_key twice
 
@@ -257,11 +246,9 @@ class WhatsAppChannel:
     ) -> ChannelResult:
         if not lead.telefone:
             return ChannelResult.skipped("Lead sem telefone.")
-        try:
-            # Imported lazily: the integrations app provides it, this module must not need it.
-            whatsapp = importlib.import_module("integrations.whatsapp.services")
-        except ImportError as exc:
-            raise ChannelError("Integração com WhatsApp indisponível.", retryable=False) from exc
+        whatsapp = whatsapp_sender()
+        if whatsapp is None:
+            raise ChannelError("Integração com WhatsApp indisponível.", retryable=False)
         template_name = str(step.get("template_name") or "") or None
         try:
             window_open = whatsapp.whatsapp_window_open(lead=lead)
@@ -275,11 +262,12 @@ class WhatsAppChannel:
                 template_name=template_name,
                 idempotency_key=step_idempotency_key(execution.pk, execution.step_atual),
             )
-        except ChannelError:
-            raise
-        except Exception as exc:
-            raise _integration_error(exc) from exc
-        wamid = getattr(result, "wamid", "") or ""
+        except ProviderError as exc:
+            # Anything else is unexpected: the engine retries it and logs the traceback.
+            raise ChannelError(
+                str(exc), retryable=exc.retryable, retry_after=exc.retry_after
+            ) from exc
+        wamid = result.wamid or ""
         how = "texto" if window_open else f"template {template_name}"
         return ChannelResult(detail=f"WhatsApp enviado ({how})", external_id=str(wamid))
 

@@ -15,5 +15,9 @@ class IntegrationsConfig(AppConfig):
             timeline,
         )
         from integrations.outbound import receivers as outbound_receivers  # noqa: F401
+        from integrations.whatsapp import services as whatsapp
+        from leads.messaging import register_whatsapp_sender
 
         timeline.register()
+        # The follow-up engine sends WhatsApp steps through this port (it may not import us).
+        register_whatsapp_sender(whatsapp)

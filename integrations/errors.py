@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from config.errors import ProviderError
+
 __all__ = [
     "IntegrationError",
     "PermanentError",
@@ -34,7 +36,7 @@ __all__ = [
 _DELAY_SECONDS = re.compile(r"[0-9]{1,10}(?:\.[0-9]{1,6})?")
 
 
-class IntegrationError(Exception):
+class IntegrationError(ProviderError):
     """Base class for every failure reported by an integration client."""
 
     def __init__(
@@ -93,6 +95,8 @@ class RetryableError(IntegrationError):
 
 class PermanentError(IntegrationError):
     """Sending the same request again cannot succeed without a change (data, token, opt-in)."""
+
+    retryable = False
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

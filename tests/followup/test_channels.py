@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import types
 from typing import Any
 
@@ -20,6 +19,8 @@ from followup.channels import (
 )
 from followup.engine import dispatch_due
 from followup.models import ExecutionStatus, LogEvent
+from integrations.errors import PermanentError, RetryableError
+from leads import messaging
 from leads.models import Lead
 from tests.factories import LeadFactory
 from tests.followup.factories import EMAIL_STEP, WHATSAPP_STEP, make_execution, make_sequence
@@ -229,20 +230,10 @@ def test_other_methods_are_refused(org_a, client):
 # --- WhatsApp channel against the integrations contract -------------------------------------
 
 
-class RetryableError(Exception):
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class PermanentError(Exception):
-    pass
-
-
 def install_whatsapp_services(monkeypatch, *, window: bool, error: Exception | None = None):
-    """A stand-in for integrations.whatsapp.services with exactly its documented contract."""
+    """A stand-in sender (leads.messaging's port) with exactly the documented contract of
+    integrations.whatsapp.services."""
     calls: list[dict[str, Any]] = []
-    module = types.ModuleType("integrations.whatsapp.services")
 
     def whatsapp_window_open(*, lead):
         return window
@@ -255,9 +246,10 @@ def install_whatsapp_services(monkeypatch, *, window: bool, error: Exception | N
             raise error
         return types.SimpleNamespace(wamid="wamid.TESTE")
 
-    module.whatsapp_window_open = whatsapp_window_open  # type: ignore[attr-defined]
-    module.whatsapp_send_to_lead = whatsapp_send_to_lead  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "integrations.whatsapp.services", module)
+    sender = types.SimpleNamespace(
+        whatsapp_window_open=whatsapp_window_open, whatsapp_send_to_lead=whatsapp_send_to_lead
+    )
+    monkeypatch.setattr(messaging, "_sender", sender)
     return calls
 
 
@@ -305,9 +297,8 @@ def test_whatsapp_outside_the_window_with_template_sends(org_a, monkeypatch):
 @pytest.mark.parametrize(
     ("error", "retryable"),
     [
-        (RetryableError("HTTP 429", retry_after=120), True),
-        (PermanentError("(#131026) undeliverable"), False),
-        (TimeoutError("read timeout"), True),
+        (RetryableError("HTTP 429", provider="whatsapp", retry_after=120), True),
+        (PermanentError("(#131026) undeliverable", provider="whatsapp"), False),
     ],
 )
 def test_whatsapp_errors_map_to_channel_errors(org_a, monkeypatch, error, retryable):
@@ -326,7 +317,9 @@ def test_whatsapp_retry_after_stretches_the_backoff(org_a, monkeypatch):
     from django.utils import timezone
 
     install_whatsapp_services(
-        monkeypatch, window=True, error=RetryableError("HTTP 429", retry_after=3600)
+        monkeypatch,
+        window=True,
+        error=RetryableError("HTTP 429", provider="whatsapp", retry_after=3600),
     )
     execution, _lead = whatsapp_execution(org_a)
     now = timezone.now()
@@ -337,8 +330,25 @@ def test_whatsapp_retry_after_stretches_the_backoff(org_a, monkeypatch):
     assert execution.proxima_execucao == now + timezone.timedelta(seconds=3600)
 
 
-def test_whatsapp_without_the_integration_module_fails_permanently(org_a, monkeypatch):
-    monkeypatch.setitem(sys.modules, "integrations.whatsapp.services", None)
+def test_whatsapp_an_unexpected_error_reaches_the_engine_which_retries(org_a, monkeypatch):
+    from django.utils import timezone
+
+    install_whatsapp_services(monkeypatch, window=True, error=TimeoutError("read timeout"))
+    execution, lead = whatsapp_execution(org_a)
+    with pytest.raises(TimeoutError):
+        WhatsAppChannel().send(WHATSAPP_STEP, execution, lead, Rendered(mensagem="Oi"))
+
+    assert dispatch_due(now=timezone.now()).retried == 1
+
+
+def test_the_integrations_app_registers_its_whatsapp_services():
+    from integrations.whatsapp import services
+
+    assert messaging.whatsapp_sender() is services
+
+
+def test_whatsapp_without_a_registered_sender_fails_permanently(org_a, monkeypatch):
+    monkeypatch.setattr(messaging, "_sender", None)
     execution, lead = whatsapp_execution(org_a)
     with pytest.raises(ChannelError) as caught:
         WhatsAppChannel().send(WHATSAPP_STEP, execution, lead, Rendered(mensagem="Oi"))
