@@ -20,6 +20,7 @@ from leads import selectors, services, validation
 from leads.admin_actions import LEAD_BULK_ACTIONS
 from leads.admin_painel import PainelSetFilter
 from leads.models import (
+    LEAD_CONTACT_FIELDS,
     Lead,
     LeadInteraction,
     LeadQualification,
@@ -95,12 +96,7 @@ class LeadAdminForm(forms.ModelForm):
         model = Lead
         fields = [
             "organization",
-            "nome_completo",
-            "email",
-            "telefone",
-            "empresa",
-            "cargo",
-            "origem",
+            *LEAD_CONTACT_FIELDS,
             "status",
             "valor_potencial",
             "valor_fechado",

@@ -59,6 +59,7 @@ from config.metrics import LEADS_CREATED
 from config.text import first_unstorable
 from leads import importing, routing, services, signals
 from leads.models import (
+    LEAD_DATA_FIELDS,
     Lead,
     LeadImport,
     LeadImportStatus,
@@ -79,17 +80,7 @@ MAX_STORED_ERRORS = 1000
 IMPORT_COLUMNS = services.IMPORTABLE_FIELDS
 EXPORT_COLUMNS = (
     "id",
-    "nome_completo",
-    "email",
-    "telefone",
-    "empresa",
-    "cargo",
-    "origem",
-    "status",
-    "temperatura",
-    "lead_score",
-    "valor_potencial",
-    "valor_fechado",
+    *LEAD_DATA_FIELDS,
     "tags",
     "closer_id",
     "closer",
@@ -629,29 +620,10 @@ class _Echo:
         return value
 
 
-EXPORT_VALUES = (
-    "id",
-    "nome_completo",
-    "email",
-    "telefone",
-    "empresa",
-    "cargo",
-    "origem",
-    "status",
-    "temperatura",
-    "lead_score",
-    "valor_potencial",
-    "valor_fechado",
-    "tags",
-    "closer_id",
-    "closer__nome_completo",
-    "sdr_id",
-    "sdr__nome_completo",
-    "observacoes",
-    "motivo_perda",
-    "created_at",
-    "converted_at",
-    "last_interaction_at",
+# What each export column reads (the closer's and SDR's names through their relation).
+EXPORT_VALUES = tuple(
+    {"closer": "closer__nome_completo", "sdr": "sdr__nome_completo"}.get(column, column)
+    for column in EXPORT_COLUMNS
 )
 TEXT_COLUMNS = frozenset(
     {"nome_completo", "email", "empresa", "cargo", "origem", "tags", "observacoes"}

@@ -32,18 +32,13 @@ from django.utils.translation import gettext as _
 
 from config.errors import ValidationError
 from leads import signals
-from leads.models import Lead, LeadMerge
+from leads.models import LEAD_CONTACT_FIELDS, Lead, LeadMerge
 from leads.phones import phone_match_key
 from leads.services import lead_delete
 from organizations.models import Membership
 
 MERGEABLE_FIELDS = (
-    "nome_completo",
-    "email",
-    "telefone",
-    "empresa",
-    "cargo",
-    "origem",
+    *LEAD_CONTACT_FIELDS,
     "valor_potencial",
     "closer",
     "sdr",

@@ -35,6 +35,12 @@ class LeadStatus(models.TextChoices):
 PIPELINE_ORDER = [s.value for s in LeadStatus]
 CLOSED_STATUSES = frozenset({LeadStatus.CONVERTIDO, LeadStatus.PERDIDO})
 
+# The lead's columns in the one order every listing of a lead uses (the API, the CSV export and
+# import, outbound webhooks, the admin form, merges): who the lead is, then where it stands.
+LEAD_CONTACT_FIELDS = ("nome_completo", "email", "telefone", "empresa", "cargo", "origem")
+LEAD_PIPELINE_FIELDS = ("status", "temperatura", "lead_score", "valor_potencial", "valor_fechado")
+LEAD_DATA_FIELDS = (*LEAD_CONTACT_FIELDS, *LEAD_PIPELINE_FIELDS)
+
 
 class Temperatura(models.TextChoices):
     FRIO = "frio", _("Frio")

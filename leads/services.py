@@ -22,6 +22,7 @@ from config.locking import lock_row, save_fields
 from leads import consent, routing, signals, validation
 from leads.models import (
     CLOSED_STATUSES,
+    LEAD_CONTACT_FIELDS,
     Lead,
     LeadInteraction,
     LeadQualification,
@@ -46,12 +47,7 @@ from organizations.notifications import managers_of, notify
 
 # Fields whose change other apps care about (follow-up enrollment criteria, CRM mapping).
 TRACKED_FIELDS = (
-    "nome_completo",
-    "email",
-    "telefone",
-    "empresa",
-    "cargo",
-    "origem",
+    *LEAD_CONTACT_FIELDS,
     "status",
     "temperatura",
     "lead_score",
@@ -465,12 +461,7 @@ def task_update(*, task: Task, actor: Membership | None, data: dict[str, Any]) -
 # The lead fields a file may set, each checked by the model field (type, length, choices) and
 # then by its rule in leads.validation; closer and SDR are not importable (assigned by role).
 IMPORTABLE_FIELDS = (
-    "nome_completo",
-    "email",
-    "telefone",
-    "empresa",
-    "cargo",
-    "origem",
+    *LEAD_CONTACT_FIELDS,
     "status",
     "valor_potencial",
     "valor_fechado",

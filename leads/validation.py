@@ -1,4 +1,5 @@
-"""Lead field rules shared by the API's serializer, the admin and the file import.
+"""Lead field rules shared by the API's serializer, the admin and the file import (and the
+mentees' email and phone, in their API and admin: one rule for a contact).
 
 Functions without DRF (only the seat and origem choices at the end read the database): each
 takes what a person typed and returns the stored form, or raises Django's ValidationError with

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.errors import ApplicationError
 from config.search import AccentBlindSearchAdminMixin
-from leads.phones import InvalidPhone, normalize_phone
+from leads import validation
 from mentorados import selectors, services
 from mentorados.models import EvolucaoFinanceira, Mentorado, MentoradoFeedback
 from organizations import access
@@ -67,18 +67,12 @@ class MentoradoAdminForm(forms.ModelForm):
             "faturamento_inicial",
         ]
 
+    # One rule for contacts (leads.validation), as in the API and for leads.
     def clean_email(self) -> str | None:
-        email = self.cleaned_data.get("email")
-        return email.strip().lower() if email else None
+        return validation.clean_email(self.cleaned_data.get("email"))
 
     def clean_telefone(self) -> str | None:
-        telefone = self.cleaned_data.get("telefone")
-        if not telefone:
-            return None
-        try:
-            return normalize_phone(telefone)
-        except InvalidPhone:
-            raise forms.ValidationError(_("Telefone inválido.")) from None
+        return validation.clean_telefone(self.cleaned_data.get("telefone"))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -202,6 +202,7 @@ class HolidayViewSet(
 
     queryset = OrganizationHoliday.objects.all()
     serializer_class = HolidaySerializer
+    lookup_value_regex = "[0-9]+"  # the one model of ours keyed by an integer
     read_roles = access.HOLIDAYS.read
     write_roles = access.HOLIDAYS.change
     ordering_fields = ["data"]

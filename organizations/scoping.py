@@ -25,12 +25,15 @@ def request_membership(request: Any) -> Membership:
 
 
 # The lookup rule of routes whose primary key is a UUID (anything else is a 404 from the router,
-# never a query); viewsets set `lookup_value_regex = UUID_RE`.
+# never a query): every organization-scoped viewset has it through OrgScopedMixin (a model
+# keyed otherwise overrides it).
 UUID_RE = "[0-9a-fA-F-]{36}"
 
 
 class OrgScopedMixin(GenericAPIView[Any]):
     """Base of every organization-owned viewset (put it before the DRF viewset class)."""
+
+    lookup_value_regex = UUID_RE
 
     @property
     def membership(self) -> Membership:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import django_filters
@@ -92,6 +93,23 @@ class AnyOfFilter(django_filters.Filter):
         if not value:
             return qs
         return qs.filter(**{f"{self.field_name}__in": value})
+
+
+class SearchFilter(django_filters.CharFilter):
+    """`?search=`: the list's accent- and case-blind search (`search(queryset, text)`, a selector
+    built on config.search), at most 100 characters; empty leaves the list as it is."""
+
+    def __init__(
+        self, *args: Any, search: Callable[[QuerySet[Any], str], QuerySet[Any]], **kwargs: Any
+    ) -> None:
+        kwargs.setdefault("max_length", 100)
+        super().__init__(*args, **kwargs)
+        self.search = search
+
+    def filter(self, qs: QuerySet[Any], value: str) -> QuerySet[Any]:
+        if not value:
+            return qs
+        return self.search(qs, value)
 
 
 class StrictBooleanField(forms.CharField):

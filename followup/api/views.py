@@ -29,7 +29,7 @@ from leads import signals
 from leads.models import Lead
 from organizations import access
 from organizations.permissions import SALES_ROLES
-from organizations.scoping import UUID_RE, OrgScopedMixin
+from organizations.scoping import OrgScopedMixin
 
 
 class SequenceFilter(django_filters.FilterSet):
@@ -61,7 +61,6 @@ class SequenceViewSet(OrgScopedMixin, viewsets.ModelViewSet[FollowupSequence]):
     ordering = ["-created_at", "-id"]
     read_roles = access.SEQUENCES.read
     write_roles = access.SEQUENCES.change
-    lookup_value_regex = UUID_RE
 
     def get_queryset(self) -> QuerySet[FollowupSequence]:
         return selectors.sequence_list_queryset(organization=self.organization)
@@ -155,7 +154,6 @@ class ExecutionViewSet(
     ordering = ["-created_at", "-id"]
     read_roles = access.EXECUTIONS.read
     write_roles = access.EXECUTIONS.change
-    lookup_value_regex = UUID_RE
 
     def get_queryset(self) -> QuerySet[FollowupExecution]:
         return selectors.execution_list_queryset(membership=self.membership)

@@ -8,7 +8,7 @@ from rest_framework import mixins, serializers, viewsets
 
 from integrations.net import OutboundURLError, check_outbound_url
 from organizations import access
-from organizations.scoping import UUID_RE, OrgScopedMixin
+from organizations.scoping import OrgScopedMixin
 
 
 class SecretField(serializers.CharField):
@@ -57,6 +57,5 @@ class AdminSettingsViewSet(
     read_roles = access.INTEGRATIONS.read
     write_roles = access.INTEGRATIONS.change
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
-    lookup_value_regex = UUID_RE
     ordering_fields = ["created_at"]
     ordering = ["created_at"]

@@ -20,7 +20,7 @@ from integrations.net import OutboundURLError, check_outbound_url
 from integrations.outbound import services
 from integrations.outbound.models import WebhookDelivery, WebhookEndpoint
 from organizations.permissions import ADMIN_ONLY
-from organizations.scoping import UUID_RE, OrgScopedMixin
+from organizations.scoping import OrgScopedMixin
 
 
 class WebhookURLField(serializers.URLField):
@@ -148,7 +148,6 @@ class WebhookDeliveryViewSet(
     serializer_class = WebhookDeliverySerializer
     read_roles = ADMIN_ONLY
     write_roles = ADMIN_ONLY
-    lookup_value_regex = UUID_RE
     ordering_fields = ["created_at"]
     ordering = ["-created_at"]
 

@@ -14,21 +14,11 @@ from django.dispatch import receiver
 from config import events
 from integrations.outbound.services import webhook_event_record
 from leads import signals
-from leads.models import Lead, LeadInteraction
+from leads.models import LEAD_DATA_FIELDS, Lead, LeadInteraction
 
 LEAD_FIELDS = (
     "id",
-    "nome_completo",
-    "email",
-    "telefone",
-    "empresa",
-    "cargo",
-    "origem",
-    "status",
-    "temperatura",
-    "lead_score",
-    "valor_potencial",
-    "valor_fechado",
+    *LEAD_DATA_FIELDS,
     "motivo_perda",
     "closer_id",
     "sdr_id",

@@ -216,7 +216,6 @@ class LeadImportViewSet(
     serializer_class = LeadImportSerializer
     read_roles = IMPORT_ROLES
     filter_backends: list[Any] = []
-    lookup_value_regex = "[0-9a-fA-F-]{36}"
 
     def scope_queryset(self, queryset: QuerySet[LeadImport]) -> QuerySet[LeadImport]:
         # A wizard draft (columns not confirmed in the admin) is not an import yet.

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
-from config.api.filters import AnyOfFilter, StrictBooleanFilter
+from config.api.filters import AnyOfFilter, SearchFilter, StrictBooleanFilter
 from config.api.sync import UpdatedSinceFilter
 from leads import selectors
 from leads.models import Lead, LeadInteraction, LeadStatus, Task, TaskStatus, Temperatura
@@ -89,7 +89,7 @@ class LeadFilter(django_filters.FilterSet):
     origem = AnyOfFilter()
     closer_id = MemberOrMeFilter(field_name="closer")
     sdr_id = MemberOrMeFilter(field_name="sdr")
-    search = django_filters.CharFilter(method="filter_search", max_length=100)
+    search = SearchFilter(search=selectors.lead_search)
     date_from = CreatedBoundFilter(
         field_name="created_at", upper=False, help_text="AAAA-MM-DD (dia inteiro) ou ISO 8601"
     )
@@ -112,9 +112,6 @@ class LeadFilter(django_filters.FilterSet):
     class Meta:
         model = Lead
         fields: list[str] = []
-
-    def filter_search(self, qs: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
-        return selectors.lead_search(qs, value)
 
     def filter_tags(self, qs: QuerySet[Lead], name: str, value: list[str] | None) -> QuerySet[Lead]:
         if not value:

@@ -18,7 +18,7 @@ from config.api.serializers import StrictModelSerializer
 from leads.models import Distribuicao, RoutingRule, RoutingRuleMember
 from organizations.models import MemberAbsence, Membership, Role
 from organizations.permissions import MANAGERS
-from organizations.scoping import UUID_RE, OrgScopedMixin
+from organizations.scoping import OrgScopedMixin
 
 ROUTABLE_ROLES = (Role.CLOSER, Role.SDR, Role.ADMIN, Role.GESTOR)
 MAX_MEMBERS = 100
@@ -173,7 +173,6 @@ class RoutingRuleViewSet(
     serializer_class = RoutingRuleSerializer
     read_roles = MANAGERS
     write_roles = MANAGERS
-    lookup_value_regex = UUID_RE
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     ordering_fields = ["ordem", "created_at"]
     ordering = ["ordem", "created_at"]
@@ -209,7 +208,6 @@ class MemberAbsenceViewSet(
     serializer_class = AbsenceSerializer
     read_roles = MANAGERS
     write_roles = MANAGERS
-    lookup_value_regex = UUID_RE
     ordering_fields = ["inicio"]
     ordering = ["-inicio"]
 

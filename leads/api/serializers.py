@@ -21,6 +21,7 @@ from config import errors
 from config.api.serializers import StrictCharField, StrictEmailField, StrictModelSerializer
 from leads import services, validation
 from leads.models import (
+    LEAD_DATA_FIELDS,
     Lead,
     LeadInteraction,
     LeadQualification,
@@ -220,17 +221,7 @@ class LeadSerializer(StrictModelSerializer):
         model = Lead
         fields = [
             "id",
-            "nome_completo",
-            "email",
-            "telefone",
-            "empresa",
-            "cargo",
-            "origem",
-            "status",
-            "temperatura",
-            "lead_score",
-            "valor_potencial",
-            "valor_fechado",
+            *LEAD_DATA_FIELDS,
             "closer_id",
             "sdr_id",
             "closer",

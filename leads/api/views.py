@@ -31,7 +31,7 @@ from leads.api.serializers import (
 from leads.models import Lead, LeadInteraction, LeadQualification, Task
 from organizations import access
 from organizations.models import Organization, Role
-from organizations.scoping import UUID_RE, OrgScopedMixin
+from organizations.scoping import OrgScopedMixin
 
 
 class LeadAccessMixin(OrgScopedMixin):
@@ -83,7 +83,6 @@ class LeadViewSet(
         "updated_at",
     ]
     ordering = ["-created_at", "-id"]
-    lookup_value_regex = UUID_RE
     action_roles = {
         "destroy": access.LEADS.delete,
         "reopen": access.MANAGERS,
@@ -183,7 +182,6 @@ class InteractionViewSet(
     filterset_class = InteractionFilter
     ordering_fields = ["data_interacao", "created_at", "updated_at"]
     ordering = ["-data_interacao", "-created_at"]
-    lookup_value_regex = UUID_RE
 
     def get_queryset(self) -> QuerySet[LeadInteraction]:
         if getattr(self, "swagger_fake_view", False):  # OpenAPI generation: no requester
@@ -255,7 +253,6 @@ class TaskViewSet(
     ordering = ["vencimento", "created_at"]
     read_roles = access.TASKS.read
     write_roles = access.TASKS.change
-    lookup_value_regex = UUID_RE
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def scope_queryset(self, queryset: QuerySet[Task]) -> QuerySet[Task]:

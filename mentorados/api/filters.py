@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import QuerySet
 
-from config.api.filters import AnyOfFilter
+from config.api.filters import AnyOfFilter, SearchFilter
 from config.api.sync import UpdatedSinceFilter
 from mentorados import selectors
 from mentorados.models import Mentorado, MentoradoStatus
@@ -16,14 +15,10 @@ class MentoradoFilter(django_filters.FilterSet):
     status = AnyOfFilter(allowed=MentoradoStatus.values)
     mentor_id = MemberOrMeFilter(field_name="mentor")
     lead_id = django_filters.UUIDFilter(field_name="lead_id")
-    search = django_filters.CharFilter(method="filter_search", max_length=100)
+    # Substring of nome_completo, email or programa (accents and case ignored); telefone digits.
+    search = SearchFilter(search=selectors.mentorado_search)
     updated_since = UpdatedSinceFilter()
 
     class Meta:
         model = Mentorado
         fields: list[str] = []
-
-    def filter_search(self, qs: QuerySet[Mentorado], name: str, value: str) -> QuerySet[Mentorado]:
-        """Substring of nome_completo, email or programa (accents and case ignored); digits
-        of telefone."""
-        return selectors.mentorado_search(qs, value)

@@ -14,7 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from leads.phones import InvalidPhone, normalize_phone
+from leads import validation
 from mentorados import selectors
 from mentorados.models import FIRST_YEAR, EvolucaoFinanceira, Mentorado, MentoradoFeedback
 from mentorados.services import MENTOR_ROLES, organization_today
@@ -102,18 +102,12 @@ class MentoradoSerializer(serializers.ModelSerializer[Mentorado]):
             raise serializers.ValidationError(_("Informe o nome do mentorado."))
         return value
 
+    # One rule for contacts (leads.validation), as in the admin and for leads.
     def validate_email(self, value: str | None) -> str | None:
-        return value.strip().lower() or None if value else None
+        return validation.clean_email(value)
 
     def validate_telefone(self, value: str | None) -> str | None:
-        if not value or not value.strip():
-            return None
-        try:
-            return normalize_phone(value)
-        except InvalidPhone:
-            raise serializers.ValidationError(
-                _("Telefone inválido. Informe DDD e número, por exemplo (11) 98765-4321.")
-            ) from None
+        return validation.clean_telefone(value)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         instance = self.instance

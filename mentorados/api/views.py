@@ -35,7 +35,7 @@ from mentorados.models import EvolucaoFinanceira, Mentorado, MentoradoFeedback
 from organizations import access
 from organizations.models import Membership, Role
 from organizations.permissions import MANAGERS
-from organizations.scoping import UUID_RE, OrgScopedMixin
+from organizations.scoping import OrgScopedMixin
 
 MENTEE_WRITERS = MANAGERS | {Role.MENTOR}
 
@@ -89,7 +89,6 @@ class MentoradoViewSet(
         "updated_at",
     ]
     ordering = ["-created_at", "-id"]
-    lookup_value_regex = UUID_RE
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     action_roles = {"destroy": access.MENTEES.delete}
 
