@@ -27,3 +27,10 @@ class BackOfficeAdminConfig(admin_apps.AdminConfig):
     default = False  # named explicitly in INSTALLED_APPS; ProjectConfig is config's default
 
     default_site = "config.admin_site.BackOfficeSite"
+
+    def ready(self) -> None:
+        super().ready()
+        # The lead page's audit trail reads the privacy app (config.admin_lead_history).
+        from config import admin_lead_history
+
+        admin_lead_history.register()

@@ -18,6 +18,7 @@ from config.errors import ApplicationError
 from config.search import AccentBlindSearchAdminMixin
 from leads import selectors, services, validation
 from leads.admin_actions import LEAD_BULK_ACTIONS
+from leads.admin_lead_page import LeadPageMixin
 from leads.admin_painel import PainelSetFilter
 from leads.models import (
     LEAD_CONTACT_FIELDS,
@@ -29,7 +30,7 @@ from leads.models import (
 )
 from organizations import access
 from organizations.access import admin_membership
-from organizations.admin import OrgScopedAdmin, OrgScopedStackedInline, OrgScopedTabularInline
+from organizations.admin import OrgScopedAdmin, OrgScopedStackedInline
 from organizations.models import MANAGER_ROLES, Membership
 
 
@@ -181,29 +182,6 @@ class LeadAdminForm(forms.ModelForm):
         return cleaned
 
 
-class InteractionInline(OrgScopedTabularInline):
-    model = LeadInteraction
-    policy = access.INTERACTIONS
-    extra = 0
-    fields = readonly_fields = ("data_interacao", "tipo_interacao", "resultado", "resumo", "closer")
-    show_change_link = True
-    ordering = ["-data_interacao"]
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # interactions go through the service (conversion rules)
-
-
-class StatusChangeInline(OrgScopedTabularInline):
-    model = LeadStatusChange
-    policy = access.STATUS_HISTORY
-    extra = 0
-    fields = readonly_fields = ("changed_at", "from_status", "to_status", "changed_by")
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 class QualificationInline(OrgScopedStackedInline):
     """Shown on the lead's page; edited on its own page, through the service (the score)."""
 
@@ -218,7 +196,9 @@ class QualificationInline(OrgScopedStackedInline):
 
 
 @admin.register(Lead)
-class LeadAdmin(AccentBlindSearchAdminMixin, OrgScopedAdmin):
+class LeadAdmin(LeadPageMixin, AccentBlindSearchAdminMixin, OrgScopedAdmin):
+    # The change page is the lead's 360° view (leads/admin_lead_page.py): header, timeline
+    # (interactions, status changes, tasks, follow-ups, WhatsApp), forms and audit trail.
     policy = access.LEADS
     form = LeadAdminForm
     list_display = [
@@ -259,7 +239,7 @@ class LeadAdmin(AccentBlindSearchAdminMixin, OrgScopedAdmin):
         "updated_at",
     ]
     date_hierarchy = "created_at"
-    inlines = [QualificationInline, InteractionInline, StatusChangeInline]
+    inlines = [QualificationInline]  # the rest of what hangs off a lead: the timeline
     actions = ["mark_converted", *LEAD_BULK_ACTIONS]
     list_per_page = 50
     show_full_result_count = False  # a COUNT(*) over a million leads on every page is wasteful

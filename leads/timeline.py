@@ -252,6 +252,8 @@ class LeadTimeline:
         return _union(self.branches).count()
 
     def __getitem__(self, window: slice) -> list[Any]:
+        if window.stop is not None and window.stop <= (window.start or 0):
+            return []  # an empty window (a lead with no history): Django cannot order `[:0]`
         branches = self.branches
         if window.stop is not None and connection.features.supports_slicing_ordering_in_compound:
             # Within a branch tl_tipo is constant, so (at, id) is the global order restricted.
