@@ -93,3 +93,140 @@ class DataAccessLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_tipo_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
+# --- data subject requests (LGPD art. 18) --------------------------------------------------
+
+
+class RequestTipo(models.TextChoices):
+    EXPORTACAO = "exportacao", _("Exportação dos dados")
+    ANONIMIZACAO = "anonimizacao", _("Anonimização")
+
+
+class RequestStatus(models.TextChoices):
+    PENDENTE = "pendente", _("Pendente")
+    EXECUTANDO = "executando", _("Em execução")
+    CONCLUIDA = "concluida", _("Concluída")
+    FALHOU = "falhou", _("Falhou")
+
+
+RUNNING_STATUSES = (RequestStatus.PENDENTE, RequestStatus.EXECUTANDO)
+
+
+class IdentificadorTipo(models.TextChoices):
+    EMAIL = "email", _("Email")
+    TELEFONE = "telefone", _("Telefone")
+    LEAD = "lead", _("Lead")
+    MENTORADO = "mentorado", _("Mentorado")
+
+
+class DataSubjectRequest(models.Model):
+    """A person's request (export or anonymisation) made through an organization admin.
+
+    Holds no personal value: the identifier is kept as a keyed hash (HMAC, key derived from
+    SECRET_KEY) and the person's rows by id only, so anonymising a person leaves nothing of
+    them here. `etapas` lists the steps already done: a rerun after a failure resumes there.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    tipo = models.CharField(_("tipo"), max_length=20, choices=RequestTipo.choices)
+    status = models.CharField(
+        _("status"), max_length=12, choices=RequestStatus.choices, default=RequestStatus.PENDENTE
+    )
+    progresso = models.PositiveSmallIntegerField(_("progresso (%)"), default=0)
+    etapas = models.JSONField(_("etapas concluídas"), default=list, blank=True)
+    identificador_tipo = models.CharField(
+        _("tipo de identificador"), max_length=10, choices=IdentificadorTipo.choices
+    )
+    identificador_hash = models.CharField(_("hash do identificador"), max_length=64)
+    lead_ids = models.JSONField(_("leads"), default=list, blank=True)
+    mentorado_ids = models.JSONField(_("mentorados"), default=list, blank=True)
+    # Counts of what was done (rows exported / anonymised, CRM answers); never values.
+    resultado = models.JSONField(_("resultado"), default=dict, blank=True)
+    erro = models.CharField(_("erro"), max_length=300, blank=True)
+    solicitado_por = models.ForeignKey(
+        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    criado_em = models.DateTimeField(_("criada em"), default=timezone.now)
+    iniciado_em = models.DateTimeField(_("iniciada em"), null=True, blank=True)
+    concluido_em = models.DateTimeField(_("concluída em"), null=True, blank=True)
+    # Until when the export can be downloaded (exports only).
+    expira_em = models.DateTimeField(_("download disponível até"), null=True, blank=True)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "privacy_requests"
+        verbose_name = _("solicitação de titular")
+        verbose_name_plural = _("solicitações de titulares")
+        ordering = ["-criado_em"]
+        indexes = [
+            models.Index(fields=["organization", "-criado_em"], name="dsr_org_created"),
+            models.Index(fields=["organization", "status"], name="dsr_org_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_tipo_display()} ({self.get_status_display()})"
+
+
+class DataSubjectExport(models.Model):
+    """The JSON document of an export request: the file the admin downloads for 7 days.
+
+    Kept in the database (not on a worker's disk) so the web host serving the download sees
+    what a worker wrote; deleted when it expires and when the person is anonymised.
+    """
+
+    request = models.OneToOneField(
+        DataSubjectRequest, on_delete=models.CASCADE, primary_key=True, related_name="arquivo"
+    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    conteudo = models.JSONField(_("conteúdo"))
+    tamanho = models.PositiveIntegerField(_("tamanho (bytes)"), default=0)
+    criado_em = models.DateTimeField(_("gerado em"), default=timezone.now)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "privacy_request_exports"
+        verbose_name = _("arquivo de exportação")
+        verbose_name_plural = _("arquivos de exportação")
+
+    def __str__(self) -> str:
+        return str(self.request_id)
+
+
+# --- retention ------------------------------------------------------------------------------
+
+
+class RetentionSettings(models.Model):
+    """How long an organization keeps lost leads, raw webhook bodies and send logs (days).
+
+    Null means "keep": nothing is removed for that kind until the organization sets a period.
+    """
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, primary_key=True, related_name="retencao"
+    )
+    leads_perdidos_dias = models.PositiveIntegerField(
+        _("anonimizar leads perdidos após (dias)"), null=True, blank=True
+    )
+    webhooks_dias = models.PositiveIntegerField(
+        _("apagar payloads brutos de webhooks após (dias)"), default=30
+    )
+    envios_dias = models.PositiveIntegerField(
+        _("apagar registros de envio após (dias)"), null=True, blank=True
+    )
+    ultima_execucao = models.DateTimeField(_("última execução"), null=True, blank=True)
+    ultimo_resultado = models.JSONField(_("último resultado"), default=dict, blank=True)
+    atualizado_em = models.DateTimeField(_("atualizado em"), auto_now=True)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "privacy_retention_settings"
+        verbose_name = _("retenção de dados")
+        verbose_name_plural = _("retenção de dados")
+
+    def __str__(self) -> str:
+        return str(_("Retenção de dados"))

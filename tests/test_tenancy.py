@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.apps import apps
@@ -83,6 +83,26 @@ def _import(b: Org) -> str:
     return str(LeadImport.objects.create(organization=b.org, created_by=b.admin, content="x\n").pk)
 
 
+def _privacy_request(b: Org, status: str = "falhou") -> str:
+    from django.utils import timezone
+
+    from privacy.models import DataSubjectExport, DataSubjectRequest
+
+    lead = LeadFactory(organization=b.org)
+    request = DataSubjectRequest.objects.create(
+        organization=b.org,
+        tipo="exportacao",
+        status=status,
+        identificador_tipo="lead",
+        identificador_hash="0" * 64,
+        lead_ids=[str(lead.pk)],
+        expira_em=timezone.now() + timedelta(days=7),
+    )
+    if status == "concluida":
+        DataSubjectExport.objects.create(request=request, organization=b.org, conteudo={})
+    return f"privacy/requests/{request.pk}/"
+
+
 def _gateway(b: Org) -> str:
     from integrations import services
 
@@ -139,6 +159,9 @@ BUILDERS: dict[str, Builder] = {
         f"integrations/crm-connections/{CRMConnectionFactory(organization=b.org).pk}/"
     ),
     "leads/{}/merge/": lambda b: f"leads/{_lead(b)}/merge/",
+    "privacy/requests/{}/": _privacy_request,
+    "privacy/requests/{}/download/": lambda b: f"{_privacy_request(b, 'concluida')}download/",
+    "privacy/requests/{}/retry/": lambda b: f"{_privacy_request(b)}retry/",
     "routing-rules/{}/": lambda b: (
         f"routing-rules/{RoutingRule.objects.create(organization=b.org, nome='r').pk}/"
     ),

@@ -139,6 +139,24 @@ class HubSpotClient(BaseCrmClient):
         if not response.is_success:
             raise self._error_from(response)
 
+    def gdpr_delete(self, *, crm_id: str | None, email: str | None) -> bool:
+        """Permanently delete a contact (HubSpot's GDPR delete), by id or else by email.
+
+        True when deleted, False when HubSpot has no such contact (404). HubSpot blocklists an
+        unknown email it is asked to delete, which is what an anonymisation wants."""
+        if crm_id:
+            body: dict[str, str] = {"objectId": crm_id}
+        elif email:
+            body = {"objectId": email, "idProperty": "email"}
+        else:
+            raise ValueError("crm_id or email is required")
+        response = self._send("POST", f"{_CONTACTS}/gdpr-delete", json=body)
+        if response.status_code == 404:
+            return False
+        if not response.is_success:
+            raise self._error_from(response)
+        return True
+
     def upsert_contacts(self, contacts: Sequence[CrmContact]) -> list[CrmUpsertResult]:
         """Create or update every contact; one result per contact, in input order.
 

@@ -101,6 +101,11 @@ class PipedriveClient(BaseCrmClient):
         if not response.is_success:
             raise self._error_from(response)
 
+    def delete_person(self, person_id: str) -> bool:
+        """Delete a person (``DELETE /v1/persons/{id}``): True when deleted, False on 404."""
+        response = self._send("DELETE", f"{_PERSONS}/{person_id}")
+        return response.status_code != 404
+
     def upsert_person(self, contact: CrmContact) -> CrmUpsertResult:
         """Create or update one person.
 

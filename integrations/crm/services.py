@@ -372,3 +372,29 @@ def crm_connection_test(*, connection: CRMConnection) -> tuple[bool, str]:
         return False, str(exc)
     CRMConnection.objects.filter(pk=connection.pk).update(last_success_at=now, last_error="")
     return True, "ok"
+
+
+def crm_delete_contact(
+    *, organization_id: Any, crm_provider: str, crm_id: str, email: str | None
+) -> str:
+    """Ask the organization's CRM to delete a person (data subject anonymisation).
+
+    Returns what happened: `deleted`, `not_found` (already gone), `no_connection` (no active
+    CRM), `not_synced` (nothing identifies the person there). Raises the client's
+    IntegrationError otherwise (a retryable one for 429/5xx/timeouts)."""
+    connection = active_connection(organization_id)
+    if connection is None:
+        return "no_connection"
+    # A crm_id from another provider means nothing to this one.
+    own_id = crm_id if crm_provider in ("", connection.provider) else ""
+    client = build_client(connection)
+    with client:
+        if isinstance(client, HubSpotClient):
+            if not own_id and not email:
+                return "not_synced"
+            found = client.gdpr_delete(crm_id=own_id or None, email=None if own_id else email)
+        else:
+            if not own_id:
+                return "not_synced"
+            found = client.delete_person(own_id)
+    return "deleted" if found else "not_found"
