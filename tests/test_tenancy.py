@@ -212,6 +212,7 @@ OWNER_ACTION: dict[str, tuple[str, int]] = {
     "leads/{}/sync-crm/": ("post", 409),  # no active CRM connection
     "members/{}/absences/{}/": ("delete", 204),
     "notifications/{}/read/": ("post", 200),
+    "privacy/requests/{}/retry/": ("post", 200),  # a failed request
 }
 
 METHODS = ("get", "post", "put", "patch", "delete")

@@ -102,7 +102,7 @@ class PipedriveClient(BaseCrmClient):
             raise self._error_from(response)
 
     def delete_person(self, person_id: str) -> bool:
-        """Delete a person (``DELETE /v1/persons/{id}``): True when deleted, False on 404."""
+        """Delete a person (``DELETE /api/v2/persons/{id}``): True when deleted, False on 404."""
         response = self._send("DELETE", f"{_PERSONS}/{person_id}")
         return response.status_code != 404
 
