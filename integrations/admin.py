@@ -22,7 +22,7 @@ from integrations.models import (
 )
 from integrations.net import OutboundURLError, check_outbound_url
 from organizations import access
-from organizations.admin import OrgScopedAdmin
+from organizations.admin import OrgScopedAdmin, ReadOnlyAdmin
 
 # -- secrets: shown masked, replaced through empty password inputs ------------------------------
 
@@ -228,23 +228,14 @@ class WhatsAppGatewayAdmin(OrgScopedAdmin):
         self.message_user(request, _("%(n)d gateway(s) revogado(s).") % {"n": len(queryset)})
 
 
-class ReadOnlyAdmin(OrgScopedAdmin):
+class IntegrationRecordAdmin(ReadOnlyAdmin):
     """Records written by the integrations themselves: admins may look, not edit."""
 
     policy = access.INTEGRATION_RECORDS
 
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(WhatsAppMessage)
-class WhatsAppMessageAdmin(ReadOnlyAdmin):
+class WhatsAppMessageAdmin(IntegrationRecordAdmin):
     list_display = [
         "created_at",
         "direction",
@@ -263,7 +254,7 @@ class WhatsAppMessageAdmin(ReadOnlyAdmin):
 
 
 @admin.register(WebhookNotification)
-class WebhookNotificationAdmin(ReadOnlyAdmin):
+class WebhookNotificationAdmin(IntegrationRecordAdmin):
     list_display = ["received_at", "account", "processed_at", "attempts", "has_error"]
     list_filter = ["organization"]
     list_select_related = ["account"]

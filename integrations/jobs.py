@@ -87,29 +87,29 @@ def whatsapp_notifications_sweep() -> int:
     return count
 
 
-@job_logged
-def crm_sync_leads(*, organization_id: str, lead_ids: Sequence[str], attempt: int = 0) -> Any:
-    outcome = crm.crm_sync_leads(
-        organization_id=organization_id, lead_ids=lead_ids, attempt=attempt
-    )
+def _sync_counts(outcome: Any) -> dict[str, Any]:
+    """What a CRM sync job records in its log: how many leads went which way."""
     return {
         "synced": len(outcome.synced),
         "failed": len(outcome.failed),
         "retrying": len(outcome.retrying),
         "skipped": outcome.skipped,
     }
+
+
+@job_logged
+def crm_sync_leads(*, organization_id: str, lead_ids: Sequence[str], attempt: int = 0) -> Any:
+    outcome = crm.crm_sync_leads(
+        organization_id=organization_id, lead_ids=lead_ids, attempt=attempt
+    )
+    return _sync_counts(outcome)
 
 
 @job_logged
 def crm_sync_pending(*, organization_id: str) -> Any:
     """The coalesced sync of an organization's pending leads (crm.SYNC)."""
     outcome = crm.crm_sync_pending(organization_id=organization_id)
-    return {
-        "synced": len(outcome.synced),
-        "failed": len(outcome.failed),
-        "retrying": len(outcome.retrying),
-        "skipped": outcome.skipped,
-    }
+    return _sync_counts(outcome)
 
 
 @job_logged

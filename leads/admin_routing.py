@@ -18,7 +18,7 @@ from leads.models import (
     RoutingRuleMember,
 )
 from organizations import access
-from organizations.admin import OrgScopedAdmin, OrgScopedTabularInline
+from organizations.admin import OrgScopedAdmin, OrgScopedTabularInline, ReadOnlyAdmin
 from organizations.models import MemberAbsence, Membership
 
 
@@ -164,28 +164,16 @@ MemberAbsenceAdmin.form = MemberAbsenceForm
 
 
 @admin.register(LeadAssignment)
-class LeadAssignmentAdmin(OrgScopedAdmin):
+class LeadAssignmentAdmin(ReadOnlyAdmin):
     policy = access.ROUTING
     list_display = ["at", "lead", "membership", "motivo"]
     list_select_related = ["lead", "membership"]
     fields = ["at", "lead", "membership", "rule", "campo", "motivo"]
     readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_module_permission(request)
-
 
 @admin.register(LeadMerge)
-class LeadMergeAdmin(OrgScopedAdmin):
+class LeadMergeAdmin(ReadOnlyAdmin):
     """The record of each merge (read-only; merges are made through the API)."""
 
     policy = access.ROUTING
@@ -202,15 +190,3 @@ class LeadMergeAdmin(OrgScopedAdmin):
         "valores_do_outro",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_module_permission(request)

@@ -19,29 +19,17 @@ from config.errors import ApplicationError
 from config.search import AccentBlindSearchAdminMixin
 from leads import validation
 from mentorados import selectors, services
-from mentorados.models import EvolucaoFinanceira, Mentorado, MentoradoFeedback
+from mentorados.models import (
+    EVOLUCAO_FIELDS,
+    FEEDBACK_FIELDS,
+    MENTORADO_FIELDS,
+    EvolucaoFinanceira,
+    Mentorado,
+    MentoradoFeedback,
+)
 from organizations import access
 from organizations.admin import OrgScopedAdmin, OrgScopedTabularInline
 from organizations.models import Membership
-
-EVOLUCAO_FIELDS = [
-    "ano",
-    "mes",
-    "faturamento",
-    "lucro",
-    "numero_clientes",
-    "ticket_medio",
-    "observacoes",
-]
-FEEDBACK_FIELDS = [
-    "data_feedback",
-    "nota_nps",
-    "nota_geral",
-    "categoria",
-    "comentario",
-    "pontos_positivos",
-    "pontos_melhoria",
-]
 
 
 def _actor(request: HttpRequest, organization_id: Any) -> Membership | None:
@@ -57,14 +45,7 @@ class MentoradoAdminForm(forms.ModelForm):
             "organization",
             "lead",
             "mentor",
-            "nome_completo",
-            "email",
-            "telefone",
-            "programa",
-            "data_inicio",
-            "data_fim",
-            "status",
-            "faturamento_inicial",
+            *MENTORADO_FIELDS,
         ]
 
     # One rule for contacts (leads.validation), as in the API and for leads.

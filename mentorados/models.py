@@ -34,6 +34,30 @@ class MentoradoStatus(models.TextChoices):
 
 FINISHED_STATUSES = frozenset({MentoradoStatus.CONCLUIDO, MentoradoStatus.CANCELADO})
 
+# A mentee's, a month's and a feedback's own fields, in the one order the API, the admin and the
+# feedback event use.
+MENTORADO_FIELDS = (
+    "nome_completo",
+    "email",
+    "telefone",
+    "programa",
+    "data_inicio",
+    "data_fim",
+    "status",
+    "faturamento_inicial",
+)
+EVOLUCAO_FIELDS = (
+    "ano",
+    "mes",
+    "faturamento",
+    "lucro",
+    "numero_clientes",
+    "ticket_medio",
+    "observacoes",
+)
+FEEDBACK_RATING_FIELDS = ("data_feedback", "nota_nps", "nota_geral", "categoria", "comentario")
+FEEDBACK_FIELDS = (*FEEDBACK_RATING_FIELDS, "pontos_positivos", "pontos_melhoria")
+
 
 class Mentorado(models.Model):
     """A client of the mentoring programme whose business results are tracked (`mentorados`)."""

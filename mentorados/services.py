@@ -33,6 +33,7 @@ from config.errors import ValidationError
 from leads.models import Lead
 from mentorados import figures
 from mentorados.models import (
+    FEEDBACK_RATING_FIELDS,
     FINISHED_STATUSES,
     EvolucaoFinanceira,
     Mentorado,
@@ -330,11 +331,7 @@ def feedback_create(
             for name in (
                 "id",
                 "mentorado_id",
-                "data_feedback",
-                "nota_nps",
-                "nota_geral",
-                "categoria",
-                "comentario",
+                *FEEDBACK_RATING_FIELDS,
                 "created_at",
             )
         },

@@ -65,6 +65,23 @@ def scope_choices(request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any
     return queryset.filter(**{path: membership.organization_id}).distinct()
 
 
+def _member_may(
+    request: HttpRequest,
+    policy: Policy,
+    action: access.Action,
+    obj: Any,
+    may_write_object: Any,
+) -> bool:
+    """The admin's question for every page, inline and action: the role table of the policy,
+    then the object rule (`may_write_object`) for a write of one object; superusers may all."""
+    if request.user.is_superuser:
+        return True
+    membership = admin_membership(request)
+    if membership is None or not access.may(membership, policy, action):
+        return False
+    return obj is None or action == "read" or bool(may_write_object(membership, obj))
+
+
 class ScopedChoicesMixin:
     """Every foreign key / many-to-many choice comes from the current organization only."""
 
@@ -117,12 +134,7 @@ class OrgScopedAdmin(ScopedChoicesMixin, ModelAdmin):
 
     # -- permissions: the role table of organizations.access ---------------------------------
     def _may(self, request: HttpRequest, action: access.Action, obj: Any = None) -> bool:
-        if request.user.is_superuser:
-            return True
-        membership = admin_membership(request)
-        if membership is None or not access.may(membership, self.policy, action):
-            return False
-        return obj is None or action == "read" or self.may_write_object(membership, obj)
+        return _member_may(request, self.policy, action, obj, self.may_write_object)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self._may(request, "read")
@@ -198,6 +210,20 @@ class OrgScopedAdmin(ScopedChoicesMixin, ModelAdmin):
         return field is not None and field.is_relation
 
 
+class ReadOnlyAdmin(OrgScopedAdmin):
+    """A record the application writes (a log, an audit trail): the policy's readers look;
+    nobody adds, changes or deletes one here, not even a superuser."""
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
 class OrgScopedInlineMixin(ScopedChoicesMixin):
     """Inline rows follow the parent's organization rules (organizations.access), not Django's
     model permissions: `policy` says which roles read and write them."""
@@ -208,12 +234,7 @@ class OrgScopedInlineMixin(ScopedChoicesMixin):
         return True
 
     def _may(self, request: HttpRequest, action: access.Action, obj: Any = None) -> bool:
-        if request.user.is_superuser:
-            return True
-        membership = admin_membership(request)
-        if membership is None or not access.may(membership, self.policy, action):
-            return False
-        return obj is None or action == "read" or self.may_write_object(membership, obj)
+        return _member_may(request, self.policy, action, obj, self.may_write_object)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._may(request, "read", obj)

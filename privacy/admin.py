@@ -10,26 +10,17 @@ from django.http import HttpRequest, HttpResponse
 from leads.models import Lead
 from organizations import access
 from organizations.access import admin_membership
-from organizations.admin import OrgScopedAdmin
+from organizations.admin import ReadOnlyAdmin
 from privacy import services
 from privacy.models import AccessTipo, DataAccessLog
 
 HistoricalLead = Lead.history.model  # type: ignore[attr-defined]
 
 
-class ReadOnlyManagersAdmin(OrgScopedAdmin):
+class ReadOnlyManagersAdmin(ReadOnlyAdmin):
     """Never editable, not even by a superuser; the organization's managers read it."""
 
     policy = access.PRIVACY_RECORDS
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(DataAccessLog)

@@ -14,7 +14,7 @@ from config.events import EVENT_TYPES
 from integrations.fields import mask
 from integrations.net import OutboundURLError, check_outbound_url
 from integrations.outbound import services
-from integrations.outbound.models import WebhookDelivery, WebhookEndpoint
+from integrations.outbound.models import DELIVERY_FIELDS, WebhookDelivery, WebhookEndpoint
 from organizations import access
 from organizations.admin import OrgScopedAdmin, OrgScopedTabularInline
 
@@ -105,20 +105,7 @@ class WebhookDeliveryAdmin(OrgScopedAdmin):
     ]
     list_filter = ["status", "evento"]
     list_select_related = ["endpoint"]
-    readonly_fields = [
-        "endpoint",
-        "evento",
-        "mensagem_id",
-        "payload",
-        "status",
-        "tentativas",
-        "proxima_tentativa",
-        "ultimo_status_http",
-        "ultimo_erro",
-        "entregue_em",
-        "replay_of",
-        "created_at",
-    ]
+    readonly_fields = ["endpoint", *DELIVERY_FIELDS]
     fields = readonly_fields
     actions = ["replay"]
 

@@ -18,7 +18,7 @@ from config.events import EVENT_TYPES
 from integrations.api.base import AdminSettingsViewSet
 from integrations.net import OutboundURLError, check_outbound_url
 from integrations.outbound import services
-from integrations.outbound.models import WebhookDelivery, WebhookEndpoint
+from integrations.outbound.models import DELIVERY_FIELDS, WebhookDelivery, WebhookEndpoint
 from organizations.permissions import ADMIN_ONLY
 from organizations.scoping import OrgScopedMixin
 
@@ -88,20 +88,7 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
 class WebhookDeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
     class Meta:
         model = WebhookDelivery
-        fields = [
-            "id",
-            "evento",
-            "mensagem_id",
-            "payload",
-            "status",
-            "tentativas",
-            "proxima_tentativa",
-            "ultimo_status_http",
-            "ultimo_erro",
-            "entregue_em",
-            "replay_of",
-            "created_at",
-        ]
+        fields = ["id", *DELIVERY_FIELDS]
         read_only_fields = fields
 
 

@@ -57,6 +57,22 @@ class DeliveryStatus(models.TextChoices):
     FALHOU = "falhou", _("Falhou")
 
 
+# A delivery's columns in the order the API and the admin show them.
+DELIVERY_FIELDS = (
+    "evento",
+    "mensagem_id",
+    "payload",
+    "status",
+    "tentativas",
+    "proxima_tentativa",
+    "ultimo_status_http",
+    "ultimo_erro",
+    "entregue_em",
+    "replay_of",
+    "created_at",
+)
+
+
 class WebhookDelivery(models.Model):
     """One event sent (or to be sent) to one endpoint, with its attempts; replays add rows."""
 

@@ -113,20 +113,9 @@ def whatsapp_gateway_webhook(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _receive(request: HttpRequest) -> HttpResponse:
-    limit = max_body_bytes()
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
+    raw_body = _read_body(request)
+    if raw_body is None:
         return _too_large()
-    try:
-        raw_body = request.body
-    except RequestDataTooBig:
-        return _too_large()
-    if len(raw_body) > limit:
-        return _too_large()
-
     result = inbound.webhook_receive(
         raw_body=raw_body, signature=request.headers.get("X-Hub-Signature-256")
     )

@@ -16,7 +16,15 @@ from rest_framework import serializers
 
 from leads import validation
 from mentorados import selectors
-from mentorados.models import FIRST_YEAR, EvolucaoFinanceira, Mentorado, MentoradoFeedback
+from mentorados.models import (
+    EVOLUCAO_FIELDS,
+    FEEDBACK_FIELDS,
+    FIRST_YEAR,
+    MENTORADO_FIELDS,
+    EvolucaoFinanceira,
+    Mentorado,
+    MentoradoFeedback,
+)
 from mentorados.services import MENTOR_ROLES, organization_today
 from organizations.models import Membership, Organization
 from organizations.scoping import OrgPrimaryKeyRelatedField
@@ -73,14 +81,7 @@ class MentoradoSerializer(serializers.ModelSerializer[Mentorado]):
             "lead_id",
             "mentor_id",
             "mentor",
-            "nome_completo",
-            "email",
-            "telefone",
-            "programa",
-            "data_inicio",
-            "data_fim",
-            "status",
-            "faturamento_inicial",
+            *MENTORADO_FIELDS,
             "faturamento_atual",
             "crescimento_percentual",
             "engagement_score",
@@ -140,13 +141,7 @@ class EvolucaoSerializer(serializers.ModelSerializer[EvolucaoFinanceira]):
         fields = [
             "id",
             "mentorado_id",
-            "ano",
-            "mes",
-            "faturamento",
-            "lucro",
-            "numero_clientes",
-            "ticket_medio",
-            "observacoes",
+            *EVOLUCAO_FIELDS,
             "crescimento_mensal",
             "created_at",
             "updated_at",
@@ -195,13 +190,7 @@ class FeedbackSerializer(serializers.ModelSerializer[MentoradoFeedback]):
         fields = [
             "id",
             "mentorado_id",
-            "data_feedback",
-            "nota_nps",
-            "nota_geral",
-            "categoria",
-            "comentario",
-            "pontos_positivos",
-            "pontos_melhoria",
+            *FEEDBACK_FIELDS,
             "created_by_id",
             "created_at",
         ]
