@@ -1,6 +1,6 @@
 """Writes for follow-up: sequences (with step versions), enrollment, execution state, replies.
 
-Decisions (see also README "Follow-up"):
+Decisions (see also docs/followup.md):
 
 - Step versions: creating a sequence stores version 1 of its steps; an edit that changes the
   steps stores a new version. An execution keeps the version it was enrolled with, so editing
