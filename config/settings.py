@@ -360,6 +360,10 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Numbers the back office renders are grouped as the language writes them ("147.000,00" in
+# pt-BR, "147,000.00" in English). Templates print ids and counts meant for code through
+# `unlocalize`; the API's JSON is not localized (DRF fields are not `localize=True`).
+USE_THOUSAND_SEPARATOR = True
 DEFAULT_ORGANIZATION_TIMEZONE = "America/Sao_Paulo"
 
 # --- Back office (django-unfold) ----------------------------------------------------------

@@ -38,7 +38,10 @@ class FollowupSequence(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="followup_sequences"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="followup_sequences",
+        verbose_name=_("organização"),
     )
     nome = models.CharField(_("nome"), max_length=200)
     descricao = models.TextField(_("descrição"), blank=True)
@@ -52,7 +55,12 @@ class FollowupSequence(models.Model):
     pausar_fim_semana = models.BooleanField(_("pausar no fim de semana"), default=True)
     pausar_feriados = models.BooleanField(_("pausar em feriados"), default=True)
     created_by = models.ForeignKey(
-        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("criado por"),
     )
     created_at = models.DateTimeField(_("criada em"), default=timezone.now)
     updated_at = models.DateTimeField(_("atualizada em"), auto_now=True)
@@ -122,9 +130,14 @@ class FollowupExecution(models.Model):
     """One lead going through one sequence (version), step by step."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("organização")
+    )
     sequence = models.ForeignKey(
-        FollowupSequence, on_delete=models.CASCADE, related_name="executions"
+        FollowupSequence,
+        on_delete=models.CASCADE,
+        related_name="executions",
+        verbose_name=_("sequência"),
     )
     versao = models.ForeignKey(
         FollowupSequenceVersion, on_delete=models.CASCADE, related_name="executions"
@@ -144,9 +157,16 @@ class FollowupExecution(models.Model):
     data_resposta = models.DateTimeField(_("data da resposta"), null=True, blank=True)
     # Set while a dispatcher works on the current step outside the row lock; another
     # dispatcher may take the execution over only after this instant (a crashed worker).
-    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    claimed_until = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("reservada até")
+    )
     enrolled_by = models.ForeignKey(
-        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("inscrito por"),
     )
     created_at = models.DateTimeField(_("criada em"), default=timezone.now)
     updated_at = models.DateTimeField(_("atualizada em"), default=timezone.now)
@@ -181,7 +201,7 @@ class FollowupExecution(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.sequence_id} / {self.lead_id} ({self.status})"
+        return f"{self.sequence_id} / {self.lead_id} ({self.get_status_display()})"
 
     @property
     def is_finished(self) -> bool:
@@ -211,8 +231,12 @@ class LogEvent(models.TextChoices):
 class FollowupExecutionLog(models.Model):
     """What happened to an execution: each step executed, skipped, retried or failed."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    execution = models.ForeignKey(FollowupExecution, on_delete=models.CASCADE, related_name="logs")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("organização")
+    )
+    execution = models.ForeignKey(
+        FollowupExecution, on_delete=models.CASCADE, related_name="logs", verbose_name=_("execução")
+    )
     step = models.PositiveSmallIntegerField(_("passo"), null=True, blank=True)
     tipo_acao = models.CharField(_("tipo de ação"), max_length=20, blank=True)
     evento = models.CharField(_("evento"), max_length=20, choices=LogEvent.choices)
@@ -233,7 +257,9 @@ class FollowupExecutionLog(models.Model):
         indexes = [models.Index(fields=["execution", "created_at"], name="flog_exec_created")]
 
     def __str__(self) -> str:
-        return f"{self.evento} {self.step}"
+        if self.step is None:
+            return str(self.get_evento_display())
+        return f"{self.get_evento_display()} ({_('passo')} {self.step})"
 
 
 class StepRunState(models.TextChoices):

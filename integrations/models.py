@@ -26,17 +26,39 @@ def hash_verify_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+MESSAGE_TYPES = [
+    ("text", _("texto")),
+    ("template", _("modelo")),
+    ("image", _("imagem")),
+    ("audio", _("áudio")),
+    ("video", _("vídeo")),
+    ("document", _("documento")),
+    ("sticker", _("figurinha")),
+    ("location", _("localização")),
+    ("contacts", _("contatos")),
+    ("interactive", _("interativa")),
+    ("button", _("botão")),
+    ("reaction", _("reação")),
+    ("unsupported", _("não suportada")),
+]
+
+
 class WhatsAppAccount(models.Model):
     """A WhatsApp Business phone number of an organization, reached through Meta's Cloud API."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="whatsapp_accounts"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="whatsapp_accounts",
+        verbose_name=_("organização"),
     )
     phone_number_id = models.CharField(_("ID do número (Meta)"), max_length=64, unique=True)
     access_token = EncryptedTextField(_("token de acesso"))
     app_secret = EncryptedTextField(_("app secret"))
-    verify_token_hash = models.CharField(max_length=64, db_index=True, editable=False)
+    verify_token_hash = models.CharField(
+        max_length=64, db_index=True, editable=False, verbose_name=_("hash do token de verificação")
+    )
     api_base_url = models.URLField(
         _("URL base da API"), max_length=300, default=WHATSAPP_DEFAULT_BASE_URL
     )
@@ -79,10 +101,15 @@ class WhatsAppGateway(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="whatsapp_gateways"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="whatsapp_gateways",
+        verbose_name=_("organização"),
     )
     nome = models.CharField(_("nome"), max_length=100, blank=True)
-    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    token_hash = models.CharField(
+        max_length=64, unique=True, editable=False, verbose_name=_("hash do token")
+    )
     # The token's first characters, to tell URLs apart in lists (not enough to guess it).
     token_inicio = models.CharField(_("início do token"), max_length=8, editable=False)
     # When set, every POST must carry Twilio's X-Twilio-Signature made with it.
@@ -127,13 +154,16 @@ class WhatsAppMessage(models.Model):
     """One WhatsApp message received from or sent to a phone number, kept whatever happens."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("organização")
+    )
     account = models.ForeignKey(
         WhatsAppAccount,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="messages",
+        verbose_name=_("conta"),
     )
     lead = models.ForeignKey(
         "leads.Lead",
@@ -144,24 +174,42 @@ class WhatsAppMessage(models.Model):
     )
     direction = models.CharField(_("direção"), max_length=3, choices=MessageDirection.choices)
     # Meta's message id; null only while an outbound message has not been accepted yet.
-    wamid = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    wamid = models.CharField(
+        max_length=255,
+        unique=True,
+        null=True,
+        blank=True,
+        verbose_name=_("ID da mensagem no WhatsApp"),
+    )
     # Set by the sender (follow-up step): one outbound message per key, whatever the retries.
     idempotency_key = models.CharField(
-        max_length=200, unique=True, null=True, blank=True, editable=False
+        max_length=200,
+        unique=True,
+        null=True,
+        blank=True,
+        editable=False,
+        verbose_name=_("chave de idempotência"),
     )
     from_phone = models.CharField(_("de"), max_length=20, blank=True)
     to_phone = models.CharField(_("para"), max_length=20, blank=True)
     # leads.phones.phone_match_key of the lead's side (sender of inbound, recipient of outbound).
-    phone_key = models.CharField(max_length=20, blank=True, editable=False)
-    message_type = models.CharField(_("tipo"), max_length=30, default="text")
+    phone_key = models.CharField(
+        max_length=20, blank=True, editable=False, verbose_name=_("chave do telefone")
+    )
+    # WhatsApp's own type codes (stored as received; an unknown one shows as its code).
+    message_type = models.CharField(_("tipo"), max_length=30, default="text", choices=MESSAGE_TYPES)
     template_name = models.CharField(_("template"), max_length=200, blank=True)
     body = models.TextField(_("texto"), blank=True)
     status = models.CharField(_("status"), max_length=10, choices=MessageStatus.choices)
     error = models.JSONField(_("erro"), default=dict, blank=True)
     payload = models.JSONField(_("dados"), default=dict, blank=True)
-    context_wamid = models.CharField(max_length=255, blank=True)
+    context_wamid = models.CharField(
+        max_length=255, blank=True, verbose_name=_("ID da mensagem respondida")
+    )
     received_at = models.DateTimeField(_("recebida em"), null=True, blank=True)
-    send_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    send_started_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("envio iniciado em")
+    )
     sent_at = models.DateTimeField(_("enviada em"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("entregue em"), null=True, blank=True)
     read_at = models.DateTimeField(_("lida em"), null=True, blank=True)
@@ -194,7 +242,9 @@ class WebhookNotification(models.Model):
     """A raw WhatsApp webhook body, stored once its signature is verified, before processing."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("organização")
+    )
     # The account whose app secret verified the signature; the job only acts on its changes.
     account = models.ForeignKey(
         WhatsAppAccount,
@@ -202,6 +252,7 @@ class WebhookNotification(models.Model):
         null=True,
         blank=True,
         related_name="notifications",
+        verbose_name=_("conta"),
     )
     # Set instead of `account` for a body posted to a gateway webhook (then content_type says
     # how to read raw_body: JSON or Twilio's form encoding).
@@ -211,10 +262,13 @@ class WebhookNotification(models.Model):
         null=True,
         blank=True,
         related_name="notifications",
+        verbose_name=_("gateway"),
     )
-    content_type = models.CharField(max_length=100, blank=True)
+    content_type = models.CharField(max_length=100, blank=True, verbose_name=_("tipo de conteúdo"))
     raw_body = models.BinaryField(_("corpo bruto"))
-    body_sha256 = models.CharField(max_length=64, editable=False)
+    body_sha256 = models.CharField(
+        max_length=64, editable=False, verbose_name=_("SHA-256 do corpo")
+    )
     signature = models.CharField(_("assinatura"), max_length=100, blank=True)
     received_at = models.DateTimeField(_("recebida em"), default=timezone.now)
     processed_at = models.DateTimeField(_("processada em"), null=True, blank=True)
@@ -272,7 +326,10 @@ class CRMConnection(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="crm_connections"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="crm_connections",
+        verbose_name=_("organização"),
     )
     provider = models.CharField(_("CRM"), max_length=20, choices=CrmProvider.choices)
     token = EncryptedTextField(_("token"))

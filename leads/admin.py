@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.admin_errors import SERVICE_ERRORS, service_error_messages
 from config.errors import ApplicationError
+from config.formatting import money_column
 from config.search import AccentBlindSearchAdminMixin
 from leads import selectors, services, validation
 from leads.admin_actions import LEAD_BULK_ACTIONS
@@ -208,7 +209,7 @@ class LeadAdmin(LeadPageMixin, AccentBlindSearchAdminMixin, OrgScopedAdmin):
         "status",
         "temperatura",
         "lead_score",
-        "valor_potencial",
+        money_column("valor_potencial", _("valor potencial")),
         "closer",
         "crm_sync_error",
         "created_at",

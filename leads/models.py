@@ -62,7 +62,9 @@ class Lead(models.Model):
     """A prospective buyer moving through the sales pipeline (table `leads`)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="leads")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="leads", verbose_name=_("organização")
+    )
     nome_completo = models.CharField(_("nome completo"), max_length=200)
     email = models.EmailField(_("email"), max_length=254, null=True, blank=True)
     telefone = models.CharField(_("telefone"), max_length=20, null=True, blank=True)
@@ -204,14 +206,25 @@ class Lead(models.Model):
 class LeadStatusChange(models.Model):
     """One pipeline move of a lead; drives funnel, cycle-time and time-in-stage figures."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="status_changes")
-    from_status = models.CharField(max_length=20, choices=LeadStatus.choices, blank=True)
-    to_status = models.CharField(max_length=20, choices=LeadStatus.choices)
-    changed_by = models.ForeignKey(
-        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("organização")
     )
-    changed_at = models.DateTimeField(default=timezone.now)
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(
+        max_length=20, choices=LeadStatus.choices, blank=True, verbose_name=_("status anterior")
+    )
+    to_status = models.CharField(
+        max_length=20, choices=LeadStatus.choices, verbose_name=_("novo status")
+    )
+    changed_by = models.ForeignKey(
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("alterado por"),
+    )
+    changed_at = models.DateTimeField(default=timezone.now, verbose_name=_("alterado em"))
     # Why a manager reopened a converted lead (empty for ordinary moves).
     motivo = models.TextField(_("motivo"), blank=True, default="")
 
@@ -270,7 +283,9 @@ class LeadInteraction(models.Model):
     """A contact with a lead (call, message, meeting) and its outcome."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("organização")
+    )
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="interactions")
     closer = models.ForeignKey(
         Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="interactions"
@@ -341,7 +356,9 @@ class LeadQualification(models.Model):
     """BANT details of a lead (one per lead) and the qualification score they give."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("organização")
+    )
     lead = models.OneToOneField(Lead, on_delete=models.CASCADE, related_name="qualification")
     budget_confirmado = models.BooleanField(_("orçamento confirmado"), default=False)
     valor_orcamento = models.DecimalField(_("valor do orçamento"), null=True, blank=True, **MONEY)
@@ -393,7 +410,9 @@ class Task(models.Model):
     """A to-do for a member (call a lead, send a proposal), manual or created by a follow-up."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("organização")
+    )
     lead = models.ForeignKey(
         Lead, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks"
     )
@@ -416,7 +435,12 @@ class Task(models.Model):
     )
     concluida_em = models.DateTimeField(_("concluída em"), null=True, blank=True)
     created_by = models.ForeignKey(
-        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("criado por"),
     )
     created_at = models.DateTimeField(_("criada em"), default=timezone.now)
     updated_at = models.DateTimeField(_("atualizada em"), auto_now=True)
@@ -455,9 +479,16 @@ class LeadImport(models.Model):
     """A CSV file of leads uploaded for import, and the progress of the job importing it."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("organização")
+    )
     created_by = models.ForeignKey(
-        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("criado por"),
     )
     filename = models.CharField(_("arquivo"), max_length=255, blank=True)
     # The decoded CSV text: the job reads it from here, so any worker host can run it.
@@ -512,7 +543,10 @@ class RoutingRule(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="routing_rules"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="routing_rules",
+        verbose_name=_("organização"),
     )
     nome = models.CharField(_("nome"), max_length=120)
     ordem = models.PositiveIntegerField(_("ordem"), default=0)
@@ -571,12 +605,21 @@ class LeadAssignment(models.Model):
     """A lead given to a member by a routing rule, or left without one (no eligible member)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("organização")
+    )
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="assignments")
     membership = models.ForeignKey(
-        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("membro"),
     )
-    rule = models.ForeignKey(RoutingRule, on_delete=models.SET_NULL, null=True, related_name="+")
+    rule = models.ForeignKey(
+        RoutingRule, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("regra")
+    )
     campo = models.CharField(_("campo"), max_length=10, blank=True)  # "closer" or "sdr"
     motivo = models.CharField(_("motivo"), max_length=300)
     at = models.DateTimeField(_("em"), default=timezone.now)
@@ -625,7 +668,9 @@ class ConsentRecord(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("organização")
+    )
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="consents")
     canal = models.CharField(_("canal"), max_length=10, choices=ConsentCanal.choices)
     estado = models.CharField(_("estado"), max_length=10, choices=ConsentEstado.choices)
@@ -636,7 +681,12 @@ class ConsentRecord(models.Model):
     at = models.DateTimeField(_("em"), default=timezone.now)
     evidencia = models.JSONField(_("evidência"), default=dict, blank=True)
     actor = models.ForeignKey(
-        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("autor"),
     )
     created_at = models.DateTimeField(_("registrado em"), default=timezone.now, editable=False)
 
@@ -657,12 +707,19 @@ class LeadMerge(models.Model):
     """Two leads merged into one: who, when, both ids, the choices and the values dropped."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("organização")
+    )
     # Plain ids, not foreign keys: the record outlives both rows.
     target_id = models.UUIDField(_("lead mantido"), db_index=True)
     merged_lead_id = models.UUIDField(_("lead mesclado (excluído)"), db_index=True)
     merged_by = models.ForeignKey(
-        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("mesclado por"),
     )
     campos = models.JSONField(_("escolhas"), default=dict)
     valores_descartados = models.JSONField(_("valores descartados"), default=dict)

@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from config.errors import ApplicationError
+from config.formatting import money_column, percent_column, plain_column
 from config.search import AccentBlindSearchAdminMixin
 from leads import validation
 from mentorados import selectors, services
@@ -107,8 +108,8 @@ class MentoradoAdmin(AccentBlindSearchAdminMixin, OrgScopedAdmin):
         "mentor",
         "programa",
         "data_inicio",
-        "faturamento_atual",
-        "crescimento_percentual",
+        money_column("faturamento_atual", _("faturamento atual")),
+        percent_column("crescimento_percentual", _("crescimento em 12 meses")),
         "engagement_score",
         "organization",
     ]
@@ -226,7 +227,14 @@ class EvolucaoFinanceiraAdmin(OrgScopedAdmin):
         return access.may_write_mentee(membership, obj.mentorado.mentor_id)
 
     form = EvolucaoAdminForm
-    list_display = ["mentorado", "ano", "mes", "faturamento", "lucro", "numero_clientes"]
+    list_display = [
+        "mentorado",
+        plain_column("ano", _("ano")),
+        "mes",
+        money_column("faturamento", _("faturamento")),
+        money_column("lucro", _("lucro")),
+        "numero_clientes",
+    ]
     list_filter = ["ano", "mes", "organization"]
     search_fields = ["mentorado__nome_completo"]
     list_select_related = ["mentorado", "organization"]

@@ -65,7 +65,11 @@ class Mentorado(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # db_index off where a composite index starting with the same column already exists.
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="mentorados", db_index=False
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="mentorados",
+        db_index=False,
+        verbose_name=_("organização"),
     )
     # One mentee per converted lead: the unique constraint is what makes a repeated or
     # concurrent conversion create a single row (see mentorados.services.mentorado_from_lead).
@@ -155,7 +159,11 @@ class EvolucaoFinanceira(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("organização"),
     )
     mentorado = models.ForeignKey(
         Mentorado, on_delete=models.CASCADE, related_name="evolucoes", db_index=False
@@ -204,7 +212,11 @@ class MentoradoFeedback(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("organização"),
     )
     mentorado = models.ForeignKey(
         Mentorado, on_delete=models.CASCADE, related_name="feedbacks", db_index=False
@@ -217,7 +229,12 @@ class MentoradoFeedback(models.Model):
     pontos_positivos = models.TextField(_("pontos positivos"), blank=True)
     pontos_melhoria = models.TextField(_("pontos de melhoria"), blank=True)
     created_by = models.ForeignKey(
-        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("criado por"),
     )
     created_at = models.DateTimeField(_("criado em"), default=timezone.now)
 

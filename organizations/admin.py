@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import ForeignKey, ManyToManyField, Model, QuerySet
 from django.forms import ModelChoiceField, ModelMultipleChoiceField
 from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
@@ -102,7 +103,33 @@ class ScopedChoicesMixin:
         return field
 
 
-class OrgScopedAdmin(ScopedChoicesMixin, ModelAdmin):
+# Portuguese plurals (first word) that are feminine: "tarefas", "notificações", "mensagens".
+FEMININE_PLURAL_ENDINGS = ("as", "ões", "agens")
+
+
+def delete_selected_description(model: type[Model]) -> Any:
+    """The delete action's label agreeing with the model's gender in Portuguese: Django's
+    pt_BR "Remover %(verbose_name_plural)s selecionados" reads "Remover tarefas selecionados"."""
+    with translation.override("pt-br"):
+        first_word = str(model._meta.verbose_name_plural).split(" ")[0].lower()
+    if first_word.endswith(FEMININE_PLURAL_ENDINGS):
+        return _("Remover %(verbose_name_plural)s selecionadas")
+    return _("Remover %(verbose_name_plural)s selecionados")
+
+
+class PortugueseDeleteActionMixin:
+    """Replaces the delete action's description by one that agrees in gender."""
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)  # type: ignore[misc]
+        if "delete_selected" in actions:
+            func, name, _description = actions["delete_selected"]
+            model: type[Model] = self.model  # type: ignore[attr-defined]
+            actions["delete_selected"] = (func, name, delete_selected_description(model))
+        return actions
+
+
+class OrgScopedAdmin(PortugueseDeleteActionMixin, ScopedChoicesMixin, ModelAdmin):
     """Base for every organization-owned model's admin.
 
     Declare `policy` (organizations.access) and, where the API narrows further by role,
@@ -474,7 +501,7 @@ class NotificationAdmin(OrgScopedAdmin):
 
 
 @admin.register(User)
-class UserAdmin(ScopedChoicesMixin, DjangoUserAdmin, ModelAdmin):
+class UserAdmin(PortugueseDeleteActionMixin, ScopedChoicesMixin, DjangoUserAdmin, ModelAdmin):
     """Accounts: organization admins see their members' accounts (created through "Membros");
     only superusers change accounts, which may belong to several organizations."""
 

@@ -181,9 +181,14 @@ class Membership(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="memberships"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("organização"),
     )
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("usuário")
+    )
     role = models.CharField(_("papel"), max_length=20, choices=Role.choices)
     nome_completo = models.CharField(_("nome de exibição"), max_length=200)
     tipo_closer = models.CharField(_("tipo de closer"), max_length=50, blank=True)
@@ -217,7 +222,10 @@ class OrganizationHoliday(models.Model):
     """A company or municipal day off, on top of national and state holidays."""
 
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="holidays"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="holidays",
+        verbose_name=_("organização"),
     )
     data = models.DateField(_("data"))
     nome = models.CharField(_("nome"), max_length=120)
@@ -241,7 +249,9 @@ class MemberAbsence(models.Model):
     """A member away (vacation, leave): lead routing skips them from inicio to fim, inclusive."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("organização")
+    )
     membership = models.ForeignKey(
         Membership, on_delete=models.CASCADE, related_name="ausencias", verbose_name=_("membro")
     )
@@ -281,9 +291,14 @@ class Notification(models.Model):
     """A message to one member (a lead converted, a reply arrived, a task is overdue...)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("organização")
+    )
     recipient = models.ForeignKey(
-        Membership, on_delete=models.CASCADE, related_name="notifications"
+        Membership,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("destinatário"),
     )
     tipo = models.CharField(_("tipo"), max_length=30, choices=NotificationTipo.choices)
     titulo = models.CharField(_("título"), max_length=200)
@@ -296,8 +311,12 @@ class Notification(models.Model):
     updated_at = models.DateTimeField(_("atualizada em"), auto_now=True)
     # Follow-on work done (or found unnecessary): set by the push job and the email digest so
     # that a job run twice, or a sweep after a lost job, does not repeat it.
-    pushed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    digested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    pushed_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("enviada por push em")
+    )
+    digested_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("incluída no resumo em")
+    )
 
     objects = OrgManager()
 

@@ -15,6 +15,7 @@ import simple_history
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from followup.models import FollowupSequence
@@ -47,6 +48,13 @@ AUDITED: dict[type[models.Model], list[str]] = {
     WhatsAppGateway: ["token_hash", "twilio_auth_token"],
 }
 
+HISTORY_LABELS = {
+    "history_date": _("alterado em"),
+    "history_type": _("tipo de alteração"),
+    "history_user": _("alterado por"),
+    "history_change_reason": _("motivo da alteração"),
+}
+
 for _model, _excluded in AUDITED.items():
     simple_history.register(
         _model,
@@ -55,7 +63,14 @@ for _model, _excluded in AUDITED.items():
         excluded_fields=_excluded,
         # Historical rows are written by us only; no reverse manager name clash on Membership.
         user_related_name="+",
+        # simple-history's default names ("historical leads") are English.
+        verbose_name=format_lazy(_("versão de {}"), _model._meta.verbose_name),
+        verbose_name_plural=format_lazy(_("histórico de {}"), _model._meta.verbose_name_plural),
     )
+    # simple-history's own columns have no Portuguese labels; the admin lists show them.
+    _history = _model.history.model  # type: ignore[attr-defined]
+    for _name, _label in HISTORY_LABELS.items():
+        _history._meta.get_field(_name).verbose_name = _label
 
 
 class AccessTipo(models.TextChoices):
@@ -68,12 +83,24 @@ class DataAccessLog(models.Model):
     """Someone read personal data in bulk: who, when, what, with which filter."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("organização")
+    )
     actor = models.ForeignKey(
-        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("autor"),
     )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("usuário"),
     )
     tipo = models.CharField(_("tipo"), max_length=20, choices=AccessTipo.choices)
     filtro = models.JSONField(_("filtro"), default=dict, blank=True)

@@ -25,7 +25,10 @@ class WebhookEndpoint(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="webhook_endpoints"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="webhook_endpoints",
+        verbose_name=_("organização"),
     )
     url = models.URLField(_("URL"), max_length=500)
     descricao = models.CharField(_("descrição"), max_length=200, blank=True)
@@ -77,9 +80,14 @@ class WebhookDelivery(models.Model):
     """One event sent (or to be sent) to one endpoint, with its attempts; replays add rows."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("organização")
+    )
     endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+        WebhookEndpoint,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("destino"),
     )
     evento = models.CharField(_("evento"), max_length=40)
     # Standard Webhooks `webhook-id`: the same for every attempt and replay of one event, so

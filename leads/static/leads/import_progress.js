@@ -6,17 +6,19 @@
   if (!box || box.dataset.finished === "1") return;
   const url = box.dataset.progressUrl;
   const bar = document.getElementById("import-bar");
+  // Counts grouped as the page's language writes them ("1.500" in pt-BR), as the server renders.
+  const count = new Intl.NumberFormat(document.documentElement.lang || "pt-BR");
   function show(p) {
     bar.max = p.total_rows;
     bar.value = p.processed_rows;
     bar.textContent = p.percent + "%";
-    document.getElementById("import-done").textContent = p.processed_rows;
-    document.getElementById("import-total").textContent = p.total_rows;
+    document.getElementById("import-done").textContent = count.format(p.processed_rows);
+    document.getElementById("import-total").textContent = count.format(p.total_rows);
     document.getElementById("import-percent").textContent = p.percent;
     document.getElementById("import-state").textContent = p.status_display;
-    document.getElementById("import-created").textContent = p.created;
-    document.getElementById("import-duplicates").textContent = p.duplicates_skipped;
-    document.getElementById("import-invalid").textContent = p.invalid_rows;
+    document.getElementById("import-created").textContent = count.format(p.created);
+    document.getElementById("import-duplicates").textContent = count.format(p.duplicates_skipped);
+    document.getElementById("import-invalid").textContent = count.format(p.invalid_rows);
     document.getElementById("import-failed").hidden = p.status !== "failed";
   }
   function poll() {
