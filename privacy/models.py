@@ -156,7 +156,9 @@ class DataSubjectRequest(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("organização")
+    )
     tipo = models.CharField(_("tipo"), max_length=20, choices=RequestTipo.choices)
     status = models.CharField(
         _("status"), max_length=12, choices=RequestStatus.choices, default=RequestStatus.PENDENTE
@@ -207,7 +209,9 @@ class DataSubjectExport(models.Model):
     request = models.OneToOneField(
         DataSubjectRequest, on_delete=models.CASCADE, primary_key=True, related_name="arquivo"
     )
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("organização")
+    )
     conteudo = models.JSONField(_("conteúdo"))
     tamanho = models.PositiveIntegerField(_("tamanho (bytes)"), default=0)
     criado_em = models.DateTimeField(_("gerado em"), default=timezone.now)
@@ -233,7 +237,11 @@ class RetentionSettings(models.Model):
     """
 
     organization = models.OneToOneField(
-        Organization, on_delete=models.CASCADE, primary_key=True, related_name="retencao"
+        Organization,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="retencao",
+        verbose_name=_("organização"),
     )
     leads_perdidos_dias = models.PositiveIntegerField(
         _("anonimizar leads perdidos após (dias)"), null=True, blank=True
