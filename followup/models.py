@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from leads.models import Lead
-from organizations.models import Membership, Organization, OrgManager
+from organizations.models import Organization, OrgManager, member_reference
 
 
 class TipoAcao(models.TextChoices):
@@ -54,14 +54,7 @@ class FollowupSequence(models.Model):
     horario_envio_fim = models.TimeField(_("fim do envio"), default=datetime.time(18, 0))
     pausar_fim_semana = models.BooleanField(_("pausar no fim de semana"), default=True)
     pausar_feriados = models.BooleanField(_("pausar em feriados"), default=True)
-    created_by = models.ForeignKey(
-        Membership,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("criado por"),
-    )
+    created_by = member_reference(_("criado por"))
     created_at = models.DateTimeField(_("criada em"), default=timezone.now)
     updated_at = models.DateTimeField(_("atualizada em"), auto_now=True)
 
@@ -160,14 +153,7 @@ class FollowupExecution(models.Model):
     claimed_until = models.DateTimeField(
         null=True, blank=True, editable=False, verbose_name=_("reservada até")
     )
-    enrolled_by = models.ForeignKey(
-        Membership,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("inscrito por"),
-    )
+    enrolled_by = member_reference(_("inscrito por"))
     created_at = models.DateTimeField(_("criada em"), default=timezone.now)
     updated_at = models.DateTimeField(_("atualizada em"), default=timezone.now)
     finished_at = models.DateTimeField(_("finalizada em"), null=True, blank=True)

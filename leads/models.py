@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.search import folded
 from organizations.access import lead_visibility_q
-from organizations.models import Membership, Organization, OrgManager, OrgQuerySet
+from organizations.models import Membership, Organization, OrgManager, OrgQuerySet, member_reference
 
 MONEY: dict[str, Any] = {
     "max_digits": 14,
@@ -216,14 +216,7 @@ class LeadStatusChange(models.Model):
     to_status = models.CharField(
         max_length=20, choices=LeadStatus.choices, verbose_name=_("novo status")
     )
-    changed_by = models.ForeignKey(
-        Membership,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("alterado por"),
-    )
+    changed_by = member_reference(_("alterado por"))
     changed_at = models.DateTimeField(default=timezone.now, verbose_name=_("alterado em"))
     # Why a manager reopened a converted lead (empty for ordinary moves).
     motivo = models.TextField(_("motivo"), blank=True, default="")
@@ -434,14 +427,7 @@ class Task(models.Model):
         max_length=120, null=True, blank=True, unique=True, editable=False
     )
     concluida_em = models.DateTimeField(_("concluída em"), null=True, blank=True)
-    created_by = models.ForeignKey(
-        Membership,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("criado por"),
-    )
+    created_by = member_reference(_("criado por"))
     created_at = models.DateTimeField(_("criada em"), default=timezone.now)
     updated_at = models.DateTimeField(_("atualizada em"), auto_now=True)
 
@@ -482,14 +468,7 @@ class LeadImport(models.Model):
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("organização")
     )
-    created_by = models.ForeignKey(
-        Membership,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("criado por"),
-    )
+    created_by = member_reference(_("criado por"))
     filename = models.CharField(_("arquivo"), max_length=255, blank=True)
     # The decoded CSV text: the job reads it from here, so any worker host can run it.
     content = models.TextField(_("conteúdo"), editable=False)
@@ -609,14 +588,7 @@ class LeadAssignment(models.Model):
         Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("organização")
     )
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="assignments")
-    membership = models.ForeignKey(
-        Membership,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("membro"),
-    )
+    membership = member_reference(_("membro"))
     rule = models.ForeignKey(
         RoutingRule, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("regra")
     )
@@ -680,14 +652,7 @@ class ConsentRecord(models.Model):
     origem = models.CharField(_("origem"), max_length=30)
     at = models.DateTimeField(_("em"), default=timezone.now)
     evidencia = models.JSONField(_("evidência"), default=dict, blank=True)
-    actor = models.ForeignKey(
-        Membership,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("autor"),
-    )
+    actor = member_reference(_("autor"))
     created_at = models.DateTimeField(_("registrado em"), default=timezone.now, editable=False)
 
     objects = OrgManager()
@@ -713,14 +678,7 @@ class LeadMerge(models.Model):
     # Plain ids, not foreign keys: the record outlives both rows.
     target_id = models.UUIDField(_("lead mantido"), db_index=True)
     merged_lead_id = models.UUIDField(_("lead mesclado (excluído)"), db_index=True)
-    merged_by = models.ForeignKey(
-        Membership,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("mesclado por"),
-    )
+    merged_by = member_reference(_("mesclado por"))
     campos = models.JSONField(_("escolhas"), default=dict)
     valores_descartados = models.JSONField(_("valores descartados"), default=dict)
     valores_do_outro = models.JSONField(_("valores do lead mesclado"), default=dict)

@@ -13,7 +13,13 @@ from django.utils.translation import gettext_lazy as _
 
 from config.search import folded
 from leads.models import Lead
-from organizations.models import Membership, Organization, OrgManager
+from organizations.models import (
+    Membership,
+    Organization,
+    OrgManager,
+    member_reference,
+    organization_reference,
+)
 
 MONEY: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
 NON_NEGATIVE = [MinValueValidator(Decimal("0"))]
@@ -158,13 +164,7 @@ class EvolucaoFinanceira(models.Model):
     """One month of a mentee's business results (`mentorado_evolucao_financeira`)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(
-        Organization,
-        on_delete=models.CASCADE,
-        related_name="+",
-        db_index=False,
-        verbose_name=_("organização"),
-    )
+    organization = organization_reference(db_index=False)
     mentorado = models.ForeignKey(
         Mentorado, on_delete=models.CASCADE, related_name="evolucoes", db_index=False
     )
@@ -211,13 +211,7 @@ class MentoradoFeedback(models.Model):
     """A mentee's satisfaction answer: NPS and overall grade (`mentorado_feedbacks`)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(
-        Organization,
-        on_delete=models.CASCADE,
-        related_name="+",
-        db_index=False,
-        verbose_name=_("organização"),
-    )
+    organization = organization_reference(db_index=False)
     mentorado = models.ForeignKey(
         Mentorado, on_delete=models.CASCADE, related_name="feedbacks", db_index=False
     )
@@ -228,14 +222,7 @@ class MentoradoFeedback(models.Model):
     comentario = models.TextField(_("comentário"), blank=True)
     pontos_positivos = models.TextField(_("pontos positivos"), blank=True)
     pontos_melhoria = models.TextField(_("pontos de melhoria"), blank=True)
-    created_by = models.ForeignKey(
-        Membership,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("criado por"),
-    )
+    created_by = member_reference(_("criado por"))
     created_at = models.DateTimeField(_("criado em"), default=timezone.now)
 
     objects = OrgManager()

@@ -218,6 +218,30 @@ class Membership(models.Model):
         return self.role in SELLER_ROLES
 
 
+def member_reference(verbose_name: Any) -> models.ForeignKey[Membership | None, Membership | None]:
+    """The member who did something to a row (created, changed, merged it); the row stays, with
+    NULL here, when the member goes."""
+    return models.ForeignKey(
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=verbose_name,
+    )
+
+
+def organization_reference(**options: Any) -> models.ForeignKey[Organization, Organization]:
+    """The organization that owns a row (no reverse accessor; deleted with the organization)."""
+    return models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("organização"),
+        **options,
+    )
+
+
 class OrganizationHoliday(models.Model):
     """A company or municipal day off, on top of national and state holidays."""
 

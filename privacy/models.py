@@ -22,7 +22,7 @@ from followup.models import FollowupSequence
 from integrations.models import CRMConnection, WhatsAppAccount, WhatsAppGateway
 from leads.models import Lead
 from mentorados.models import Mentorado
-from organizations.models import Membership, Organization, OrgManager
+from organizations.models import Membership, Organization, OrgManager, member_reference
 
 
 class AuditFields(models.Model):
@@ -86,14 +86,7 @@ class DataAccessLog(models.Model):
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("organização")
     )
-    actor = models.ForeignKey(
-        Membership,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("autor"),
-    )
+    actor = member_reference(_("autor"))
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
