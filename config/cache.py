@@ -135,6 +135,10 @@ class InstrumentedRedisCache(RedisCache):
         django_cache_hits_total.labels(backend=BACKEND).inc()
         return result
 
+    def get_or_raise(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        """`get` that raises on a Redis outage instead of failing open (config/replica.py)."""
+        return super().get(key, default, version=version)
+
     @_fail_open("set", _none)
     def set(
         self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None

@@ -105,6 +105,8 @@ MIDDLEWARE = [
     "config.middleware.RequestLogMiddleware",
     # /health/, /health/live/ and /metrics, before host validation and the HTTPS redirect.
     "config.health.ProbeMiddleware",
+    # Scopes replica reads to one request; pins a writer to the primary (config/replica.py).
+    "config.replica.ReplicaMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # ETag (MD5 of the body) on every GET and 304 for a matching If-None-Match: cheap delta
@@ -168,6 +170,20 @@ _INSTRUMENTED_ENGINES = {
 DATABASES["default"]["ENGINE"] = _INSTRUMENTED_ENGINES.get(
     DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"]
 )
+# A PostgreSQL streaming replica for list reads, dashboards, timelines and exports
+# (config/replica.py, docs/scaling.md). The writer reads its own writes from the primary for
+# REPLICA_PIN_SECONDS. Tests mirror it onto the primary's test database.
+if env.str("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    DATABASES["replica"]["ENGINE"] = _INSTRUMENTED_ENGINES.get(
+        DATABASES["replica"]["ENGINE"], DATABASES["replica"]["ENGINE"]
+    )
+    DATABASES["replica"].setdefault("CONN_MAX_AGE", DATABASES["default"].get("CONN_MAX_AGE", 0))
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["config.replica.ReplicaRouter"]
+REPLICA_PIN_SECONDS = env.int("REPLICA_PIN_SECONDS", default=10)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 

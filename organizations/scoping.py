@@ -14,7 +14,10 @@ from typing import Any, cast
 from django.db.models import Model, QuerySet
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
+from rest_framework.mixins import ListModelMixin
+from rest_framework.request import Request
 
+from config import replica
 from organizations.models import Membership, Organization
 
 
@@ -34,6 +37,19 @@ class OrgScopedMixin(GenericAPIView[Any]):
     """Base of every organization-owned viewset (put it before the DRF viewset class)."""
 
     lookup_value_regex = UUID_RE
+
+    # Read-only actions whose reads may be served by a streaming replica when one is configured
+    # (config/replica.py): lists, dashboards, timelines and exports. Authentication and the
+    # membership lookup have already run on the primary when the switch happens.
+    REPLICA_ACTIONS = frozenset({"list", "performance", "dashboard", "timeline", "export"})
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        action = getattr(self, "action", None)
+        if action is None and isinstance(self, ListModelMixin):
+            action = "list"
+        if action in self.REPLICA_ACTIONS:
+            replica.use_for_request(request)
 
     @property
     def membership(self) -> Membership:
