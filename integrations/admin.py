@@ -8,7 +8,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from config.errors import ApplicationError
 from integrations import services as integration_services
+from integrations.crm import mapping as crm_mapping
 from integrations.crm import services as crm
 from integrations.fields import mask
 from integrations.models import (
@@ -282,8 +284,9 @@ class WebhookNotificationAdmin(IntegrationRecordAdmin):
 
 
 class CRMConnectionForm(SecretsFormMixin):
-    secret_fields = ("token",)
+    secret_fields = ("token", "webhook_secret")
     novo_token = _secret_input(_("Novo token"))
+    novo_webhook_secret = _secret_input(_("Novo segredo do webhook"))
     api_base_url = forms.URLField(
         label=_("URL base da API"),
         required=False,
@@ -294,14 +297,44 @@ class CRMConnectionForm(SecretsFormMixin):
 
     class Meta:
         model = CRMConnection
-        fields = ["organization", "provider", "api_base_url", "ativo"]
+        fields = ["organization", "provider", "api_base_url", "ativo", "field_mapping"]
+        fields += ["webhook_user"]
+        help_texts = {
+            "field_mapping": _(
+                'Campo nosso → propriedade do CRM, ex.: {"lead_score": "pontuacao"}; "" deixa '
+                "de sincronizar o campo; os omitidos seguem o padrão."
+            ),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        secret = self.fields.get("novo_webhook_secret")
+        if secret is not None:
+            secret.required = False
+            secret.help_text = _(
+                "HubSpot: o client secret do app; Pipedrive: a senha da autenticação básica. "
+                "Em branco mantém o atual."
+            )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         provider = cleaned.get("provider")
         if provider and not cleaned.get("api_base_url"):
             cleaned["api_base_url"] = CRM_DEFAULT_BASE_URLS[CrmProvider(provider)]
+        if provider and "field_mapping" in cleaned:
+            try:
+                cleaned["field_mapping"] = crm_mapping.validate_mapping(
+                    provider, cleaned["field_mapping"] or {}
+                )
+            except ApplicationError as exc:
+                self.add_error("field_mapping", _mapping_message(exc))
         return cleaned
+
+
+def _mapping_message(exc: ApplicationError) -> str:
+    details = getattr(exc, "details", None) or {}
+    parts = [f"{key}: {' '.join(str(m) for m in msgs)}" for key, msgs in details.items()]
+    return "; ".join(parts) or str(exc)
 
 
 @admin.register(CRMConnection)
@@ -311,17 +344,35 @@ class CRMConnectionAdmin(OrgScopedAdmin):
     list_display = ["organization", "provider", "ativo", "last_success_at", "last_error_at"]
     list_filter = ["provider", "ativo"]
     list_select_related = ["organization"]
-    readonly_fields = ["token_masked", "last_error", "last_error_at", "last_success_at"]
+    readonly_fields = [
+        "token_masked",
+        "mapeamento_efetivo",
+        "webhook_url",
+        "last_error",
+        "last_error_at",
+        "last_success_at",
+    ]
     actions = ["test_connection"]
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = ["organization", "provider", "api_base_url", "ativo"]
         if obj is not None:
             fields += ["token_masked"]
-        fields += ["novo_token"]
+        fields += ["novo_token", "field_mapping"]
+        if obj is not None:
+            fields += ["mapeamento_efetivo", "webhook_url"]
+        fields += ["webhook_user", "novo_webhook_secret"]
         if obj is not None:
             fields += ["last_error", "last_error_at", "last_success_at"]
         return fields
+
+    @admin.display(description=_("mapeamento em uso"))
+    def mapeamento_efetivo(self, obj: CRMConnection) -> str:
+        return ", ".join(f"{k} → {v}" for k, v in crm.connection_mapping(obj).items())
+
+    @admin.display(description=_("URL do webhook de mudanças"))
+    def webhook_url(self, obj: CRMConnection) -> str:
+        return integration_services.crm_webhook_url(obj)
 
     @admin.display(description=_("token"))
     def token_masked(self, obj: CRMConnection) -> str:

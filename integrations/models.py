@@ -338,6 +338,17 @@ class CRMConnection(models.Model):
     last_error = models.TextField(_("último erro"), blank=True)
     last_error_at = models.DateTimeField(_("último erro em"), null=True, blank=True)
     last_success_at = models.DateTimeField(_("último sucesso em"), null=True, blank=True)
+    # Our field -> CRM property (HubSpot internal name) or field (Pipedrive name); overrides the
+    # provider's defaults (integrations.crm.mapping), "" stops syncing that field.
+    field_mapping = models.JSONField(_("mapeamento de campos"), default=dict, blank=True)
+    # Our field -> the CRM's key for it (Pipedrive's field hash), as found or created for the
+    # mapping whose digest is `fields_ready_for`; recomputed when the mapping changes.
+    field_keys = models.JSONField(default=dict, blank=True, editable=False)
+    fields_ready_for = models.CharField(max_length=64, blank=True, editable=False)
+    # Inbound change webhooks: HubSpot's app client secret (signature v3) or the password of
+    # Pipedrive's HTTP basic auth (user `webhook_user`). Empty: the webhook answers 404.
+    webhook_secret = EncryptedTextField(_("segredo do webhook"), blank=True)
+    webhook_user = models.CharField(_("usuário do webhook"), max_length=100, blank=True)
     created_at = models.DateTimeField(_("criada em"), default=timezone.now)
     updated_at = models.DateTimeField(_("atualizada em"), auto_now=True)
 
@@ -355,6 +366,61 @@ class CRMConnection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_provider_display()} ({self.organization_id})"
+
+
+class CrmFieldSource(models.TextChoices):
+    LOCAL = "local", _("Lead Tracker")
+    CRM = "crm", _("CRM")
+
+
+class CrmFieldClock(models.Model):
+    """When a synced field of a lead last changed, and where (the conflict rule's clock).
+
+    An inbound change older than the field's clock is stale and ignored: the latest change wins,
+    local changes timed by our clock, CRM changes by the provider's timestamp.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="+")
+    campo = models.CharField(max_length=40)
+    changed_at = models.DateTimeField()
+    source = models.CharField(max_length=10, choices=CrmFieldSource.choices)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "crm_field_clocks"
+        constraints = [
+            models.UniqueConstraint(fields=["lead", "campo"], name="crm_field_clock_lead_campo")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campo} @ {self.changed_at.isoformat()}"
+
+
+class CrmWebhookEvent(models.Model):
+    """An inbound CRM change event already handled: a redelivery is recognised and skipped."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(CRMConnection, on_delete=models.CASCADE, related_name="+")
+    event_id = models.CharField(max_length=200)
+    crm_id = models.CharField(max_length=64, blank=True)
+    outcome = models.CharField(max_length=40, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "crm_webhook_events"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "event_id"], name="crm_webhook_event_once"
+            )
+        ]
+        indexes = [models.Index(fields=["received_at"], name="crm_webhook_event_received")]
+
+    def __str__(self) -> str:
+        return self.event_id
 
 
 # Outbound webhooks live in their own module; imported here so Django registers the models.

@@ -23,8 +23,7 @@ def sync_new_lead_to_crm(sender: Any, lead: Lead, **kwargs: Any) -> None:
 def sync_changed_lead_to_crm(
     sender: Any, lead: Lead, changed: set[str] | None = None, **kwargs: Any
 ) -> None:
-    if crm.lead_needs_sync(organization_id=lead.organization_id, changed=changed or set()):
-        crm.crm_schedule_lead_sync(lead=lead)
+    crm.crm_lead_changed(lead=lead, changed=changed or set())
 
 
 @receiver(notifications_created, dispatch_uid="integrations.push.notifications_created")

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.errors import ConflictError
+from integrations.crm import mapping as crm_mapping
 from integrations.models import (
     CRM_DEFAULT_BASE_URLS,
     CRMConnection,
@@ -191,6 +192,9 @@ def crm_connection_create(*, organization: Organization, data: dict[str, Any]) -
         token=data["token"],
         api_base_url=data.get("api_base_url") or CRM_DEFAULT_BASE_URLS[provider],
         ativo=data.get("ativo", True),
+        field_mapping=crm_mapping.validate_mapping(provider, data.get("field_mapping") or {}),
+        webhook_secret=data.get("webhook_secret") or "",
+        webhook_user=data.get("webhook_user") or "",
     )
     _save(connection, conflict_message=_("A organização já tem uma conexão de CRM."))
     return connection
@@ -216,6 +220,7 @@ def crm_connection_update(*, connection: CRMConnection, data: dict[str, Any]) ->
         connection.ativo = data["ativo"]
     if data.get("token"):
         connection.token = data["token"]
+    _apply_crm_inbound_settings(connection, data, old_provider)
     if data.get("token") or connection.provider != old_provider:
         # New credentials or another CRM: the last error described the old ones.
         connection.last_error = ""
@@ -225,5 +230,30 @@ def crm_connection_update(*, connection: CRMConnection, data: dict[str, Any]) ->
 
 
 @transaction.atomic
+def _apply_crm_inbound_settings(
+    connection: CRMConnection, data: dict[str, Any], old_provider: str
+) -> None:
+    """Field mapping (validated for the connection's provider) and the webhook credentials;
+    another CRM starts from its defaults and an empty webhook secret."""
+    if connection.provider != old_provider:
+        connection.field_mapping = {}
+        connection.webhook_secret = ""
+        connection.webhook_user = ""
+    if "field_mapping" in data:
+        connection.field_mapping = crm_mapping.validate_mapping(
+            connection.provider, data["field_mapping"] or {}
+        )
+    if "webhook_secret" in data:
+        connection.webhook_secret = data["webhook_secret"] or ""
+    if "webhook_user" in data:
+        connection.webhook_user = data["webhook_user"] or ""
+
+
+def crm_webhook_url(connection: CRMConnection) -> str:
+    """Where the CRM posts its change events (PUBLIC_BASE_URL + the provider's route)."""
+    path = reverse(f"crm-webhook-{connection.provider}", args=[connection.pk])
+    return settings.PUBLIC_BASE_URL.rstrip("/") + path
+
+
 def crm_connection_delete(*, connection: CRMConnection) -> None:
     connection.delete()

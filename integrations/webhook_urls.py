@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from integrations.crm.webhook import hubspot_webhook, pipedrive_webhook
 from integrations.whatsapp.webhook import whatsapp_gateway_webhook, whatsapp_webhook
 
 urlpatterns = [
@@ -13,4 +14,6 @@ urlpatterns = [
         whatsapp_gateway_webhook,
         name="whatsapp-gateway-webhook",
     ),
+    path("crm/hubspot/<uuid:connection_id>/", hubspot_webhook, name="crm-webhook-hubspot"),
+    path("crm/pipedrive/<uuid:connection_id>/", pipedrive_webhook, name="crm-webhook-pipedrive"),
 ]

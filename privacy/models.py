@@ -44,7 +44,15 @@ AUDITED: dict[type[models.Model], list[str]] = {
     Membership: [],
     FollowupSequence: [],
     WhatsAppAccount: ["access_token", "app_secret", "verify_token_hash"],
-    CRMConnection: ["token", "last_error", "last_error_at", "last_success_at"],
+    CRMConnection: [
+        "token",
+        "webhook_secret",
+        "last_error",
+        "last_error_at",
+        "last_success_at",
+        "field_keys",
+        "fields_ready_for",
+    ],
     WhatsAppGateway: ["token_hash", "twilio_auth_token"],
 }
 

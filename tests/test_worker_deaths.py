@@ -33,7 +33,8 @@ from config.models import OutboxEntry
 from integrations.crm import services as crm
 from leads.models import Lead, LeadImport
 from leads.services import lead_create
-from tests.integrations.factories import CRMConnectionFactory
+from tests.integrations.crm_stubs import HubSpotPropertiesStub
+from tests.integrations.factories import CRM_TOKEN, CRMConnectionFactory
 from tests.test_jobs import subprocess_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -170,6 +171,7 @@ def test_a_crm_sync_killed_mid_request_records_the_error_and_is_retried_once(
     CRMConnectionFactory(
         organization=org_a.org, provider="hubspot", api_base_url=httpserver.url_for("")
     )
+    HubSpotPropertiesStub(httpserver, CRM_TOKEN)  # the mapped custom properties get created
     received: list[list[str]] = []
     httpserver.expect_request(UPSERT, method="POST").respond_with_handler(
         echo_upsert(received, first_call_delay=30)
@@ -213,6 +215,7 @@ def test_an_import_killed_mid_way_finishes_once_with_one_bulk_crm_sync(
     CRMConnectionFactory(
         organization=org_a.org, provider="hubspot", api_base_url=httpserver.url_for("")
     )
+    HubSpotPropertiesStub(httpserver, CRM_TOKEN)  # the mapped custom properties get created
     received: list[list[str]] = []
     httpserver.expect_request(UPSERT, method="POST").respond_with_handler(echo_upsert(received))
     rows = 1000

@@ -28,9 +28,21 @@ from organizations.scoping import request_membership
 
 
 class CRMConnectionSerializer(serializers.ModelSerializer[CRMConnection]):
+    """A connection; `field_mapping` holds the overrides, validated by the service."""
+
     provider = serializers.ChoiceField(choices=CrmProvider.choices)
     token = SecretField()
     api_base_url = ProviderURLField(required=False, allow_blank=True)
+    field_mapping = serializers.JSONField(
+        required=False,
+        help_text=(
+            "Campo nosso -> propriedade do HubSpot (nome interno) / campo do Pipedrive (nome); "
+            '"" deixa de sincronizar o campo. Omitidos seguem o padrão (mapeamento_efetivo).'
+        ),
+    )
+    mapeamento_efetivo = serializers.SerializerMethodField()
+    webhook_secret = SecretField(required=False, allow_blank=True)
+    webhook_url = serializers.SerializerMethodField()
 
     class Meta:
         model = CRMConnection
@@ -40,6 +52,11 @@ class CRMConnectionSerializer(serializers.ModelSerializer[CRMConnection]):
             "token",
             "api_base_url",
             "ativo",
+            "field_mapping",
+            "mapeamento_efetivo",
+            "webhook_user",
+            "webhook_secret",
+            "webhook_url",
             "last_error",
             "last_error_at",
             "last_success_at",
@@ -54,6 +71,12 @@ class CRMConnectionSerializer(serializers.ModelSerializer[CRMConnection]):
             "created_at",
             "updated_at",
         ]
+
+    def get_mapeamento_efetivo(self, obj: CRMConnection) -> dict[str, str]:
+        return crm.connection_mapping(obj)
+
+    def get_webhook_url(self, obj: CRMConnection) -> str:
+        return services.crm_webhook_url(obj)
 
 
 @extend_schema_view(

@@ -16,7 +16,7 @@ Batch contract shared by every CRM client (``upsert(contacts) -> list[CrmUpsertR
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
@@ -31,6 +31,7 @@ __all__ = [
     "CrmBatchInterrupted",
     "CrmClient",
     "CrmContact",
+    "CrmFieldSpec",
     "CrmUpsertResult",
     "is_credential_error",
     "normalize_email",
@@ -60,6 +61,18 @@ class CrmContact:
     origem: str | None = None
     valor_potencial: Decimal | None = None
     crm_id: str | None = None
+    temperatura: str | None = None
+    lead_score: int | None = None
+    closer: str | None = None  # the closer's email
+
+
+@dataclass(frozen=True)
+class CrmFieldSpec:
+    """A CRM property / field one of our fields maps to, created when missing."""
+
+    target: str  # HubSpot internal name / Pipedrive field name (or key)
+    label: str
+    numeric: bool = False
 
 
 @dataclass(frozen=True)
@@ -161,6 +174,7 @@ class BaseCrmClient:
         timeout: float = 10.0,
         http: httpx.Client | None = None,
         credential_label: str = "token",
+        field_keys: Mapping[str, str] | None = None,
     ) -> None:
         if not secret:
             raise ValueError(f"{credential_label} must not be empty")
@@ -169,6 +183,8 @@ class BaseCrmClient:
         self.timeout = timeout
         self._owns_http = http is None
         self._http = http if http is not None else net.guarded_client(timeout=timeout)
+        # Our field (integrations.crm.mapping) -> the CRM's property name / field key.
+        self.field_keys: dict[str, str] = dict(field_keys or {})
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self._base_url!r})"
@@ -184,6 +200,15 @@ class BaseCrmClient:
         self.close()
 
     # -- hooks ----------------------------------------------------------------------------------
+
+    def ensure_fields(self, specs: Mapping[str, CrmFieldSpec]) -> dict[str, str]:
+        """Find or create the CRM field of each spec; returns our field -> the CRM's key."""
+        raise NotImplementedError
+
+    def prepare(self, specs: Mapping[str, CrmFieldSpec]) -> dict[str, str]:
+        """``ensure_fields`` and use its keys for the following upserts."""
+        self.field_keys = self.ensure_fields(specs)
+        return self.field_keys
 
     def _auth_headers(self) -> dict[str, str]:
         raise NotImplementedError

@@ -21,24 +21,23 @@ Endpoints and formats (HubSpot CRM v3, private app token in ``Authorization: Bea
   window) is suggested, or 1 h when the body says the DAILY policy was hit.
   https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines
 
-Property mapping -- only default properties that exist in a fresh portal:
+Property mapping: ``field_keys`` (our field -> property name, see ``integrations.crm.mapping``;
+``BASIC_FIELD_MAP`` when not given) plus the fixed identity properties:
 
 =================  =====================================================================
 CrmContact         HubSpot contact property
 =================  =====================================================================
-nome_completo      ``firstname`` (first word) + ``lastname`` (the rest)
-email              ``email`` (trimmed, lower-cased; also the upsert key)
-telefone           ``phone`` (digits, leading ``+`` kept)
-empresa            ``company``
-cargo              ``jobtitle``
-status             ``hs_lead_status`` -- an enumeration (NEW, OPEN, IN_PROGRESS, OPEN_DEAL,
-                   UNQUALIFIED, ATTEMPTED_TO_CONTACT, CONNECTED, BAD_TIMING). Values are
-                   translated with ``lead_status_map``; HubSpot's own values pass through;
-                   anything else is omitted, because an invalid enum value fails the write.
-origem             not sent: the source properties (``hs_analytics_source``...) are
-                   read-only/computed by HubSpot.
-valor_potencial    not sent: contacts have no default amount property (it belongs on deals).
-lead_id            not stored as a property (no default field); used as the batch trace id.
+nome_completo      ``firstname`` (first word) + ``lastname`` (the rest) -- fixed
+email              ``email`` (trimmed, lower-cased; also the upsert key) -- fixed
+telefone           default ``phone`` (digits, leading ``+`` kept)
+status             default ``hs_lead_status`` -- an enumeration (NEW, OPEN, IN_PROGRESS,
+                   OPEN_DEAL, UNQUALIFIED, ATTEMPTED_TO_CONTACT, CONNECTED, BAD_TIMING).
+                   Values are translated with ``lead_status_map``; HubSpot's own values pass
+                   through; anything else is omitted (an invalid enum value fails the write).
+                   Mapped to another property, our status is sent as it is.
+others             the value as text (numbers as their decimal text); custom properties are
+                   created by ``ensure_fields`` (``GET``/``POST /crm/v3/properties/contacts``).
+lead_id            not stored as a property; used as the batch trace id.
 =================  =====================================================================
 
 ``None`` or blank values are omitted, never sent as "" (which would clear the field).
@@ -63,6 +62,7 @@ from integrations.crm.base import (
     BaseCrmClient,
     CrmBatchInterrupted,
     CrmContact,
+    CrmFieldSpec,
     CrmUpsertResult,
     is_credential_error,
     normalize_email,
@@ -95,6 +95,18 @@ HUBSPOT_LEAD_STATUSES = frozenset(
 )
 
 _CONTACTS = "/crm/v3/objects/contacts"
+_PROPERTIES = "/crm/v3/properties/contacts"
+# Properties of every portal (never created); the mapping used without an explicit one.
+BUILTIN_PROPERTIES = frozenset(
+    {"email", "firstname", "lastname", "phone", "mobilephone", "company", "jobtitle"}
+    | {"hs_lead_status", "city", "state", "website", "lifecyclestage"}
+)
+BASIC_FIELD_MAP = {
+    "telefone": "phone",
+    "empresa": "company",
+    "cargo": "jobtitle",
+    "status": "hs_lead_status",
+}
 
 _Indexed = tuple[int, CrmContact]
 
@@ -123,8 +135,16 @@ class HubSpotClient(BaseCrmClient):
         timeout: float = 10.0,
         http: httpx.Client | None = None,
         lead_status_map: Mapping[str, str] | None = None,
+        field_keys: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(base_url=base_url, secret=token, timeout=timeout, http=http)
+        # Our field -> property name (integrations.crm.mapping); identity fields are fixed.
+        super().__init__(
+            base_url=base_url,
+            secret=token,
+            timeout=timeout,
+            http=http,
+            field_keys=BASIC_FIELD_MAP if field_keys is None else field_keys,
+        )
         # Keys are matched case-insensitively: the domain's status codes are not ours to fix.
         self._lead_status_map = {k.strip().lower(): v for k, v in (lead_status_map or {}).items()}
 
@@ -156,6 +176,41 @@ class HubSpotClient(BaseCrmClient):
         if not response.is_success:
             raise self._error_from(response)
         return True
+
+    def ensure_fields(self, specs: Mapping[str, CrmFieldSpec]) -> dict[str, str]:
+        """Create the contact properties of ``specs`` that the portal lacks; our field -> name.
+
+        ``GET /crm/v3/properties/contacts`` lists the portal's properties; each missing one is
+        created with ``POST /crm/v3/properties/contacts`` (``string``/``text``, or
+        ``number``/``number``, in the ``contactinformation`` group). A 409 means it exists.
+        """
+        response = self._send("GET", _PROPERTIES, json=None)
+        if not response.is_success:
+            raise self._error_from(response)
+        body = _http.json_body(response)
+        results = body.get("results") if isinstance(body, dict) else None
+        existing = {
+            item.get("name") for item in (results or []) if isinstance(item, dict)
+        } | BUILTIN_PROPERTIES
+        for spec in specs.values():
+            if spec.target in existing:
+                continue
+            kind = ("number", "number") if spec.numeric else ("string", "text")
+            created = self._send(
+                "POST",
+                _PROPERTIES,
+                json={
+                    "name": spec.target,
+                    "label": spec.label,
+                    "groupName": "contactinformation",
+                    "type": kind[0],
+                    "fieldType": kind[1],
+                },
+            )
+            if not created.is_success and created.status_code != 409:
+                raise self._error_from(created)
+            existing.add(spec.target)
+        return {field: spec.target for field, spec in specs.items()}
 
     def upsert_contacts(self, contacts: Sequence[CrmContact]) -> list[CrmUpsertResult]:
         """Create or update every contact; one result per contact, in input order.
@@ -362,16 +417,20 @@ class HubSpotClient(BaseCrmClient):
 
     def _properties(self, contact: CrmContact, email: str | None) -> dict[str, str]:
         first, last = split_name(contact.nome_completo or "")
-        candidates = {
-            "email": email,
-            "firstname": first,
-            "lastname": last,
-            "phone": normalize_phone(contact.telefone),
-            "company": (contact.empresa or "").strip(),
-            "jobtitle": (contact.cargo or "").strip(),
-            "hs_lead_status": self._lead_status(contact.status),
-        }
+        candidates = {"email": email, "firstname": first, "lastname": last}
+        for field, target in self.field_keys.items():
+            candidates[target] = self._value(contact, field, target)
         return {key: value for key, value in candidates.items() if value}
+
+    def _value(self, contact: CrmContact, field: str, target: str) -> str | None:
+        raw = getattr(contact, field, None)
+        if raw is None:
+            return None
+        if field == "telefone":
+            return normalize_phone(str(raw))
+        if field == "status" and target == "hs_lead_status":
+            return self._lead_status(str(raw))
+        return str(raw).strip()
 
     def _lead_status(self, status: str | None) -> str | None:
         if not status or not status.strip():

@@ -21,10 +21,10 @@ Endpoints and formats, all relative to ``https://api.pipedrive.com/api/v2``:
 
 Mapping: ``nome_completo`` -> ``name`` (falls back to email, phone, then "Lead <id>" because
 Pipedrive requires a name); ``email`` -> primary ``emails`` entry labelled ``work``;
-``telefone`` -> primary ``phones`` entry labelled ``mobile``. ``empresa`` would need an
-organization record, ``cargo`` is only writable with contact sync, and ``status``, ``origem``
-and ``valor_potencial`` have no default person field (they belong to deals or custom fields),
-so none of those are sent.
+``telefone`` -> primary ``phones`` entry labelled ``mobile`` (all three fixed). The mapped
+fields (``integrations.crm.mapping``: empresa, cargo, status, origem, temperatura, lead_score,
+valor_potencial, closer) go to person custom fields, ``custom_fields: {key: value}``, with the
+keys ``ensure_fields`` found or created (``GET``/``POST /v1/personFields``).
 
 Updates send the arrays above; Pipedrive v2 replaces a person's ``emails``/``phones`` with the
 array given, so this client treats the lead tracker as the source of truth for them.
@@ -36,7 +36,8 @@ back); search by email, then by phone when email finds nothing; PATCH the hit, e
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
@@ -46,6 +47,7 @@ from integrations import _http
 from integrations.crm.base import (
     BaseCrmClient,
     CrmContact,
+    CrmFieldSpec,
     CrmUpsertResult,
     normalize_email,
     normalize_phone,
@@ -61,6 +63,7 @@ DEFAULT_BASE_URL = "https://api.pipedrive.com"
 DEFAULT_RATE_LIMIT_DELAY = 2.0
 
 _PERSONS = "/api/v2/persons"
+_FIELDS = "/v1/personFields"
 
 
 class _NotFound(Exception):
@@ -80,7 +83,10 @@ class PipedriveClient(BaseCrmClient):
         api_token: str,
         timeout: float = 10.0,
         http: httpx.Client | None = None,
+        field_keys: Mapping[str, str] | None = None,
     ) -> None:
+        # Our field -> Pipedrive person field key (found or created by ``ensure_fields``).
+        self._field_keys = dict(field_keys or {})
         super().__init__(
             base_url=base_url,
             secret=api_token,
@@ -94,6 +100,49 @@ class PipedriveClient(BaseCrmClient):
     def upsert(self, contacts: Sequence[CrmContact]) -> list[CrmUpsertResult]:
         """Upsert person by person (Pipedrive has no batch upsert); see ``crm.base``."""
         return self._upsert_each(contacts, self.upsert_person)
+
+    def ensure_fields(self, specs: Mapping[str, CrmFieldSpec]) -> dict[str, str]:
+        """Find each spec's person field by name (or key), creating the missing ones; returns
+        our field -> field key.
+
+        ``GET /v1/personFields`` (paged by ``start``/``limit``, ``additional_data.pagination``)
+        lists the fields; ``POST /v1/personFields`` ``{"name", "field_type": "varchar" |
+        "double"}`` creates one and answers its ``data.key``.
+        """
+        existing = self._person_fields()
+        keys: dict[str, str] = {}
+        for field, spec in specs.items():
+            key = existing.get(spec.target) or existing.get(spec.target.casefold())
+            if key is None:
+                field_type = "double" if spec.numeric else "varchar"
+                response = self._send(
+                    "POST", _FIELDS, json={"name": spec.target, "field_type": field_type}
+                )
+                key = _data_key(response)
+                if key is None:
+                    raise self._error_from(response)
+                existing[spec.target.casefold()] = key
+            keys[field] = key
+        return keys
+
+    def _person_fields(self) -> dict[str, str]:
+        """Field name (case-folded) and key -> key, over every page."""
+        found: dict[str, str] = {}
+        start = 0
+        while True:
+            response = self._send("GET", _FIELDS, params={"start": str(start), "limit": "500"})
+            if not response.is_success:
+                raise self._error_from(response)
+            body = _http.json_body(response)
+            body = body if isinstance(body, dict) else {}
+            for item in body.get("data") or []:
+                if isinstance(item, dict) and isinstance(item.get("key"), str):
+                    found[str(item.get("name", "")).casefold()] = item["key"]
+                    found[item["key"]] = item["key"]
+            pagination = (body.get("additional_data") or {}).get("pagination") or {}
+            if not pagination.get("more_items_in_collection"):
+                return found
+            start = int(pagination.get("next_start") or start + 500)
 
     def check_credentials(self) -> None:
         """List one person; raises the classified error when the token is wrong."""
@@ -111,7 +160,7 @@ class PipedriveClient(BaseCrmClient):
 
         Permanent failures are returned in the result; ``RetryableError`` is raised.
         """
-        body = _person_body(contact)
+        body = _person_body(contact, self.field_keys)
         try:
             if contact.crm_id:
                 try:
@@ -228,7 +277,23 @@ class PipedriveClient(BaseCrmClient):
         return str(person_id)
 
 
-def _person_body(contact: CrmContact) -> dict[str, Any]:
+def _data_key(response: httpx.Response) -> str | None:
+    body = _http.json_body(response) if response.is_success else None
+    data = body.get("data") if isinstance(body, dict) else None
+    key = data.get("key") if isinstance(data, dict) else None
+    return key if isinstance(key, str) and key else None
+
+
+def _custom_value(contact: CrmContact, field: str) -> Any:
+    raw = getattr(contact, field, None)
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, Decimal):
+        return float(raw)
+    return raw if isinstance(raw, int) else str(raw).strip()
+
+
+def _person_body(contact: CrmContact, field_keys: Mapping[str, str]) -> dict[str, Any]:
     email = normalize_email(contact.email)
     phone = normalize_phone(contact.telefone)
     name = (contact.nome_completo or "").strip() or email or phone or f"Lead {contact.lead_id}"
@@ -237,4 +302,8 @@ def _person_body(contact: CrmContact) -> dict[str, Any]:
         body["emails"] = [{"value": email, "primary": True, "label": "work"}]
     if phone:
         body["phones"] = [{"value": phone, "primary": True, "label": "mobile"}]
+    custom = {key: _custom_value(contact, field) for field, key in field_keys.items()}
+    custom = {key: value for key, value in custom.items() if value is not None}
+    if custom:
+        body["custom_fields"] = custom
     return body

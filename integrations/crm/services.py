@@ -35,11 +35,24 @@ from django.utils import timezone
 
 from config.jobs import SAFE_RETRY, Coalesced, enqueue
 from config.metrics import CRM_SYNC
-from integrations.crm.base import CrmBatchInterrupted, CrmContact, CrmUpsertResult
+from integrations.crm import inbound, mapping
+from integrations.crm.base import (
+    BaseCrmClient,
+    CrmBatchInterrupted,
+    CrmContact,
+    CrmFieldSpec,
+    CrmUpsertResult,
+)
 from integrations.crm.hubspot import HubSpotClient
 from integrations.crm.pipedrive import PipedriveClient
-from integrations.errors import IntegrationError, RetryableError
-from integrations.models import CRM_DEFAULT_BASE_URLS, CRMConnection, CrmProvider
+from integrations.errors import IntegrationError, PermanentError, RetryableError
+from integrations.models import (
+    CRM_DEFAULT_BASE_URLS,
+    CRMConnection,
+    CrmFieldClock,
+    CrmFieldSource,
+    CrmProvider,
+)
 from leads.models import Lead, LeadStatus
 
 logger = logging.getLogger(__name__)
@@ -68,13 +81,17 @@ HUBSPOT_LEAD_STATUS_MAP: dict[str, str] = {
     LeadStatus.PERDIDO: "UNQUALIFIED",
 }
 
-# Lead fields each provider receives (see the clients' mapping tables): a change to any other
-# field does not need a sync.
-MAPPED_FIELDS: dict[str, frozenset[str]] = {
-    CrmProvider.HUBSPOT: frozenset(
-        {"nome_completo", "email", "telefone", "empresa", "cargo", "status"}
-    ),
-    CrmProvider.PIPEDRIVE: frozenset({"nome_completo", "email", "telefone"}),
+# Labels of the custom properties / fields created in the CRM for our fields.
+FIELD_LABELS = {
+    "telefone": "Telefone",
+    "empresa": "Empresa",
+    "cargo": "Cargo",
+    "status": "Status do lead",
+    "origem": "Origem",
+    "temperatura": "Temperatura",
+    "lead_score": "Lead score",
+    "valor_potencial": "Valor potencial",
+    "closer": "Closer (email)",
 }
 
 
@@ -154,28 +171,92 @@ def record_sync_failure(
 
 def lead_needs_sync(*, organization_id: Any, changed: Iterable[str] | None) -> bool:
     """Whether a change (None: a new lead) matters to the organization's active CRM."""
-    provider = (
+    row = (
         CRMConnection.objects.filter(organization_id=organization_id, ativo=True)
-        .values_list("provider", flat=True)
+        .values_list("provider", "field_mapping")
         .first()
     )
-    if provider is None:
+    if row is None:
         return False
     if changed is None:
         return True
-    return bool(set(changed) & MAPPED_FIELDS.get(provider, frozenset()))
+    return bool(set(changed) & mapping.tracked_fields(row[0], row[1]))
+
+
+def crm_lead_changed(*, lead: Lead, changed: Iterable[str]) -> None:
+    """A lead was updated: stamp the synced fields' clocks with our time (the conflict rule)
+    and schedule the sync. A change that came from the CRM does neither (no echo)."""
+    if inbound.is_from_crm():
+        return
+    row = (
+        CRMConnection.objects.filter(organization_id=lead.organization_id, ativo=True)
+        .values_list("provider", "field_mapping")
+        .first()
+    )
+    if row is None:
+        return
+    fields = set(changed) & mapping.tracked_fields(row[0], row[1])
+    if not fields:
+        return
+    now = timezone.now()
+    CrmFieldClock.objects.bulk_create(
+        [
+            CrmFieldClock(
+                organization_id=lead.organization_id,
+                lead_id=lead.pk,
+                campo=mapping.OUR_FIELD.get(field, field),
+                changed_at=now,
+                source=CrmFieldSource.LOCAL,
+            )
+            for field in sorted(fields)
+        ],
+        update_conflicts=True,
+        unique_fields=["lead", "campo"],
+        update_fields=["changed_at", "source"],
+    )
+    crm_schedule_lead_sync(lead=lead)
 
 
 # -- the sync itself --------------------------------------------------------------------------
+
+
+def connection_mapping(connection: CRMConnection) -> dict[str, str]:
+    """Our field -> CRM target, the connection's overrides over the provider's defaults."""
+    return mapping.effective_mapping(connection.provider, connection.field_mapping)
 
 
 def build_client(connection: CRMConnection) -> HubSpotClient | PipedriveClient:
     base_url = connection.api_base_url or default_base_url(connection.provider)
     if connection.provider == CrmProvider.HUBSPOT:
         return HubSpotClient(
-            base_url=base_url, token=connection.token, lead_status_map=HUBSPOT_LEAD_STATUS_MAP
+            base_url=base_url,
+            token=connection.token,
+            lead_status_map=HUBSPOT_LEAD_STATUS_MAP,
+            field_keys=connection_mapping(connection),
         )
-    return PipedriveClient(base_url=base_url, api_token=connection.token)
+    return PipedriveClient(
+        base_url=base_url, api_token=connection.token, field_keys=connection.field_keys
+    )
+
+
+def prepare_fields(connection: CRMConnection, client: BaseCrmClient) -> dict[str, str]:
+    """Create the mapped custom properties / fields the CRM lacks, once per mapping: the keys
+    found are kept on the connection with the mapping's digest and reused until it changes."""
+    wanted = connection_mapping(connection)
+    digest = mapping.mapping_digest(connection.provider, wanted)
+    if connection.fields_ready_for == digest:
+        client.field_keys = dict(connection.field_keys)
+        return client.field_keys
+    specs = {
+        field: CrmFieldSpec(
+            target=target, label=FIELD_LABELS[field], numeric=field in mapping.NUMERIC_FIELDS
+        )
+        for field, target in wanted.items()
+    }
+    keys = client.prepare(specs)
+    CRMConnection.objects.filter(pk=connection.pk).update(field_keys=keys, fields_ready_for=digest)
+    connection.field_keys, connection.fields_ready_for = keys, digest
+    return keys
 
 
 def lead_to_contact(lead: Lead, provider: str) -> CrmContact:
@@ -192,6 +273,9 @@ def lead_to_contact(lead: Lead, provider: str) -> CrmContact:
         origem=lead.origem or None,
         valor_potencial=lead.valor_potencial,
         crm_id=crm_id,
+        temperatura=lead.temperatura or None,
+        lead_score=lead.lead_score,
+        closer=(lead.closer.user.email or None) if lead.closer is not None else None,
     )
 
 
@@ -218,21 +302,16 @@ def crm_sync_leads(
         outcome.skipped = "no active connection"
         return outcome
     provider = connection.provider
-    leads = list(Lead.objects.for_org(organization_id).filter(pk__in=list(lead_ids)))
+    leads = list(
+        Lead.objects.for_org(organization_id)
+        .filter(pk__in=list(lead_ids))
+        .select_related("closer__user")
+    )
     if not leads:
         outcome.skipped = "no leads"
         return outcome
 
-    interrupted: RetryableError | None = None
-    results: list[CrmUpsertResult]
-    client = build_client(connection)
-    try:
-        with client:
-            results = client.upsert([lead_to_contact(lead, provider) for lead in leads])
-    except CrmBatchInterrupted as exc:
-        results, interrupted = exc.completed, exc
-    except RetryableError as exc:
-        results, interrupted = [], exc
+    results, interrupted = _upsert(connection, leads)
 
     now = timezone.now()
     last_error: IntegrationError | None = interrupted
@@ -266,6 +345,25 @@ def crm_sync_leads(
         _retry_later(connection, outcome, interrupted or last_error, attempt)
     _record_on_connection(connection, outcome, last_error, now)
     return outcome
+
+
+def _upsert(
+    connection: CRMConnection, leads: list[Lead]
+) -> tuple[list[CrmUpsertResult], RetryableError | None]:
+    """The provider's answer per lead, and the transient error that cut the batch short."""
+    client = build_client(connection)
+    try:
+        with client:
+            prepare_fields(connection, client)
+            contacts = [lead_to_contact(lead, connection.provider) for lead in leads]
+            return client.upsert(contacts), None
+    except CrmBatchInterrupted as exc:
+        return exc.completed, exc
+    except RetryableError as exc:
+        return [], exc
+    except PermanentError as exc:
+        # Preparing the fields failed (e.g. no scope to create properties): every lead says so.
+        return [CrmUpsertResult(str(lead.pk), None, exc) for lead in leads], None
 
 
 def _retry_later(

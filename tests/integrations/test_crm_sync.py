@@ -13,7 +13,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from config.jobs import discover_periodic_jobs
+from integrations.crm import mapping
 from integrations.crm import services as crm
+from integrations.crm.hubspot import BASIC_FIELD_MAP
 from integrations.models import CRMConnection
 from leads import services as lead_services
 from leads.models import Lead
@@ -52,17 +54,33 @@ def hubspot_echo(received: list[dict[str, Any]]) -> Any:
     return handler
 
 
+def basic_fields_only(connection: CRMConnection) -> CRMConnection:
+    """Map only the basic fields, already prepared: the tests of the sync's lifecycle see the
+    same requests as before the mapping existed (the mapping has its own tests)."""
+    overrides = {f: "" for f in mapping.mappable(connection.provider) if f not in BASIC_FIELD_MAP}
+    connection.field_mapping = overrides
+    keys = mapping.effective_mapping(connection.provider, overrides)
+    connection.field_keys = keys if connection.provider == "hubspot" else {}
+    connection.fields_ready_for = mapping.mapping_digest(connection.provider, keys)
+    connection.save()
+    return connection
+
+
 @pytest.fixture
 def hubspot(org_a, httpserver: HTTPServer) -> CRMConnection:
-    return CRMConnectionFactory(
-        organization=org_a.org, provider="hubspot", api_base_url=httpserver.url_for("")
+    return basic_fields_only(
+        CRMConnectionFactory(
+            organization=org_a.org, provider="hubspot", api_base_url=httpserver.url_for("")
+        )
     )
 
 
 @pytest.fixture
 def pipedrive(org_a, httpserver: HTTPServer) -> CRMConnection:
-    return CRMConnectionFactory(
-        organization=org_a.org, provider="pipedrive", api_base_url=httpserver.url_for("")
+    return basic_fields_only(
+        CRMConnectionFactory(
+            organization=org_a.org, provider="pipedrive", api_base_url=httpserver.url_for("")
+        )
     )
 
 
@@ -123,7 +141,10 @@ def test_it_schedules_nothing_without_an_active_connection(
         ("hubspot", {"tags": ["vip"]}, False),
         ("hubspot", {"empresa": "Nova Ltda"}, True),
         ("hubspot", {"status": "em_contato"}, True),
-        ("pipedrive", {"empresa": "Nova Ltda"}, False),
+        ("hubspot", {"lead_score": 80}, True),
+        ("hubspot", {"temperatura": "quente"}, True),
+        ("pipedrive", {"empresa": "Nova Ltda"}, True),
+        ("pipedrive", {"observacoes": "ligar amanhã"}, False),
         ("pipedrive", {"email": "novo@cliente.com.br"}, True),
     ],
 )
