@@ -70,22 +70,30 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "valor_potencial": "valor_potencial",
         "closer": "closer",
     },
-    PIPEDRIVE: {
-        "empresa": "Empresa",
-        "cargo": "Cargo",
-        "status": "Status do lead",
-        "origem": "Origem",
-        "temperatura": "Temperatura",
-        "lead_score": "Lead score",
-        "valor_potencial": "Valor potencial",
-        "closer": "Closer",
-    },
+    # Pipedrive: custom person fields named by their labels (below).
+    PIPEDRIVE: {},
+}
+# Labels of the custom properties / fields created in the CRM for our fields (and the names of
+# Pipedrive's default fields).
+LABELS = {
+    "telefone": "Telefone",
+    "empresa": "Empresa",
+    "cargo": "Cargo",
+    "status": "Status do lead",
+    "origem": "Origem",
+    "temperatura": "Temperatura",
+    "lead_score": "Lead score",
+    "valor_potencial": "Valor potencial",
+    "closer": "Closer",
 }
 _HUBSPOT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
 
 
 def mappable(provider: str) -> tuple[str, ...]:
     return tuple(f for f in MAPPABLE_FIELDS if f not in FIXED_FIELDS.get(provider, frozenset()))
+
+
+DEFAULTS[PIPEDRIVE] = {field: LABELS[field] for field in mappable(PIPEDRIVE)}
 
 
 def effective_mapping(provider: str, overrides: Mapping[str, Any] | None) -> dict[str, str]:

@@ -81,19 +81,6 @@ HUBSPOT_LEAD_STATUS_MAP: dict[str, str] = {
     LeadStatus.PERDIDO: "UNQUALIFIED",
 }
 
-# Labels of the custom properties / fields created in the CRM for our fields.
-FIELD_LABELS = {
-    "telefone": "Telefone",
-    "empresa": "Empresa",
-    "cargo": "Cargo",
-    "status": "Status do lead",
-    "origem": "Origem",
-    "temperatura": "Temperatura",
-    "lead_score": "Lead score",
-    "valor_potencial": "Valor potencial",
-    "closer": "Closer (email)",
-}
-
 
 def sync_delay() -> float:
     return float(getattr(settings, "CRM_SYNC_DELAY_SECONDS", 5))
@@ -249,7 +236,7 @@ def prepare_fields(connection: CRMConnection, client: BaseCrmClient) -> dict[str
         return client.field_keys
     specs = {
         field: CrmFieldSpec(
-            target=target, label=FIELD_LABELS[field], numeric=field in mapping.NUMERIC_FIELDS
+            target=target, label=mapping.LABELS[field], numeric=field in mapping.NUMERIC_FIELDS
         )
         for field, target in wanted.items()
     }
