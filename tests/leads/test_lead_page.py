@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from integrations.models import WhatsAppMessage
 from leads import services
-from leads.models import Lead, LeadInteraction, LeadStatusChange, Task
+from leads.models import Lead, LeadAssignment, LeadInteraction, LeadStatusChange, Task
 from organizations.models import Organization, Role
 from privacy.models import AccessTipo, DataAccessLog
 from tests.admin_support import login
@@ -111,9 +111,20 @@ def test_the_timeline_shows_every_kind_newest_first_with_labels(org_a, lead):
     execution = make_execution(make_sequence(org_a.org, nome="Reaquecimento"), lead)
     execution.logs.create(organization=org_a.org, step=0, evento="sent", message="Enviado")
     WhatsAppMessageFactory(organization=org_a.org, lead=lead, body="Oi, tudo bem?")
+    LeadAssignment.objects.create(
+        organization=org_a.org, lead=lead, membership=org_a.closer, campo="closer",
+        motivo="Rodízio de closers", at=timezone.now() - timedelta(hours=2),
+    )  # fmt: skip
+    LeadStatusChange.objects.create(
+        organization=org_a.org, lead=lead, from_status="", to_status="novo",
+        changed_at=timezone.now() - timedelta(hours=3),
+    )  # fmt: skip
     body = login(org_a.closer).get(page_url(lead)).content.decode()
     timeline = body[body.index('id="linha-do-tempo"') :]
     for expected in (
+        f"Atribuído a {org_a.closer.nome_completo}",
+        "Rodízio de closers",
+        "Criado como Novo",
         "Reunião · Proposta enviada",
         "Apresentou a proposta",
         "R$ 1.500,50",
@@ -309,6 +320,7 @@ def test_bad_interaction_input_shows_the_apis_message_and_writes_nothing(
     body = response.content.decode()
     assert message in body, body[body.find("registrar-interacao") :][:3000]
     assert 'role="alert"' in body
+    assert 'aria-invalid="true"' in body
     assert _counts(lead) == before
 
 
@@ -433,3 +445,11 @@ def test_the_qualification_is_shown_with_a_link_to_fill_it_in_for_the_roles_that
     qualification = lead.qualification
     assert f"{qualification.qualification_score} pontos" in page
     assert f"/admin/leads/leadqualification/{qualification.pk}/change/" in page
+
+
+def test_the_page_speaks_english_through_accept_language(org_a, lead):
+    client = login(org_a.closer)
+    body = client.get(page_url(lead), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Record an interaction" in body
+    assert "New task" in body
+    assert "Change history" in body
