@@ -10,13 +10,19 @@ from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from config.errors import ConflictError, PermissionDenied, form_error_message
-from followup import admin_lead_actions, services
+from followup import admin_lead_actions, selectors, services
 from followup.admin_forms import SequenceAdminForm
-from followup.models import FollowupExecution, FollowupExecutionLog, FollowupSequence
+from followup.models import (
+    ExecutionStatus,
+    FollowupExecution,
+    FollowupExecutionLog,
+    FollowupSequence,
+    SkipReason,
+)
 from organizations import access
 from organizations.admin import OrgScopedAdmin, OrgScopedTabularInline
 from organizations.models import Membership
@@ -32,6 +38,24 @@ SEQUENCE_FIELDS = [
     "pausar_fim_semana",
     "pausar_feriados",
 ]
+
+
+def _reasons(por_motivo: dict[str, int]) -> list[tuple[str, int]]:
+    labels = dict(SkipReason.choices)
+    return [(str(labels.get(code, code)), n) for code, n in sorted(por_motivo.items())]
+
+
+def stats_for_page(sequence: FollowupSequence) -> dict[str, Any]:
+    """The sequence's results shaped for its admin page (reason and status labels)."""
+    stats = selectors.sequence_stats(sequence=sequence)
+    stats["status_rows"] = [
+        (str(label), stats["por_status"][value]) for value, label in ExecutionStatus.choices
+    ]
+    stats["motivos"] = _reasons(stats["pulados"]["por_motivo"])
+    for step in stats["passos"]:
+        step["numero"] = step["step"] + 1
+        step["motivos"] = _reasons(step["pulados"]["por_motivo"])
+    return stats
 
 
 def _actor(request: HttpRequest, organization_id: Any) -> Membership | None:
@@ -98,6 +122,20 @@ class FollowupSequenceAdmin(OrgScopedAdmin):
 
     def delete_model(self, request: HttpRequest, obj: FollowupSequence) -> None:
         services.sequence_delete(sequence=obj)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # The results panel under the editor (the same figures as GET .../stats/).
+        sequence = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if sequence is not None:
+            context["sequence_stats"] = stats_for_page(sequence)
+        return super().change_view(request, object_id, form_url, extra_context=context)
 
 
 class LogInline(OrgScopedTabularInline):

@@ -7,6 +7,7 @@ row or criterion is invalid.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -72,6 +73,33 @@ class StepForm(forms.Form):
         required=False,
         widget=UnfoldAdminTextareaWidget(attrs={"rows": 2}),
     )
+    variantes = forms.CharField(
+        label=_("variantes A/B (email, WhatsApp)"),
+        required=False,
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}),
+        help_text=_(
+            'Opcional, em JSON: [{"id": "a", "mensagem": "...", "peso": 1}, {"id": "b", '
+            '"mensagem": "..."}]. Cada lead recebe sempre a mesma variante; "assunto" também '
+            "pode variar no email."
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        variants = self.initial.get("variantes")
+        if isinstance(variants, list):
+            self.initial["variantes"] = json.dumps(variants, ensure_ascii=False, indent=1)
+
+    def clean_variantes(self) -> Any:
+        text = (self.cleaned_data.get("variantes") or "").strip()
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise forms.ValidationError(
+                _("JSON inválido nas variantes: confira aspas, vírgulas e colchetes.")
+            ) from None
 
     def is_blank(self) -> bool:
         data = getattr(self, "cleaned_data", {}) or {}
@@ -87,6 +115,8 @@ class StepForm(forms.Form):
         for name in STEP_TEXT_FIELDS:
             if data.get(name):
                 step[name] = data[name]
+        if data.get("variantes") is not None:
+            step["variantes"] = data["variantes"]
         return step
 
 

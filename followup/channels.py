@@ -34,7 +34,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config.errors import ProviderError
-from followup.models import FollowupExecution, TipoAcao, step_idempotency_key
+from followup.models import FollowupExecution, SkipReason, TipoAcao, step_idempotency_key
 from leads.messaging import whatsapp_sender
 from leads.models import Lead, Task, TaskOrigem, TaskTipo
 
@@ -74,10 +74,12 @@ class ChannelResult:
     sent: bool = True
     detail: str = ""
     external_id: str = ""
+    # A SkipReason code when skipped (counted per reason in the sequence stats).
+    reason: str = ""
 
     @classmethod
-    def skipped(cls, detail: str) -> ChannelResult:
-        return cls(sent=False, detail=detail)
+    def skipped(cls, detail: str, reason: str = SkipReason.OUTRO) -> ChannelResult:
+        return cls(sent=False, detail=detail, reason=reason)
 
 
 class ChannelError(Exception):
@@ -212,7 +214,7 @@ class EmailChannel:
         rendered: Rendered,
     ) -> ChannelResult:
         if not lead.email:
-            return ChannelResult.skipped("Lead sem email.")
+            return ChannelResult.skipped("Lead sem email.", SkipReason.SEM_EMAIL)
         message = self.build_message(execution, lead, rendered)
         try:
             sent = self._open().send_messages([message])
@@ -245,7 +247,7 @@ class WhatsAppChannel:
         rendered: Rendered,
     ) -> ChannelResult:
         if not lead.telefone:
-            return ChannelResult.skipped("Lead sem telefone.")
+            return ChannelResult.skipped("Lead sem telefone.", SkipReason.SEM_TELEFONE)
         whatsapp = whatsapp_sender()
         if whatsapp is None:
             raise ChannelError("Integração com WhatsApp indisponível.", retryable=False)
@@ -254,7 +256,8 @@ class WhatsAppChannel:
             window_open = whatsapp.whatsapp_window_open(lead=lead)
             if not window_open and template_name is None:
                 return ChannelResult.skipped(
-                    "Fora da janela de 24 horas do WhatsApp e o passo não tem template."
+                    "Fora da janela de 24 horas do WhatsApp e o passo não tem template.",
+                    SkipReason.FORA_DA_JANELA,
                 )
             result = whatsapp.whatsapp_send_to_lead(
                 lead=lead,
@@ -297,7 +300,9 @@ class TaskChannel:
 
         responsavel = next((m for m in (lead.closer, lead.sdr) if m is not None and m.ativo), None)
         if responsavel is None:
-            return ChannelResult.skipped("Lead sem closer nem SDR ativo para receber a tarefa.")
+            return ChannelResult.skipped(
+                "Lead sem closer nem SDR ativo para receber a tarefa.", SkipReason.SEM_RESPONSAVEL
+            )
         ref = step_idempotency_key(execution.pk, execution.step_atual)
         existing = Task.objects.filter(origem_ref=ref).only("id").first()
         if existing is not None:

@@ -88,11 +88,13 @@ from followup.models import (
     LogEvent,
     LogLevel,
     PauseReason,
+    SkipReason,
     StepRunState,
 )
 from followup.scheduling import build_policy, due_time, organization_holidays
 from followup.templating import TemplateSyntaxProblem, render_template, template_context
 from followup.timing import MAX_RETRIES, NoSendWindow, SendPolicy, retry_delay
+from followup.variants import choose_variant, step_with_variant
 from leads.models import CLOSED_STATUSES, Lead
 from organizations.models import NotificationTipo
 from organizations.notifications import managers_of, notify
@@ -114,8 +116,9 @@ _EXECUTION_FIELDS = [
     "claimed_until",
     "finished_at",
     "updated_at",
+    "motivos_sem_envio",
 ]
-_RUN_FIELDS = ["state", "outcome", "token", "attempts", "detail", "updated_at"]
+_RUN_FIELDS = ["state", "outcome", "reason", "variant", "token", "attempts", "detail", "updated_at"]
 
 
 class Outcome:
@@ -137,6 +140,7 @@ class DispatchStats:
     failed: int = 0
     uncertain: int = 0
     completed: int = 0
+    nothing_sent: int = 0
     cancelled: int = 0
     paused: int = 0
     aborted: int = 0
@@ -154,6 +158,7 @@ class _Work:
     channel: Channel
     outcome: str = ""
     detail: str = ""
+    reason: str = ""
     error: str = ""
     retry_after: float | None = None
 
@@ -166,6 +171,9 @@ class _Pass:
     holidays: dict[Any, frozenset[Any]] = field(default_factory=dict)
     policies: dict[Any, SendPolicy] = field(default_factory=dict)
     stats: DispatchStats = field(default_factory=DispatchStats)
+    # Executions that ended with nothing sent in the current transaction; their sequences'
+    # owners are told once per sequence when it is about to commit (`_tell_nothing_sent`).
+    nothing_sent: list[FollowupExecution] = field(default_factory=list)
 
     def policy(self, execution: FollowupExecution) -> SendPolicy:
         sequence = execution.sequence
@@ -238,6 +246,7 @@ def _log(
     tipo_acao: str = "",
     error: str = "",
     current_step: bool = True,
+    variante: str = "",
 ) -> FollowupExecutionLog:
     return FollowupExecutionLog(
         organization_id=execution.organization_id,
@@ -248,6 +257,7 @@ def _log(
         level=level,
         message=message,
         error=error[:4000],
+        variante=variante,
     )
 
 
@@ -260,18 +270,19 @@ def _advance(
     success: bool,
     detail: str,
     tipo: str,
+    reason: str = "",
 ) -> None:
     """The current step is over: record it and schedule the next one, or complete."""
-    execution.steps_executados = [
-        *(execution.steps_executados or []),
-        {
-            "step": execution.step_atual,
-            "tipo_acao": tipo,
-            "executed_at": now.isoformat(),
-            "success": success,
-            "detail": detail,
-        },
-    ]
+    record: dict[str, Any] = {
+        "step": execution.step_atual,
+        "tipo_acao": tipo,
+        "executed_at": now.isoformat(),
+        "success": success,
+        "detail": detail,
+    }
+    if not success:
+        record["motivo"] = reason or SkipReason.OUTRO
+    execution.steps_executados = [*(execution.steps_executados or []), record]
     execution.step_atual += 1
     execution.tentativas = 0
     execution.claimed_until = None
@@ -280,13 +291,7 @@ def _advance(
         return  # paused, answered or cancelled meanwhile: the record is kept, nothing scheduled
     steps = execution.versao.steps
     if execution.step_atual >= len(steps):
-        execution.status = ExecutionStatus.COMPLETED
-        execution.proxima_execucao = None
-        execution.finished_at = now
-        logs.append(
-            _log(execution, LogEvent.COMPLETED, _("Sequência concluída."), current_step=False)
-        )
-        state.stats.completed += 1
+        _complete(state, execution, now, logs)
         return
     try:
         execution.proxima_execucao = due_time(
@@ -294,6 +299,72 @@ def _advance(
         )
     except NoSendWindow:
         _fail(state, execution, now, logs, error=_("Nenhum horário de envio disponível."))
+
+
+def _complete(
+    state: _Pass, execution: FollowupExecution, now: datetime, logs: list[FollowupExecutionLog]
+) -> None:
+    """Every step is over: `completed`, or `nothing_sent` when no step reached the lead."""
+    execution.proxima_execucao = None
+    execution.finished_at = now
+    done = execution.steps_executados or []
+    if any(record.get("success") for record in done):
+        execution.status = ExecutionStatus.COMPLETED
+        logs.append(
+            _log(execution, LogEvent.COMPLETED, _("Sequência concluída."), current_step=False)
+        )
+        state.stats.completed += 1
+        return
+    # Old records (before reasons were kept) count as "outro".
+    motivos = sorted({str(record.get("motivo") or SkipReason.OUTRO) for record in done})
+    execution.status = ExecutionStatus.NOTHING_SENT
+    execution.motivos_sem_envio = motivos
+    labels = ", ".join(str(SkipReason(code).label) for code in motivos if code in SkipReason)
+    logs.append(
+        _log(
+            execution,
+            LogEvent.COMPLETED,
+            _("Sequência concluída sem nenhum envio: %(motivos)s.") % {"motivos": labels},
+            level=LogLevel.WARNING,
+            current_step=False,
+        )
+    )
+    state.stats.nothing_sent += 1
+    state.nothing_sent.append(execution)
+
+
+def _tell_nothing_sent(state: _Pass) -> None:
+    """One notification per sequence to its owner (else the managers) for the executions that
+    ended with nothing sent in this transaction; written in it, so a rollback drops it too."""
+    by_sequence: dict[Any, list[FollowupExecution]] = {}
+    for execution in state.nothing_sent:
+        by_sequence.setdefault(execution.sequence_id, []).append(execution)
+    state.nothing_sent = []
+    for executions in by_sequence.values():
+        sequence = executions[0].sequence
+        owner = sequence.created_by
+        recipients = (
+            [owner] if owner is not None and owner.ativo else managers_of(sequence.organization_id)
+        )
+        motivos: dict[str, int] = {}
+        for execution in executions:
+            for code in execution.motivos_sem_envio:
+                motivos[code] = motivos.get(code, 0) + 1
+        notify(
+            organization=executions[0].organization,
+            recipients=recipients,
+            tipo=NotificationTipo.FOLLOWUP_NOTHING_SENT,
+            titulo=_("%(n)s execução(ões) da sequência %(nome)s terminaram sem nenhum envio")
+            % {"n": len(executions), "nome": sequence.nome},
+            payload={
+                "sequence_id": str(sequence.pk),
+                "execution_ids": [str(e.pk) for e in executions[:100]],
+                "lead_ids": [str(e.lead_id) for e in executions[:100]],
+                "total": len(executions),
+                "motivos": motivos,
+            },
+            chave=f"followup_nothing_sent:{min(str(e.pk) for e in executions)}",
+        )
 
 
 def _recipients_for_failure(execution: FollowupExecution) -> list[Any]:
@@ -416,6 +487,7 @@ def _claim(state: _Pass, batch_size: int, now: datetime) -> list[_Work] | None:
                 continue
             _claim_step(state, execution, runs.get(execution.pk), now, claim)
         _save_claim(executions, claim)
+        _tell_nothing_sent(state)
         _checkpoint("claimed")
     return claim.work
 
@@ -424,7 +496,15 @@ def _lock_due(batch_size: int, now: datetime) -> list[FollowupExecution]:
     """The due, unleased active executions, locked (skipping rows another dispatcher holds)."""
     return list(
         FollowupExecution.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("organization", "sequence", "versao", "lead", "lead__closer", "lead__sdr")
+        .select_related(
+            "organization",
+            "sequence",
+            "sequence__created_by",
+            "versao",
+            "lead",
+            "lead__closer",
+            "lead__sdr",
+        )
         .filter(status=ExecutionStatus.ACTIVE, proxima_execucao__lte=now)
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
         .order_by("proxima_execucao")[:batch_size]
@@ -469,10 +549,7 @@ def _apply_stop_rules(
         stats.cancelled += 1
         return True
     if execution.step_atual >= len(execution.versao.steps):
-        execution.status = ExecutionStatus.COMPLETED
-        execution.finished_at = now
-        execution.proxima_execucao = None
-        stats.completed += 1
+        _complete(state, execution, now, claim.logs)
         return True
     return False
 
@@ -487,6 +564,7 @@ def _claim_step(
     """Skip the current step (opt-out), settle it (uncertain, already final) or claim it."""
     step = execution.versao.steps[execution.step_atual]
     tipo = step["tipo_acao"]
+    variant = choose_variant(step, execution.pk, execution.step_atual)
     opt_out = OPT_OUT_FIELD.get(tipo)
     if opt_out is not None and getattr(execution.lead, opt_out):
         _skip_opted_out(state, execution, run, tipo, now, claim)
@@ -506,11 +584,20 @@ def _claim_step(
             success=run.outcome == "sent",
             detail=run.detail,
             tipo=tipo,
+            reason=run.reason,
         )
         return
     claimed = _record_claim(execution, run, tipo, now, claim)
+    claimed.variant = variant["id"] if variant is not None else ""
     execution.claimed_until = now + LEASE
-    claim.work.append(_Work(execution=execution, run=claimed, step=step, channel=channel))
+    claim.work.append(
+        _Work(
+            execution=execution,
+            run=claimed,
+            step=step_with_variant(step, variant),
+            channel=channel,
+        )
+    )
 
 
 def _skip_opted_out(
@@ -526,13 +613,16 @@ def _skip_opted_out(
     detail = _("Sem base legal para %(canal)s: o lead revogou o consentimento deste canal.") % {
         "canal": tipo
     }
-    _finalize_run(run, claim.new_runs, claim.changed_runs, execution, tipo, now, "skipped", detail)
+    reason = SkipReason.SEM_CONSENTIMENTO
+    _finalize_run(run, claim, execution, tipo, now, "skipped", detail, reason=reason)
     claim.logs.append(
         _log(execution, LogEvent.SKIPPED, detail, level=LogLevel.WARNING, tipo_acao=tipo)
     )
     state.stats.skipped += 1
     FOLLOWUP_STEPS.labels(channel=tipo, outcome="skipped").inc()
-    _advance(state, execution, now, claim.logs, success=False, detail=detail, tipo=tipo)
+    _advance(
+        state, execution, now, claim.logs, success=False, detail=detail, tipo=tipo, reason=reason
+    )
 
 
 def _settle_uncertain(
@@ -548,9 +638,7 @@ def _settle_uncertain(
         "Envio incerto: o processo anterior parou durante o envio; "
         "o passo não foi reenviado para não duplicar."
     )
-    _finalize_run(
-        run, claim.new_runs, claim.changed_runs, execution, tipo, now, "uncertain", detail
-    )
+    _finalize_run(run, claim, execution, tipo, now, "uncertain", detail)
     claim.logs.append(
         _log(execution, LogEvent.UNCERTAIN, detail, level=LogLevel.WARNING, tipo_acao=tipo)
     )
@@ -598,23 +686,25 @@ def _save_claim(executions: list[FollowupExecution], claim: _Claim) -> None:
 
 def _finalize_run(
     run: FollowupStepRun | None,
-    new_runs: list[FollowupStepRun],
-    changed_runs: list[FollowupStepRun],
+    claim: _Claim,
     execution: FollowupExecution,
     tipo: str,
     now: datetime,
     outcome: str,
     detail: str,
+    *,
+    reason: str = "",
 ) -> None:
     """Mark a step's record final without performing it (skipped, uncertain)."""
     if run is None:
-        new_runs.append(
+        claim.new_runs.append(
             FollowupStepRun(
                 execution=execution,
                 step=execution.step_atual,
                 tipo_acao=tipo,
                 state=StepRunState.DONE,
                 outcome=outcome,
+                reason=reason,
                 detail=detail,
                 created_at=now,
                 updated_at=now,
@@ -623,9 +713,10 @@ def _finalize_run(
     else:
         run.state = StepRunState.DONE
         run.outcome = outcome
+        run.reason = reason
         run.detail = detail
         run.updated_at = now
-        changed_runs.append(run)
+        claim.changed_runs.append(run)
 
 
 # --- phase 2: perform -------------------------------------------------------------------------
@@ -691,6 +782,7 @@ def _send(item: _Work) -> None:
     else:
         item.outcome = Outcome.SENT if result.sent else Outcome.SKIPPED
         item.detail = result.detail
+        item.reason = "" if result.sent else (result.reason or SkipReason.OUTRO)
 
 
 # --- phase 3: finish --------------------------------------------------------------------------
@@ -719,6 +811,7 @@ def _finish(state: _Pass, work: list[_Work], now: datetime) -> None:
             bulk_update_values(FollowupStepRun, runs, _RUN_FIELDS)
         if logs:
             FollowupExecutionLog.objects.bulk_create(logs)
+        _tell_nothing_sent(state)
         _checkpoint("finished")
 
 
@@ -781,6 +874,7 @@ def _record_done(
     sent = item.outcome == Outcome.SENT
     run.state = StepRunState.DONE
     run.outcome = item.outcome
+    run.reason = item.reason
     run.detail = item.detail[:1000]
     logs.append(
         _log(
@@ -789,6 +883,7 @@ def _record_done(
             item.detail,
             level=LogLevel.INFO if sent else LogLevel.WARNING,
             tipo_acao=tipo,
+            variante=run.variant,
         )
     )
     if sent:
@@ -796,7 +891,16 @@ def _record_done(
     else:
         state.stats.skipped += 1
     FOLLOWUP_STEPS.labels(channel=tipo, outcome="executed" if sent else "skipped").inc()
-    _advance(state, execution, now, logs, success=sent, detail=item.detail, tipo=tipo)
+    _advance(
+        state,
+        execution,
+        now,
+        logs,
+        success=sent,
+        detail=item.detail,
+        tipo=tipo,
+        reason=item.reason,
+    )
 
 
 def _schedule_retry(

@@ -101,6 +101,9 @@ class ExecutionStatus(models.TextChoices):
     RESPONDED = "responded", _("Respondida")
     CANCELLED = "cancelled", _("Cancelada")
     FAILED = "failed", _("Falhou")
+    # Every step was skipped (no phone, no email, no one to call, outside the WhatsApp window
+    # without a template, opted out...): over, but the lead received nothing.
+    NOTHING_SENT = "nothing_sent", _("Concluída sem envio")
 
 
 UNFINISHED_STATUSES = (ExecutionStatus.ACTIVE, ExecutionStatus.PAUSED)
@@ -110,8 +113,20 @@ FINISHED_STATUSES = frozenset(
         ExecutionStatus.RESPONDED,
         ExecutionStatus.CANCELLED,
         ExecutionStatus.FAILED,
+        ExecutionStatus.NOTHING_SENT,
     }
 )
+
+
+class SkipReason(models.TextChoices):
+    """Why a step was skipped (the code kept on its step record and counted in the stats)."""
+
+    SEM_TELEFONE = "sem_telefone", _("Lead sem telefone")
+    SEM_EMAIL = "sem_email", _("Lead sem email")
+    SEM_RESPONSAVEL = "sem_responsavel", _("Lead sem closer nem SDR ativo")
+    FORA_DA_JANELA = "fora_da_janela", _("Fora da janela do WhatsApp, sem template")
+    SEM_CONSENTIMENTO = "sem_consentimento", _("Lead sem consentimento (opt-out)")
+    OUTRO = "outro", _("Outro motivo")
 
 
 class PauseReason(models.TextChoices):
@@ -148,6 +163,10 @@ class FollowupExecution(models.Model):
     steps_executados = models.JSONField(_("passos executados"), default=list, blank=True)
     tentativas = models.PositiveSmallIntegerField(_("tentativas"), default=0)
     data_resposta = models.DateTimeField(_("data da resposta"), null=True, blank=True)
+    # Set when the execution ends as `nothing_sent`: the distinct SkipReason codes of its steps.
+    motivos_sem_envio = models.JSONField(
+        _("motivos sem envio"), default=list, blank=True, editable=False
+    )
     # Set while a dispatcher works on the current step outside the row lock; another
     # dispatcher may take the execution over only after this instant (a crashed worker).
     claimed_until = models.DateTimeField(
@@ -231,6 +250,8 @@ class FollowupExecutionLog(models.Model):
     )
     message = models.TextField(_("mensagem"), blank=True)
     error = models.TextField(_("erro"), blank=True)
+    # The A/B variant of the step's message that was sent (empty: the step has no variants).
+    variante = models.CharField(_("variante"), max_length=20, blank=True, default="")
     created_at = models.DateTimeField(_("criado em"), default=timezone.now)
 
     objects = OrgManager()
@@ -267,6 +288,10 @@ class FollowupStepRun(models.Model):
     state = models.CharField(max_length=10, choices=StepRunState.choices)
     # sent | skipped | uncertain | failed (set when the state is final)
     outcome = models.CharField(max_length=10, blank=True)
+    # SkipReason code when the outcome is "skipped".
+    reason = models.CharField(max_length=20, blank=True, default="")
+    # The A/B variant chosen for this step of this execution (empty: no variants).
+    variant = models.CharField(max_length=20, blank=True, default="")
     # Fencing token: only the dispatcher holding the current token may finish the step.
     token = models.UUIDField(default=uuid.uuid4)
     attempts = models.PositiveSmallIntegerField(default=0)

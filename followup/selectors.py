@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,12 +17,20 @@ from followup.models import (
     FollowupExecution,
     FollowupExecutionLog,
     FollowupSequence,
+    FollowupStepRun,
     LogEvent,
     LogLevel,
     TipoAcao,
 )
 from followup.validation import sequence_channels
-from leads.models import CLOSED_STATUSES, Lead
+from leads.models import (
+    CLOSED_STATUSES,
+    ConsentEstado,
+    ConsentRecord,
+    Lead,
+    LeadStatus,
+    LeadStatusChange,
+)
 from organizations.models import Membership, Organization
 
 
@@ -167,3 +175,193 @@ def lead_timeline_entries(*, lead_ids: Iterable[Any]) -> list[dict[str, Any]]:
     # Newest first; on equal times, later rows (logs by id) first.
     entries.sort(key=lambda entry: entry["data"], reverse=True)
     return entries
+
+
+# --- sequence results -------------------------------------------------------------------------
+
+_SENT_OUTCOMES = ("sent", "uncertain")
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _step_row(index: int, tipo: str) -> dict[str, Any]:
+    return {
+        "step": index,
+        "tipo_acao": tipo,
+        "inscritos": 0,
+        "enviados": 0,
+        "incertos": 0,
+        "falhas": 0,
+        "pulados": {"total": 0, "por_motivo": {}},
+        "em_andamento": 0,
+        "respondidos": 0,
+        "convertidos": 0,
+        "opt_outs": 0,
+        "variantes": [],
+    }
+
+
+def _outcome_flags(executions: QuerySet[FollowupExecution]) -> QuerySet[FollowupExecution]:
+    """Each execution with whether its lead converted / revoked a channel after enrolling."""
+    since = {"lead_id": OuterRef("lead_id")}
+    return executions.annotate(
+        converted=Exists(
+            LeadStatusChange.objects.filter(
+                **since, to_status=LeadStatus.CONVERTIDO, changed_at__gte=OuterRef("created_at")
+            )
+        ),
+        opted_out=Exists(
+            ConsentRecord.objects.filter(
+                **since, estado=ConsentEstado.REVOGADO, at__gte=OuterRef("created_at")
+            )
+        ),
+    )
+
+
+def _sequence_totals(sequence: FollowupSequence) -> dict[str, Any]:
+    """One query: executions per status, replies, conversions and opt-outs."""
+    per_status = {
+        f"s_{status}": Count("id", filter=Q(status=status)) for status in ExecutionStatus.values
+    }
+    row = _outcome_flags(FollowupExecution.objects.filter(sequence_id=sequence.pk)).aggregate(
+        inscritos=Count("id"),
+        respondidos=Count("id", filter=Q(data_resposta__isnull=False)),
+        convertidos=Count("id", filter=Q(converted=True)),
+        opt_outs=Count("id", filter=Q(opted_out=True)),
+        **per_status,
+    )
+    return {
+        "inscritos": row["inscritos"],
+        "por_status": {status: row[f"s_{status}"] for status in ExecutionStatus.values},
+        "respondidos": row["respondidos"],
+        "convertidos": row["convertidos"],
+        "opt_outs": row["opt_outs"],
+    }
+
+
+def _add_run_counts(
+    steps: dict[int, dict[str, Any]], variants: dict[tuple[int, str], dict[str, Any]], row: Any
+) -> None:
+    step = steps[row["step"]]
+    n = row["n"]
+    step["inscritos"] += n
+    outcome = row["outcome"]
+    if outcome == "sent":
+        step["enviados"] += n
+    elif outcome == "uncertain":
+        step["incertos"] += n
+    elif outcome == "failed":
+        step["falhas"] += n
+    elif outcome == "skipped":
+        reason = row["reason"] or "outro"
+        step["pulados"]["total"] += n
+        step["pulados"]["por_motivo"][reason] = step["pulados"]["por_motivo"].get(reason, 0) + n
+    else:
+        step["em_andamento"] += n
+    if row["variant"] and outcome in _SENT_OUTCOMES:
+        variants[(row["step"], row["variant"])]["enviados"] += n
+
+
+def _attributed_outcomes(sequence: FollowupSequence) -> QuerySet[Any]:
+    """One query: replies, conversions and opt-outs per (last step sent, its variant)."""
+    last_sent = FollowupStepRun.objects.filter(
+        execution_id=OuterRef("pk"), outcome__in=_SENT_OUTCOMES
+    ).order_by("-step")
+    return (
+        _outcome_flags(FollowupExecution.objects.filter(sequence_id=sequence.pk))
+        .filter(Q(data_resposta__isnull=False) | Q(converted=True) | Q(opted_out=True))
+        .annotate(
+            last_step=Subquery(last_sent.values("step")[:1]),
+            last_variant=Subquery(last_sent.values("variant")[:1]),
+        )
+        .filter(last_step__isnull=False)
+        .values("last_step", "last_variant")
+        .annotate(
+            respondidos=Count("id", filter=Q(data_resposta__isnull=False)),
+            convertidos=Count("id", filter=Q(converted=True)),
+            opt_outs=Count("id", filter=Q(opted_out=True)),
+        )
+        .order_by()
+    )
+
+
+def _count_runs(
+    sequence: FollowupSequence,
+    steps: dict[int, dict[str, Any]],
+    variants: dict[tuple[int, str], dict[str, Any]],
+) -> None:
+    """One query: the step records per (step, outcome, reason, variant)."""
+    runs = (
+        FollowupStepRun.objects.filter(execution__sequence_id=sequence.pk)
+        .values("step", "tipo_acao", "outcome", "reason", "variant")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in runs:
+        steps.setdefault(row["step"], _step_row(row["step"], row["tipo_acao"]))
+        if row["variant"]:
+            variants.setdefault(
+                (row["step"], row["variant"]),
+                {"id": row["variant"], "enviados": 0, "respondidos": 0},
+            )
+        _add_run_counts(steps, variants, row)
+
+
+def _credit_outcomes(
+    sequence: FollowupSequence,
+    steps: dict[int, dict[str, Any]],
+    variants: dict[tuple[int, str], dict[str, Any]],
+) -> None:
+    for row in _attributed_outcomes(sequence):
+        step = steps.get(row["last_step"])
+        if step is None:  # pragma: no cover - a sent record always has its step row
+            continue
+        for name in ("respondidos", "convertidos", "opt_outs"):
+            step[name] += row[name]
+        variant = variants.get((row["last_step"], row["last_variant"] or ""))
+        if variant is not None:
+            variant["respondidos"] += row["respondidos"]
+
+
+def sequence_stats(*, sequence: FollowupSequence) -> dict[str, Any]:
+    """What a sequence achieved, overall and per step (and per A/B variant), in three queries.
+
+    A reply, conversion or opt-out (a channel revoked) after enrollment is credited to the last
+    step sent before it: the execution's highest step whose record is sent (or uncertain).
+    Per-step ``inscritos`` counts the executions that reached the step (have a record of it).
+    Steps are those of the current version plus any index an older version recorded.
+    """
+    totals = _sequence_totals(sequence)
+    steps = {
+        index: _step_row(index, str(step.get("tipo_acao", "")))
+        for index, step in enumerate(sequence.steps or [])
+    }
+    variants: dict[tuple[int, str], dict[str, Any]] = {
+        (index, variant["id"]): {"id": variant["id"], "enviados": 0, "respondidos": 0}
+        for index, step in enumerate(sequence.steps or [])
+        for variant in step.get("variantes") or []
+    }
+    _count_runs(sequence, steps, variants)
+    _credit_outcomes(sequence, steps, variants)
+    for (index, _id), variant in sorted(variants.items()):
+        variant["taxa_resposta"] = _rate(variant["respondidos"], variant["enviados"])
+        steps[index]["variantes"].append(variant)
+    passos = [steps[index] for index in sorted(steps)]
+    pulados: dict[str, int] = {}
+    for step in passos:
+        step["taxa_resposta"] = _rate(step["respondidos"], step["enviados"] + step["incertos"])
+        for reason, n in step["pulados"]["por_motivo"].items():
+            pulados[reason] = pulados.get(reason, 0) + n
+    return {
+        "sequence_id": str(sequence.pk),
+        "nome": sequence.nome,
+        **totals,
+        "enviados": sum(step["enviados"] for step in passos),
+        "incertos": sum(step["incertos"] for step in passos),
+        "falhas": sum(step["falhas"] for step in passos),
+        "pulados": {"total": sum(pulados.values()), "por_motivo": pulados},
+        "taxa_resposta": _rate(totals["respondidos"], totals["inscritos"]),
+        "passos": passos,
+    }

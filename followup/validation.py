@@ -26,6 +26,7 @@ __all__ = [
     "SequenceDataInvalid",
     "normalize_criteria",
     "normalize_steps",
+    "normalize_variants",
     "validate_window",
 ]
 
@@ -51,7 +52,14 @@ STEP_FIELDS: dict[str, tuple[str, ...]] = {
     TipoAcao.LIGACAO: ("titulo", "descricao"),
     TipoAcao.TAREFA: ("titulo", "descricao"),
 }
-KNOWN_STEP_KEYS = frozenset(COMMON_FIELDS) | {f for fs in STEP_FIELDS.values() for f in fs}
+KNOWN_STEP_KEYS = (
+    frozenset(COMMON_FIELDS) | {f for fs in STEP_FIELDS.values() for f in fs} | {"variantes"}
+)
+# A/B variants (followup.variants): on email and WhatsApp steps, 2 to MAX_VARIANTS of them.
+VARIANT_KINDS = (TipoAcao.EMAIL, TipoAcao.WHATSAPP)
+MAX_VARIANTS = 5
+MAX_PESO = 100
+VARIANT_ID_RE = re.compile(r"^[a-z0-9_-]{1,20}$")
 # Fields rendered as templates (validated for placeholders when saved).
 TEMPLATE_FIELDS = ("assunto", "mensagem", "titulo", "descricao")
 
@@ -148,14 +156,16 @@ def _normalize_step(raw: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
         "delay_dias": _int_field(raw, "delay_dias", errors, MAX_DELAY_DIAS),
         "delay_horas": _int_field(raw, "delay_horas", errors, MAX_DELAY_HORAS),
     }
+    # With variants the step's own message is only a fallback: each variant has its own.
+    has_variants = raw.get("variantes") not in (None, [])
     if tipo == TipoAcao.EMAIL:
         step["assunto"] = _text_field(raw, "assunto", errors, required=True, max_length=MAX_ASSUNTO)
         step["mensagem"] = _text_field(
-            raw, "mensagem", errors, required=True, max_length=MAX_MENSAGEM
+            raw, "mensagem", errors, required=not has_variants, max_length=MAX_MENSAGEM
         )
     elif tipo == TipoAcao.WHATSAPP:
         step["mensagem"] = _text_field(
-            raw, "mensagem", errors, required=True, max_length=MAX_WHATSAPP
+            raw, "mensagem", errors, required=not has_variants, max_length=MAX_WHATSAPP
         )
         template_name = raw.get("template_name")
         if template_name in (None, ""):
@@ -171,7 +181,76 @@ def _normalize_step(raw: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
         step["descricao"] = _text_field(
             raw, "descricao", errors, required=False, max_length=MAX_DESCRICAO
         )
+    if has_variants:
+        _step_variants(raw["variantes"], tipo, step, errors)
     return step, errors
+
+
+def _step_variants(
+    value: Any, tipo: str, step: dict[str, Any], errors: dict[str, list[str]]
+) -> None:
+    if tipo not in VARIANT_KINDS:
+        errors["variantes"] = [_("Variantes só valem para passos de email e WhatsApp.")]
+        return
+    variants, problems = normalize_variants(value, tipo)
+    if problems:
+        errors["variantes"] = problems
+    else:
+        step["variantes"] = variants
+
+
+def _variant(raw: Any, tipo: str, label: str) -> tuple[dict[str, Any], list[str]]:
+    if not isinstance(raw, dict):
+        return {}, [_("%(v)s: cada variante deve ser um objeto.") % {"v": label}]
+    allowed = {"id", "mensagem", "peso"} | ({"assunto"} if tipo == TipoAcao.EMAIL else set())
+    errors: dict[str, list[str]] = {
+        str(key): [_("Campo desconhecido.")] for key in raw if key not in allowed
+    }
+    variant_id = raw.get("id")
+    if not isinstance(variant_id, str) or not VARIANT_ID_RE.match(variant_id):
+        errors["id"] = [_("Informe um id de até 20 letras minúsculas, números, - ou _.")]
+    maximum = MAX_MENSAGEM if tipo == TipoAcao.EMAIL else MAX_WHATSAPP
+    variant: dict[str, Any] = {
+        "id": variant_id,
+        "mensagem": _text_field(raw, "mensagem", errors, required=True, max_length=maximum),
+        "peso": 1,
+    }
+    if tipo == TipoAcao.EMAIL and raw.get("assunto") not in (None, ""):
+        variant["assunto"] = _text_field(
+            raw, "assunto", errors, required=False, max_length=MAX_ASSUNTO
+        )
+    peso = raw.get("peso")
+    if peso is not None:
+        if isinstance(peso, bool) or not isinstance(peso, int) or not 1 <= peso <= MAX_PESO:
+            errors["peso"] = [_("Informe um peso inteiro de 1 a %(max)s.") % {"max": MAX_PESO}]
+        else:
+            variant["peso"] = peso
+    problems = [
+        f"{label}: {field}: {' '.join(str(m) for m in messages)}"
+        for field, messages in errors.items()
+    ]
+    return variant, problems
+
+
+def normalize_variants(value: Any, tipo: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """A step's A/B variants in canonical form, or the problems found (Portuguese, one line
+    per problem naming the variant as users count them, from 1)."""
+    if not isinstance(value, list):
+        return [], [_("Informe uma lista de variantes.")]
+    if not 2 <= len(value) <= MAX_VARIANTS:
+        return [], [_("Informe de 2 a %(max)s variantes.") % {"max": MAX_VARIANTS}]
+    variants: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for index, raw in enumerate(value):
+        label = _("Variante %(n)s") % {"n": index + 1}
+        variant, found = _variant(raw, tipo, label)
+        problems.extend(found)
+        variants.append(variant)
+    ids = [variant.get("id") for variant in variants if variant.get("id")]
+    repeated = sorted({str(i) for i in ids if ids.count(i) > 1})
+    if repeated:
+        problems.append(_("Ids de variante repetidos: %(ids)s.") % {"ids": ", ".join(repeated)})
+    return variants, problems
 
 
 def normalize_steps(value: Any) -> list[dict[str, Any]]:

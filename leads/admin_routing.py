@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from leads.api.routing import ROUTABLE_ROLES, ConditionSerializer
+from leads.api.routing import ROUTABLE_ROLES, UTM_KEYS, ConditionSerializer
 from leads.models import (
     Distribuicao,
     LeadAssignment,
@@ -45,6 +45,21 @@ class RoutingRuleForm(forms.ModelForm):
         required=False,
         help_text=_("Separadas por vírgula; o lead precisa ter ao menos uma. Vazio: qualquer."),
     )
+    utm_source = forms.CharField(
+        label=_("utm_source"),
+        required=False,
+        help_text=_("Separados por vírgula; vazio: qualquer."),
+    )
+    utm_medium = forms.CharField(
+        label=_("utm_medium"),
+        required=False,
+        help_text=_("Separados por vírgula; vazio: qualquer."),
+    )
+    utm_campaign = forms.CharField(
+        label=_("utm_campaign"),
+        required=False,
+        help_text=_("Separados por vírgula; vazio: qualquer."),
+    )
     valor_min = forms.DecimalField(label=_("valor potencial mínimo"), required=False, min_value=0)
     valor_max = forms.DecimalField(label=_("valor potencial máximo"), required=False, min_value=0)
 
@@ -57,6 +72,8 @@ class RoutingRuleForm(forms.ModelForm):
         condicao = self.instance.condicao or {}
         self.initial.setdefault("origens", ", ".join(condicao.get("origem", [])))
         self.initial.setdefault("tags_condicao", ", ".join(condicao.get("tags", [])))
+        for key in UTM_KEYS:
+            self.initial.setdefault(key, ", ".join(condicao.get(key, [])))
         self.initial.setdefault("valor_min", condicao.get("valor_min"))
         self.initial.setdefault("valor_max", condicao.get("valor_max"))
 
@@ -67,6 +84,7 @@ class RoutingRuleForm(forms.ModelForm):
             "tags": _split(cleaned.get("tags_condicao", "")),
             "valor_min": cleaned.get("valor_min"),
             "valor_max": cleaned.get("valor_max"),
+            **{key: _split(cleaned.get(key, "")) for key in UTM_KEYS},
         }
         condition = ConditionSerializer(data=raw)
         if condition.is_valid():
@@ -130,7 +148,18 @@ class RoutingRuleAdmin(OrgScopedAdmin):
     ordering = ["organization", "ordem"]
     fieldsets = [
         (None, {"fields": ["organization", "nome", "ordem", "ativo"]}),
-        (_("Condição"), {"fields": ["origens", "tags_condicao", "valor_min", "valor_max"]}),
+        (
+            _("Condição"),
+            {
+                "fields": [
+                    "origens",
+                    "tags_condicao",
+                    ("utm_source", "utm_medium", "utm_campaign"),
+                    "valor_min",
+                    "valor_max",
+                ]
+            },
+        ),
         (_("Distribuição"), {"fields": ["distribuicao", "capacidade_diaria"]}),
     ]
 

@@ -60,6 +60,7 @@ from config.text import first_unstorable
 from leads import importing, routing, services, signals
 from leads.models import (
     LEAD_DATA_FIELDS,
+    LEAD_UTM_FIELDS,
     Lead,
     LeadImport,
     LeadImportStatus,
@@ -88,6 +89,7 @@ EXPORT_COLUMNS = (
     "sdr",
     "observacoes",
     "motivo_perda",
+    *LEAD_UTM_FIELDS,
     "created_at",
     "converted_at",
     "last_interaction_at",
@@ -627,7 +629,7 @@ EXPORT_VALUES = tuple(
 )
 TEXT_COLUMNS = frozenset(
     {"nome_completo", "email", "empresa", "cargo", "origem", "tags", "observacoes"}
-    | {"motivo_perda", "closer", "sdr"}
+    | {"motivo_perda", "closer", "sdr", *LEAD_UTM_FIELDS}
 )
 EXPORT_CHUNK = 2000
 

@@ -70,6 +70,9 @@ FIELD_LABELS: dict[str, Any] = {
     "tags": gettext_lazy("Tags"),
     "observacoes": gettext_lazy("Observações"),
     "motivo_perda": gettext_lazy("Motivo da perda"),
+    "utm_source": "utm_source",
+    "utm_medium": "utm_medium",
+    "utm_campaign": "utm_campaign",
 }
 
 

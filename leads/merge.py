@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 
 from config.errors import ValidationError
 from leads import signals
-from leads.models import LEAD_CONTACT_FIELDS, Lead, LeadMerge
+from leads.models import LEAD_CONTACT_FIELDS, LEAD_UTM_FIELDS, Lead, LeadMerge
 from leads.phones import phone_match_key
 from leads.services import lead_delete
 from organizations.models import Membership
@@ -44,6 +44,7 @@ MERGEABLE_FIELDS = (
     "sdr",
     "observacoes",
     "tags",
+    *LEAD_UTM_FIELDS,
 )
 CHOICES = ("este", "outro")
 NAME_SIMILARITY = 0.6

@@ -40,6 +40,8 @@ CLOSED_STATUSES = frozenset({LeadStatus.CONVERTIDO, LeadStatus.PERDIDO})
 LEAD_CONTACT_FIELDS = ("nome_completo", "email", "telefone", "empresa", "cargo", "origem")
 LEAD_PIPELINE_FIELDS = ("status", "temperatura", "lead_score", "valor_potencial", "valor_fechado")
 LEAD_DATA_FIELDS = (*LEAD_CONTACT_FIELDS, *LEAD_PIPELINE_FIELDS)
+# Campaign parameters, as received (API, import, export, routing conditions, merge).
+LEAD_UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
 
 
 class Temperatura(models.TextChoices):
@@ -74,6 +76,11 @@ class Lead(models.Model):
     empresa = models.CharField(_("empresa"), max_length=200, blank=True)
     cargo = models.CharField(_("cargo"), max_length=120, blank=True)
     origem = models.CharField(_("origem"), max_length=40, default="outro")
+    # Campaign parameters of the page the lead came from (UTM), as received; routing rules
+    # may match them.
+    utm_source = models.CharField(_("utm_source"), max_length=100, null=True, blank=True)
+    utm_medium = models.CharField(_("utm_medium"), max_length=100, null=True, blank=True)
+    utm_campaign = models.CharField(_("utm_campaign"), max_length=100, null=True, blank=True)
     status = models.CharField(
         _("status"), max_length=20, choices=LeadStatus.choices, default=LeadStatus.NOVO
     )

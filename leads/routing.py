@@ -30,7 +30,14 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads.models import Distribuicao, Lead, LeadAssignment, RoutingRule, RoutingRuleMember
+from leads.models import (
+    LEAD_UTM_FIELDS,
+    Distribuicao,
+    Lead,
+    LeadAssignment,
+    RoutingRule,
+    RoutingRuleMember,
+)
 from organizations.models import (
     MemberAbsence,
     Membership,
@@ -60,10 +67,15 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 def rule_matches(condicao: dict[str, Any], lead: Lead) -> bool:
-    """Every given part must hold: origem in the list, any tag in common, valor in range."""
+    """Every given part must hold: origem in the list, any tag in common, each given UTM
+    parameter in its list (ignoring case), valor in range."""
     origens = [str(o).lower() for o in condicao.get("origem") or []]
     if origens and (lead.origem or "").lower() not in origens:
         return False
+    for key in LEAD_UTM_FIELDS:
+        wanted = [str(v).lower() for v in condicao.get(key) or []]
+        if wanted and (getattr(lead, key) or "").strip().lower() not in wanted:
+            return False
     tags = {str(t).lower() for t in condicao.get("tags") or []}
     if tags and not tags & {str(t).lower() for t in lead.tags or []}:
         return False

@@ -23,6 +23,7 @@ from leads import consent, routing, signals, validation
 from leads.models import (
     CLOSED_STATUSES,
     LEAD_CONTACT_FIELDS,
+    LEAD_UTM_FIELDS,
     Lead,
     LeadInteraction,
     LeadQualification,
@@ -468,12 +469,16 @@ IMPORTABLE_FIELDS = (
     "tags",
     "observacoes",
     "motivo_perda",
+    *LEAD_UTM_FIELDS,
 )
 _FIELD_RULES: dict[str, Any] = {
     "nome_completo": validation.clean_nome,
     "email": validation.clean_email,
     "telefone": validation.clean_telefone,
     "origem": validation.clean_origem,
+    "utm_source": validation.clean_utm,
+    "utm_medium": validation.clean_utm,
+    "utm_campaign": validation.clean_utm,
 }
 
 

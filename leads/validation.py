@@ -64,6 +64,16 @@ def clean_origem(value: str) -> str:
     return value
 
 
+def clean_utm(value: str | None) -> str | None:
+    """A UTM parameter as received, trimmed; blank means none."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if len(value) > 100:
+        raise ValidationError(_("No máximo %(n)s caracteres.") % {"n": 100})
+    return value
+
+
 def clean_tags(values: list[Any]) -> list[str]:
     """Lowercase, trimmed, each once, in their order (filters match tags exactly)."""
     if len(values) > MAX_TAGS:

@@ -306,6 +306,7 @@ class NotificationTipo(models.TextChoices):
     LEAD_RESPONDED = "lead_responded", _("Lead respondeu")
     LOW_SATISFACTION = "low_satisfaction", _("Satisfação baixa")
     FOLLOWUP_FAILED = "followup_failed", _("Falha no follow-up")
+    FOLLOWUP_NOTHING_SENT = "followup_nothing_sent", _("Follow-up concluído sem envio")
     TASK_DUE = "task_due", _("Tarefa vencida")
     LEAD_ASSIGNED = "lead_assigned", _("Lead atribuído")
     WEBHOOK_DISABLED = "webhook_disabled", _("Webhook desativado")

@@ -136,6 +136,9 @@ BUILDERS: dict[str, Builder] = {
     "followup/sequences/{}/enroll/": lambda b: (
         f"followup/sequences/{make_sequence(b.org).pk}/enroll/"
     ),
+    "followup/sequences/{}/stats/": lambda b: (
+        f"followup/sequences/{make_sequence(b.org).pk}/stats/"
+    ),
     "followup/executions/{}/": lambda b: f"followup/executions/{_execution(b)}/",
     "followup/executions/{}/logs/": lambda b: f"followup/executions/{_execution(b)}/logs/",
     "followup/executions/{}/pause/": lambda b: f"followup/executions/{_execution(b)}/pause/",

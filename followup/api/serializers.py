@@ -42,6 +42,20 @@ from organizations.scoping import OrgPrimaryKeyRelatedField
                 "template_name": {"type": "string", "description": "whatsapp (fora da janela)"},
                 "titulo": {"type": "string", "description": "ligacao, tarefa"},
                 "descricao": {"type": "string", "description": "ligacao, tarefa"},
+                "variantes": {
+                    "type": "array",
+                    "description": "email, whatsapp: 2 a 5 variantes A/B da mensagem",
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "mensagem"],
+                        "properties": {
+                            "id": {"type": "string", "pattern": "^[a-z0-9_-]{1,20}$"},
+                            "mensagem": {"type": "string"},
+                            "assunto": {"type": "string", "description": "email"},
+                            "peso": {"type": "integer", "minimum": 1, "maximum": 100},
+                        },
+                    },
+                },
             },
         },
     }

@@ -7,6 +7,7 @@ from typing import Any
 import django_filters
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -120,6 +121,15 @@ class SequenceViewSet(OrgScopedMixin, viewsets.ModelViewSet[FollowupSequence]):
             sequence=sequence, leads=leads, actor=self.membership
         )
         return Response({"enrolled": result.enrolled, "skipped": result.skipped})
+
+    @extend_schema(
+        summary="Resultados da sequência: inscritos, enviados, falhas, pulados por motivo, "
+        "respondidos, convertidos e opt-outs, no total, por passo e por variante A/B",
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["get"])
+    def stats(self, request: Request, pk: str | None = None) -> Response:
+        return Response(selectors.sequence_stats(sequence=self.get_object()))
 
 
 class ExecutionFilter(django_filters.FilterSet):

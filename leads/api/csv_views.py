@@ -79,7 +79,8 @@ class LeadImportUploadSerializer(serializers.Serializer[Any]):
         help_text=gettext_lazy(
             "CSV (UTF-8, separado por ; ou ,) ou XLSX com cabeçalho: nome_completo obrigatória; "
             "email, telefone, empresa, cargo, origem, status, valor_potencial, valor_fechado, "
-            "tags, observacoes, motivo_perda. Cabeçalhos em português (Nome, E-mail, Telefone, "
+            "tags, observacoes, motivo_perda, utm_source, utm_medium, utm_campaign. Cabeçalhos em "
+            "português (Nome, E-mail, Telefone, "
             "Valor...) e valores como aparecem na tela (Em contato, Indicação) são aceitos."
         ),
     )

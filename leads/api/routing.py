@@ -15,13 +15,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api.serializers import StrictModelSerializer
-from leads.models import Distribuicao, RoutingRule, RoutingRuleMember
+from leads.models import LEAD_UTM_FIELDS, Distribuicao, RoutingRule, RoutingRuleMember
 from organizations.models import MemberAbsence, Membership, Role
 from organizations.permissions import MANAGERS
 from organizations.scoping import OrgScopedMixin
 
 ROUTABLE_ROLES = (Role.CLOSER, Role.SDR, Role.ADMIN, Role.GESTOR)
 MAX_MEMBERS = 100
+UTM_KEYS = LEAD_UTM_FIELDS
 
 
 class ConditionSerializer(serializers.Serializer[dict[str, Any]]):
@@ -30,6 +31,15 @@ class ConditionSerializer(serializers.Serializer[dict[str, Any]]):
     )
     tags = serializers.ListField(
         child=serializers.CharField(max_length=50), required=False, max_length=50
+    )
+    utm_source = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, max_length=50
+    )
+    utm_medium = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, max_length=50
+    )
+    utm_campaign = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, max_length=50
     )
     valor_min = serializers.DecimalField(
         max_digits=14, decimal_places=2, min_value=Decimal(0), required=False, allow_null=True
@@ -50,6 +60,11 @@ class ConditionSerializer(serializers.Serializer[dict[str, Any]]):
             clean["origem"] = sorted({o.strip().lower() for o in value["origem"] if o.strip()})
         if value.get("tags"):
             clean["tags"] = sorted({t.strip().lower() for t in value["tags"] if t.strip()})
+        for key in UTM_KEYS:
+            # Matched ignoring case (campaign tools are inconsistent about it).
+            values = sorted({v.strip().lower() for v in value.get(key) or [] if v.strip()})
+            if values:
+                clean[key] = values
         for key in ("valor_min", "valor_max"):
             if value.get(key) is not None:
                 clean[key] = str(value[key])

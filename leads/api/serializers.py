@@ -22,6 +22,7 @@ from config.api.serializers import StrictCharField, StrictEmailField, StrictMode
 from leads import services, validation
 from leads.models import (
     LEAD_DATA_FIELDS,
+    LEAD_UTM_FIELDS,
     Lead,
     LeadInteraction,
     LeadQualification,
@@ -229,6 +230,7 @@ class LeadSerializer(StrictModelSerializer):
             "motivo_perda",
             "observacoes",
             "tags",
+            *LEAD_UTM_FIELDS,
             "crm_provider",
             "crm_id",
             "crm_synced_at",
@@ -269,6 +271,15 @@ class LeadSerializer(StrictModelSerializer):
 
     def validate_nome_completo(self, value: str) -> str:
         return validation.clean_nome(value)
+
+    def validate_utm_source(self, value: str | None) -> str | None:
+        return validation.clean_utm(value)
+
+    def validate_utm_medium(self, value: str | None) -> str | None:
+        return validation.clean_utm(value)
+
+    def validate_utm_campaign(self, value: str | None) -> str | None:
+        return validation.clean_utm(value)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # leads.services checks again under the row lock; checking here too gives a 400 before

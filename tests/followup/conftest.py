@@ -18,6 +18,7 @@ class FakeChannel:
     idempotent: bool = True
     errors: list[ChannelError] = field(default_factory=list)
     skip: str = ""
+    skip_reason: str = "outro"
     calls: list[dict[str, Any]] = field(default_factory=list)
     delivered: dict[str, str] = field(default_factory=dict)
 
@@ -27,7 +28,7 @@ class FakeChannel:
         if self.errors:
             raise self.errors.pop(0)
         if self.skip:
-            return ChannelResult.skipped(self.skip)
+            return ChannelResult.skipped(self.skip, self.skip_reason)
         self.delivered.setdefault(key, rendered.mensagem)
         return ChannelResult(detail="enviado (fake)")
 

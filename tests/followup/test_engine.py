@@ -216,6 +216,7 @@ def test_it_skips_and_logs_a_step_of_a_channel_the_lead_opted_out_of(org_a, fake
 
 def test_it_skips_a_whatsapp_step_the_channel_cannot_deliver(org_a, fake_whatsapp):
     fake_whatsapp.skip = "Fora da janela de 24 horas do WhatsApp e o passo não tem template."
+    fake_whatsapp.skip_reason = "fora_da_janela"
     sequence = make_sequence(org_a.org, steps=[{**WHATSAPP_STEP, "template_name": ""}])
     execution = make_execution(sequence, LeadFactory(organization=org_a.org))
 
@@ -223,7 +224,9 @@ def test_it_skips_a_whatsapp_step_the_channel_cannot_deliver(org_a, fake_whatsap
 
     assert stats.skipped == 1
     execution.refresh_from_db()
-    assert execution.status == ExecutionStatus.COMPLETED
+    # Its only step was skipped: the execution ends as "nothing sent", with the reason.
+    assert execution.status == ExecutionStatus.NOTHING_SENT
+    assert execution.motivos_sem_envio == ["fora_da_janela"]
     log = execution.logs.get(evento=LogEvent.SKIPPED)
     assert "24 horas" in log.message
 

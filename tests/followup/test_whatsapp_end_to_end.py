@@ -119,7 +119,9 @@ def test_it_skips_a_step_without_template_outside_the_window(org_a, account, lea
 
     assert httpserver.log == []
     execution.refresh_from_db()
-    assert execution.status == ExecutionStatus.COMPLETED
+    # Nothing reached the lead: the execution says so, with the reason.
+    assert execution.status == ExecutionStatus.NOTHING_SENT
+    assert execution.motivos_sem_envio == ["fora_da_janela"]
     assert execution.steps_executados[0]["success"] is False
     assert FollowupExecutionLog.objects.filter(execution=execution, level="warning").exists()
 
