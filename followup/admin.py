@@ -123,19 +123,14 @@ class FollowupSequenceAdmin(OrgScopedAdmin):
     def delete_model(self, request: HttpRequest, obj: FollowupSequence) -> None:
         services.sequence_delete(sequence=obj)
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
     ) -> HttpResponse:
         # The results panel under the editor (the same figures as GET .../stats/).
-        sequence = self.get_object(request, object_id)
-        context = dict(extra_context or {})
-        if sequence is not None:
+        sequence = kwargs.get("obj")
+        if isinstance(sequence, FollowupSequence) and sequence.pk:
             context["sequence_stats"] = stats_for_page(sequence)
-        return super().change_view(request, object_id, form_url, extra_context=context)
+        return super().render_change_form(request, context, *args, **kwargs)
 
 
 class LogInline(OrgScopedTabularInline):
