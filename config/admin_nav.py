@@ -57,6 +57,19 @@ def _superuser(request: HttpRequest) -> bool:
     return bool(request.user.is_superuser)
 
 
+def _privacy() -> dict[str, Any]:
+    return {
+        "title": _("Privacidade"),
+        "separator": True,
+        "items": [
+            _model(_("Acessos a dados pessoais"), "policy", "privacy.dataaccesslog"),
+            _model(_("Histórico de leads"), "history", "privacy.historicallead"),
+            _model(_("Solicitações de titulares"), "person_search", "privacy.datasubjectrequest"),
+            _model(_("Retenção de dados"), "auto_delete", "privacy.retentionsettings"),
+        ],
+    }
+
+
 def sections() -> list[dict[str, Any]]:
     return [
         {
@@ -96,14 +109,7 @@ def sections() -> list[dict[str, Any]]:
                 _model(_("Registros de execução"), "receipt_long", "followup.followupexecutionlog"),
             ],
         },
-        {
-            "title": _("Privacidade"),
-            "separator": True,
-            "items": [
-                _model(_("Acessos a dados pessoais"), "policy", "privacy.dataaccesslog"),
-                _model(_("Histórico de leads"), "history", "privacy.historicallead"),
-            ],
-        },
+        _privacy(),
         {
             "title": _("Integrações"),
             "separator": True,

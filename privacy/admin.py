@@ -60,3 +60,7 @@ class HistoricalLeadAdmin(ReadOnlyManagersAdmin):
                 filtro=dict(request.GET.items()),
             )
         return response
+
+
+# Data subject requests and retention settings (organization admins).
+from privacy import admin_requests  # noqa: E402, F401

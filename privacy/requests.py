@@ -39,19 +39,14 @@ DOWNLOAD_DAYS = 7
 CANCEL_REASON = "Titular anonimizado (LGPD)."
 
 
-@transaction.atomic
-def request_create(
-    *, organization: Organization, actor: Membership | None, data: dict[str, Any]
-) -> DataSubjectRequest:
-    """Validate, find the person, refuse a second running request about them, enqueue."""
+def request_check(*, organization: Organization, data: dict[str, Any]) -> tuple[str, Any, Any]:
+    """Validate a request and find the person; 400/404/409 as the API answers. Writes nothing
+    (the admin's confirmation page shows what it found)."""
     tipo = data.get("tipo")
     if tipo not in RequestTipo.values:
         raise ValidationError(details={"tipo": [_("Use exportacao ou anonimizacao.")]})
     identifier = parse_identifier(data)
     subject = subject_find(organization=organization, identifier=identifier)
-    # One creation at a time per organization, so two concurrent requests about the same
-    # person cannot both pass the check below.
-    Organization.objects.select_for_update().filter(pk=organization.pk).first()
     for running in DataSubjectRequest.objects.filter(
         organization=organization, status__in=RUNNING_STATUSES
     ):
@@ -62,6 +57,18 @@ def request_create(
                 _("Já existe uma solicitação em andamento para esse titular."),
                 details={"request_id": str(running.pk)},
             )
+    return tipo, identifier, subject
+
+
+@transaction.atomic
+def request_create(
+    *, organization: Organization, actor: Membership | None, data: dict[str, Any]
+) -> DataSubjectRequest:
+    """Validate, find the person, refuse a second running request about them, enqueue."""
+    # One creation at a time per organization, so two concurrent requests about the same
+    # person cannot both pass the check.
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()
+    tipo, identifier, subject = request_check(organization=organization, data=data)
     request = DataSubjectRequest.objects.create(
         organization=organization,
         tipo=tipo,

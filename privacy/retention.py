@@ -45,13 +45,7 @@ def retention_settings_update(
     *, organization: Organization, data: dict[str, Any]
 ) -> RetentionSettings:
     """Change some of the three periods (days; null = keep for leads and send logs)."""
-    unknown = set(data) - set(FIELDS)
-    errors: dict[str, list[Any]] = {k: [_("Campo desconhecido.")] for k in sorted(unknown)}
-    for name in FIELDS:
-        if name in data:
-            errors.update(_check_days(name, data[name]))
-    if errors:
-        raise ValidationError(details=errors)
+    validate(data=data)
     settings, _created = RetentionSettings.objects.select_for_update().get_or_create(
         organization=organization
     )
@@ -60,6 +54,17 @@ def retention_settings_update(
             setattr(settings, name, data[name])
     settings.save()
     return settings
+
+
+def validate(*, data: dict[str, Any]) -> None:
+    """400 (ValidationError) for unknown fields or periods out of range."""
+    unknown = set(data) - set(FIELDS)
+    errors: dict[str, list[Any]] = {k: [_("Campo desconhecido.")] for k in sorted(unknown)}
+    for name in FIELDS:
+        if name in data:
+            errors.update(_check_days(name, data[name]))
+    if errors:
+        raise ValidationError(details=errors)
 
 
 def _check_days(name: str, value: Any) -> dict[str, list[Any]]:
