@@ -29,7 +29,12 @@ from organizations.models import Membership
 from privacy import requests as privacy_requests
 from privacy import retention
 from privacy.api.requests import DataSubjectRequestSerializer
-from privacy.models import DataSubjectRequest, RequestStatus, RetentionSettings
+from privacy.models import (
+    REQUEST_FIELDS,
+    DataSubjectRequest,
+    RequestStatus,
+    RetentionSettings,
+)
 
 REQUESTS_POLICY = Policy(read=ADMIN_ONLY, change=NOBODY, add=ADMIN_ONLY, delete=NOBODY)
 RETENTION_POLICY = Policy(read=ADMIN_ONLY, change=ADMIN_ONLY, delete=NOBODY)
@@ -80,23 +85,7 @@ class DataSubjectRequestAdmin(OrgScopedAdmin):
     ]
     list_filter = ["tipo", "status"]
     list_select_related = ["solicitado_por"]
-    readonly_fields = [
-        "tipo",
-        "status",
-        "progresso",
-        "etapas",
-        "identificador_tipo",
-        "lead_ids",
-        "mentorado_ids",
-        "resultado",
-        "erro",
-        "solicitado_por",
-        "criado_em",
-        "iniciado_em",
-        "concluido_em",
-        "expira_em",
-        "arquivo_link",
-    ]
+    readonly_fields = [*REQUEST_FIELDS, "arquivo_link"]
     fields = readonly_fields
     actions = ["retry"]
 

@@ -200,6 +200,25 @@ class DataSubjectRequest(models.Model):
         return f"{self.get_tipo_display()} ({self.get_status_display()})"
 
 
+# What the API and the admin show of a request (all of it: it holds no personal value).
+REQUEST_FIELDS = [
+    "tipo",
+    "status",
+    "progresso",
+    "etapas",
+    "identificador_tipo",
+    "lead_ids",
+    "mentorado_ids",
+    "resultado",
+    "erro",
+    "solicitado_por",
+    "criado_em",
+    "iniciado_em",
+    "concluido_em",
+    "expira_em",
+]
+
+
 class DataSubjectExport(models.Model):
     """The JSON document of an export request: the file the admin downloads for 7 days.
 

@@ -18,7 +18,7 @@ from organizations.permissions import ADMIN_ONLY
 from organizations.scoping import UUID_RE, OrgScopedMixin, request_membership
 from privacy import requests as privacy_requests
 from privacy import retention
-from privacy.models import DataSubjectRequest, RetentionSettings
+from privacy.models import REQUEST_FIELDS, DataSubjectRequest, RetentionSettings
 
 
 class DataSubjectRequestSerializer(serializers.ModelSerializer[DataSubjectRequest]):
@@ -27,24 +27,7 @@ class DataSubjectRequestSerializer(serializers.ModelSerializer[DataSubjectReques
 
     class Meta:
         model = DataSubjectRequest
-        fields = [
-            "id",
-            "tipo",
-            "status",
-            "progresso",
-            "etapas",
-            "identificador_tipo",
-            "lead_ids",
-            "mentorado_ids",
-            "resultado",
-            "erro",
-            "solicitado_por",
-            "criado_em",
-            "iniciado_em",
-            "concluido_em",
-            "expira_em",
-            "download_disponivel",
-        ]
+        fields = ["id", *REQUEST_FIELDS, "download_disponivel"]
         read_only_fields = fields
 
     def get_solicitado_por(self, obj: DataSubjectRequest) -> dict[str, str] | None:
