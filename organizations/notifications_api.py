@@ -195,6 +195,10 @@ class NotificationPreferencesView(GenericAPIView[Any]):
     pagination_class = None
     filter_backends: list[Any] = []
 
+    def get_object(self) -> dict[str, Any]:
+        """The requester's preferences (no id in the URL); OPTIONS asks for it before PUT."""
+        return notifications.preferences_for(membership=request_membership(self.request))
+
     @extend_schema(summary=_("Suas preferências de notificação, por tipo"))
     def get(self, request: Request) -> Response:
         prefs = notifications.preferences_for(membership=request_membership(request))

@@ -64,3 +64,20 @@ def test_it_documents_the_error_shape(schema):
     for code in ("400", "401", "403", "409"):
         assert code in create
     assert "404" in schema["paths"]["/api/v1/leads/{id}/"]["get"]["responses"]
+
+
+def test_options_answers_on_every_route(schema, org_a, client_for):
+    """DRF's OPTIONS asks PUT views for their object: routes without a `pk` (a lead's consents,
+    the member's notification preferences) answered 500 (found by tests/test_schemathesis.py)."""
+    from tests.factories import LeadFactory
+
+    lead = LeadFactory(organization=org_a.org)
+    client = client_for(org_a.admin)
+    for path in schema["paths"]:
+        if not path.startswith("/api/v1/") or path.endswith("/stream/"):
+            continue
+        url = path.replace("{lead_pk}", str(lead.pk)).replace("{id}", str(lead.pk))
+        response = client.options(url)
+        assert response.status_code < 500, (url, response.status_code)
+    for url in (f"/api/v1/leads/{lead.pk}/consents/", "/api/v1/me/notification-preferences/"):
+        assert "PUT" in client.options(url).json()["actions"], url

@@ -59,6 +59,12 @@ class LeadConsentViewSet(LeadAccessMixin, viewsets.GenericViewSet[ConsentRecord]
     serializer_class = ConsentSerializer
     pagination_class = None
 
+    def get_object(self) -> Any:
+        """The lead (the URL has no record id): OPTIONS checks PUT's permission on it."""
+        lead = self.get_lead()
+        self.check_object_permissions(self.request, lead)
+        return lead
+
     def _states(self, lead: Any) -> list[dict[str, Any]]:
         return [ConsentSerializer(state).data for state in consent_states(lead=lead)]
 

@@ -61,7 +61,7 @@ class MentoradoSerializer(serializers.ModelSerializer[Mentorado]):
         help_text="Membro ativo com papel mentor, admin ou gestor desta organização.",
     )
     mentor = MentorRefSerializer(read_only=True, allow_null=True)
-    lead_id = serializers.UUIDField(read_only=True)
+    lead_id = serializers.UUIDField(read_only=True, allow_null=True)
     email = serializers.EmailField(
         max_length=254, required=False, allow_null=True, allow_blank=True
     )
