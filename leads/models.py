@@ -701,3 +701,30 @@ class LeadMerge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.merged_lead_id} → {self.target_id}"
+
+
+class LeadCount(models.Model):
+    """The number of leads per organization, kept by database triggers (issue "Scale", 2).
+
+    The unfiltered lead list's `total` reads it instead of counting a million rows. Triggers on
+    `leads` (leads/migrations/0017_lead_counts.py) add and subtract in the writing transaction,
+    so the figure is exact for every path (API, import, bulk, merge, cascade). Each organization
+    has up to `SHARDS` rows, one per writing backend modulo SHARDS, so concurrent creates do not
+    queue on one row; the total is their sum. Not a foreign key: an organization's rows are
+    removed by a trigger after the organization itself (its leads go first).
+    """
+
+    SHARDS = 8
+
+    organization_id = models.UUIDField()
+    shard = models.SmallIntegerField(default=0)
+    total = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "lead_counts"
+        constraints = [
+            models.UniqueConstraint(fields=["organization_id", "shard"], name="lead_count_shard")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}/{self.shard}: {self.total}"

@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterable, Sequence
 
 from django.db import connection
-from django.db.models import Count, F, QuerySet, Window
+from django.db.models import Count, F, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 
 from config import search
-from leads.models import Lead, LeadInteraction
+from leads.models import Lead, LeadCount, LeadInteraction
+from organizations.access import lead_visibility_q
 from organizations.models import Membership
 
 # `search` (API and admin): accents and case ignored; the phone by its digits. The
 # lead_org_search_fold index holds exactly this expression (same fields, same order).
 SEARCH_TEXT_FIELDS = ("nome_completo", "email", "empresa")
 SEARCH_DIGITS_FIELD = "telefone"
+
+
+def lead_total(organization_id: uuid.UUID | str) -> int:
+    """The organization's number of leads, from the counts the triggers keep (no scan)."""
+    total = LeadCount.objects.filter(organization_id=organization_id).aggregate(n=Sum("total"))
+    return int(total["n"] or 0)
+
+
+def kept_total_applies(membership: Membership, params: Iterable[str]) -> bool:
+    """True when the list is the organization's whole lead table: no filter, search or
+    narrowing by role, so `lead_total` is its exact count. `params` are the query's names."""
+    return not (set(params) - UNFILTERING_PARAMS) and not lead_visibility_q(membership)
+
+
+# Query parameters that change neither which leads nor how many are listed.
+UNFILTERING_PARAMS = frozenset({"page", "limit", "ordering", "format"})
 
 
 def lead_search(queryset: QuerySet[Lead], value: str) -> QuerySet[Lead]:

@@ -59,7 +59,7 @@ class PagePagination(BasePagination):
     ) -> list[Any]:
         self.page = _positive_int(request, "page", 1, self.max_page)
         self.limit = _positive_int(request, "limit", self.default_limit, self.max_limit)
-        self.total = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
+        self.total = self._total(queryset, view)
         offset = (self.page - 1) * self.limit
         if offset >= self.total:
             return []
@@ -70,6 +70,15 @@ class PagePagination(BasePagination):
             return list(queryset[offset : offset + self.limit])
         except InvalidPage:  # pragma: no cover - slicing a queryset does not raise it
             return []
+
+    @staticmethod
+    def _total(queryset: QuerySet[Any] | Sequence[Any], view: APIView | None) -> int:
+        # A view may know its total without a COUNT (leads: the kept per-organization count).
+        kept = getattr(view, "kept_total", None)
+        known = kept() if callable(kept) else None
+        if known is not None:
+            return int(known)
+        return queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
 
     def get_paginated_response(self, data: Any) -> Response:
         return Response(

@@ -96,6 +96,14 @@ class LeadViewSet(
             return Lead.objects.none()
         return selectors.lead_list_queryset(membership=self.membership)
 
+    def kept_total(self) -> int | None:
+        """The unfiltered list's `total` from the kept count (config.api.pagination)."""
+        if self.action != "list":
+            return None
+        if not selectors.kept_total_applies(self.membership, self.request.query_params.keys()):
+            return None
+        return selectors.lead_total(self.membership.organization_id)
+
     def get_serializer_class(self) -> Any:
         # The detail (and the answer to an edit) carries links; a list stays lean. If-Match
         # hashes the same representation a GET returned (config.api.sync).
