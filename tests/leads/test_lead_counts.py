@@ -73,7 +73,7 @@ def test_racing_creates_and_deletes_keep_the_count_exact() -> None:
             barrier.wait()
             for n in range(15):
                 Lead.objects.create(organization=org, nome_completo=f"Corrida {worker}-{n}")
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()
@@ -83,7 +83,7 @@ def test_racing_creates_and_deletes_keep_the_count_exact() -> None:
             barrier.wait()
             for pk in doomed[worker::3]:
                 Lead.objects.filter(pk=pk).delete()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()

@@ -105,7 +105,7 @@ def drop_triggers(apps: Any, schema_editor: Any) -> None:
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0016_verbose_names_pt'),
+        ('leads', '0017_merge_0016_lead_utm_0016_verbose_names_pt'),
     ]
 
     operations = [
