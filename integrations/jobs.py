@@ -9,6 +9,7 @@ from typing import Any
 from django.utils import timezone
 
 from config.jobs import SAFE_RETRY, PeriodicJob, enqueue, job_logged
+from integrations.crm import inbound as crm_inbound
 from integrations.crm import services as crm
 from integrations.models import WebhookNotification
 from integrations.outbound import services as outbound
@@ -110,6 +111,12 @@ def crm_sync_pending(*, organization_id: str) -> Any:
     """The coalesced sync of an organization's pending leads (crm.SYNC)."""
     outcome = crm.crm_sync_pending(organization_id=organization_id)
     return _sync_counts(outcome)
+
+
+@job_logged
+def crm_inbound_pending(*, organization_id: str) -> dict[str, int]:
+    """The coalesced application of an organization's inbound CRM events (crm inbound)."""
+    return crm_inbound.crm_inbound_pending(organization_id=organization_id)
 
 
 @job_logged

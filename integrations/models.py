@@ -399,14 +399,18 @@ class CrmFieldClock(models.Model):
 
 
 class CrmWebhookEvent(models.Model):
-    """An inbound CRM change event already handled: a redelivery is recognised and skipped."""
+    """An inbound CRM change event, stored once (a redelivery is recognised and skipped) and
+    applied by a job (``integrations.crm.inbound``)."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     connection = models.ForeignKey(CRMConnection, on_delete=models.CASCADE, related_name="+")
     event_id = models.CharField(max_length=200)
     crm_id = models.CharField(max_length=64, blank=True)
+    # [{"campo", "value", "at"}]: the changes to apply, kept until a job applies them.
+    changes = models.JSONField(default=list, blank=True)
     outcome = models.CharField(max_length=40, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
 
     objects = OrgManager()
 

@@ -1,10 +1,13 @@
 """Changes made in the CRM, applied to our leads (the inbound half of "CRM both ways").
 
 The webhook views (``integrations.crm.webhook``) verify the request and parse it into
-``InboundEvent`` values; ``process_events`` applies them:
+``InboundEvent`` values; ``receive_events`` stores them and queues their processing (``INBOUND``,
+coalesced per organization on the ``high`` queue, durable through the outbox), so the CRM gets
+its answer at once; the job (``crm_inbound_pending``) applies them:
 
 * **Deduplicated**: each event id is stored once per connection (``CrmWebhookEvent``); a
-  redelivery is counted as a duplicate and changes nothing.
+  redelivery is counted as a duplicate and changes nothing. A stored event not applied after
+  ``STUCK_AFTER`` (its job lost) is queued again by the CRM sweep.
 * **Conflict rule, latest change wins**: every synced field of a lead has a clock
   (``CrmFieldClock``): local changes set it to our time, CRM changes to the provider's
   timestamp. A CRM change not newer than the field's clock is stale and ignored.
@@ -24,7 +27,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -32,6 +35,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.errors import ApplicationError
+from config.jobs import Coalesced
 from integrations.crm import mapping
 from integrations.models import CRMConnection, CrmFieldClock, CrmFieldSource, CrmWebhookEvent
 from leads import services as lead_services
@@ -90,34 +94,114 @@ def is_from_crm() -> bool:
 
 
 def reverse_mapping(connection: CRMConnection) -> dict[str, str]:
-    """CRM property name / Pipedrive field key -> our field."""
-    if connection.provider == mapping.HUBSPOT:
-        targets = mapping.effective_mapping(connection.provider, connection.field_mapping)
-    else:
-        targets = dict(connection.field_keys)
+    """CRM property name / Pipedrive field key -> our field.
+
+    Pipedrive's keys are known once the current mapping was prepared (the first sync after it
+    changed); until then no custom field is read, rather than one read under a stale key."""
+    targets = mapping.effective_mapping(connection.provider, connection.field_mapping)
+    if connection.provider != mapping.HUBSPOT:
+        if connection.fields_ready_for != mapping.mapping_digest(connection.provider, targets):
+            return {}
+        targets = {f: k for f, k in connection.field_keys.items() if f in targets}
     return {target: field for field, target in targets.items()}
 
 
-# -- applying ---------------------------------------------------------------------------------
+# -- receiving and queuing --------------------------------------------------------------------
+
+INBOUND = Coalesced(
+    name="integrations.crm.inbound:apply",
+    func="integrations.jobs.crm_inbound_pending",
+    queue="high",
+)
+CHUNK = 100
+STUCK_AFTER = timedelta(minutes=5)
 
 
-def process_events(connection: CRMConnection, events: list[InboundEvent]) -> dict[str, int]:
-    """Apply each new event once; counts per outcome (applied, stale, duplicate...)."""
-    counts: Counter[str] = Counter()
+@transaction.atomic
+def receive_events(connection: CRMConnection, events: list[InboundEvent]) -> dict[str, int]:
+    """Store the events not seen before and queue their processing; counts received and
+    duplicates. An event without a change for us is stored as ``ignored`` (for deduplication)."""
+    ids = [event.event_id for event in events]
+    known = set(
+        CrmWebhookEvent.objects.filter(connection=connection, event_id__in=ids).values_list(
+            "event_id", flat=True
+        )
+    )
+    now = timezone.now()
+    rows: dict[str, CrmWebhookEvent] = {}
     for event in events:
-        with transaction.atomic():
-            record, created = CrmWebhookEvent.objects.get_or_create(
-                connection=connection,
-                event_id=event.event_id,
-                defaults={"organization_id": connection.organization_id, "crm_id": event.crm_id},
-            )
-            if not created:
-                counts["duplicate"] += 1
-                continue
-            outcome = _apply_event(connection, event)
-            CrmWebhookEvent.objects.filter(pk=record.pk).update(outcome=outcome)
-            counts[outcome] += 1
+        if event.event_id in known or event.event_id in rows:
+            continue
+        rows[event.event_id] = CrmWebhookEvent(
+            organization_id=connection.organization_id,
+            connection=connection,
+            event_id=event.event_id,
+            crm_id=event.crm_id,
+            changes=[
+                {"campo": c.campo, "value": c.value, "at": c.at.isoformat()} for c in event.changes
+            ],
+            outcome="" if event.changes else "ignored",
+            processed_at=None if event.changes else now,
+        )
+    # A concurrent delivery of the same events may insert first: its rows win, ours are dropped.
+    CrmWebhookEvent.objects.bulk_create(rows.values(), ignore_conflicts=True)
+    pending = CrmWebhookEvent.objects.filter(
+        connection=connection, event_id__in=list(rows), processed_at__isnull=True
+    ).values_list("pk", flat=True)
+    INBOUND.request(key=connection.organization_id, ids=list(pending))
+    return {"received": len(rows), "duplicate": len(events) - len(rows)}
+
+
+def crm_inbound_pending(*, organization_id: Any) -> dict[str, int]:
+    """The coalesced job's body: apply the organization's stored events, oldest first."""
+    counts: Counter[str] = Counter()
+    for ids in INBOUND.drain(organization_id, CHUNK):
+        for pk in sorted(int(i) for i in ids):
+            outcome = apply_stored_event(organization_id=organization_id, pk=pk)
+            if outcome:
+                counts[outcome] += 1
     return dict(counts)
+
+
+def requeue_stuck_events() -> int:
+    """Queue again the stored events whose job was lost (the CRM sweep calls this)."""
+    stuck = CrmWebhookEvent.objects.filter(
+        processed_at__isnull=True, received_at__lt=timezone.now() - STUCK_AFTER
+    ).values_list("organization_id", "pk")
+    by_org: dict[Any, list[int]] = {}
+    for organization_id, pk in stuck:
+        by_org.setdefault(organization_id, []).append(pk)
+    for organization_id, pks in by_org.items():
+        INBOUND.request(key=organization_id, ids=pks)
+    return sum(len(pks) for pks in by_org.values())
+
+
+@transaction.atomic
+def apply_stored_event(*, organization_id: Any, pk: int) -> str:
+    """Apply one stored event once (row locked; "" when already done)."""
+    row = (
+        CrmWebhookEvent.objects.for_org(organization_id)
+        .select_for_update()
+        .select_related("connection")
+        .filter(pk=pk, processed_at__isnull=True)
+        .first()
+    )
+    if row is None:
+        return ""
+    connection = row.connection
+    changes = tuple(
+        FieldChange(c["campo"], c["value"], datetime.fromisoformat(c["at"])) for c in row.changes
+    )
+    if connection.ativo:
+        outcome = _apply_event(connection, InboundEvent(row.event_id, row.crm_id, changes))
+    else:
+        outcome = "inactive_connection"
+    row.outcome, row.processed_at = outcome, timezone.now()
+    row.save(update_fields=["outcome", "processed_at"])
+    return outcome
+
+
+# -- applying ---------------------------------------------------------------------------------
 
 
 def _apply_event(connection: CRMConnection, event: InboundEvent) -> str:
@@ -144,7 +228,7 @@ def _apply_event(connection: CRMConnection, event: InboundEvent) -> str:
 
 
 def _apply_change(connection: CRMConnection, lead: Lead, change: FieldChange) -> tuple[Lead, str]:
-    """("applied" | "stale" | "invalid"), and the lead as it is now."""
+    """The lead as it is now and ("applied" | "unchanged" | "stale" | "invalid")."""
     clock = (
         CrmFieldClock.objects.select_for_update()
         .filter(lead=lead, campo=change.campo)
@@ -156,11 +240,13 @@ def _apply_change(connection: CRMConnection, lead: Lead, change: FieldChange) ->
             "crm change of %s.%s is stale (%s <= %s)", lead.pk, change.campo, change.at, clock
         )
         return lead, "stale"
+    outcome = "unchanged"  # e.g. HubSpot reporting the value our own sync wrote
     try:
         data = lead_data(connection, lead, change)
         if any(getattr(lead, key) != value for key, value in data.items()):
             with transaction.atomic(), from_crm():
                 lead = lead_services.lead_update(lead=lead, actor=None, data=data)
+            outcome = "applied"
     except (InvalidValue, ApplicationError) as exc:
         logger.info("crm change of %s.%s skipped: %s", lead.pk, change.campo, exc)
         return lead, "invalid"
@@ -173,7 +259,7 @@ def _apply_change(connection: CRMConnection, lead: Lead, change: FieldChange) ->
             "source": CrmFieldSource.CRM,
         },
     )
-    return lead, "applied"
+    return lead, outcome
 
 
 def lead_data(connection: CRMConnection, lead: Lead, change: FieldChange) -> dict[str, Any]:

@@ -52,6 +52,7 @@ from integrations.models import (
     CrmFieldClock,
     CrmFieldSource,
     CrmProvider,
+    CrmWebhookEvent,
 )
 from leads.models import Lead, LeadStatus
 
@@ -67,6 +68,7 @@ MAX_RETRY_DELAY = 3600
 SWEEP_BATCH = 100  # HubSpot's batch upsert limit
 SWEEP_LIMIT = 500  # leads per connection per sweep
 SWEEP_QUIET = timedelta(minutes=5)  # leave recently changed leads to their coalesced job
+WEBHOOK_EVENT_TTL = timedelta(days=30)  # inbound event ids kept for deduplication
 
 # HubSpot's default `hs_lead_status` options are NEW, OPEN, IN_PROGRESS, OPEN_DEAL, UNQUALIFIED,
 # ATTEMPTED_TO_CONTACT, CONNECTED and BAD_TIMING. "Lead status" describes a contact's sales
@@ -428,7 +430,15 @@ def leads_to_resync(connection: CRMConnection, *, limit: int = SWEEP_LIMIT) -> l
 
 
 def crm_sync_sweep(*, limit: int = SWEEP_LIMIT) -> int:
-    """Schedule batch syncs for every active connection's stale leads; returns how many."""
+    """Schedule batch syncs for every active connection's stale leads; returns how many.
+
+    Also queues again inbound events whose job was lost, and forgets applied ones older than
+    ``WEBHOOK_EVENT_TTL`` (providers stop redelivering long before: HubSpot retries for 3
+    days)."""
+    CrmWebhookEvent.objects.filter(
+        received_at__lt=timezone.now() - WEBHOOK_EVENT_TTL, processed_at__isnull=False
+    ).delete()
+    inbound.requeue_stuck_events()
     scheduled = 0
     for connection in CRMConnection.objects.filter(ativo=True).order_by("created_at"):
         waiting = SYNC.pending(connection.organization_id)

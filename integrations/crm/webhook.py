@@ -81,8 +81,8 @@ def _receive(
 
 
 def _accepted(connection: CRMConnection, events: list[InboundEvent]) -> JsonResponse:
-    counts = inbound.process_events(connection, events)
-    return JsonResponse({"status": "ok", **counts})
+    counts = inbound.receive_events(connection, events)
+    return JsonResponse({"status": "accepted", **counts})
 
 
 # -- HubSpot ----------------------------------------------------------------------------------

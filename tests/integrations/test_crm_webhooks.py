@@ -12,12 +12,15 @@ import hashlib
 import hmac
 import json
 import time
+from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import django_rq
 import pytest
 from django.db.models import F
-from django.test import Client
+from django.test import Client, TestCase
 from django.utils import timezone
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -30,7 +33,7 @@ from leads.models import Lead, LeadStatusChange
 from tests.factories import LeadFactory
 from tests.integrations.crm_stubs import HubSpotPropertiesStub, pipedrive_key
 from tests.integrations.factories import CRM_TOKEN, CRMConnectionFactory
-from tests.integrations.jobs import queued_jobs, scheduled_jobs
+from tests.integrations.jobs import queued_jobs, run_jobs, scheduled_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -88,7 +91,30 @@ def hs_event(event_id: int, object_id: str, name: str, value: Any, at: datetime)
     }
 
 
-def post_hubspot(
+def deliver(send: Callable[[], Any]) -> Any:
+    """Send a webhook, run the jobs its commit queued, and attach ``outcomes``: the outcome of
+    each event this request stored, plus ``duplicate`` as the answer counted them."""
+    before = set(CrmWebhookEvent.objects.values_list("pk", flat=True))
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = send()
+    run_jobs()
+    outcomes = Counter(
+        CrmWebhookEvent.objects.exclude(pk__in=before).values_list("outcome", flat=True)
+    )
+    if response.status_code == 200:
+        assert response.json()["status"] == "accepted"
+        assert response.json()["received"] == sum(outcomes.values())
+        if response.json()["duplicate"]:
+            outcomes["duplicate"] = response.json()["duplicate"]
+    response.outcomes = dict(outcomes)
+    return response
+
+
+def post_hubspot(connection: CRMConnection, events: Any, **kwargs: Any) -> Any:
+    return deliver(lambda: _post_hubspot(connection, events, **kwargs))
+
+
+def _post_hubspot(
     connection: CRMConnection,
     events: Any,
     *,
@@ -135,11 +161,10 @@ def test_hubspot_changes_update_the_lead_through_the_service_without_echo(
         hs_event(4, "5101", "closer", org_a.closer.user.email, now),
         hs_event(5, "5101", "notes_last_updated", "x", now),  # not mapped: recorded, ignored
     ]
-    with django_capture_on_commit_callbacks(execute=True):
-        response = post_hubspot(hubspot, events)
+    response = post_hubspot(hubspot, events)
 
     assert response.status_code == 200, response.content
-    assert response.json() == {"status": "ok", "applied": 4, "ignored": 1}
+    assert response.outcomes == {"applied": 4, "ignored": 1}
     lead.refresh_from_db()
     assert (lead.lead_score, lead.temperatura, lead.status, lead.closer) == (
         72,
@@ -166,12 +191,12 @@ def test_hubspot_changes_update_the_lead_through_the_service_without_echo(
 def test_a_redelivered_event_is_a_duplicate_and_changes_nothing(org_a, hubspot):
     lead = synced_lead(org_a.org, lead_score=10)
     event = hs_event(77, "5101", "lead_score", "50", timezone.now())
-    assert post_hubspot(hubspot, [event]).json() == {"status": "ok", "applied": 1}
+    assert post_hubspot(hubspot, [event]).outcomes == {"applied": 1}
     Lead.objects.filter(pk=lead.pk).update(lead_score=20)
 
     again = post_hubspot(hubspot, [event])
 
-    assert again.json() == {"status": "ok", "duplicate": 1}
+    assert again.outcomes == {"duplicate": 1}
     lead.refresh_from_db()
     assert lead.lead_score == 20
     assert CrmWebhookEvent.objects.filter(event_id="77").count() == 1
@@ -192,7 +217,7 @@ def test_the_latest_change_wins_by_the_providers_timestamp(org_a, hubspot):
         ],
     )
 
-    assert response.json() == {"status": "ok", "stale": 1, "applied": 1}
+    assert response.outcomes == {"stale": 1, "applied": 1}
     lead.refresh_from_db()
     assert (lead.lead_score, lead.empresa) == (30, "Nova")
     # Out of order between themselves too: an older CRM change after a newer one is stale.
@@ -213,7 +238,7 @@ def test_values_the_lead_cannot_take_are_skipped_and_the_rest_applies(org_a, hub
             hs_event(23, "5101", "origem", "evento", now),
         ],
     )
-    assert response.json() == {"status": "ok", "invalid": 3, "applied": 1}
+    assert response.outcomes == {"invalid": 3, "applied": 1}
     lead.refresh_from_db()
     assert (lead.lead_score, lead.origem, lead.closer_id) == (10, "evento", lead.closer_id)
 
@@ -229,7 +254,7 @@ def test_another_organizations_contact_is_never_touched(org_a, org_b, hubspot):
     theirs = synced_lead(org_b.org, lead_score=10)  # same HubSpot id, other organization
     CRMConnectionFactory(organization=org_b.org, provider="hubspot", webhook_secret="other")
     response = post_hubspot(hubspot, [hs_event(40, "5101", "lead_score", "90", timezone.now())])
-    assert response.json() == {"status": "ok", "unknown_contact": 1}
+    assert response.outcomes == {"unknown_contact": 1}
     theirs.refresh_from_db()
     assert theirs.lead_score == 10
 
@@ -329,8 +354,7 @@ def test_round_trip_push_then_crm_change_then_sweep_sends_nothing_back(
     assert lead.crm_id == "5101"
 
     later = timezone.now() + timedelta(seconds=1)
-    with django_capture_on_commit_callbacks(execute=True):
-        post_hubspot(connection, [hs_event(60, "5101", "lead_score", "64", later)])
+    post_hubspot(connection, [hs_event(60, "5101", "lead_score", "64", later)])
     lead.refresh_from_db()
     assert lead.lead_score == 64
     assert crm_sync_jobs() == []
@@ -378,7 +402,11 @@ def pd_body(person_id: int, custom_now: dict, custom_before: dict, stamp: Any) -
     }
 
 
-def post_pipedrive(connection: CRMConnection, body: Any, user=PD_USER, password=PD_PASSWORD):
+def post_pipedrive(connection: CRMConnection, body: Any, **kwargs: Any) -> Any:
+    return deliver(lambda: _post_pipedrive(connection, body, **kwargs))
+
+
+def _post_pipedrive(connection: CRMConnection, body: Any, user=PD_USER, password=PD_PASSWORD):
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     return Client().post(
         f"/webhooks/crm/pipedrive/{connection.pk}/",
@@ -400,13 +428,13 @@ def test_pipedrive_v2_person_change_updates_the_mapped_fields(org_a, pipedrive):
     )
     response = post_pipedrive(pipedrive, body)
     assert response.status_code == 200, response.content
-    assert response.json() == {"status": "ok", "applied": 1}
+    assert response.outcomes == {"applied": 1}
     lead.refresh_from_db()
     assert (lead.lead_score, lead.temperatura) == (55, "morno")
     assert lead.origem != "site"
     # Redelivered (attempt 2): the same event.
     body["meta"]["attempt"] = 2
-    assert post_pipedrive(pipedrive, body).json() == {"status": "ok", "duplicate": 1}
+    assert post_pipedrive(pipedrive, body).outcomes == {"duplicate": 1}
 
 
 def test_pipedrive_v1_updated_person_is_understood(org_a, pipedrive):
@@ -420,7 +448,7 @@ def test_pipedrive_v1_updated_person_is_understood(org_a, pipedrive):
         "current": {"id": 43, "name": "Maria", key: "Nova Ltda"},
         "previous": {"id": 43, "name": "Maria", key: "Antiga"},
     }
-    assert post_pipedrive(pipedrive, body).json() == {"status": "ok", "applied": 1}
+    assert post_pipedrive(pipedrive, body).outcomes == {"applied": 1}
     lead.refresh_from_db()
     assert lead.empresa == "Nova Ltda"
 
@@ -462,3 +490,72 @@ def test_refused_pipedrive_requests_write_nothing(org_a, pipedrive, case, status
     lead.refresh_from_db()
     assert lead.lead_score == 10
     assert not CrmWebhookEvent.objects.exists()
+
+
+def test_hubspot_reporting_the_value_we_pushed_changes_nothing(
+    org_a, hubspot, django_capture_on_commit_callbacks
+):
+    lead = synced_lead(org_a.org, lead_score=40)
+    before = lead.updated_at
+    response = post_hubspot(hubspot, [hs_event(70, "5101", "lead_score", "40", timezone.now())])
+    assert response.outcomes == {"unchanged": 1}
+    lead.refresh_from_db()
+    assert lead.updated_at == before
+    assert crm_sync_jobs() == []
+
+
+def test_pipedrive_fields_are_not_read_under_keys_of_an_older_mapping(org_a, pipedrive):
+    lead = synced_lead(org_a.org, provider="pipedrive", crm_id="42", lead_score=10)
+    # The mapping changed and no sync prepared it yet: the stored keys may be stale.
+    CRMConnection.objects.filter(pk=pipedrive.pk).update(field_mapping={"lead_score": "Pontos"})
+    pipedrive.refresh_from_db()
+    score = pipedrive_key("Lead score")
+    body = pd_body(42, {score: 55}, {score: 10}, int(time.time()) + 1)
+    assert post_pipedrive(pipedrive, body).outcomes == {"ignored": 1}
+    lead.refresh_from_db()
+    assert lead.lead_score == 10
+
+
+def test_the_sweep_forgets_old_webhook_events(org_a, hubspot):
+    old = CrmWebhookEvent.objects.create(
+        organization=org_a.org,
+        connection=hubspot,
+        event_id="old",
+        outcome="applied",
+        received_at=timezone.now() - timedelta(days=31),
+        processed_at=timezone.now() - timedelta(days=31),
+    )
+    recent = CrmWebhookEvent.objects.create(
+        organization=org_a.org, connection=hubspot, event_id="recent", processed_at=timezone.now()
+    )
+    crm.crm_sync_sweep()
+    assert list(CrmWebhookEvent.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert not CrmWebhookEvent.objects.filter(pk=old.pk).exists()
+
+
+def test_the_answer_comes_before_the_work_and_a_lost_job_is_picked_up_by_the_sweep(org_a, hubspot):
+    lead = synced_lead(org_a.org, lead_score=10)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = _post_hubspot(
+            hubspot, [hs_event(80, "5101", "lead_score", "66", timezone.now())]
+        )
+    assert response.json() == {"status": "accepted", "received": 1, "duplicate": 0}
+    lead.refresh_from_db()
+    assert lead.lead_score == 10  # not applied yet: a job on the high queue does it
+    [row] = CrmWebhookEvent.objects.all()
+    assert (row.outcome, row.processed_at) == ("", None)
+    assert [job.func_name for job in queued_jobs()] == ["integrations.jobs.crm_inbound_pending"]
+
+    # The job is lost (Redis flushed); ten minutes later the sweep queues the event again.
+    django_rq.get_connection("high").flushdb()
+    CrmWebhookEvent.objects.filter(pk=row.pk).update(
+        received_at=timezone.now() - timedelta(minutes=10)
+    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        crm.crm_sync_sweep()
+    run_jobs()
+    lead.refresh_from_db()
+    row.refresh_from_db()
+    assert lead.lead_score == 66
+    assert row.outcome == "applied"
+    assert row.processed_at is not None
