@@ -7,7 +7,8 @@
 - the timeline: the API's `GET /leads/{id}/timeline/` selector (`leads.timeline`, every
   registered source: interactions, status changes, tasks, assignments, follow-up steps,
   WhatsApp messages), newest first, 20 per page (`?timeline_page=`), labels instead of codes;
-- forms to add an interaction (`<id>/interacao/`) and a task (`<id>/tarefa/`): the input is
+- forms to add an interaction (`<id>/interacao/`) and a task (`<id>/tarefa/`), and for managers
+  to reopen a converted lead (`<id>/reabrir/`, `services.lead_reopen`): the input is
   checked by the API's own serializers (same rules, same Portuguese messages) and written by
   the same services (`interaction_create`, which also creates the task of a dated
   `proximo_passo`, and `task_create`), inside one transaction: a refused input writes nothing;
@@ -50,7 +51,7 @@ from django.utils.translation import gettext_lazy
 from config.admin_errors import SERVICE_ERRORS, service_error_messages
 from config.templatetags.backoffice import brl
 from leads import services, timeline
-from leads.api.serializers import InteractionSerializer, TaskSerializer
+from leads.api.serializers import InteractionSerializer, LeadReopenSerializer, TaskSerializer
 from leads.csv_io import parse_money
 from leads.models import (
     Lead,
@@ -208,6 +209,21 @@ class TaskPageForm(ApiCheckedForm):
         data = super().api_data()
         data["lead_id"] = str(self.context["lead"].pk)  # the page's lead, never the input's
         return data
+
+
+class ReopenPageForm(ApiCheckedForm):
+    """`POST /api/v1/leads/{id}/reopen/` from the page: a manager takes a converted lead back
+    to an open status, with the reason (kept in the status history)."""
+
+    serializer_class = LeadReopenSerializer
+    marker = "reopen"
+
+    status = forms.ChoiceField(
+        label=gettext_lazy("Voltar para"),
+        choices=[(value, LeadStatus(value).label) for value in services.OPEN_STATUSES],
+        initial=LeadStatus.NEGOCIACAO,
+    )
+    motivo = _text(gettext_lazy("Motivo da reabertura"), required=True, rows=2)
 
 
 # --- the timeline as the page shows it -------------------------------------------------------
@@ -429,6 +445,7 @@ class PageRights:
     actor: Membership | None
     interaction: bool
     task: bool
+    reopen: bool = False  # a converted lead back to an open status: managers, with a reason
 
 
 class LeadPageMixin:
@@ -456,6 +473,11 @@ class LeadPageMixin:
                 self.admin_site.admin_view(self.add_task_view),
                 name="leads_lead_page_task",
             ),
+            path(
+                "<path:object_id>/reabrir/",
+                self.admin_site.admin_view(self.reopen_view),
+                name="leads_lead_page_reopen",
+            ),
         ]
         return [*own, *super().get_urls()]  # type: ignore[misc]
 
@@ -474,7 +496,13 @@ class LeadPageMixin:
         def may(policy: Policy) -> bool:
             return writes and access.may(actor, policy, "add")
 
-        return PageRights(actor, may(access.INTERACTIONS), may(access.TASKS))
+        reopen = (
+            writes
+            and actor is not None
+            and actor.role in access.MANAGERS
+            and lead.status == LeadStatus.CONVERTIDO
+        )
+        return PageRights(actor, may(access.INTERACTIONS), may(access.TASKS), reopen)
 
     def _lead_or_404(self, request: HttpRequest, object_id: str) -> Lead:
         lead = self.get_object(request, unquote(object_id))
@@ -517,6 +545,9 @@ class LeadPageMixin:
             "task_form": (
                 bound.get("task") or self._task_form(lead, rights) if rights.task else None
             ),
+            "reopen_form": (
+                bound.get("reopen") or self._form("reopen", lead, rights) if rights.reopen else None
+            ),
             "history_url": reverse("admin:leads_lead_history", args=[lead.pk]),
             "qualification_url": self._qualification_url(
                 request, lead, rights, summary["qualification"]
@@ -536,6 +567,14 @@ class LeadPageMixin:
         if qualification is not None:
             return reverse("admin:leads_leadqualification_change", args=[qualification.pk])
         return reverse("admin:leads_leadqualification_add") + f"?lead={lead.pk}"
+
+    def _form(self, which: str, lead: Lead, rights: PageRights, data: Any = None) -> Any:
+        if which == "interaction":
+            return self._interaction_form(lead, rights, data)
+        if which == "task":
+            return self._task_form(lead, rights, data)
+        context = {"organization": lead.organization, "membership": rights.actor, "lead": lead}
+        return ReopenPageForm(data, context=context, prefix="reabrir")
 
     def _interaction_form(
         self, lead: Lead, rights: PageRights, data: Any = None
@@ -557,50 +596,54 @@ class LeadPageMixin:
 
     # -- the page's forms -------------------------------------------------------------------
     def add_interaction_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        lead = self._lead_or_404(request, object_id)
-        if request.method != "POST":
-            return HttpResponseRedirect(reverse("admin:leads_lead_change", args=[lead.pk]))
-        rights = self.page_rights(request, lead)
-        if not rights.interaction:
-            raise PermissionDenied
-        form = self._interaction_form(lead, rights, request.POST)
-        if form.is_valid():
-            data = dict(form.cleaned_data)
+        def write(lead: Lead, actor: Membership | None, data: dict[str, Any]) -> None:
             motivo = data.pop("motivo_perda", "")
-            try:
-                with transaction.atomic():
-                    services.interaction_create(
-                        lead=lead, actor=rights.actor, data=data, motivo_perda=motivo
-                    )
-            except SERVICE_ERRORS as exc:
-                form.add_service_error(exc)
-            else:
-                messages.success(request, _("Interação registrada."))
-                return self._back_to_timeline(lead)
-        return self._page_with_errors(request, object_id, "interaction", form)
+            services.interaction_create(lead=lead, actor=actor, data=data, motivo_perda=motivo)
+
+        return self._page_form(request, object_id, "interaction", write, _("Interação registrada."))
 
     def add_task_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def write(lead: Lead, actor: Membership | None, data: dict[str, Any]) -> None:
+            data.setdefault("responsavel", actor)
+            services.task_create(organization=lead.organization, actor=actor, data=data)
+
+        return self._page_form(request, object_id, "task", write, _("Tarefa criada."))
+
+    def reopen_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def write(lead: Lead, actor: Membership | None, data: dict[str, Any]) -> None:
+            services.lead_reopen(
+                lead=lead, actor=actor, status=data["status"], motivo=data["motivo"]
+            )
+
+        return self._page_form(request, object_id, "reopen", write, _("Lead reaberto."))
+
+    def _page_form(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        which: str,
+        write: Callable[[Lead, Membership | None, dict[str, Any]], None],
+        done: str,
+    ) -> HttpResponse:
+        """One of the page's forms posted: checked by the API's serializer, written by the
+        service in one transaction; a refusal (either's) shows the page again, unwritten."""
         lead = self._lead_or_404(request, object_id)
         if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:leads_lead_change", args=[lead.pk]))
         rights = self.page_rights(request, lead)
-        if not rights.task:
+        if not getattr(rights, which):
             raise PermissionDenied
-        form = self._task_form(lead, rights, request.POST)
+        form = self._form(which, lead, rights, request.POST)
         if form.is_valid():
-            data = dict(form.cleaned_data)
-            data.setdefault("responsavel", rights.actor)
             try:
                 with transaction.atomic():
-                    services.task_create(
-                        organization=lead.organization, actor=rights.actor, data=data
-                    )
+                    write(lead, rights.actor, dict(form.cleaned_data))
             except SERVICE_ERRORS as exc:
                 form.add_service_error(exc)
             else:
-                messages.success(request, _("Tarefa criada."))
+                messages.success(request, done)
                 return self._back_to_timeline(lead)
-        return self._page_with_errors(request, object_id, "task", form)
+        return self._page_with_errors(request, object_id, which, form)
 
     def _back_to_timeline(self, lead: Lead) -> HttpResponse:
         return HttpResponseRedirect(

@@ -40,6 +40,11 @@ PAGES = {
         "/admin/leads/lead/{lead}/tarefa/",
         {"tarefa-titulo": "Segredo Alfa Ltda", "tarefa-tipo": "tarefa"},
     ),
+    "admin:leads_lead_page_reopen": (
+        "post",
+        "/admin/leads/lead/{lead}/reabrir/",
+        {"reabrir-status": "negociacao", "reabrir-motivo": "Segredo Alfa Ltda"},
+    ),
     "admin:leads_lead_history": ("get", "/admin/leads/lead/{lead}/history/", {}),
 }
 OUR_PREFIXES = (

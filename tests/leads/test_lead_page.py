@@ -453,3 +453,58 @@ def test_the_page_speaks_english_through_accept_language(org_a, lead):
     assert "Record an interaction" in body
     assert "New task" in body
     assert "Change history" in body
+
+
+# --- reopening a converted lead (managers, with a reason) --------------------------------------
+
+
+def reopen_url(lead: Lead) -> str:
+    return f"/admin/leads/lead/{lead.pk}/reabrir/"
+
+
+@pytest.fixture
+def converted(org_a, lead) -> Lead:
+    return services.lead_update(lead=lead, actor=org_a.closer, data={"status": "convertido"})
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.GESTOR])
+def test_a_manager_reopens_a_converted_lead_with_a_reason(org_a, converted, role):
+    client = login(org_a.member(role))
+    assert 'id="reabrir-lead"' in client.get(page_url(converted)).content.decode()
+    response = client.post(
+        reopen_url(converted), {"reabrir-status": "negociacao", "reabrir-motivo": "Cliente voltou"}
+    )
+    assert response.status_code == 302
+    converted.refresh_from_db()
+    assert converted.status == "negociacao"
+    assert converted.converted_at is None
+    change = LeadStatusChange.objects.get(lead=converted, to_status="negociacao")
+    assert change.from_status == "convertido"
+    assert change.changed_by == org_a.member(role)
+
+
+def test_reopening_needs_a_reason_and_a_manager_and_writes_nothing_otherwise(org_a, converted):
+    before = _counts(converted)
+    manager = login(org_a.gestor)
+    response = manager.post(reopen_url(converted), {"reabrir-status": "negociacao"})
+    assert response.status_code == 400
+    assert "Este campo é obrigatório." in response.content.decode()
+    response = manager.post(
+        reopen_url(converted), {"reabrir-status": "convertido", "reabrir-motivo": "x"}
+    )
+    assert response.status_code == 400
+    closer = login(org_a.closer)
+    assert 'id="reabrir-lead"' not in closer.get(page_url(converted)).content.decode()
+    response = closer.post(
+        reopen_url(converted), {"reabrir-status": "negociacao", "reabrir-motivo": "Quero"}
+    )
+    assert response.status_code == 403
+    assert Lead.objects.get(pk=converted.pk).status == "convertido"
+    assert _counts(converted) == before
+
+
+def test_an_open_lead_offers_no_reopening(org_a, lead):
+    client = login(org_a.gestor)
+    assert 'id="reabrir-lead"' not in client.get(page_url(lead)).content.decode()
+    response = client.post(reopen_url(lead), {"reabrir-status": "novo", "reabrir-motivo": "x"})
+    assert response.status_code == 403
