@@ -11,7 +11,7 @@ to remember. What each role sees and changes is decided per model by organizatio
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
@@ -63,7 +63,7 @@ class BackOfficeSite(UnfoldAdminSite):
         membership = access.admin_membership(request)
         if membership is not None and membership.is_seller:
             return redirect("admin-meu-dia")
-        return super().index(request, extra_context)
+        return cast("HttpResponse", super().index(request, extra_context))
 
     def admin_view(self, view: Any, cacheable: bool = False) -> Any:
         inner = super().admin_view(view, cacheable)
@@ -72,13 +72,13 @@ class BackOfficeSite(UnfoldAdminSite):
             # Dates shown and typed in the admin are in the current organization's time zone.
             membership = access.admin_membership(request)
             if membership is None:
-                return inner(request, *args, **kwargs)
+                return cast("HttpResponse", inner(request, *args, **kwargs))
             with timezone.override(membership.organization.timezone):
                 response = inner(request, *args, **kwargs)
                 render = getattr(response, "render", None)
                 if render is not None and not getattr(response, "is_rendered", True):
                     render()  # TemplateResponse: render while the zone is active
-                return response
+                return cast("HttpResponse", response)
 
         with_org_timezone.__name__ = getattr(view, "__name__", "view")
         return with_org_timezone
@@ -91,7 +91,7 @@ class BackOfficeSite(UnfoldAdminSite):
                 name="switch-organization",
             ),
         ]
-        return extra + super().get_urls()
+        return cast("list[URLPattern]", extra + super().get_urls())
 
     def switch_organization(self, request: HttpRequest, organization_id: uuid.UUID) -> Any:
         """Choose which of one's organizations the back office acts for (kept in the session);

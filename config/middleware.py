@@ -14,7 +14,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
@@ -114,7 +114,7 @@ USER_AGENT_MAX_CHARS = 200
 
 def user_agent_of(request: HttpRequest) -> str:
     """The User-Agent header, cut to USER_AGENT_MAX_CHARS ("" when absent)."""
-    return request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX_CHARS]
+    return cast("str", request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX_CHARS])
 
 
 def organization_id_of(request: HttpRequest) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 
@@ -12,7 +12,7 @@ def _unsplit(parts: Any) -> str:
     url = urlunsplit(parts)
     if parts.scheme == "unix" and not url.startswith("unix://"):
         url = "unix://" + url.removeprefix("unix:")
-    return url
+    return cast("str", url)
 
 
 def redis_db(url: str) -> int:

@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.templatetags.static import static
@@ -23,6 +24,9 @@ from django.utils.translation import gettext_lazy as _
 from config import multiprocess
 from config.logging import build_logging
 from config.redis_urls import redis_connection_kwargs, redis_url_with_db, redis_url_with_options
+
+# Generic classes the type stubs subscript (forms.ModelForm[Lead], ...) accept it at run time.
+django_stubs_ext.monkeypatch()
 
 # Before any Prometheus metric exists (django-prometheus, config.metrics): file-backed values
 # when PROMETHEUS_MULTIPROC_DIR is set (gunicorn workers, RQ work horses).

@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from rq.job import Job
@@ -35,7 +35,7 @@ class JobContextMixin:
 
     def perform_job(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> bool:
         with job_scope(job):
-            return super().perform_job(job, queue, *args, **kwargs)  # type: ignore[misc]
+            return cast("bool", super().perform_job(job, queue, *args, **kwargs))  # type: ignore[misc]
 
 
 class Worker(JobContextMixin, RQWorker):

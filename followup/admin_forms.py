@@ -120,7 +120,7 @@ class StepForm(forms.Form):
         return step
 
 
-class BaseStepFormSet(forms.BaseFormSet):
+class BaseStepFormSet(forms.BaseFormSet[StepForm]):
     def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
         return {"use_required_attribute": False}
 
@@ -134,7 +134,7 @@ def _csv(text: str) -> list[str]:
     return [part.strip() for part in re.split(r"[,\n;]", text or "") if part.strip()]
 
 
-class SequenceAdminForm(forms.ModelForm):
+class SequenceAdminForm(forms.ModelForm[FollowupSequence]):
     """A sequence: criteria as fields, steps as rows (the formset `steps_formset`)."""
 
     crit_status = forms.MultipleChoiceField(

@@ -24,7 +24,7 @@ import smtplib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from django.conf import settings
 from django.core import signing
@@ -119,7 +119,7 @@ def read_unsubscribe_token(token: str) -> str:
     data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
     if not isinstance(data, dict) or not isinstance(data.get("l"), str):
         raise signing.BadSignature("unexpected token payload")
-    return data["l"]
+    return cast("str", data["l"])
 
 
 @functools.cache
@@ -130,7 +130,7 @@ def _unsubscribe_path() -> str:
 
 def unsubscribe_url(lead: Lead) -> str:
     path = _unsubscribe_path().replace("TOKEN", make_unsubscribe_token(lead))
-    return settings.PUBLIC_BASE_URL.rstrip("/") + path
+    return cast("str", settings.PUBLIC_BASE_URL.rstrip("/") + path)
 
 
 # --- email --------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
@@ -108,7 +108,10 @@ def sequence_list_queryset(*, organization: Any) -> QuerySet[FollowupSequence]:
         f"n_{status}": Count("executions", filter=Q(executions__status=status))
         for status in ExecutionStatus.values
     }
-    return FollowupSequence.objects.for_org(organization).annotate(**counts)
+    return cast(
+        "QuerySet[FollowupSequence]",
+        FollowupSequence.objects.for_org(organization).annotate(**counts),
+    )
 
 
 def execution_list_queryset(*, membership: Membership) -> QuerySet[FollowupExecution]:

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -364,10 +364,11 @@ def _log(
 
 
 def _locked(execution: FollowupExecution) -> FollowupExecution:
-    return (
+    return cast(
+        "FollowupExecution",
         FollowupExecution.objects.select_for_update()
         .select_related("sequence")
-        .get(pk=execution.pk)
+        .get(pk=execution.pk),
     )
 
 

@@ -39,7 +39,7 @@ def _secret_input(label: Any) -> forms.CharField:
     )
 
 
-class OutboundURLFormMixin(forms.ModelForm):
+class OutboundURLFormMixin(forms.ModelForm[Any]):
     """`api_base_url` goes through the same SSRF check as the API (integrations.net)."""
 
     def clean_api_base_url(self) -> str:
@@ -127,7 +127,7 @@ class WhatsAppAccountAdmin(OrgScopedAdmin):
         return mask(obj.verify_token_hash)
 
 
-class WhatsAppGatewayForm(forms.ModelForm):
+class WhatsAppGatewayForm(forms.ModelForm[WhatsAppGateway]):
     novo_twilio_auth_token = _secret_input(_("Novo auth token do Twilio"))
     remover_twilio_auth_token = forms.BooleanField(
         label=_("Remover o auth token do Twilio (deixa de exigir a assinatura)"), required=False

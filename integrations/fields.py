@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import base64
 import functools
-from typing import Any
+from typing import Any, cast
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -91,7 +91,7 @@ def mask(value: str | None) -> str:
     return "••••••••" if value else ""
 
 
-class EncryptedTextField(models.TextField):
+class EncryptedTextField(models.TextField[str, str]):
     """Text encrypted with ``FIELD_ENCRYPTION_KEY`` in the database, plaintext in Python.
 
     Empty strings and NULL are stored as they are (there is no secret to hide). Keep these
@@ -102,7 +102,7 @@ class EncryptedTextField(models.TextField):
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> str | None:
         if value is None or value == "":
-            return value
+            return cast("str | None", value)
         return decrypt(str(value))
 
     def get_prep_value(self, value: Any) -> Any:

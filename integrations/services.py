@@ -7,7 +7,7 @@ Secrets arrive in plaintext here and leave only encrypted (``EncryptedTextField`
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -113,7 +113,7 @@ def _new_gateway_token(gateway: WhatsAppGateway) -> str:
 def whatsapp_gateway_url(token: str) -> str:
     """The full webhook URL of a gateway token (PUBLIC_BASE_URL + the route)."""
     path = reverse("whatsapp-gateway-webhook", kwargs={"token": token})
-    return settings.PUBLIC_BASE_URL.rstrip("/") + path
+    return cast("str", settings.PUBLIC_BASE_URL.rstrip("/") + path)
 
 
 def _apply_gateway(gateway: WhatsAppGateway, data: dict[str, Any]) -> None:

@@ -47,7 +47,7 @@ class TagsInput(forms.TextInput):
     def format_value(self, value: Any) -> str | None:
         if isinstance(value, list | tuple):
             return ", ".join(str(tag) for tag in value)
-        return super().format_value(value)
+        return cast("str | None", super().format_value(value))
 
 
 class TagsField(forms.CharField):
@@ -82,7 +82,7 @@ class DatalistInput(forms.TextInput):
         return mark_safe(f'{html}<datalist id="{list_id}">{options}</datalist>')  # noqa: S308
 
 
-class LeadAdminForm(forms.ModelForm):
+class LeadAdminForm(forms.ModelForm[Lead]):
     """The lead form: the same field rules and messages as the API (leads.validation)."""
 
     tags = TagsField(label=_("tags"))

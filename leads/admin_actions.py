@@ -234,7 +234,7 @@ class MemberForm(forms.Form):
 
     def __init__(self, *args: Any, members: QuerySet[Membership], label: str, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        field = cast(forms.ModelChoiceField, self.fields["member"])
+        field = cast("forms.ModelChoiceField[Any]", self.fields["member"])
         field.queryset = members
         field.label = label
 
@@ -270,7 +270,7 @@ class LostForm(forms.Form):
         motivo = self.cleaned_data["motivo_perda"].strip()
         if not motivo:
             raise forms.ValidationError(_("Informe o motivo da perda."))
-        return motivo
+        return cast("str", motivo)
 
 
 def _assign(

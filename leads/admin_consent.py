@@ -15,7 +15,7 @@ from organizations.admin import OrgScopedAdmin
 from organizations.models import Membership
 
 
-class ConsentRecordForm(forms.ModelForm):
+class ConsentRecordForm(forms.ModelForm[ConsentRecord]):
     class Meta:
         model = ConsentRecord
         fields = ["lead", "canal", "estado", "base_legal", "evidencia"]

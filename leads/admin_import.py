@@ -61,7 +61,7 @@ class UploadForm(forms.Form):
 
     def __init__(self, *args: Any, organizations: QuerySet[Organization], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = cast(forms.ModelChoiceField, self.fields["organization"])
+        field = cast("forms.ModelChoiceField[Any]", self.fields["organization"])
         field.queryset = organizations
         self.only_organization = organizations.first() if organizations.count() == 1 else None
         if self.only_organization is not None:

@@ -522,8 +522,11 @@ class LeadPageMixin:
     ) -> HttpResponse:
         if change and obj is not None:
             context.update(self.lead_page_context(request, obj))
-        return super().render_change_form(  # type: ignore[misc]
-            request, context, add, change, form_url, obj
+        return cast(
+            "HttpResponse",
+            super().render_change_form(  # type: ignore[misc]
+                request, context, add, change, form_url, obj
+            ),
         )
 
     def lead_page_context(self, request: HttpRequest, lead: Lead) -> dict[str, Any]:
@@ -668,7 +671,7 @@ class LeadPageMixin:
     ) -> HttpResponse:
         lead = self._lead_or_404(request, object_id)
         if not _history_reader:
-            return super().history_view(request, object_id, extra_context)  # type: ignore[misc]
+            return cast("HttpResponse", super().history_view(request, object_id, extra_context))  # type: ignore[misc]
         entries = _history_reader[0](request, lead, HISTORY_LIMIT + 1)
         tz = ZoneInfo(lead.organization.timezone)
         context = {

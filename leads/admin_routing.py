@@ -34,7 +34,7 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
-class RoutingRuleForm(forms.ModelForm):
+class RoutingRuleForm(forms.ModelForm[RoutingRule]):
     origens = forms.CharField(
         label=_("origens"),
         required=False,
@@ -96,7 +96,9 @@ class RoutingRuleForm(forms.ModelForm):
         return cleaned
 
 
-class RuleMemberFormSet(forms.BaseInlineFormSet):
+class RuleMemberFormSet(
+    forms.BaseInlineFormSet[RoutingRuleMember, RoutingRule, forms.ModelForm[RoutingRuleMember]]
+):
     def clean(self) -> None:
         super().clean()
         organization = getattr(self.instance, "organization", None)
@@ -173,7 +175,7 @@ class MemberAbsenceAdmin(OrgScopedAdmin):
     ordering = ["-inicio"]
 
 
-class MemberAbsenceForm(forms.ModelForm):
+class MemberAbsenceForm(forms.ModelForm[MemberAbsence]):
     class Meta:
         model = MemberAbsence
         fields = ["organization", "membership", "inicio", "fim", "motivo"]

@@ -46,7 +46,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -427,7 +427,7 @@ def lead_import_confirm(*, lead_import: LeadImport, columns: list[str]) -> LeadI
     """Applies the chosen mapping to a draft and starts its job (a no-op once started)."""
     locked = LeadImport.objects.select_for_update().get(pk=lead_import.pk)
     if locked.status != LeadImportStatus.DRAFT:
-        return locked
+        return cast("LeadImport", locked)
     problems = importing.mapping_problems(columns)
     if problems:
         raise CsvProblem(_("Mapeamento de colunas inválido."), {"mapping": problems})
@@ -439,7 +439,7 @@ def lead_import_confirm(*, lead_import: LeadImport, columns: list[str]) -> LeadI
     locked.created_at = timezone.now()
     locked.save(update_fields=["content", "column_mapping", "total_rows", "status", "created_at"])
     _enqueue(locked)
-    return locked
+    return cast("LeadImport", locked)
 
 
 def _enqueue(lead_import: LeadImport) -> None:

@@ -39,7 +39,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, models
 from django.db.models import CharField, F, Func, QuerySet, Value
@@ -209,7 +209,8 @@ def timeline_rows(
             payload[key] = _nested_value(model, value)
         else:
             payload[key] = value
-    return (
+    return cast(
+        "QuerySet[Any]",
         queryset.order_by()
         .annotate(
             tl_tipo=Value(tipo, output_field=CharField()),
@@ -217,7 +218,7 @@ def timeline_rows(
             tl_at=F(at),
             tl_payload=JSONObject(**payload),
         )
-        .values_list("tl_tipo", "tl_id", "tl_at", "tl_payload")
+        .values_list("tl_tipo", "tl_id", "tl_at", "tl_payload"),
     )
 
 

@@ -39,7 +39,7 @@ def _actor(request: HttpRequest, organization_id: Any) -> Membership | None:
     ).first()
 
 
-class MentoradoAdminForm(forms.ModelForm):
+class MentoradoAdminForm(forms.ModelForm[Mentorado]):
     class Meta:
         model = Mentorado
         fields = [
@@ -213,7 +213,7 @@ class MentoradoAdmin(AccentBlindSearchAdminMixin, OrgScopedAdmin):
         self.message_user(request, _("Indicadores recalculados."))
 
 
-class EvolucaoAdminForm(forms.ModelForm):
+class EvolucaoAdminForm(forms.ModelForm[EvolucaoFinanceira]):
     class Meta:
         model = EvolucaoFinanceira
         fields = ["mentorado", *EVOLUCAO_FIELDS]
@@ -270,7 +270,7 @@ class EvolucaoFinanceiraAdmin(OrgScopedAdmin):
             self.delete_model(request, row)
 
 
-class FeedbackAdminForm(forms.ModelForm):
+class FeedbackAdminForm(forms.ModelForm[MentoradoFeedback]):
     class Meta:
         model = MentoradoFeedback
         fields = ["mentorado", *FEEDBACK_FIELDS]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import (
     Avg,
@@ -59,9 +59,12 @@ def evolucao_list_queryset(*, mentorado: Mentorado) -> QuerySet[EvolucaoFinancei
     """
     chronological = [F("ano").asc(), F("mes").asc()]
     index = ExpressionWrapper(F("ano") * 12 + F("mes") - 1, output_field=IntegerField())
-    return EvolucaoFinanceira.objects.filter(mentorado_id=mentorado.pk).annotate(
-        previous_faturamento=Window(Lag("faturamento"), order_by=chronological),
-        previous_index=Window(Lag(index), order_by=chronological),
+    return cast(
+        "QuerySet[EvolucaoFinanceira]",
+        EvolucaoFinanceira.objects.filter(mentorado_id=mentorado.pk).annotate(
+            previous_faturamento=Window(Lag("faturamento"), order_by=chronological),
+            previous_index=Window(Lag(index), order_by=chronological),
+        ),
     )
 
 

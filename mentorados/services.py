@@ -20,7 +20,7 @@ import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet, Window
@@ -167,7 +167,7 @@ def mentorado_update(
             details={"data_fim": [_("A data de término não pode ser anterior à data de início.")]}
         )
     locked.save()
-    return locked
+    return cast("Mentorado", locked)
 
 
 @transaction.atomic

@@ -8,7 +8,7 @@ every organization.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -92,7 +92,7 @@ class ScopedChoicesMixin:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
         if field is not None:
             field.queryset = scope_choices(request, field.queryset)
-        return field
+        return cast("ModelChoiceField[Any] | None", field)
 
     def formfield_for_manytomany(
         self, db_field: ManyToManyField[Any, Any], request: HttpRequest, **kwargs: Any
@@ -100,7 +100,7 @@ class ScopedChoicesMixin:
         field = super().formfield_for_manytomany(db_field, request, **kwargs)  # type: ignore[misc]
         if field is not None:
             field.queryset = scope_choices(request, field.queryset)
-        return field
+        return cast("ModelMultipleChoiceField[Any] | None", field)
 
 
 # Portuguese plurals (first word) that are feminine: "tarefas", "notificações", "mensagens".
@@ -144,10 +144,10 @@ class OrgScopedAdmin(PortugueseDeleteActionMixin, ScopedChoicesMixin, ModelAdmin
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset = super().get_queryset(request)
         if request.user.is_superuser:
-            return queryset
+            return cast("QuerySet[Any]", queryset)
         membership = admin_membership(request)
         if membership is None or not access.may(membership, self.policy, "read"):
-            return queryset.none()
+            return cast("QuerySet[Any]", queryset.none())
         scoped = queryset.filter(**{self.org_field: membership.organization_id})
         return self.scope_queryset(scoped, membership)
 
@@ -319,7 +319,7 @@ def _role_field(request: HttpRequest, target: Membership | None) -> forms.Choice
     )
 
 
-class MemberAddForm(forms.ModelForm):
+class MemberAddForm(forms.ModelForm[Membership]):
     """A new member: a new account with an initial password or a link to choose one.
 
     An email that already has an account elsewhere is refused: adding someone who belongs to
@@ -364,7 +364,7 @@ class MemberAddForm(forms.ModelForm):
         return password
 
 
-class MemberChangeForm(forms.ModelForm):
+class MemberChangeForm(forms.ModelForm[Membership]):
     actor: Membership | None = None  # set per request by MembershipAdmin.get_form
 
     def clean_role(self) -> str:
@@ -501,7 +501,7 @@ class NotificationAdmin(OrgScopedAdmin):
 
 
 @admin.register(User)
-class UserAdmin(PortugueseDeleteActionMixin, ScopedChoicesMixin, DjangoUserAdmin, ModelAdmin):
+class UserAdmin(PortugueseDeleteActionMixin, ScopedChoicesMixin, DjangoUserAdmin[User], ModelAdmin):
     """Accounts: organization admins see their members' accounts (created through "Membros");
     only superusers change accounts, which may belong to several organizations."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import django_filters
 from django.db.models import QuerySet
@@ -183,7 +183,7 @@ class PreferencesSerializer(serializers.Serializer[dict[str, Any]]):
                         for key in unknown
                     }
                 )
-        return super().to_internal_value(data)
+        return cast("dict[str, Any]", super().to_internal_value(data))
 
 
 class NotificationPreferencesView(GenericAPIView[Any]):

@@ -56,14 +56,14 @@ def resolve_membership(request: Request) -> Membership:
         membership = memberships.order_by("created_at", "id").first()
     if membership is None:
         raise NotAMember()
-    return membership
+    return cast("Membership", membership)
 
 
 def ensure_membership(request: Request) -> Membership | None:
     """Attach `membership` and `organization` to the request once; None when anonymous."""
     cached = getattr(request, "membership", None)
     if cached is not None:
-        return cached
+        return cast("Membership | None", cached)
     user = request.user
     if not (user and user.is_authenticated):
         return None

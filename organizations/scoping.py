@@ -64,7 +64,7 @@ class OrgScopedMixin(GenericAPIView[Any]):
         if base is None:
             raise RuntimeError(f"{type(self).__name__} needs a queryset")
         if getattr(self, "swagger_fake_view", False):  # OpenAPI generation: no requester
-            return base.none()
+            return cast("QuerySet[Any]", base.none())
         return self.scope_queryset(base.all().for_org(self.organization))
 
     def scope_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
@@ -98,11 +98,11 @@ class OrgPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField[Any]):
         queryset: Any = super().get_queryset()
         organization = self.context.get("organization")
         if organization is None:
-            return queryset.none()
+            return cast("QuerySet[Any]", queryset.none())
         queryset = queryset.for_org(organization)
         if self.scope is not None:
             queryset = self.scope(queryset, self.context)
-        return queryset
+        return cast("QuerySet[Any]", queryset)
 
     def to_internal_value(self, data: Any) -> Model:
         # Bad UUID syntax must be the same 400 as "does not exist", not a database error.
@@ -112,4 +112,4 @@ class OrgPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField[Any]):
             uuid.UUID(str(data))
         except ValueError:
             self.fail("does_not_exist", pk_value=data)
-        return super().to_internal_value(data)
+        return cast("Model", super().to_internal_value(data))

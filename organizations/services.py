@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
@@ -247,7 +247,7 @@ def organization_nps_update(
     row.inicio, row.fim, row.atualizado_em = snapshot.inicio, snapshot.fim, now
     row.save()
     _store_nps_months(organization, snapshot.meses.items(), now)
-    return row
+    return cast("OrganizationNps", row)
 
 
 def _store_nps_months(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
@@ -59,7 +59,7 @@ class HistoricalLeadAdmin(ReadOnlyManagersAdmin):
                 tipo=AccessTipo.AUDIT_READ,
                 filtro=dict(request.GET.items()),
             )
-        return response
+        return cast("HttpResponse", response)
 
 
 # Data subject requests and retention settings (organization admins).

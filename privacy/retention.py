@@ -9,7 +9,7 @@ WhatsApp webhook bodies are never kept more than 30 days whatever the setting
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db import models, transaction
 from django.utils import timezone
@@ -53,7 +53,7 @@ def retention_settings_update(
         if name in data:
             setattr(settings, name, data[name])
     settings.save()
-    return settings
+    return cast("RetentionSettings", settings)
 
 
 def validate(*, data: dict[str, Any]) -> None:

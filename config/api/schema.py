@@ -67,7 +67,9 @@ class AutoSchema(_SpectacularAutoSchema):
     def _map_serializer_field(
         self, field: Any, direction: Any, bypass_extensions: bool = False
     ) -> Any:
-        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        schema = super()._map_serializer_field(  # type: ignore[no-untyped-call]
+            field, direction, bypass_extensions
+        )
         min_value = getattr(field, "min_value", None)
         if (
             isinstance(field, serializers.DecimalField)

@@ -50,7 +50,7 @@ class AdminSettingsViewSet(
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
     mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[Any],
 ):
     """GET POST on the list, GET PATCH DELETE on an item; admins of the organization only."""
 

@@ -19,7 +19,7 @@ from organizations import access
 from organizations.admin import OrgScopedAdmin, OrgScopedTabularInline
 
 
-class WebhookEndpointForm(forms.ModelForm):
+class WebhookEndpointForm(forms.ModelForm[WebhookEndpoint]):
     eventos = forms.MultipleChoiceField(
         label=_("eventos"),
         choices=[(name, name) for name in EVENT_TYPES],

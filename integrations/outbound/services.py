@@ -21,7 +21,7 @@ import logging
 import time
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from django.conf import settings
@@ -88,7 +88,7 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, data: dict[str, Any]) 
         locked.motivo_desativacao = ""
         fields += ["desativado_em", "motivo_desativacao"]
     locked.save(update_fields=[*fields, "updated_at"])
-    return locked
+    return cast("WebhookEndpoint", locked)
 
 
 @transaction.atomic
@@ -190,7 +190,7 @@ def _claim(delivery_id: Any, now: datetime) -> WebhookDelivery | None:
         delivery.tentativas += 1
         delivery.proxima_tentativa = now + ATTEMPT_LEASE
         delivery.save(update_fields=["tentativas", "proxima_tentativa"])
-        return delivery
+        return cast("WebhookDelivery | None", delivery)
 
 
 def webhook_delivery_attempt(*, delivery_id: Any) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -183,4 +183,6 @@ class LeadReportsMixin:
         lead: Lead = get_object_or_404(view.visible_leads(), pk=pk)
         # The paginator itself: LeadViewSet.paginate_queryset decorates pages of leads.
         rows = view.paginator.paginate_queryset(timeline.LeadTimeline(lead), request, view=view)
-        return view.get_paginated_response([timeline.timeline_item(row) for row in rows])
+        return cast(
+            "Response", view.get_paginated_response([timeline.timeline_item(row) for row in rows])
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.shortcuts import get_object_or_404
@@ -159,7 +159,7 @@ class RoutingRuleSerializer(StrictModelSerializer):
             rule.cursor = 0
             fields.append("cursor")
         rule.save(update_fields=[*fields, "updated_at"])
-        return rule
+        return cast("RoutingRule", rule)
 
 
 def _set_members(rule: RoutingRule, membros: list[dict[str, Any]]) -> None:
@@ -227,8 +227,11 @@ class MemberAbsenceViewSet(
     ordering = ["-inicio"]
 
     def member(self) -> Membership:
-        return get_object_or_404(
-            Membership.objects.for_org(self.organization), pk=self.kwargs["member_pk"]
+        return cast(
+            "Membership",
+            get_object_or_404(
+                Membership.objects.for_org(self.organization), pk=self.kwargs["member_pk"]
+            ),
         )
 
     def scope_queryset(self, queryset: Any) -> Any:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
 from operator import attrgetter
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -315,7 +315,9 @@ class LeadSerializer(StrictModelSerializer):
             qualification = lead.qualification
         except LeadQualification.DoesNotExist:
             return None
-        return _represent(LeadQualificationSummarySerializer, qualification)
+        return cast(
+            "dict[str, Any] | None", _represent(LeadQualificationSummarySerializer, qualification)
+        )
 
     def get_last_interaction(self, lead: Lead) -> dict[str, Any] | None:
         last = getattr(lead, "last_interaction", None)

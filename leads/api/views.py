@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
@@ -224,7 +224,7 @@ class QualificationViewSet(LeadAccessMixin, viewsets.GenericViewSet[LeadQualific
         if qualification is None:
             raise exceptions.NotFound(_("Este lead ainda não tem qualificação."))
         self.check_object_permissions(self.request, qualification)
-        return qualification
+        return cast("LeadQualification", qualification)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return Response(self.get_serializer(self.get_object()).data)

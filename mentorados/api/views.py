@@ -10,7 +10,7 @@ Deleting a mentee (and its whole history) is for admin and gestor only; mentors 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -57,8 +57,11 @@ class MentoradoAccessMixin(OrgScopedMixin):
 
     def get_mentorado(self) -> Mentorado:
         """The mentee of the URL (404 for another organization's)."""
-        return get_object_or_404(
-            Mentorado.objects.for_org(self.organization), pk=self.kwargs["mentorado_pk"]
+        return cast(
+            "Mentorado",
+            get_object_or_404(
+                Mentorado.objects.for_org(self.organization), pk=self.kwargs["mentorado_pk"]
+            ),
         )
 
 

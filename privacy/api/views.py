@@ -78,7 +78,9 @@ class DataAccessLogSerializer(serializers.ModelSerializer[DataAccessLog]):
         return {"id": str(obj.actor.pk), "nome_completo": obj.actor.nome_completo}
 
 
-class DataAccessLogViewSet(OrgScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+class DataAccessLogViewSet(
+    OrgScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet[DataAccessLog]
+):
     """Bulk reads of personal data in the organization (admins only)."""
 
     read_roles = ADMIN_ONLY

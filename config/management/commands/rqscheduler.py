@@ -18,7 +18,7 @@ class Command(DjangoRQSchedulerCommand):
     help = "Registers the periodic jobs (idempotently) and runs the RQ scheduler."
 
     def add_arguments(self, parser: Any) -> None:
-        super().add_arguments(parser)
+        super().add_arguments(parser)  # type: ignore[no-untyped-call]
         parser.add_argument(
             "--register-only",
             action="store_true",
@@ -35,4 +35,4 @@ class Command(DjangoRQSchedulerCommand):
         self.stdout.write(f"Registered periodic jobs: {', '.join(ids) or '(none)'}")
         if options["register_only"]:
             return
-        super().handle(*args, **options)
+        super().handle(*args, **options)  # type: ignore[no-untyped-call]

@@ -21,7 +21,7 @@ from django_rq.management.commands.rqworker import Command as DjangoRQWorkerComm
 
 class Command(DjangoRQWorkerCommand):
     def add_arguments(self, parser: Any) -> None:
-        super().add_arguments(parser)
+        super().add_arguments(parser)  # type: ignore[no-untyped-call]
         parser.set_defaults(with_scheduler=True, worker_ttl=settings.RQ_WORKER_TTL)
         parser.add_argument(
             "--without-scheduler",
