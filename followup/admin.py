@@ -130,7 +130,7 @@ class FollowupSequenceAdmin(OrgScopedAdmin):
         sequence = kwargs.get("obj")
         if isinstance(sequence, FollowupSequence) and sequence.pk:
             context["sequence_stats"] = stats_for_page(sequence)
-        return super().render_change_form(request, context, *args, **kwargs)
+        return cast("HttpResponse", super().render_change_form(request, context, *args, **kwargs))
 
 
 class LogInline(OrgScopedTabularInline):

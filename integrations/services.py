@@ -252,7 +252,7 @@ def _apply_crm_inbound_settings(
 def crm_webhook_url(connection: CRMConnection) -> str:
     """Where the CRM posts its change events (PUBLIC_BASE_URL + the provider's route)."""
     path = reverse(f"crm-webhook-{connection.provider}", args=[connection.pk])
-    return settings.PUBLIC_BASE_URL.rstrip("/") + path
+    return cast("str", settings.PUBLIC_BASE_URL.rstrip("/") + path)
 
 
 def crm_connection_delete(*, connection: CRMConnection) -> None:

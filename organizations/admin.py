@@ -126,7 +126,7 @@ class PortugueseDeleteActionMixin:
             func, name, _description = actions["delete_selected"]
             model: type[Model] = self.model  # type: ignore[attr-defined]
             actions["delete_selected"] = (func, name, delete_selected_description(model))
-        return actions
+        return cast("dict[str, Any]", actions)
 
 
 class OrgScopedAdmin(PortugueseDeleteActionMixin, ScopedChoicesMixin, ModelAdmin):
