@@ -164,7 +164,7 @@ class DataSubjectRequestAdmin(OrgScopedAdmin):
         messages.info(request, _("%(n)d solicitação(ões) enviada(s) de novo.") % {"n": done})
 
 
-class RetentionForm(forms.ModelForm):
+class RetentionForm(forms.ModelForm[RetentionSettings]):
     class Meta:
         model = RetentionSettings
         fields = ["leads_perdidos_dias", "webhooks_dias", "envios_dias"]
