@@ -45,6 +45,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -704,6 +705,10 @@ TIPO_LABELS = {
 }
 
 
+# The row's identity, never changed by anyone: the page is about this lead of this organization.
+HIDDEN_HISTORY_FIELDS = frozenset({"id", "organization_id"})
+
+
 class HistoryFormatter:
     """Audit entries with field labels and values as the page shows them."""
 
@@ -734,6 +739,7 @@ class HistoryFormatter:
         changes = [
             (self.label(name), self.value(name, old), self.value(name, new))
             for name, (old, new) in entry["changes"].items()
+            if name not in HIDDEN_HISTORY_FIELDS
         ]
         return {
             "at": _local(entry["at"], self.tz),
@@ -745,7 +751,7 @@ class HistoryFormatter:
 
     def label(self, attname: str) -> str:
         model_field = self.fields.get(attname)
-        return str(model_field.verbose_name) if model_field is not None else attname
+        return capfirst(str(model_field.verbose_name)) if model_field is not None else attname
 
     def value(self, attname: str, value: Any) -> str:
         if value in (None, "", [], {}):

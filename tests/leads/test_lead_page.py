@@ -414,6 +414,8 @@ def test_the_audit_trail_shows_changes_field_by_field_and_is_logged(org_a, lead)
     assert "R$ 2.000,00" in body
     assert "R$ 147.000,00" in body
     assert "<form" not in body.split('id="content-main"')[1]  # never editable
+    assert "Valor potencial" in body
+    assert str(org_a.org.pk) not in body.split('id="content-main"')[1]
     log = DataAccessLog.objects.get(organization=org_a.org, tipo=AccessTipo.AUDIT_READ)
     assert log.actor == org_a.closer
     assert log.filtro["lead_id"] == str(lead.pk)
