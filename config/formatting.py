@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.utils.formats import number_format
+from django.utils.html import format_html
 
 EMPTY = "—"
 
@@ -55,7 +56,8 @@ def money_column(field: str, label: Any) -> Callable[[Any], str]:
 
     @admin.display(description=label, ordering=field)
     def column(obj: Any) -> str:
-        return money(getattr(obj, field))
+        # One line: "R$" never left alone above the figure in a narrow column.
+        return format_html('<span class="whitespace-nowrap">{}</span>', money(getattr(obj, field)))
 
     column.__name__ = f"{field}_brl"
     return column

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any, cast
 
-from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -31,17 +30,8 @@ from leads.models import (
     LeadStatus,
     LeadStatusChange,
 )
+from leads.selectors import tags_any_q
 from organizations.models import Membership, Organization
-
-
-def _tags_any_of(tags: list[str]) -> Q:
-    condition = Q()
-    for tag in tags:
-        if connection.vendor == "postgresql":
-            condition |= Q(tags__contains=[tag])
-        else:  # SQLite has no JSON containment; match the quoted element instead.
-            condition |= Q(tags__icontains=f'"{tag}"')
-    return condition
 
 
 def opted_out_of_every_channel(steps: list[dict[str, Any]]) -> Q | None:
@@ -81,7 +71,7 @@ def eligible_leads(
     if criteria.get("origem"):
         leads = leads.filter(origem__in=criteria["origem"])
     if criteria.get("tags"):
-        leads = leads.filter(_tags_any_of(criteria["tags"]))
+        leads = leads.filter(tags_any_q(criteria["tags"]))
     if criteria.get("score_min") is not None:
         leads = leads.filter(lead_score__gte=criteria["score_min"])
     if criteria.get("score_max") is not None:

@@ -9,8 +9,10 @@ from django.contrib import admin
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from config.admin_errors import SERVICE_ERRORS, service_error_messages
@@ -196,27 +198,45 @@ class QualificationInline(OrgScopedStackedInline):
         return False
 
 
+class TagFilter(admin.SimpleListFilter):
+    """Leads with a tag, chosen among the tags of the leads this member sees."""
+
+    title = _("tag")
+    parameter_name = "tag"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        tags = selectors.known_tags(model_admin.get_queryset(request))
+        return [(tag, tag) for tag in tags]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        tag = self.value()
+        return queryset.filter(selectors.tags_any_q([tag])) if tag else queryset
+
+
 @admin.register(Lead)
 class LeadAdmin(LeadPageMixin, AccentBlindSearchAdminMixin, OrgScopedAdmin):
     # The change page is the lead's 360° view (leads/admin_lead_page.py): header, timeline
     # (interactions, status changes, tasks, follow-ups, WhatsApp), forms and audit trail.
     policy = access.LEADS
     form = LeadAdminForm
+    # The key columns fit a 1,440 px screen (tests/browser/test_layout_widths.py): contact
+    # details under the name, value as money, the last contact; the rest is on the lead's page.
     list_display = [
-        "nome_completo",
-        "email",
-        "telefone",
+        "lead_header",
         "status",
         "temperatura",
         "lead_score",
-        money_column("valor_potencial", _("valor potencial")),
+        money_column("valor_potencial", _("valor")),
         "closer",
-        "crm_sync_error",
-        "created_at",
+        "last_contact",
+        "organization",
     ]
     list_filter = [
         "status",
         "temperatura",
+        "closer",
+        "sdr",
+        TagFilter,
         "origem",
         "organization",
         "opt_out_email",
@@ -247,6 +267,20 @@ class LeadAdmin(LeadPageMixin, AccentBlindSearchAdminMixin, OrgScopedAdmin):
 
     def scope_queryset(self, queryset: QuerySet[Any], membership: Membership) -> QuerySet[Any]:
         return queryset.filter(access.lead_visibility_q(membership))
+
+    @admin.display(description=_("nome"), ordering="nome_completo")
+    def lead_header(self, obj: Lead) -> list[str]:
+        """The name, with the email (or phone, or company) under it."""
+        return [obj.nome_completo, obj.email or obj.telefone or obj.empresa or ""]
+
+    lead_header.header = True  # type: ignore[attr-defined]  # unfold: two-line cell
+
+    @admin.display(description=_("último contato"), ordering="last_interaction_at")
+    def last_contact(self, obj: Lead) -> str:
+        """Short date and time ("23/11/2026 18:53") in the organization's time zone."""
+        if obj.last_interaction_at is None:
+            return "—"
+        return date_format(localtime(obj.last_interaction_at), "SHORT_DATETIME_FORMAT")
 
     def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         # A new lead has no history yet: the inlines only show what the services wrote.

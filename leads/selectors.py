@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 
 from django.db import connection
-from django.db.models import Count, F, QuerySet, Sum, Window
+from django.db.models import Count, F, Func, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 
 from config import search
@@ -125,3 +125,31 @@ def _attach_extras_postgresql(leads: Sequence[Lead]) -> Sequence[Lead]:
             else None
         )
     return leads
+
+
+def tags_any_q(tags: Sequence[str]) -> Q:
+    """Leads carrying any of these tags (the API's `tags` filter and the admin's tag filter)."""
+    condition = Q()
+    for tag in tags:
+        if connection.vendor == "postgresql":
+            condition |= Q(tags__contains=[tag])
+        else:  # SQLite has no JSON containment; match the quoted element instead.
+            condition |= Q(tags__icontains=f'"{tag}"')
+    return condition
+
+
+def known_tags(queryset: QuerySet[Lead], *, limit: int = 100) -> list[str]:
+    """The distinct tags of these leads, alphabetical (the tag filter's choices)."""
+    if connection.vendor == "postgresql":
+        rows = (
+            queryset.order_by()
+            .annotate(tag=Func(F("tags"), function="jsonb_array_elements_text"))
+            .values_list("tag", flat=True)
+            .distinct()
+            .order_by("tag")
+        )
+        return list(rows[:limit])
+    found: set[str] = set()
+    for tags in queryset.order_by().values_list("tags", flat=True).iterator():
+        found.update(tag for tag in tags or [] if isinstance(tag, str))
+    return sorted(found)[:limit]

@@ -72,3 +72,24 @@ def test_it_keeps_numbers_meant_for_code_plain(org_a) -> None:
     ).content.decode()
     assert re.search(r'max="2500" value="1500"', html), html
     assert "1.500" in html  # the visible count is grouped
+
+
+def test_the_lead_list_filters_by_closer_and_tag(org_a, org_b) -> None:
+    LeadFactory(organization=org_a.org, nome_completo="Ana Vip", closer=org_a.closer, tags=["vip"])
+    LeadFactory(
+        organization=org_a.org, nome_completo="Bia Fria", closer=org_a.gestor, tags=["frio"]
+    )
+    LeadFactory(organization=org_b.org, nome_completo="Caio Beta", tags=["beta-secreta"])
+    client = login(org_a.admin)
+    page = client.get("/admin/leads/lead/").content.decode()
+    assert "?tag=vip" in page
+    assert "?tag=frio" in page
+    assert "beta-secreta" not in page  # another organization's tags are never offered
+
+    by_tag = client.get("/admin/leads/lead/?tag=vip").content.decode()
+    assert "Ana Vip" in by_tag
+    assert "Bia Fria" not in by_tag
+    by_closer = client.get(f"/admin/leads/lead/?closer__id__exact={org_a.closer.pk}")
+    assert by_closer.status_code == 200
+    assert "Ana Vip" in by_closer.content.decode()
+    assert "Bia Fria" not in by_closer.content.decode()

@@ -9,7 +9,6 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -116,13 +115,7 @@ class LeadFilter(django_filters.FilterSet):
     def filter_tags(self, qs: QuerySet[Lead], name: str, value: list[str] | None) -> QuerySet[Lead]:
         if not value:
             return qs
-        condition = Q()
-        for tag in value:
-            if connection.vendor == "postgresql":
-                condition |= Q(tags__contains=[tag])
-            else:  # SQLite has no JSON containment; match the quoted element instead.
-                condition |= Q(tags__icontains=f'"{tag}"')
-        return qs.filter(condition)
+        return qs.filter(selectors.tags_any_q(value))
 
 
 class TaskFilter(django_filters.FilterSet):
