@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from config.errors import ApplicationError
@@ -368,7 +369,9 @@ class CRMConnectionAdmin(OrgScopedAdmin):
 
     @admin.display(description=_("mapeamento em uso"))
     def mapeamento_efetivo(self, obj: CRMConnection) -> str:
-        return ", ".join(f"{k} → {v}" for k, v in crm.connection_mapping(obj).items())
+        # Field names on both sides are codes (ours and the CRM's properties), shown as such.
+        pairs = crm.connection_mapping(obj).items()
+        return format_html_join(", ", "<code>{}</code> → <code>{}</code>", pairs)
 
     @admin.display(description=_("URL do webhook de mudanças"))
     def webhook_url(self, obj: CRMConnection) -> str:

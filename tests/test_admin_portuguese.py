@@ -154,16 +154,17 @@ def unfold_msgids() -> set[str]:
 
 @cache
 def _our_english() -> set[str]:
-    """Our own catalogue's English translations that differ from the Portuguese source."""
+    """Parts of our own catalogue's English translations that the Portuguese source does not
+    contain (an API path or "opt-outs" are the same in both)."""
     path = Path(settings.BASE_DIR) / "locale" / "en" / "LC_MESSAGES" / "django.mo"
     with path.open("rb") as handle:
         catalog = gettext.GNUTranslations(handle)._catalog  # type: ignore[attr-defined]
-    phrases = set()
+    fragments = set()
     for key, value in catalog.items():
-        msgid = key[0] if isinstance(key, tuple) else key
-        if msgid and value and value != msgid.split("\x04")[-1]:
-            phrases.add(value)
-    return phrases
+        msgid = (key[0] if isinstance(key, tuple) else key).split("\x04")[-1]
+        if msgid and value and value != msgid:
+            fragments.update(f for f in _fragments(value) if f not in msgid)
+    return fragments
 
 
 _PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%[sd]|\{\w*\}")
@@ -179,8 +180,9 @@ def _fragments(phrase: str) -> Iterable[str]:
 
 @cache
 def english_pattern() -> re.Pattern[str]:
-    phrases = _django_phrases() | unfold_msgids() | _our_english()
+    phrases = _django_phrases() | unfold_msgids()
     fragments = {fragment for phrase in phrases for fragment in _fragments(phrase)}
+    fragments |= _our_english()
     ordered = sorted(fragments, key=len, reverse=True)
     body = "|".join(re.escape(fragment) for fragment in ordered)
     # A word joined to a dot or a quote is a code or a JSON key shown as data (the outbound
@@ -193,7 +195,8 @@ class VisibleText(HTMLParser):
     the title, placeholder, aria-label and alt attributes."""
 
     ATTRIBUTES = ("title", "placeholder", "aria-label", "alt")
-    SKIPPED = {"script", "style", "noscript"}
+    # Codes shown as such (field names, API paths) are data, not interface text.
+    SKIPPED = {"script", "style", "noscript", "code", "pre", "kbd", "samp"}
     VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
 
     def __init__(self) -> None:
@@ -230,11 +233,20 @@ class VisibleText(HTMLParser):
             self.texts.append(" ".join(data.split()))
 
 
+@cache
+def _allowed_phrases() -> re.Pattern[str]:
+    """Allowed phrases of several words ("Back office") are taken out before the scan, so
+    their words are not flagged one by one."""
+    phrases = sorted((phrase for phrase in ALLOWED if " " in phrase), key=len, reverse=True)
+    return re.compile("|".join(rf"\b{re.escape(phrase)}\b" for phrase in phrases), re.I)
+
+
 def english_in(html: str) -> set[str]:
     parser = VisibleText()
     parser.feed(html)
     pattern = english_pattern()
-    return {match for text in parser.texts for match in pattern.findall(text)}
+    texts = [_allowed_phrases().sub(" ", text) for text in parser.texts]
+    return {match for text in texts for match in pattern.findall(text)}
 
 
 def _pages(world: dict) -> Iterable[tuple[str, str]]:
@@ -263,6 +275,7 @@ def test_the_scan_recognises_english() -> None:
     assert not english_in("<p>Salvar e continuar editando</p><th>Organização</th>")
     assert not english_in("<span class='material-symbols-outlined'>search</span>")
     assert not english_in("<p>Lead quente do WhatsApp, status novo, score 80</p>")
+    assert not english_in("<p>Leads e Mentorias</p><p>Back office</p>")
     assert not english_in('<pre>{"type": "lead.created"}</pre><label>interaction.created</label>')
 
 
