@@ -94,6 +94,13 @@ def test_an_export_gathers_every_row_about_the_person(
     log = DataAccessLog.objects.get(tipo="privacy_download")
     assert log.actor == org_a.admin
     assert log.filtro == {"request_id": created["id"]}
+    # Visible to the organization's admins in the access log (who, when, what, filter).
+    listed = admin.get("/api/v1/privacy/access-log/").json()["data"]
+    download = next(e for e in listed if e["tipo"] == "privacy_download")
+    assert download["actor"]["id"] == str(org_a.admin.pk)
+    assert download["filtro"] == {"request_id": created["id"]}
+    assert download["linhas"] == 2  # one lead, one mentee
+    assert client_for(org_a.gestor).get("/api/v1/privacy/access-log/").status_code == 403
 
 
 def test_the_download_is_for_admins_only_and_for_seven_days(
