@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from config.errors import ApplicationError
+from config.errors import ApplicationError, form_error_message
 from integrations import services as integration_services
 from integrations.crm import mapping as crm_mapping
 from integrations.crm import services as crm
@@ -98,22 +98,69 @@ class WhatsAppAccountForm(SecretsFormMixin):
         model = WhatsAppAccount
         fields = ["organization", "phone_number_id", "api_base_url", "ativo", "auto_criar_leads"]
 
+    def save(self, commit: bool = True) -> Any:
+        if "phone_number_id" in self.changed_data:
+            self.instance.confirmed_at = None  # another number: to be confirmed again
+        return super().save(commit=commit)
+
 
 @admin.register(WhatsAppAccount)
 class WhatsAppAccountAdmin(OrgScopedAdmin):
     policy = access.INTEGRATIONS
     form = WhatsAppAccountForm
-    list_display = ["phone_number_id", "organization", "ativo", "auto_criar_leads", "created_at"]
+    list_display = [
+        "phone_number_id",
+        "organization",
+        "ativo",
+        "confirmado",
+        "auto_criar_leads",
+        "created_at",
+    ]
     list_filter = ["ativo", "organization"]
     search_fields = ["phone_number_id"]
     list_select_related = ["organization"]
-    readonly_fields = ["access_token_masked", "app_secret_masked", "verify_token_masked"]
+    readonly_fields = [
+        "confirmed_at",
+        "access_token_masked",
+        "app_secret_masked",
+        "verify_token_masked",
+    ]
+    actions = ["confirm_numbers"]
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = ["organization", "phone_number_id", "api_base_url", "ativo", "auto_criar_leads"]
         if obj is not None:
-            fields += ["access_token_masked", "app_secret_masked", "verify_token_masked"]
+            fields += [
+                "confirmed_at",
+                "access_token_masked",
+                "app_secret_masked",
+                "verify_token_masked",
+            ]
         return [*fields, "novo_access_token", "novo_app_secret", "novo_verify_token"]
+
+    @admin.display(description=_("confirmado"), boolean=True)
+    def confirmado(self, obj: WhatsAppAccount) -> bool:
+        return obj.confirmed_at is not None
+
+    @admin.action(
+        description=_("Confirmar o número com o token (Graph API da Meta)"), permissions=["change"]
+    )
+    def confirm_numbers(self, request: HttpRequest, queryset: QuerySet[WhatsAppAccount]) -> None:
+        for account in queryset:
+            try:
+                integration_services.whatsapp_account_confirm(account=account)
+            except ApplicationError as exc:
+                self.message_user(
+                    request,
+                    f"{account.phone_number_id}: {form_error_message(exc)}",
+                    messages.ERROR,
+                )
+            else:
+                self.message_user(
+                    request,
+                    _("Número %(n)s confirmado.") % {"n": account.phone_number_id},
+                    messages.SUCCESS,
+                )
 
     @admin.display(description=_("token de acesso"))
     def access_token_masked(self, obj: WhatsAppAccount) -> str:

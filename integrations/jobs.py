@@ -129,6 +129,20 @@ def deliver_webhook(*, delivery_id: str, organization_id: str) -> str | None:
     return outbound.webhook_delivery_attempt(delivery_id=delivery_id)
 
 
+def webhook_attempt_failed(
+    job: Any, connection: Any, exc_type: Any, exc_value: Any, traceback: Any
+) -> None:
+    """RQ failure callback of `deliver_webhook` (also when its worker died: AbandonedJobError)."""
+    delivery_id = (job.kwargs or {}).get("delivery_id")
+    if not delivery_id:
+        return
+    retrying = "retrying" if job.retries_left else "the sweep will retry"
+    outbound.webhook_attempt_interrupted(
+        delivery_id=delivery_id,
+        error=f"attempt interrupted ({getattr(exc_type, '__name__', exc_type)}); {retrying}",
+    )
+
+
 @job_logged
 def webhook_deliveries_sweep() -> int:
     """Attempt every pending delivery whose time has come (retries, and jobs lost on the way)."""

@@ -53,7 +53,11 @@ class WhatsAppAccount(models.Model):
         related_name="whatsapp_accounts",
         verbose_name=_("organização"),
     )
-    phone_number_id = models.CharField(_("ID do número (Meta)"), max_length=64, unique=True)
+    # Not unique by itself: an organization may register a number before proving it holds it.
+    # It is bound (receives the number's inbound messages) once confirmed: by a webhook for
+    # the number signed with this account's app secret, or by Meta's Graph API answering
+    # `GET /{phone_number_id}` with this account's token (integrations.whatsapp.binding).
+    phone_number_id = models.CharField(_("ID do número (Meta)"), max_length=64, db_index=True)
     access_token = EncryptedTextField(_("token de acesso"))
     app_secret = EncryptedTextField(_("app secret"))
     verify_token_hash = models.CharField(
@@ -64,6 +68,9 @@ class WhatsAppAccount(models.Model):
     )
     ativo = models.BooleanField(_("ativo"), default=True)
     auto_criar_leads = models.BooleanField(_("criar leads de números desconhecidos"), default=True)
+    confirmed_at = models.DateTimeField(
+        _("número confirmado em"), null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField(_("criada em"), default=timezone.now)
     updated_at = models.DateTimeField(_("atualizada em"), auto_now=True)
 
@@ -80,7 +87,16 @@ class WhatsAppAccount(models.Model):
                 fields=["organization"],
                 condition=Q(ativo=True),
                 name="whatsapp_one_active_account_per_org",
-            )
+            ),
+            # A number is bound to one organization: the first to confirm it.
+            models.UniqueConstraint(
+                fields=["phone_number_id"],
+                condition=Q(confirmed_at__isnull=False),
+                name="whatsapp_confirmed_number_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "phone_number_id"], name="whatsapp_number_once_per_org"
+            ),
         ]
 
     def __str__(self) -> str:

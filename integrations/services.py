@@ -34,11 +34,16 @@ def _check_whatsapp_conflicts(
     *, organization: Organization, phone_number_id: str, ativo: bool, exclude: Any = None
 ) -> None:
     others = WhatsAppAccount.objects.exclude(pk=exclude) if exclude else WhatsAppAccount.objects
-    taken = others.filter(phone_number_id=phone_number_id).only("id", "organization_id").first()
+    # Only this organization's rows are looked at: whether another organization registered or
+    # confirmed the number is never told (the number is bound on confirmation, see
+    # integrations.whatsapp.binding).
+    taken = (
+        others.filter(organization=organization, phone_number_id=phone_number_id).only("id").first()
+    )
     if taken is not None:
-        # Another organization's row is not named: its existence is all that can be said.
-        details = {"existing_id": str(taken.pk)} if taken.organization_id == organization.pk else {}
-        raise ConflictError(_("Este phone_number_id já está cadastrado."), details=details)
+        raise ConflictError(
+            _("Este phone_number_id já está cadastrado."), details={"existing_id": str(taken.pk)}
+        )
     if ativo:
         active = others.filter(organization=organization, ativo=True).only("id").first()
         if active is not None:
@@ -58,6 +63,8 @@ def _save(instance: Any, *, conflict_message: str) -> None:
 
 
 def _apply_whatsapp(account: WhatsAppAccount, data: dict[str, Any]) -> None:
+    if data.get("phone_number_id", account.phone_number_id) != account.phone_number_id:
+        account.confirmed_at = None  # another number: to be confirmed again
     for name in ("phone_number_id", "api_base_url", "ativo", "auto_criar_leads"):
         if name in data:
             setattr(account, name, data[name])
@@ -91,6 +98,14 @@ def whatsapp_account_update(*, account: WhatsAppAccount, data: dict[str, Any]) -
     )
     _save(account, conflict_message=_("Conta de WhatsApp em conflito com outra já cadastrada."))
     return account
+
+
+def whatsapp_account_confirm(*, account: WhatsAppAccount) -> WhatsAppAccount:
+    """Bind the account's number by asking Meta's Graph API with the account's token (no row
+    lock held during the call: the binding is one conditional UPDATE)."""
+    from integrations.whatsapp.binding import bind_by_token
+
+    return bind_by_token(WhatsAppAccount.objects.get(pk=account.pk))
 
 
 @transaction.atomic

@@ -104,7 +104,43 @@ def build_world(o: Org) -> dict[str, Model]:
         mensagem_id=f"msg_{o.org.pk.hex[:12]}",
         payload={"type": "lead.created"},
     )
+    world.update(_routing_and_records(o, lead))
     return world
+
+
+def _routing_and_records(o: Org, lead: Any) -> dict[str, Model]:
+    """Routing rules, assignments, absences, consents and merge records (one of each)."""
+    from datetime import date
+
+    from leads.models import ConsentRecord, LeadAssignment, LeadMerge, RoutingRule
+    from organizations.models import MemberAbsence
+
+    rule = RoutingRule.objects.create(organization=o.org, nome="Site")
+    return {
+        "leads.routingrule": rule,
+        "leads.leadassignment": LeadAssignment.objects.create(
+            organization=o.org,
+            lead=lead,
+            membership=o.closer,
+            rule=rule,
+            campo="closer",
+            motivo="Rodízio",
+        ),
+        "leads.consentrecord": ConsentRecord.objects.create(
+            organization=o.org,
+            lead=lead,
+            canal="email",
+            estado="concedido",
+            base_legal="consentimento",
+            origem="formulario",
+        ),
+        "leads.leadmerge": LeadMerge.objects.create(
+            organization=o.org, target_id=lead.pk, merged_lead_id=lead.pk, merged_by=o.gestor
+        ),
+        "organizations.memberabsence": MemberAbsence.objects.create(
+            organization=o.org, membership=o.closer, inicio=date(2026, 1, 5), fim=date(2026, 1, 9)
+        ),
+    }
 
 
 def _status_change(lead: Any) -> Any:

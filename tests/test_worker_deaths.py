@@ -314,3 +314,50 @@ def test_a_dead_workers_scheduler_lock_is_taken_over_and_delayed_jobs_run(org_a,
     org = type(org_a.org).objects.filter(pk=org_a.org.pk)
     wait_for(lambda: org.filter(nome="Depois").exists(), "the delayed job")
     print(f"delayed job ran {time.monotonic() - lock_expires:.1f}s after the dead lock expired")
+
+
+def test_an_outbound_webhook_killed_mid_request_records_the_error_and_is_delivered(
+    org_a, crm_stub: HTTPServer, workers: Workers
+):
+    """A worker dies while an outbound webhook's receiver is answering: the delivery row says
+    so, the job is retried at once (not after the attempt's lease and the next sweep), and the
+    event arrives again with the same `webhook-id` (at least once, as documented)."""
+    from integrations.outbound.models import DeliveryStatus, WebhookDelivery
+    from integrations.outbound.services import webhook_endpoint_create
+
+    receiver = crm_stub
+    received: list[str] = []
+    lock = threading.Lock()
+
+    def handler(request: Request) -> Response:
+        with lock:
+            received.append(request.headers["webhook-id"])
+            first = len(received) == 1
+        if first:
+            time.sleep(30)  # the worker is killed meanwhile
+        return Response("", status=204)
+
+    receiver.expect_request("/hook", method="POST").respond_with_handler(handler)
+    webhook_endpoint_create(
+        organization=org_a.org,
+        data={"url": receiver.url_for("/hook"), "eventos": ["lead.created"]},
+    )
+    with transaction.atomic():
+        lead_create(organization=org_a.org, actor=None, data={"nome_completo": "Maria"})
+    delivery = WebhookDelivery.objects.filter(organization=org_a.org)
+    assert delivery.count() == 1
+
+    first = workers.start("--without-scheduler")
+    wait_for(lambda: received, "the first attempt")
+    workers.kill_9(first)
+    workers.start()
+
+    wait_for(lambda: delivery.filter(ultimo_erro__contains="AbandonedJobError").exists(), "error")
+    wait_for(lambda: delivery.filter(status=DeliveryStatus.ENTREGUE).exists(), "the retry")
+    done = delivery.get()
+    assert done.ultimo_erro == ""
+    assert done.tentativas == 2
+    assert len(received) == 2
+    assert len(set(received)) == 1  # the same webhook-id: the receiver deduplicates
+    time.sleep(3)  # another retry would have run by now
+    assert len(received) == 2

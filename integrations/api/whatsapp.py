@@ -22,6 +22,12 @@ class WhatsAppAccountSerializer(serializers.ModelSerializer[WhatsAppAccount]):
     app_secret = SecretField(max_length=500)
     verify_token = SecretField(max_length=500)
     api_base_url = ProviderURLField(required=False)
+    confirmado = serializers.SerializerMethodField(
+        help_text=(
+            "true quando o número foi confirmado (webhook assinado com o app secret desta "
+            "conta, ou POST .../confirm/ com o token): só então recebe as mensagens"
+        )
+    )
 
     class Meta:
         model = WhatsAppAccount
@@ -34,10 +40,15 @@ class WhatsAppAccountSerializer(serializers.ModelSerializer[WhatsAppAccount]):
             "api_base_url",
             "ativo",
             "auto_criar_leads",
+            "confirmado",
+            "confirmed_at",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "created_at", "updated_at"]
+        read_only_fields = ["id", "confirmed_at", "created_at", "updated_at"]
+
+    def get_confirmado(self, account: WhatsAppAccount) -> bool:
+        return account.confirmed_at is not None
 
 
 conflict = OpenApiResponse(
@@ -75,6 +86,20 @@ class WhatsAppAccountViewSet(AdminSettingsViewSet):
 
     def perform_destroy(self, instance: WhatsAppAccount) -> None:
         services.whatsapp_account_delete(account=instance)
+
+    @extend_schema(
+        request=None,
+        summary="Confirma o número com o token da conta (Graph API: GET /{phone_number_id})",
+        responses={
+            200: WhatsAppAccountSerializer,
+            400: OpenApiResponse(description="a Meta não confirmou o número com este token"),
+            409: OpenApiResponse(description="o número já foi confirmado por outra conta"),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def confirm(self, request: Request, pk: str | None = None) -> Response:
+        account = services.whatsapp_account_confirm(account=self.get_object())
+        return Response(self.get_serializer(account).data)
 
 
 # -- gateway webhooks -------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.events import EVENT_TYPES
-from config.jobs import enqueue
+from config.jobs import SAFE_RETRY, enqueue
 from integrations.outbound import signing
 from integrations.outbound.models import (
     DeliveryStatus,
@@ -150,6 +150,19 @@ def _queue_attempt(delivery: WebhookDelivery) -> None:
         delivery_id=str(delivery.pk),
         organization_id=str(delivery.organization_id),
         queue="default",
+        # A worker killed mid-attempt: RQ notices the abandoned job, the callback records it
+        # on the row and releases the lease, and the job is retried (the sweep is the backstop).
+        retry=SAFE_RETRY,
+        on_failure="integrations.jobs.webhook_attempt_failed",
+    )
+
+
+def webhook_attempt_interrupted(*, delivery_id: Any, error: str) -> None:
+    """An attempt's job failed or its worker died: the row says so (`ultimo_erro`) and its
+    lease is released so the retry attempts it at once (the receiver may have got the first
+    try: deliveries are at least once, deduplicated by `webhook-id`)."""
+    WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDENTE).update(
+        ultimo_erro=error[:500], proxima_tentativa=timezone.now()
     )
 
 

@@ -148,6 +148,24 @@ class WhatsAppClient:
         }
         return self._send(payload)
 
+    def phone_number(self) -> dict[str, Any]:
+        """Meta's Graph API `GET /{phone_number_id}`: the number's fields when this token may
+        read it (the proof used to bind a number to an organization), else an error."""
+        url = f"{self._base_url}/{quote(self.phone_number_id, safe='')}"
+        response = _http.send(
+            self._http,
+            "GET",
+            url,
+            provider=PROVIDER,
+            timeout=self.timeout,
+            headers={"Authorization": f"Bearer {self._access_token}"},
+            params={"fields": "id,display_phone_number,verified_name"},
+        )
+        if not response.is_success:
+            raise self._error_from(response)
+        body = _http.json_body(response)
+        return body if isinstance(body, dict) else {}
+
     # -- internals --------------------------------------------------------------------------
 
     def _send(self, payload: dict[str, Any]) -> SendResult:

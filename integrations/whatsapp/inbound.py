@@ -46,6 +46,7 @@ from integrations.models import (
     WhatsAppMessage,
     hash_verify_token,
 )
+from integrations.whatsapp.binding import bind_by_signed_webhook
 from integrations.whatsapp.gateway import (
     form_params,
     is_form,
@@ -176,6 +177,36 @@ def _store(
     return stored
 
 
+def _bound_signers(
+    raw_body: bytes, header: str, routed_ids: list[str]
+) -> list[WhatsAppAccount] | ReceiveResult:
+    """The active accounts the body's numbers route to whose app secret signed it and that are
+    bound to the number (a signed webhook binds a registered, unconfirmed number unless another
+    account confirmed it first); or the answer when there is none."""
+    accounts = WhatsAppAccount.objects.filter(ativo=True).select_related("organization")
+    if routed_ids:
+        candidates = list(accounts.filter(phone_number_id__in=routed_ids))
+        if not candidates:
+            logger.info(
+                "whatsapp webhook ignored: no active account for phone_number_id %s",
+                ", ".join(routed_ids),
+            )
+            return _result(200, "ignored", "número não cadastrado")
+    else:
+        candidates = list(accounts.order_by("created_at")[:MAX_UNROUTED_CANDIDATES])
+    verified = _verified_accounts(raw_body, header, candidates)
+    if not verified:
+        logger.warning("whatsapp webhook rejected: signature does not match (ids %s)", routed_ids)
+        return _result(401, "rejected", "assinatura inválida")
+    if not routed_ids:
+        return verified  # names no number: nothing to route or bind (stored for the record)
+    bound = [account for account in verified if bind_by_signed_webhook(account)]
+    if not bound:
+        logger.info("whatsapp webhook ignored: number bound to another account (%s)", routed_ids)
+        return _result(200, "ignored", "número confirmado por outra conta")
+    return bound
+
+
 @transaction.atomic
 def webhook_receive(*, raw_body: bytes, signature: str | None) -> ReceiveResult:
     """Authenticate and store one webhook POST; enqueue its processing. Never raises."""
@@ -188,22 +219,9 @@ def webhook_receive(*, raw_body: bytes, signature: str | None) -> ReceiveResult:
 
     data = _loads(raw_body)
     routed_ids = phone_number_ids(data)
-    accounts = WhatsAppAccount.objects.filter(ativo=True).select_related("organization")
-    if routed_ids:
-        candidates = list(accounts.filter(phone_number_id__in=routed_ids))
-        if not candidates:
-            logger.info(
-                "whatsapp webhook ignored: no active account for phone_number_id %s",
-                ", ".join(routed_ids),
-            )
-            return _result(200, "ignored", "número não cadastrado")
-    else:
-        candidates = list(accounts.order_by("created_at")[:MAX_UNROUTED_CANDIDATES])
-
-    verified = _verified_accounts(raw_body, header, candidates)
-    if not verified:
-        logger.warning("whatsapp webhook rejected: signature does not match (ids %s)", routed_ids)
-        return _result(401, "rejected", "assinatura inválida")
+    verified = _bound_signers(raw_body, header, routed_ids)
+    if isinstance(verified, ReceiveResult):
+        return verified
 
     try:
         if not isinstance(data, dict):
