@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('privacy', '0002_data_subject_requests'),
+        ('privacy', '0003_verbose_names_pt'),
     ]
 
     operations = [

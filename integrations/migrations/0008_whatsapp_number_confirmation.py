@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("integrations", "0006_outbound_webhooks"),
+        ("integrations", "0007_verbose_names_pt"),
         ("organizations", "0007_member_absences"),
     ]
 
