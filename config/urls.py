@@ -14,6 +14,7 @@ from config import admin_myday, admin_views, health
 from config.api.root import ApiRootView
 from config.metrics import metrics_view
 from organizations import api as org_api
+from organizations import invitations_api, invitations_views
 from organizations.auth import TokenObtainView, TokenRefreshThrottledView
 from organizations.notifications_api import (
     DeviceViewSet,
@@ -40,6 +41,7 @@ router.register("members", org_api.MemberViewSet, basename="member")
 router.register("holidays", org_api.HolidayViewSet, basename="holiday")
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("devices", DeviceViewSet, basename="device")
+router.register("invitations", invitations_api.InvitationViewSet, basename="invitation")
 
 api_v1: list[URLPattern | URLResolver] = [
     path("", ApiRootView.as_view(), name="api-root"),
@@ -54,6 +56,11 @@ api_v1: list[URLPattern | URLResolver] = [
         name="notification-preferences",
     ),
     path("organization/", org_api.OrganizationView.as_view(), name="organization"),
+    path(
+        "invitations/accept/",
+        invitations_api.InvitationAcceptView.as_view(),
+        name="invitation-accept-api",
+    ),
     path("sync/deletions/", DeletionListView.as_view(), name="sync-deletions"),
     path("", include(router.urls)),
     path("", include("leads.urls")),
@@ -81,6 +88,12 @@ urlpatterns = [
             success_url=reverse_lazy("admin:login"), post_reset_login=False
         ),
         name="backoffice-set-password",
+    ),
+    # The link an invited user receives (organizations/invitations.py).
+    path(
+        "convites/<str:token>/",
+        invitations_views.accept,
+        name="invitation-accept",
     ),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import ForeignKey, ManyToManyField, Model, QuerySet
 from django.forms import ModelChoiceField, ModelMultipleChoiceField
 from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
@@ -28,7 +29,9 @@ from unfold.widgets import UnfoldAdminEmailInputWidget, UnfoldAdminPasswordInput
 from config.errors import ConflictError
 from organizations import access, services
 from organizations.access import Policy, admin_membership
+from organizations.invitations import member_add_or_invite
 from organizations.models import (
+    Invitation,
     Membership,
     Notification,
     Organization,
@@ -322,8 +325,8 @@ def _role_field(request: HttpRequest, target: Membership | None) -> forms.Choice
 class MemberAddForm(forms.ModelForm[Membership]):
     """A new member: a new account with an initial password or a link to choose one.
 
-    An email that already has an account elsewhere is refused: adding someone who belongs to
-    another organization needs their consent (an invitation), not an admin's form.
+    An email that already has an account becomes an invitation the person accepts
+    (organizations/invitations.py): no membership until they do.
     """
 
     email = forms.EmailField(label=_("email"), max_length=254, widget=UnfoldAdminEmailInputWidget)
@@ -349,12 +352,6 @@ class MemberAddForm(forms.ModelForm[Membership]):
                 and existing.memberships.filter(organization=organization).exists()
             ):
                 raise ValidationError(_("Este usuário já é membro da organização."))
-            raise ValidationError(
-                _(
-                    "Este email já tem uma conta em outra organização. Para incluí-lo, é "
-                    "preciso um convite que a pessoa aceite; não é possível adicioná-lo por aqui."
-                )
-            )
         return email
 
     def clean_senha_inicial(self) -> str:
@@ -428,14 +425,27 @@ class MembershipAdmin(OrgScopedAdmin):
                 membership=Membership.objects.get(pk=obj.pk), actor=actor or obj, **changes
             )
         else:
-            saved = services.member_add(
+            added = member_add_or_invite(
                 organization=data["organization"],
+                actor=actor,
                 email=data["email"],
                 nome_completo=data["nome_completo"],
                 role=data["role"],
                 password=data["senha_inicial"] or None,
                 tipo_closer=data.get("tipo_closer", ""),
             )
+            if isinstance(added, Invitation):
+                request._invitation = added  # type: ignore[attr-defined]
+                self.message_user(
+                    request,
+                    _(
+                        "%(email)s já tem uma conta: enviamos um convite por email; a pessoa "
+                        "vira membro quando aceitar."
+                    )
+                    % {"email": data["email"]},
+                )
+                return
+            saved = added
             if not data["senha_inicial"]:
                 sent = services.member_send_password_link(membership=saved, request=request)
                 if sent:
@@ -452,6 +462,16 @@ class MembershipAdmin(OrgScopedAdmin):
                     )
         obj.pk = saved.pk
         obj._state.adding = False
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        if getattr(request, "_invitation", None) is not None:
+            return None  # an invitation, not a member: nothing was added yet
+        return super().log_addition(request, obj, message)
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> Any:
+        if getattr(request, "_invitation", None) is not None:
+            return HttpResponseRedirect(reverse("admin:organizations_membership_changelist"))
+        return super().response_add(request, obj, post_url_continue)
 
     def _changeform_view(
         self, request: HttpRequest, object_id: Any, form_url: Any, extra_context: Any

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -162,16 +162,37 @@ class MemberViewSet(OrgScopedMixin, viewsets.ModelViewSet[Membership]):
     ordering = ["nome_completo"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
-    def perform_create(self, serializer: serializers.BaseSerializer[Membership]) -> None:
+    @extend_schema(
+        responses={
+            201: MemberSerializer,
+            202: OpenApiResponse(
+                description=(
+                    "o email já tem conta: um convite foi criado e enviado por email "
+                    "(GET /invitations/); a pessoa vira membro quando aceitar"
+                )
+            ),
+        }
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        from organizations.invitations import member_add_or_invite
+        from organizations.invitations_api import InvitationSerializer
+        from organizations.models import Invitation
+
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        serializer.instance = services.member_add(
+        added = member_add_or_invite(
             organization=self.organization,
+            actor=self.membership,
             email=data["user"]["email"],
             nome_completo=data["nome_completo"],
             role=data["role"],
             password=data.get("password"),
             tipo_closer=data.get("tipo_closer", ""),
         )
+        if isinstance(added, Invitation):
+            return Response(InvitationSerializer(added).data, status=status.HTTP_202_ACCEPTED)
+        return Response(self.get_serializer(added).data, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer: serializers.BaseSerializer[Membership]) -> None:
         if not isinstance(serializer.instance, Membership):

@@ -528,3 +528,55 @@ class NotificationPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.membership_id} {self.tipo}"
+
+
+class Invitation(models.Model):
+    """An existing user invited into an organization: the membership exists only once they
+    accept (organizations/invitations.py). New users are still created directly by an admin."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="invitations",
+        verbose_name=_("organização"),
+    )
+    email = models.EmailField(_("email"))
+    nome_completo = models.CharField(_("nome completo"), max_length=150, blank=True)
+    role = models.CharField(_("papel"), max_length=20, choices=Role.choices)
+    tipo_closer = models.CharField(_("tipo de closer"), max_length=50, blank=True)
+    invited_by = models.ForeignKey(
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("convidado por"),
+    )
+    # Only the SHA-256 of the link's token is stored (the token is in the email only).
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("criado em"), default=now)
+    expires_at = models.DateTimeField(_("expira em"))
+    accepted_at = models.DateTimeField(_("aceito em"), null=True, blank=True)
+    membership = models.ForeignKey(
+        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = OrgManager()
+
+    class Meta:
+        db_table = "organization_invitations"
+        verbose_name = _("convite")
+        verbose_name_plural = _("convites")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                "organization",
+                condition=Q(accepted_at__isnull=True),
+                name="invitation_one_pending_per_email",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} -> {self.organization_id}"

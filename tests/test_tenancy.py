@@ -103,6 +103,16 @@ def _privacy_request(b: Org, status: str = "falhou") -> str:
     return f"privacy/requests/{request.pk}/"
 
 
+def _invitation(b: Org) -> str:
+    from organizations.invitations import invitation_create
+    from tests.factories import UserFactory
+
+    invitation, _token = invitation_create(
+        organization=b.org, actor=b.admin, user=UserFactory(), nome_completo="C", role="closer"
+    )
+    return f"invitations/{invitation.pk}/"
+
+
 def _gateway(b: Org) -> str:
     from integrations import services
 
@@ -149,8 +159,12 @@ BUILDERS: dict[str, Builder] = {
         f"notifications/{NotificationFactory(recipient=b.admin).pk}/read/"
     ),
     "devices/{}/": lambda b: f"devices/{_device(b)}/",
+    "invitations/{}/": _invitation,
     "integrations/whatsapp-accounts/{}/": lambda b: (
         f"integrations/whatsapp-accounts/{WhatsAppAccountFactory(organization=b.org).pk}/"
+    ),
+    "integrations/whatsapp-accounts/{}/confirm/": lambda b: (
+        f"integrations/whatsapp-accounts/{WhatsAppAccountFactory(organization=b.org).pk}/confirm/"
     ),
     "integrations/whatsapp-gateways/{}/": lambda b: (
         f"integrations/whatsapp-gateways/{_gateway(b)}/"
@@ -209,6 +223,7 @@ OWNER_ACTION: dict[str, tuple[str, int]] = {
     "followup/executions/{}/resume/": ("post", 200),
     "followup/sequences/{}/enroll/": ("post", 400),  # lead_ids required
     "integrations/webhook-endpoints/{}/deliveries/{}/replay/": ("post", 202),
+    "integrations/whatsapp-accounts/{}/confirm/": ("post", 400),  # the stub Graph API is down
     "integrations/whatsapp-gateways/{}/rotate/": ("post", 200),
     "leads/{}/merge/": ("post", 400),  # outro_id required
     "leads/{}/reopen/": ("post", 400),  # motivo required
