@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("integrations", "0007_verbose_names_pt"),
+        ("integrations", "0008_crm_both_ways"),
         ("organizations", "0007_member_absences"),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('privacy', '0003_verbose_names_pt'),
+        ('privacy', '0004_crm_mapping_history'),
     ]
 
     operations = [
