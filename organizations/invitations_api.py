@@ -25,8 +25,8 @@ class InvitationSerializer(StrictModelSerializer):
         fields = [
             "id",
             "email",
-            "nome_completo",
             "role",
+            "nome_completo",
             "tipo_closer",
             "status",
             "created_at",

@@ -361,3 +361,71 @@ def test_an_outbound_webhook_killed_mid_request_records_the_error_and_is_deliver
     assert len(set(received)) == 1  # the same webhook-id: the receiver deduplicates
     time.sleep(3)  # another retry would have run by now
     assert len(received) == 2
+
+
+def test_a_followup_dispatch_killed_mid_whatsapp_send_never_sends_twice_and_says_so(
+    org_a, crm_stub: HTTPServer, workers: Workers
+):
+    """The dispatcher's worker dies while Meta is answering a WhatsApp step: the step's record
+    says `sending`, the execution stays leased to the dead dispatcher (followup.engine.LEASE);
+    the next dispatch after the lease takes the execution over, does not send again (the
+    outcome is unknown: WhatsApp's idempotency key refuses a second send) and records why on
+    the execution (failed, with the reason in its log)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from freezegun import freeze_time
+
+    from config.jobs import enqueue
+    from followup.engine import LEASE, dispatch_due
+    from followup.models import ExecutionStatus, FollowupExecutionLog, FollowupStepRun
+    from tests.factories import LeadFactory
+    from tests.followup.factories import WHATSAPP_STEP, make_execution, make_sequence
+    from tests.integrations.factories import WhatsAppAccountFactory, WhatsAppMessageFactory
+
+    meta = crm_stub
+    pnid = "106540352242922"
+    calls: list[dict[str, Any]] = []
+
+    def handler(request: Request) -> Response:
+        calls.append(json.loads(request.data))
+        time.sleep(30)  # the worker is killed meanwhile
+        body = {"messaging_product": "whatsapp", "messages": [{"id": "wamid.killed"}]}
+        return Response(json.dumps(body), status=200, content_type="application/json")
+
+    meta.expect_request(f"/v25.0/{pnid}/messages", method="POST").respond_with_handler(handler)
+    WhatsAppAccountFactory(
+        organization=org_a.org, phone_number_id=pnid, api_base_url=meta.url_for("/v25.0")
+    )
+    lead = LeadFactory(organization=org_a.org, telefone="+5511987654321", closer=org_a.closer)
+    WhatsAppMessageFactory(  # the lead wrote two hours ago: the 24-hour window is open
+        organization=org_a.org,
+        lead=lead,
+        from_phone="5511987654321",
+        phone_key="551187654321",
+        received_at=timezone.now() - timedelta(hours=2),
+    )
+    execution = make_execution(make_sequence(org_a.org, steps=[WHATSAPP_STEP]), lead)
+
+    enqueue("followup.jobs.dispatch_followups_job", queue="high")
+    first = workers.start("--without-scheduler")
+    wait_for(lambda: calls, "the WhatsApp call")
+    workers.kill_9(first)
+    assert FollowupStepRun.objects.get(execution=execution).state == "sending"
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.ACTIVE
+    assert execution.claimed_until is not None
+
+    # The next periodic dispatch before the lease expires leaves it alone...
+    assert dispatch_due().claimed == 0
+    # ...and after it, takes it over without sending again and records the outcome.
+    with freeze_time(timezone.now() + LEASE + timedelta(minutes=1)):
+        dispatch_due()
+    assert len(calls) == 1
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.FAILED
+    logged = FollowupExecutionLog.objects.filter(execution=execution).values_list(
+        "message", "error"
+    )
+    text = " ".join(" ".join(row) for row in logged)
+    assert "Resultado do envio anterior desconhecido" in text, text

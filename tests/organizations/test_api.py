@@ -109,14 +109,16 @@ def test_it_adds_a_member_with_a_new_user(org_a, client_for, anon):
     assert token.status_code == 200
 
 
-def test_it_adds_an_existing_user_from_another_organization(org_a, org_b, client_for):
+def test_it_invites_an_existing_user_from_another_organization(org_a, org_b, client_for):
+    """Their consent first (tests/organizations/test_invitations.py has the whole flow)."""
     response = client_for(org_a.admin).post(
         "/api/v1/members/",
         {"email": org_b.closer.user.email, "nome_completo": "Emprestado", "role": "sdr"},
         format="json",
     )
-    assert response.status_code == 201
-    assert Membership.objects.filter(user=org_b.closer.user).count() == 2
+    assert response.status_code == 202
+    assert response.json()["status"] == "pendente"
+    assert Membership.objects.filter(user=org_b.closer.user).count() == 1
 
 
 def test_it_answers_409_for_an_existing_member(org_a, client_for):
