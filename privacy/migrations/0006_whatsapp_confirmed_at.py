@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('privacy', '0004_crm_mapping_history'),
+        ('privacy', '0005_merge_utm_crm_mapping'),
     ]
 
     operations = [

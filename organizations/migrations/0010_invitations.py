@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('organizations', '0008_verbose_names_pt'),
+        ('organizations', '0009_merge_nothing_sent_verbose_names'),
     ]
 
     operations = [
