@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("integrations", "0008_crm_both_ways"),
+        ("integrations", "0009_crm_webhook_event_queue"),
         ("organizations", "0007_member_absences"),
     ]
 
