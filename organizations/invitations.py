@@ -36,7 +36,8 @@ def _hash(token: str) -> str:
 
 
 def invitation_link(token: str) -> str:
-    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("invitation-accept", args=[token])
+    base: str = settings.PUBLIC_BASE_URL
+    return base.rstrip("/") + reverse("invitation-accept", args=[token])
 
 
 @transaction.atomic
@@ -148,10 +149,10 @@ def pending_invitation(token: str) -> Invitation | None:
 def invitation_accept(*, token: str, user: User) -> Invitation:
     """The invited user accepts: the membership is created. An unknown, used or expired token,
     or one addressed to another user, is a 404."""
-    invitation = pending_invitation(token)
-    if invitation is None or invitation.email.lower() != user.email.lower():
+    pending = pending_invitation(token)
+    if pending is None or pending.email.lower() != user.email.lower():
         raise NotFound(_("Convite não encontrado ou expirado."))
-    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    invitation: Invitation = Invitation.objects.select_for_update().get(pk=pending.pk)
     if invitation.accepted_at is not None:
         raise NotFound(_("Convite não encontrado ou expirado."))
     membership = Membership.objects.filter(organization=invitation.organization, user=user).first()
