@@ -233,10 +233,19 @@ def _step_data(request: DataSubjectRequest, progresso: int) -> None:
 
 
 def anonymise_person(
-    *, organization_id: Any, lead_ids: list[str], mentorado_ids: list[str], crm_provider: str
+    *,
+    organization_id: Any,
+    lead_ids: list[str],
+    mentorado_ids: list[str],
+    crm_provider: str,
+    sweep: bool = True,
 ) -> dict[str, int]:
-    """Anonymise the person's rows and every copy of their values (used by retention too)."""
-    values = personal_values(lead_ids=lead_ids, mentorado_ids=mentorado_ids)
+    """Anonymise the person's rows and every copy of their values.
+
+    Retention passes `sweep=False`: for a batch of lost leads, a search of every text column of
+    the organization for hundreds of values costs too much; their own rows, audit rows and
+    follow-up texts are still reset, raw webhook bodies age out by their own setting."""
+    values = personal_values(lead_ids=lead_ids, mentorado_ids=mentorado_ids) if sweep else set()
     counts = {
         "webhooks_brutos": anonymize.purge_webhook_bodies(
             organization_id=organization_id, values=values

@@ -1,7 +1,9 @@
 """Retention: each organization says how long it keeps lost leads, raw webhook bodies and
 send logs; a daily job anonymises or deletes what is past it, in batches, and reports counts.
 
-Lost leads are anonymised (not deleted): their rows still count in the dashboards. Raw
+Lost leads are anonymised (not deleted): their rows still count in the dashboards. Their own
+rows and audit rows are reset as in a data subject request, without the CRM call and without
+the residue sweep over every table (too costly for batches; see privacy.requests). Raw
 WhatsApp webhook bodies are never kept more than 30 days whatever the setting
 (integrations' own sweep); the setting can shorten that.
 """
@@ -149,6 +151,7 @@ def _lost_leads(organization_id: Any, days: int | None, now: Any) -> int:
                 lead_ids=batch,
                 mentorado_ids=mentees,
                 crm_provider="",
+                sweep=False,
             )
         done += len(batch)
     return done
