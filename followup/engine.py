@@ -18,8 +18,9 @@ One pass (`dispatch_due`) repeats three phases per batch until nothing is due:
 3. **Finish** (one short transaction). The executions are locked again; for each step whose
    record still carries our token, the outcome is written: ``steps_executados`` and a log row,
    the record ``done``/``retry``/``failed``, the next ``proxima_execucao`` from the timing rule
-   (or ``completed``), retries with backoff, ``failed`` plus a ``followup_failed``
-   notification after ``MAX_RETRIES``.
+   (or ``completed``; ``nothing_sent`` with the skip reasons when no step reached the lead,
+   its sequence's owner told once per sequence and transaction), retries with backoff,
+   ``failed`` plus a ``followup_failed`` notification after ``MAX_RETRIES``.
 
 Why a step is never performed twice
     * Two dispatchers: the row lock (SKIP LOCKED) lets only one claim an execution, and the

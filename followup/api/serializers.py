@@ -182,6 +182,7 @@ class ExecutionSerializer(serializers.ModelSerializer[FollowupExecution]):
             "steps_executados",
             "tentativas",
             "data_resposta",
+            "motivos_sem_envio",
             "created_at",
             "updated_at",
             "finished_at",
@@ -206,6 +207,7 @@ class ExecutionLogSerializer(serializers.ModelSerializer[FollowupExecutionLog]):
             "level",
             "message",
             "error",
+            "variante",
             "created_at",
         ]
         read_only_fields = fields

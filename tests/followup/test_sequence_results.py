@@ -321,3 +321,23 @@ def test_the_sequence_admin_page_shows_the_results(client, org_a):
     assert "Concluída sem envio: 1" in html
     assert "Lead sem email: 1" in html
     assert "a: 2 / 1 (50%)" in html
+
+
+def test_the_execution_api_shows_the_reasons_and_the_log_the_variant(org_a, client_for):
+    email = {
+        **EMAIL_STEP,
+        "variantes": [{"id": "a", "mensagem": "A"}, {"id": "b", "mensagem": "B"}],
+    }
+    sequence = make_sequence(org_a.org, steps=[email])
+    skipped = make_execution(sequence, LeadFactory(organization=org_a.org, email=None))
+    sent = make_execution(sequence, LeadFactory(organization=org_a.org))
+
+    dispatch_due()
+    client = client_for(org_a.gestor)
+
+    body = client.get(f"/api/v1/followup/executions/{skipped.pk}/").json()
+    assert (body["status"], body["motivos_sem_envio"]) == ("nothing_sent", ["sem_email"])
+    logs = client.get(f"/api/v1/followup/executions/{sent.pk}/logs/").json()["data"]
+    executed = next(row for row in logs if row["evento"] == "executed")
+    assert executed["variante"] == FollowupStepRun.objects.get(execution=sent).variant
+    assert executed["variante"] in {"a", "b"}
