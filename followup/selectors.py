@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any, cast
 
+from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -269,7 +270,6 @@ def _attributed_outcomes(sequence: FollowupSequence) -> QuerySet[Any]:
             last_step=Subquery(last_sent.values("step")[:1]),
             last_variant=Subquery(last_sent.values("variant")[:1]),
         )
-        .filter(last_step__isnull=False)
         .values("last_step", "last_variant")
         .annotate(
             respondidos=Count("id", filter=Q(data_resposta__isnull=False)),
@@ -309,13 +309,42 @@ def _credit_outcomes(
 ) -> None:
     for row in _attributed_outcomes(sequence):
         step = steps.get(row["last_step"])
-        if step is None:  # pragma: no cover - a sent record always has its step row
+        if step is None:  # nothing was sent to these leads: sequence totals only
             continue
         for name in ("respondidos", "convertidos", "opt_outs"):
             step[name] += row[name]
         variant = variants.get((row["last_step"], row["last_variant"] or ""))
         if variant is not None:
             variant["respondidos"] += row["respondidos"]
+
+
+def _no_jit() -> None:
+    """JIT compilation kicks in on these queries' cost estimates (correlated EXISTS per
+    execution) and took longer than the queries themselves (bench/sequence_stats.py)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+
+
+def _collect(
+    sequence: FollowupSequence,
+) -> tuple[dict[str, Any], dict[int, dict[str, Any]], dict[tuple[int, str], dict[str, Any]]]:
+    """The sequence totals, the step rows and the variant rows, filled from the database."""
+    steps = {
+        index: _step_row(index, str(step.get("tipo_acao", "")))
+        for index, step in enumerate(sequence.steps or [])
+    }
+    variants: dict[tuple[int, str], dict[str, Any]] = {
+        (index, variant["id"]): {"id": variant["id"], "enviados": 0, "respondidos": 0}
+        for index, step in enumerate(sequence.steps or [])
+        for variant in step.get("variantes") or []
+    }
+    with transaction.atomic():
+        _no_jit()
+        totals = _sequence_totals(sequence)
+        _count_runs(sequence, steps, variants)
+        _credit_outcomes(sequence, steps, variants)
+    return totals, steps, variants
 
 
 def sequence_stats(*, sequence: FollowupSequence) -> dict[str, Any]:
@@ -326,18 +355,7 @@ def sequence_stats(*, sequence: FollowupSequence) -> dict[str, Any]:
     Per-step ``inscritos`` counts the executions that reached the step (have a record of it).
     Steps are those of the current version plus any index an older version recorded.
     """
-    totals = _sequence_totals(sequence)
-    steps = {
-        index: _step_row(index, str(step.get("tipo_acao", "")))
-        for index, step in enumerate(sequence.steps or [])
-    }
-    variants: dict[tuple[int, str], dict[str, Any]] = {
-        (index, variant["id"]): {"id": variant["id"], "enviados": 0, "respondidos": 0}
-        for index, step in enumerate(sequence.steps or [])
-        for variant in step.get("variantes") or []
-    }
-    _count_runs(sequence, steps, variants)
-    _credit_outcomes(sequence, steps, variants)
+    totals, steps, variants = _collect(sequence)
     for (index, _id), variant in sorted(variants.items()):
         variant["taxa_resposta"] = _rate(variant["respondidos"], variant["enviados"])
         steps[index]["variantes"].append(variant)
