@@ -20,6 +20,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.templatetags.static import static
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from config import multiprocess
 from config.logging import build_logging
@@ -325,9 +326,9 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Lead & Mentee Tracking API",
-    "DESCRIPTION": (
-        "Leads, interactions, qualification, tasks, mentees, follow-up sequences and "
-        "integrations. Lists return `{data, pagination}`; errors return `{error, details}`."
+    "DESCRIPTION": gettext_noop(
+        "Leads, interações, qualificação, tarefas, mentorados, sequências de follow-up e "
+        "integrações. Listas respondem `{data, pagination}`; erros respondem `{error, details}`."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -339,25 +340,32 @@ SPECTACULAR_SETTINGS = {
     # meets them; without the prefix every operation fell under one "api" tag.
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "TAGS": [
-        {"name": "root", "description": "Raiz da API."},
-        {"name": "auth", "description": "Tokens JWT: obter e renovar."},
-        {"name": "me", "description": "O usuário autenticado e suas preferências."},
-        {"name": "organization", "description": "A organização do requisitante."},
-        {"name": "members", "description": "Membros da organização."},
-        {"name": "leads", "description": "Leads, interações, qualificação, timeline."},
-        {"name": "tasks", "description": "Tarefas."},
-        {"name": "imports", "description": "Importações de leads (CSV/XLSX)."},
-        {"name": "mentorados", "description": "Mentorados, evolução financeira, feedbacks."},
-        {"name": "followup", "description": "Sequências de follow-up e execuções."},
-        {"name": "notifications", "description": "Notificações e o stream ao vivo."},
-        {"name": "devices", "description": "Dispositivos para push (FCM)."},
-        {"name": "sync", "description": "Sincronização incremental (exclusões)."},
-        {"name": "holidays", "description": "Feriados da organização."},
-        {"name": "integrations", "description": "WhatsApp, CRM e webhooks de saída."},
+        {"name": "root", "description": gettext_noop("Raiz da API.")},
+        {"name": "auth", "description": gettext_noop("Tokens JWT: obter e renovar.")},
+        {"name": "me", "description": gettext_noop("O usuário autenticado e suas preferências.")},
+        {"name": "organization", "description": gettext_noop("A organização do requisitante.")},
+        {"name": "members", "description": gettext_noop("Membros da organização.")},
+        {
+            "name": "leads",
+            "description": gettext_noop("Leads, interações, qualificação, timeline."),
+        },
+        {"name": "tasks", "description": gettext_noop("Tarefas.")},
+        {"name": "imports", "description": gettext_noop("Importações de leads (CSV/XLSX).")},
+        {
+            "name": "mentorados",
+            "description": gettext_noop("Mentorados, evolução financeira, feedbacks."),
+        },
+        {"name": "followup", "description": gettext_noop("Sequências de follow-up e execuções.")},
+        {"name": "notifications", "description": gettext_noop("Notificações e o stream ao vivo.")},
+        {"name": "devices", "description": gettext_noop("Dispositivos para push (FCM).")},
+        {"name": "sync", "description": gettext_noop("Sincronização incremental (exclusões).")},
+        {"name": "holidays", "description": gettext_noop("Feriados da organização.")},
+        {"name": "integrations", "description": gettext_noop("WhatsApp, CRM e webhooks de saída.")},
     ],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.api.schema.add_error_responses",
+        "config.api.schema.translate_texts",
     ],
     "ENUM_NAME_OVERRIDES": {
         "LeadStatusEnum": "leads.models.LeadStatus",

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytestmark = pytest.mark.django_db
@@ -81,3 +83,72 @@ def test_options_answers_on_every_route(schema, org_a, client_for):
         assert response.status_code < 500, (url, response.status_code)
     for url in (f"/api/v1/leads/{lead.pk}/consents/", "/api/v1/me/notification-preferences/"):
         assert "PUT" in client.options(url).json()["actions"], url
+
+
+MEMBER_FILTERS = {"closer_id", "sdr_id", "responsavel_id", "mentor_id"}
+
+
+def test_every_member_filter_accepts_me(schema, org_a, client_for):
+    """16.5: `me` on every member filter of every list (taken from the schema, so a new one is
+    covered); anything but an id or `me` is a 400."""
+    from tests.factories import LeadFactory, TaskFactory
+
+    gestor = org_a.gestor
+    mine = LeadFactory(organization=org_a.org, closer=gestor, sdr=org_a.sdr)
+    LeadFactory(organization=org_a.org, closer=org_a.closer)
+    TaskFactory(lead=mine, responsavel=gestor)
+    client = client_for(gestor)
+    checked = []
+    for path, operations in schema["paths"].items():
+        params = {p["name"] for p in operations.get("get", {}).get("parameters", [])}
+        for name in sorted(params & MEMBER_FILTERS):
+            url = path.replace("{lead_pk}", str(mine.pk))
+            response = client.get(url, {name: "me"})
+            assert response.status_code == 200, (url, name, response.content[:200])
+            assert client.get(url, {name: "abc"}).status_code == 400, (url, name)
+            checked.append(f"{path}?{name}")
+    assert len(checked) >= 6, checked
+    leads = client.get("/api/v1/leads/", {"closer_id": "me"}).json()["data"]
+    assert [lead["id"] for lead in leads] == [str(mine.pk)]
+    tasks = client.get("/api/v1/tasks/", {"responsavel_id": "me"}).json()["data"]
+    assert len(tasks) == 1
+    figures = client.get("/api/v1/leads/performance/", {"closer_id": "me"}).json()
+    assert figures["periodo"]["closer_id"] == str(gestor.pk)
+    assert figures["metrics"]["total_leads"] == 1
+
+
+PORTUGUESE = re.compile(
+    r"[ãõçáéíóúâêô]|\b(um|uma|de|da|dos|das|não|para|com|lista|cria|altera)\b", re.I
+)
+
+
+def _texts(schema: dict) -> list[tuple[str, str]]:
+    """Operation summaries and descriptions, tag descriptions, response descriptions."""
+    texts = [(f"tag {tag['name']}", tag.get("description", "")) for tag in schema["tags"]]
+    texts.append(("info", schema["info"]["description"]))
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            texts.append((where, operation.get("summary", "")))
+            texts.append((where, operation.get("description", "")))
+            for code, response in operation.get("responses", {}).items():
+                texts.append((f"{where} {code}", response.get("description", "")))
+    return [(where, text) for where, text in texts if text]
+
+
+def test_the_schema_speaks_portuguese_and_english_on_request(client):
+    """16.4: descriptions in Portuguese, English through Accept-Language like the rest."""
+    portuguese = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    english = client.get(
+        "/api/schema/", HTTP_ACCEPT="application/json", HTTP_ACCEPT_LANGUAGE="en"
+    ).json()
+    lead_create = ("/api/v1/leads/", "post")
+    assert portuguese["paths"][lead_create[0]][lead_create[1]]["summary"] == "Cria um lead"
+    assert english["paths"][lead_create[0]][lead_create[1]]["summary"] == "Creates a lead"
+    assert english["paths"]["/api/v1/leads/{id}/"]["get"]["responses"]["404"]["description"] == (
+        "Does not exist, or belongs to another organization."
+    )
+    left = [(where, text) for where, text in _texts(english) if PORTUGUESE.search(text)]
+    assert not left, "\n".join(f"{where}: {text}" for where, text in left)
+    summaries = [text for where, text in _texts(portuguese) if " " in where]
+    assert any(PORTUGUESE.search(text) for text in summaries)

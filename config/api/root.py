@@ -53,6 +53,7 @@ class ApiRootView(APIView):
 
     @extend_schema(
         summary=_("Raiz da API: os recursos e seus endereços"),
+        description=_("Os recursos da API v1 e seus endereços."),
         responses={200: OpenApiTypes.OBJECT},
         tags=["root"],
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext, gettext_noop
 from drf_spectacular.openapi import AutoSchema as _SpectacularAutoSchema
 from rest_framework import serializers
 
@@ -11,22 +12,28 @@ ERROR_SCHEMA = {
     "type": "object",
     "required": ["error", "details"],
     "properties": {
-        "error": {"type": "string", "description": "Uma frase legível descrevendo o erro."},
+        "error": {
+            "type": "string",
+            "description": gettext_noop("Uma frase legível descrevendo o erro."),
+        },
         "details": {
             "type": "object",
             "additionalProperties": True,
-            "description": "Mensagens por campo (validação), ou dados do conflito (existing_id).",
+            "description": gettext_noop(
+                "Mensagens por campo (validação), ou dados do conflito (existing_id)."
+            ),
         },
     },
 }
 
 STANDARD = {
-    "400": "Entrada inválida (nada é gravado).",
-    "401": "Sem token ou token inválido.",
-    "403": "Papel sem permissão, ou membro inativo.",
-    "404": "Não existe, ou pertence a outra organização.",
-    "429": "Muitas requisições (veja Retry-After).",
+    "400": gettext_noop("Entrada inválida (nada é gravado)."),
+    "401": gettext_noop("Sem token ou token inválido."),
+    "403": gettext_noop("Papel sem permissão, ou membro inativo."),
+    "404": gettext_noop("Não existe, ou pertence a outra organização."),
+    "429": gettext_noop("Muitas requisições (veja Retry-After)."),
 }
+CONFLICT = gettext_noop("Duplicado ou estado conflitante (details.existing_id).")
 
 
 def add_error_responses(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
@@ -49,11 +56,36 @@ def add_error_responses(result: dict[str, Any], generator: Any, **kwargs: Any) -
                 responses.setdefault(
                     "409",
                     {
-                        "description": "Duplicado ou estado conflitante (details.existing_id).",
+                        "description": CONFLICT,
                         "content": {"application/json": {"schema": ref}},
                     },
                 )
     return result
+
+
+TEXT_KEYS = ("summary", "description", "title")
+
+
+def translate_texts(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
+    """Every summary, description and title in the requester's language (Accept-Language,
+    through LocaleMiddleware). The source strings are Portuguese msgids, marked where they are
+    written (gettext_noop in the views' decorators, gettext_lazy in serializers); translated
+    here, at render time, so that decorators evaluated at import stay language-neutral."""
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                key: gettext(value)
+                if key in TEXT_KEYS and isinstance(value, str) and value
+                else walk(value)
+                for key, value in node.items()
+            }
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    translated: dict[str, Any] = walk(result)
+    return translated
 
 
 class AutoSchema(_SpectacularAutoSchema):

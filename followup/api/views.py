@@ -7,6 +7,7 @@ from typing import Any
 import django_filters
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, mixins, serializers, status, viewsets
@@ -43,13 +44,17 @@ class SequenceFilter(django_filters.FilterSet):
 
 @extend_schema_view(
     create=extend_schema(
-        summary="Cria uma sequência; ativa, inscreve os leads que atendem aos critérios "
-        "em segundo plano"
+        summary=gettext_noop(
+            "Cria uma sequência; ativa, inscreve os leads que atendem aos critérios "
+            "em segundo plano"
+        )
     ),
     partial_update=extend_schema(
-        summary="Altera uma sequência; passos novos valem só para novas inscrições "
-        "(cada inscrição guarda a versão dos passos); desativar pausa as execuções, "
-        "reativar as retoma"
+        summary=gettext_noop(
+            "Altera uma sequência; passos novos valem só para novas inscrições "
+            "(cada inscrição guarda a versão dos passos); desativar pausa as execuções, "
+            "reativar as retoma"
+        )
     ),
 )
 class SequenceViewSet(OrgScopedMixin, viewsets.ModelViewSet[FollowupSequence]):
@@ -91,12 +96,14 @@ class SequenceViewSet(OrgScopedMixin, viewsets.ModelViewSet[FollowupSequence]):
         services.sequence_delete(sequence=instance)
 
     @extend_schema(
-        summary="Inscreve leads escolhidos agora (critérios não se aplicam)",
+        summary=gettext_noop("Inscreve leads escolhidos agora (critérios não se aplicam)"),
         request=EnrollSerializer,
         responses={
             200: EnrollResultSerializer,
-            400: OpenApiResponse(description="lead_ids inválidos ou de outra organização"),
-            409: OpenApiResponse(description="Sequência inativa"),
+            400: OpenApiResponse(
+                description=gettext_noop("lead_ids inválidos ou de outra organização")
+            ),
+            409: OpenApiResponse(description=gettext_noop("Sequência inativa")),
         },
     )
     @action(detail=True, methods=["post"])
@@ -123,8 +130,10 @@ class SequenceViewSet(OrgScopedMixin, viewsets.ModelViewSet[FollowupSequence]):
         return Response({"enrolled": result.enrolled, "skipped": result.skipped})
 
     @extend_schema(
-        summary="Resultados da sequência: inscritos, enviados, falhas, pulados por motivo, "
-        "respondidos, convertidos e opt-outs, no total, por passo e por variante A/B",
+        summary=gettext_noop(
+            "Resultados da sequência: inscritos, enviados, falhas, pulados por motivo, "
+            "respondidos, convertidos e opt-outs, no total, por passo e por variante A/B"
+        ),
         responses={200: OpenApiTypes.OBJECT},
     )
     @action(detail=True, methods=["get"])
@@ -144,7 +153,9 @@ class ExecutionFilter(django_filters.FilterSet):
 
 _STATE_RESPONSES = {
     200: ExecutionSerializer,
-    409: OpenApiResponse(description="A execução já terminou (ou a sequência está inativa)"),
+    409: OpenApiResponse(
+        description=gettext_noop("A execução já terminou (ou a sequência está inativa)")
+    ),
 }
 
 
@@ -171,14 +182,16 @@ class ExecutionViewSet(
     def _respond(self, execution: FollowupExecution) -> Response:
         return Response(self.get_serializer(self.get_queryset().get(pk=execution.pk)).data)
 
-    @extend_schema(summary="Pausa a execução", request=None, responses=_STATE_RESPONSES)
+    @extend_schema(
+        summary=gettext_noop("Pausa a execução"), request=None, responses=_STATE_RESPONSES
+    )
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, pk: str | None = None) -> Response:
         execution = services.execution_pause(execution=self.get_object(), actor=self.membership)
         return self._respond(execution)
 
     @extend_schema(
-        summary="Retoma a execução (próximo horário recalculado)",
+        summary=gettext_noop("Retoma a execução (próximo horário recalculado)"),
         request=None,
         responses=_STATE_RESPONSES,
     )
@@ -187,13 +200,17 @@ class ExecutionViewSet(
         execution = services.execution_resume(execution=self.get_object(), actor=self.membership)
         return self._respond(execution)
 
-    @extend_schema(summary="Cancela a execução", request=None, responses=_STATE_RESPONSES)
+    @extend_schema(
+        summary=gettext_noop("Cancela a execução"), request=None, responses=_STATE_RESPONSES
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         execution = services.execution_cancel(execution=self.get_object(), actor=self.membership)
         return self._respond(execution)
 
-    @extend_schema(summary="Registros da execução", responses=ExecutionLogSerializer(many=True))
+    @extend_schema(
+        summary=gettext_noop("Registros da execução"), responses=ExecutionLogSerializer(many=True)
+    )
     @action(detail=True, methods=["get"], serializer_class=ExecutionLogSerializer)
     def logs(self, request: Request, pk: str | None = None) -> Response:
         execution = self.get_object()
@@ -222,11 +239,13 @@ class ResponseView(OrgScopedMixin, generics.GenericAPIView[Lead]):
     filter_backends: list[Any] = []
 
     @extend_schema(
-        summary="Registra a resposta de um lead ao follow-up",
+        summary=gettext_noop("Registra a resposta de um lead ao follow-up"),
         request=ResponseSerializer,
         responses={
             200: ResponseResultSerializer,
-            400: OpenApiResponse(description="Dados inválidos ou lead de outra organização"),
+            400: OpenApiResponse(
+                description=gettext_noop("Dados inválidos ou lead de outra organização")
+            ),
         },
     )
     def post(self, request: Request) -> Response:

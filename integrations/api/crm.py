@@ -6,6 +6,7 @@ from typing import Any
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
@@ -80,15 +81,21 @@ class CRMConnectionSerializer(serializers.ModelSerializer[CRMConnection]):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Lista a conexão de CRM da organização (no máximo uma)"),
+    list=extend_schema(
+        summary=gettext_noop("Lista a conexão de CRM da organização (no máximo uma)")
+    ),
     create=extend_schema(
-        summary="Conecta um CRM (uma conexão por organização; o token nunca é devolvido)",
+        summary=gettext_noop(
+            "Conecta um CRM (uma conexão por organização; o token nunca é devolvido)"
+        ),
         responses={
             201: CRMConnectionSerializer,
-            409: OpenApiResponse(description="Já existe uma conexão (details.existing_id)"),
+            409: OpenApiResponse(
+                description=gettext_noop("Já existe uma conexão (details.existing_id)")
+            ),
         },
     ),
-    partial_update=extend_schema(summary="Altera a conexão; token omitido é mantido"),
+    partial_update=extend_schema(summary=gettext_noop("Altera a conexão; token omitido é mantido")),
 )
 class CRMConnectionViewSet(AdminSettingsViewSet):
     queryset = CRMConnection.objects.all()
@@ -117,7 +124,7 @@ class LeadCrmSyncView(APIView):
     write_roles = SALES_ROLES
 
     @extend_schema(
-        summary="Sincroniza o lead com o CRM agora (em segundo plano)",
+        summary=gettext_noop("Sincroniza o lead com o CRM agora (em segundo plano)"),
         request=None,
         responses={
             202: inline_serializer(
@@ -128,8 +135,12 @@ class LeadCrmSyncView(APIView):
                     "provider": serializers.CharField(),
                 },
             ),
-            404: OpenApiResponse(description="Lead inexistente ou de outra organização"),
-            409: OpenApiResponse(description="A organização não tem conexão de CRM ativa"),
+            404: OpenApiResponse(
+                description=gettext_noop("Lead inexistente ou de outra organização")
+            ),
+            409: OpenApiResponse(
+                description=gettext_noop("A organização não tem conexão de CRM ativa")
+            ),
         },
     )
     def post(self, request: Request, lead_pk: Any) -> Response:

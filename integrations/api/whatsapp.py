@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_noop
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.decorators import action
@@ -52,21 +53,27 @@ class WhatsAppAccountSerializer(serializers.ModelSerializer[WhatsAppAccount]):
 
 
 conflict = OpenApiResponse(
-    description="phone_number_id já cadastrado, ou já existe uma conta ativa (details.existing_id)"
+    description=gettext_noop(
+        "phone_number_id já cadastrado, ou já existe uma conta ativa (details.existing_id)"
+    )
 )
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Lista as contas de WhatsApp (segredos nunca são devolvidos)"),
+    list=extend_schema(
+        summary=gettext_noop("Lista as contas de WhatsApp (segredos nunca são devolvidos)")
+    ),
     create=extend_schema(
-        summary="Cadastra uma conta de WhatsApp",
+        summary=gettext_noop("Cadastra uma conta de WhatsApp"),
         responses={201: WhatsAppAccountSerializer, 409: conflict},
     ),
     partial_update=extend_schema(
-        summary="Altera uma conta; segredos omitidos são mantidos",
+        summary=gettext_noop("Altera uma conta; segredos omitidos são mantidos"),
         responses={200: WhatsAppAccountSerializer, 409: conflict},
     ),
-    destroy=extend_schema(summary="Remove a conta (mensagens recebidas são mantidas)"),
+    destroy=extend_schema(
+        summary=gettext_noop("Remove a conta (mensagens recebidas são mantidas)")
+    ),
 )
 class WhatsAppAccountViewSet(AdminSettingsViewSet):
     queryset = WhatsAppAccount.objects.all()
@@ -145,13 +152,19 @@ class WhatsAppGatewayCreatedSerializer(WhatsAppGatewaySerializer):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Lista os gateways de WhatsApp (tokens nunca são devolvidos)"),
+    list=extend_schema(
+        summary=gettext_noop("Lista os gateways de WhatsApp (tokens nunca são devolvidos)")
+    ),
     create=extend_schema(
-        summary="Cria um webhook de gateway; a resposta traz webhook_url uma única vez",
+        summary=gettext_noop(
+            "Cria um webhook de gateway; a resposta traz webhook_url uma única vez"
+        ),
         responses={201: WhatsAppGatewayCreatedSerializer},
     ),
-    partial_update=extend_schema(summary="Altera nome, auth token do Twilio ou auto_criar_leads"),
-    destroy=extend_schema(summary="Revoga o gateway: a URL passa a responder 404"),
+    partial_update=extend_schema(
+        summary=gettext_noop("Altera nome, auth token do Twilio ou auto_criar_leads")
+    ),
+    destroy=extend_schema(summary=gettext_noop("Revoga o gateway: a URL passa a responder 404")),
 )
 class WhatsAppGatewayViewSet(AdminSettingsViewSet):
     queryset = WhatsAppGateway.objects.all()
@@ -178,10 +191,12 @@ class WhatsAppGatewayViewSet(AdminSettingsViewSet):
 
     @extend_schema(
         request=None,
-        summary="Troca o token: a URL anterior passa a responder 404; a nova vem em webhook_url",
+        summary=gettext_noop(
+            "Troca o token: a URL anterior passa a responder 404; a nova vem em webhook_url"
+        ),
         responses={
             200: WhatsAppGatewayCreatedSerializer,
-            409: OpenApiResponse(description="revogado"),
+            409: OpenApiResponse(description=gettext_noop("revogado")),
         },
     )
     @action(detail=True, methods=["post"])

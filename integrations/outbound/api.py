@@ -6,7 +6,7 @@ from typing import Any
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -93,12 +93,12 @@ class WebhookDeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Lista os webhooks de saída da organização"),
+    list=extend_schema(summary=gettext_noop("Lista os webhooks de saída da organização")),
     create=extend_schema(
-        summary="Assina uma URL a eventos (o segredo de assinatura volta só aqui)",
+        summary=gettext_noop("Assina uma URL a eventos (o segredo de assinatura volta só aqui)"),
         responses={201: WebhookEndpointCreatedSerializer},
     ),
-    partial_update=extend_schema(summary="Altera URL, eventos ou ativo"),
+    partial_update=extend_schema(summary=gettext_noop("Altera URL, eventos ou ativo")),
 )
 class WebhookEndpointViewSet(AdminSettingsViewSet):
     queryset = WebhookEndpoint.objects.all()
@@ -122,8 +122,10 @@ class WebhookEndpointViewSet(AdminSettingsViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Entregas de um webhook de saída, mais recentes primeiro"),
-    retrieve=extend_schema(summary="Uma entrega"),
+    list=extend_schema(
+        summary=gettext_noop("Entregas de um webhook de saída, mais recentes primeiro")
+    ),
+    retrieve=extend_schema(summary=gettext_noop("Uma entrega")),
 )
 class WebhookDeliveryViewSet(
     OrgScopedMixin,
@@ -145,12 +147,16 @@ class WebhookDeliveryViewSet(
         return queryset.filter(endpoint=endpoint)
 
     @extend_schema(
-        summary="Reenvia o evento desta entrega (mesmo webhook-id) como uma nova entrega",
+        summary=gettext_noop(
+            "Reenvia o evento desta entrega (mesmo webhook-id) como uma nova entrega"
+        ),
         request=None,
         responses={
             202: WebhookDeliverySerializer,
-            404: OpenApiResponse(description="Entrega inexistente ou de outra organização"),
-            409: OpenApiResponse(description="O webhook está desativado"),
+            404: OpenApiResponse(
+                description=gettext_noop("Entrega inexistente ou de outra organização")
+            ),
+            409: OpenApiResponse(description=gettext_noop("O webhook está desativado")),
         },
     )
     @action(detail=True, methods=["post"])

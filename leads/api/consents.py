@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.request import Request
@@ -68,14 +69,16 @@ class LeadConsentViewSet(LeadAccessMixin, viewsets.GenericViewSet[ConsentRecord]
     def _states(self, lead: Any) -> list[dict[str, Any]]:
         return [ConsentSerializer(state).data for state in consent_states(lead=lead)]
 
-    @extend_schema(responses=ConsentSerializer(many=True), summary="Consentimento por canal")
+    @extend_schema(
+        responses=ConsentSerializer(many=True), summary=gettext_noop("Consentimento por canal")
+    )
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return Response(self._states(self.get_lead()))
 
     @extend_schema(
         request=ConsentSerializer(many=True),
         responses=ConsentSerializer(many=True),
-        summary="Registra consentimento ou revogação de um ou dos dois canais",
+        summary=gettext_noop("Registra consentimento ou revogação de um ou dos dois canais"),
     )
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         lead = self.get_lead()

@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -90,7 +90,7 @@ class LeadCsvMixin:
     """Import and export actions of `LeadViewSet`."""
 
     @extend_schema(
-        summary="Importa leads de um CSV (processado em segundo plano)",
+        summary=gettext_noop("Importa leads de um CSV (processado em segundo plano)"),
         request={"multipart/form-data": LeadImportUploadSerializer},
         filters=False,
         responses={
@@ -98,9 +98,11 @@ class LeadCsvMixin:
                 "LeadImportAccepted",
                 {"id": serializers.UUIDField(), "status": serializers.CharField()},
             ),
-            400: OpenApiResponse(description="Arquivo ausente, ilegível ou cabeçalho inválido"),
-            413: OpenApiResponse(description="Arquivo maior que o limite (5 MB)"),
-            415: OpenApiResponse(description="Envie multipart/form-data"),
+            400: OpenApiResponse(
+                description=gettext_noop("Arquivo ausente, ilegível ou cabeçalho inválido")
+            ),
+            413: OpenApiResponse(description=gettext_noop("Arquivo maior que o limite (5 MB)")),
+            415: OpenApiResponse(description=gettext_noop("Envie multipart/form-data")),
         },
     )
     @action(
@@ -140,17 +142,19 @@ class LeadCsvMixin:
         )
 
     @extend_schema(
-        summary="Exporta os leads filtrados em CSV",
+        summary=gettext_noop("Exporta os leads filtrados em CSV"),
         description=(
-            "Same filters, ordering and visibility as the list. `formato=excel` (default): "
-            "`;`-separated, UTF-8 with BOM, decimal commas (Excel pt-BR). `formato=csv`: "
-            "comma-separated UTF-8, decimal points. Datetimes ISO 8601 UTC."
+            gettext_noop(
+                "Mesmos filtros, ordenação e visibilidade da lista. `formato=excel` (padrão): "
+                "separado por `;`, UTF-8 com BOM, vírgula decimal (Excel pt-BR). `formato=csv`: "
+                "UTF-8 separado por vírgulas, ponto decimal. Datas e horas ISO 8601 UTC."
+            )
         ),
         filters=True,
         parameters=[OpenApiParameter("formato", OpenApiTypes.STR, enum=list(EXPORT_FORMATS))],
         responses={
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV"),
-            400: OpenApiResponse(description="Filtro inválido"),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=gettext_noop("CSV")),
+            400: OpenApiResponse(description=gettext_noop("Filtro inválido")),
         },
     )
     @action(detail=False, methods=["get"], pagination_class=None)

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -51,9 +51,9 @@ class LeadMergeMixin:
     """Candidate duplicate pairs and merging two leads the requester may write."""
 
     @extend_schema(
-        summary="Pares de leads possivelmente duplicados, com score e motivos",
+        summary=gettext_noop("Pares de leads possivelmente duplicados, com score e motivos"),
         parameters=[
-            OpenApiParameter("limit", int, description="1-100 pares (padrão 50)"),
+            OpenApiParameter("limit", int, description=gettext_noop("1-100 pares (padrão 50)")),
         ],
         filters=False,
         responses={
@@ -99,12 +99,16 @@ class LeadMergeMixin:
         )
 
     @extend_schema(
-        summary="Mescla outro lead neste (este lead é mantido)",
+        summary=gettext_noop("Mescla outro lead neste (este lead é mantido)"),
         request=MergeSerializer,
         responses={
             200: LeadSerializer,
-            400: OpenApiResponse(description="Campo ou escolha inválidos, ou o mesmo lead"),
-            404: OpenApiResponse(description="Lead inexistente, de outra organização ou oculto"),
+            400: OpenApiResponse(
+                description=gettext_noop("Campo ou escolha inválidos, ou o mesmo lead")
+            ),
+            404: OpenApiResponse(
+                description=gettext_noop("Lead inexistente, de outra organização ou oculto")
+            ),
         },
     )
     @action(detail=True, methods=["post"])

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, cast
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -31,11 +32,17 @@ class PerformanceQuerySerializer(serializers.Serializer[Any]):
         default=dashboard.DEFAULT_PERIOD_DAYS,
         help_text=gettext_lazy("Número de dias (1-365) terminando agora."),
     )
-    closer_id = serializers.UUIDField(required=False, allow_null=True)
+    closer_id = serializers.CharField(required=False, allow_null=True)
 
     def validate_closer_id(self, value: Any) -> Any:
         membership: Membership = self.context["membership"]
-        if value is None or membership.is_seller:
+        if value is None:
+            return None
+        try:  # an id, or `me` as on every member filter
+            value = membership.pk if value == "me" else uuid.UUID(value)
+        except ValueError:
+            raise serializers.ValidationError(_("Use o id de um membro ou 'me'.")) from None
+        if membership.is_seller:
             # Sellers always see their own figures: the parameter is overridden, not checked.
             return None
         exists = Membership.objects.for_org(membership.organization_id).filter(pk=value).exists()
@@ -126,17 +133,23 @@ class LeadReportsMixin:
     """`GET /leads/performance/` and `GET /leads/{id}/timeline/`."""
 
     @extend_schema(
-        summary="Painel de vendas (métricas, funil e top closers)",
+        summary=gettext_noop("Painel de vendas (métricas, funil e top closers)"),
         description=_DASHBOARD_DESCRIPTION,
         parameters=[
-            OpenApiParameter("period", OpenApiTypes.INT, description="1-365, padrão 30"),
-            OpenApiParameter("closer_id", OpenApiTypes.UUID),
+            OpenApiParameter(
+                "period", OpenApiTypes.INT, description=gettext_noop("1-365, padrão 30")
+            ),
+            OpenApiParameter(
+                "closer_id",
+                OpenApiTypes.STR,
+                description=gettext_lazy("Id de um membro, ou `me` para o requisitante."),
+            ),
         ],
         filters=False,
         responses={
             200: SalesDashboardSerializer,
-            400: OpenApiResponse(description="period ou closer_id inválido"),
-            403: OpenApiResponse(description="Papel sem acesso (mentor)"),
+            400: OpenApiResponse(description=gettext_noop("period ou closer_id inválido")),
+            403: OpenApiResponse(description=gettext_noop("Papel sem acesso (mentor)")),
         },
     )
     @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
@@ -166,15 +179,20 @@ class LeadReportsMixin:
         return Response(SalesDashboardSerializer(body).data)
 
     @extend_schema(
-        summary="Linha do tempo do lead (interações, mudanças de status, tarefas, ...)",
+        summary=gettext_noop(
+            "Linha do tempo do lead (interações, mudanças de status, tarefas, ...)"
+        ),
         description=(
-            "One list, newest first (`at`), paginated. Each item is `{tipo, id, at, ...}` with "
-            "the fields of its kind; other modules register more kinds (`leads/timeline.py`)."
+            gettext_noop(
+                "Uma lista, mais recentes primeiro (`at`), paginada. Cada item é `{tipo, id, at, "
+                "...}` com os campos do seu tipo; outros módulos registram mais tipos "
+                "(`leads/timeline.py`)."
+            )
         ),
         filters=False,
         responses={
             200: TimelineItemSerializer(many=True),
-            404: OpenApiResponse(description="Lead inexistente ou não visível"),
+            404: OpenApiResponse(description=gettext_noop("Lead inexistente ou não visível")),
         },
     )
     @action(detail=True, methods=["get"], filter_backends=[])

@@ -8,7 +8,7 @@ from typing import Any, cast
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.request import Request
@@ -171,9 +171,13 @@ def _set_members(rule: RoutingRule, membros: list[dict[str, Any]]) -> None:
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Regras de distribuição de leads, na ordem em que são tentadas"),
-    create=extend_schema(summary="Cria uma regra de distribuição"),
-    partial_update=extend_schema(summary="Altera uma regra (trocar os membros reinicia o rodízio)"),
+    list=extend_schema(
+        summary=gettext_noop("Regras de distribuição de leads, na ordem em que são tentadas")
+    ),
+    create=extend_schema(summary=gettext_noop("Cria uma regra de distribuição")),
+    partial_update=extend_schema(
+        summary=gettext_noop("Altera uma regra (trocar os membros reinicia o rodízio)")
+    ),
 )
 class RoutingRuleViewSet(
     OrgScopedMixin,
@@ -208,9 +212,11 @@ class AbsenceSerializer(StrictModelSerializer):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Ausências do membro (a distribuição de leads o pula nesses dias)"),
-    create=extend_schema(summary="Registra uma ausência (datas inclusivas)"),
-    destroy=extend_schema(summary="Remove uma ausência"),
+    list=extend_schema(
+        summary=gettext_noop("Ausências do membro (a distribuição de leads o pula nesses dias)")
+    ),
+    create=extend_schema(summary=gettext_noop("Registra uma ausência (datas inclusivas)")),
+    destroy=extend_schema(summary=gettext_noop("Remove uma ausência")),
 )
 class MemberAbsenceViewSet(
     OrgScopedMixin,

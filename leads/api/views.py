@@ -7,6 +7,7 @@ from typing import Any, cast
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -50,12 +51,14 @@ class LeadAccessMixin(OrgScopedMixin):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Lista leads com filtros, busca, ordenação e paginação"),
+    list=extend_schema(
+        summary=gettext_noop("Lista leads com filtros, busca, ordenação e paginação")
+    ),
     create=extend_schema(
-        summary="Cria um lead",
+        summary=gettext_noop("Cria um lead"),
         responses={
             201: LeadSerializer,
-            409: OpenApiResponse(description="Email ou telefone já cadastrado"),
+            409: OpenApiResponse(description=gettext_noop("Email ou telefone já cadastrado")),
         },
     ),
     retrieve=extend_schema(responses=LeadDetailSerializer),
@@ -151,11 +154,11 @@ class LeadViewSet(
         services.lead_delete(lead=instance, actor=self.membership)
 
     @extend_schema(
-        summary="Reabre um lead convertido (gestores), com motivo",
+        summary=gettext_noop("Reabre um lead convertido (gestores), com motivo"),
         request=LeadReopenSerializer,
         responses={
             200: LeadSerializer,
-            409: OpenApiResponse(description="O lead não está convertido"),
+            409: OpenApiResponse(description=gettext_noop("O lead não está convertido")),
         },
     )
     @action(detail=True, methods=["post"])

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -66,15 +66,22 @@ class MentoradoAccessMixin(OrgScopedMixin):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Lista mentorados (filtros status, mentor_id, search)"),
-    create=extend_schema(
-        summary="Cria um mentorado",
-        description="Mentor: mentor_id omitido vira o próprio requisitante; outro mentor (ou "
-        "null) é 403.",
+    list=extend_schema(
+        summary=gettext_noop("Lista mentorados (filtros status, mentor_id, search)")
     ),
-    retrieve=extend_schema(summary="Um mentorado"),
-    partial_update=extend_schema(summary="Altera um mentorado (mentor: só os próprios)"),
-    destroy=extend_schema(summary="Exclui um mentorado e seu histórico (admin e gestor)"),
+    create=extend_schema(
+        summary=gettext_noop("Cria um mentorado"),
+        description=gettext_noop(
+            "Mentor: mentor_id omitido vira o próprio requisitante; outro mentor (ou null) é 403."
+        ),
+    ),
+    retrieve=extend_schema(summary=gettext_noop("Um mentorado")),
+    partial_update=extend_schema(
+        summary=gettext_noop("Altera um mentorado (mentor: só os próprios)")
+    ),
+    destroy=extend_schema(
+        summary=gettext_noop("Exclui um mentorado e seu histórico (admin e gestor)")
+    ),
 )
 class MentoradoViewSet(
     ConditionalUpdateMixin, MentoradoAccessMixin, viewsets.ModelViewSet[Mentorado]
@@ -127,7 +134,7 @@ class MentoradoViewSet(
         services.mentorado_delete(mentorado=instance, actor=self.membership)
 
     @extend_schema(
-        summary="Painel de mentorados",
+        summary=gettext_noop("Painel de mentorados"),
         parameters=[DashboardQuerySerializer],
         responses={200: DashboardSerializer},
         description=selectors.mentorado_dashboard.__doc__,
@@ -144,13 +151,17 @@ class MentoradoViewSet(
 
 @extend_schema_view(
     list=extend_schema(
-        summary="Meses informados do mentorado, em ordem cronológica, com crescimento_mensal"
+        summary=gettext_noop(
+            "Meses informados do mentorado, em ordem cronológica, com crescimento_mensal"
+        )
     ),
     create=extend_schema(
-        summary="Informa um mês (cria 201 ou atualiza o mesmo mês 200)",
+        summary=gettext_noop("Informa um mês (cria 201 ou atualiza o mesmo mês 200)"),
         responses={
             201: EvolucaoSerializer,
-            200: OpenApiResponse(EvolucaoSerializer, description="Mês já existia: atualizado"),
+            200: OpenApiResponse(
+                EvolucaoSerializer, description=gettext_noop("Mês já existia: atualizado")
+            ),
         },
     ),
 )
@@ -189,9 +200,9 @@ class EvolucaoViewSet(
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Feedbacks do mentorado, mais recentes primeiro"),
+    list=extend_schema(summary=gettext_noop("Feedbacks do mentorado, mais recentes primeiro")),
     create=extend_schema(
-        summary="Registra um feedback (nota_geral <= 5 notifica mentor e gestores)",
+        summary=gettext_noop("Registra um feedback (nota_geral <= 5 notifica mentor e gestores)"),
         responses={201: FeedbackSerializer},
     ),
 )

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django.http import HttpResponse
+from django.utils.translation import gettext_noop
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -80,10 +81,12 @@ class DataSubjectRequestViewSet(
         request=request_input,
         responses={
             201: DataSubjectRequestSerializer,
-            404: OpenApiResponse(description="Nenhum titular com esse identificador"),
-            409: OpenApiResponse(description="Já há uma solicitação em andamento para o titular"),
+            404: OpenApiResponse(description=gettext_noop("Nenhum titular com esse identificador")),
+            409: OpenApiResponse(
+                description=gettext_noop("Já há uma solicitação em andamento para o titular")
+            ),
         },
-        summary="Cria uma solicitação de titular (exportação ou anonimização)",
+        summary=gettext_noop("Cria uma solicitação de titular (exportação ou anonimização)"),
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = request.data if isinstance(request.data, dict) else {}
@@ -94,8 +97,11 @@ class DataSubjectRequestViewSet(
 
     @extend_schema(
         request=None,
-        responses={200: OpenApiTypes.OBJECT, 404: OpenApiResponse(description="Sem arquivo")},
-        summary="Baixa a exportação (JSON, por 7 dias); o download é registrado",
+        responses={
+            200: OpenApiTypes.OBJECT,
+            404: OpenApiResponse(description=gettext_noop("Sem arquivo")),
+        },
+        summary=gettext_noop("Baixa a exportação (JSON, por 7 dias); o download é registrado"),
     )
     @action(detail=True, methods=["get"])
     def download(self, request: Request, pk: str | None = None) -> HttpResponse:
@@ -114,9 +120,9 @@ class DataSubjectRequestViewSet(
         request=None,
         responses={
             200: DataSubjectRequestSerializer,
-            409: OpenApiResponse(description="A solicitação não falhou"),
+            409: OpenApiResponse(description=gettext_noop("A solicitação não falhou")),
         },
-        summary="Executa de novo uma solicitação que falhou (retoma de onde parou)",
+        summary=gettext_noop("Executa de novo uma solicitação que falhou (retoma de onde parou)"),
     )
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str | None = None) -> Response:
@@ -143,7 +149,9 @@ class RetentionView(APIView):
     read_roles = ADMIN_ONLY
     write_roles = ADMIN_ONLY
 
-    @extend_schema(responses=RetentionSerializer, summary="Prazos de retenção de dados")
+    @extend_schema(
+        responses=RetentionSerializer, summary=gettext_noop("Prazos de retenção de dados")
+    )
     def get(self, request: Request) -> Response:
         organization = request_membership(request).organization
         settings = retention.retention_settings_get(organization=organization)
@@ -159,7 +167,7 @@ class RetentionView(APIView):
             },
         ),
         responses=RetentionSerializer,
-        summary="Altera os prazos de retenção",
+        summary=gettext_noop("Altera os prazos de retenção"),
     )
     def patch(self, request: Request) -> Response:
         organization = request_membership(request).organization

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_noop
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.request import Request
@@ -46,7 +47,9 @@ class LeadHistoryViewSet(LeadAccessMixin, viewsets.GenericViewSet[Lead]):
     queryset = Lead.objects.none()
     pagination_class = None
 
-    @extend_schema(responses=history_entries, summary="Histórico de alterações do lead")
+    @extend_schema(
+        responses=history_entries, summary=gettext_noop("Histórico de alterações do lead")
+    )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         lead = self.get_lead()
         records = list(

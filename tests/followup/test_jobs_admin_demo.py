@@ -149,6 +149,43 @@ def test_a_staff_closer_runs_the_actions_only_on_leads_they_may_write(client, or
     assert other.status == ExecutionStatus.ACTIVE
 
 
+@pytest.mark.parametrize("role", ["closer", "sdr"])
+def test_a_seller_manages_the_follow_ups_of_their_leads_in_the_admin(org_a, role):
+    """16.5: a closer or SDR (a plain member, not staff) sees the executions of the leads they
+    may write, with pause, resume and cancel going through the follow-up services."""
+    from tests.admin_support import login
+
+    Organization.objects.filter(pk=org_a.org.pk).update(visibilidade_leads="atribuidos")
+    seller = org_a.member(role)
+    sequence = make_sequence(org_a.org)
+    lead = LeadFactory(organization=org_a.org, nome_completo="Lead Meu", **{role: seller})
+    mine = make_execution(sequence, lead)
+    other = make_execution(
+        sequence, LeadFactory(organization=org_a.org, nome_completo="Lead Alheio")
+    )
+    client = login(seller)
+    url = "/admin/followup/followupexecution/"
+    page = client.get(url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Lead Meu" in html
+    assert "Lead Alheio" not in html
+    for action in ("pause", "resume", "cancel"):
+        assert f'value="{action}"' in html, action
+    for action, status in (
+        ("pause", ExecutionStatus.PAUSED),
+        ("resume", ExecutionStatus.ACTIVE),
+        ("cancel", ExecutionStatus.CANCELLED),
+    ):
+        client.post(url, {"action": action, "_selected_action": [str(mine.pk), str(other.pk)]})
+        mine.refresh_from_db()
+        assert mine.status == status, action
+    other.refresh_from_db()
+    assert other.status == ExecutionStatus.ACTIVE
+    # The log says who paused it: the service ran, not a raw update.
+    assert mine.logs.filter(evento="paused", message__contains=seller.nome_completo).exists()
+
+
 def _step_rows(steps: list[dict]) -> dict[str, str]:
     rows = {
         "passos-TOTAL_FORMS": str(len(steps)),
