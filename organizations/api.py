@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_noop
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
@@ -167,8 +168,10 @@ class MemberViewSet(OrgScopedMixin, viewsets.ModelViewSet[Membership]):
             201: MemberSerializer,
             202: OpenApiResponse(
                 description=(
-                    "o email já tem conta: um convite foi criado e enviado por email "
-                    "(GET /invitations/); a pessoa vira membro quando aceitar"
+                    gettext_noop(
+                        "o email já tem conta: um convite foi criado e enviado por email "
+                        "(GET /invitations/); a pessoa vira membro quando aceitar"
+                    )
                 )
             ),
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_noop
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.request import Request
@@ -44,8 +45,10 @@ class InvitationSerializer(StrictModelSerializer):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Convites da organização (criados por POST /members/)"),
-    destroy=extend_schema(summary="Cancela um convite pendente"),
+    list=extend_schema(
+        summary=gettext_noop("Convites da organização (criados por POST /members/)")
+    ),
+    destroy=extend_schema(summary=gettext_noop("Cancela um convite pendente")),
 )
 class InvitationViewSet(
     OrgScopedMixin,
@@ -76,7 +79,7 @@ class InvitationAcceptView(APIView):
 
     @extend_schema(
         request=AcceptSerializer,
-        summary="Aceita um convite (o usuário autenticado é o convidado)",
+        summary=gettext_noop("Aceita um convite (o usuário autenticado é o convidado)"),
         responses={200: InvitationSerializer},
     )
     def post(self, request: Request) -> Response:

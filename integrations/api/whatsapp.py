@@ -96,11 +96,17 @@ class WhatsAppAccountViewSet(AdminSettingsViewSet):
 
     @extend_schema(
         request=None,
-        summary="Confirma o número com o token da conta (Graph API: GET /{phone_number_id})",
+        summary=gettext_noop(
+            "Confirma o número com o token da conta (Graph API: GET /{phone_number_id})"
+        ),
         responses={
             200: WhatsAppAccountSerializer,
-            400: OpenApiResponse(description="a Meta não confirmou o número com este token"),
-            409: OpenApiResponse(description="o número já foi confirmado por outra conta"),
+            400: OpenApiResponse(
+                description=gettext_noop("a Meta não confirmou o número com este token")
+            ),
+            409: OpenApiResponse(
+                description=gettext_noop("o número já foi confirmado por outra conta")
+            ),
         },
     )
     @action(detail=True, methods=["post"])
