@@ -119,6 +119,7 @@ def sections() -> list[dict[str, Any]]:
                 _model(_("Mensagens de WhatsApp"), "sms", "integrations.whatsappmessage"),
                 _model(_("Webhooks recebidos"), "webhook", "integrations.webhooknotification"),
                 _model(_("Conexões de CRM"), "hub", "integrations.crmconnection"),
+                _model(_("Eventos do CRM"), "sync_alt", "integrations.crmwebhookevent"),
                 _model(_("Webhooks de saída"), "send", "integrations.webhookendpoint"),
                 _model(_("Entregas de webhook"), "outbox", "integrations.webhookdelivery"),
             ],

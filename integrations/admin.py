@@ -18,6 +18,7 @@ from integrations.models import (
     CRM_DEFAULT_BASE_URLS,
     CRMConnection,
     CrmProvider,
+    CrmWebhookEvent,
     WebhookNotification,
     WhatsAppAccount,
     WhatsAppGateway,
@@ -329,6 +330,28 @@ class WebhookNotificationAdmin(IntegrationRecordAdmin):
     @admin.display(description=_("erro?"), boolean=True)
     def has_error(self, obj: WebhookNotification) -> bool:
         return bool(obj.error)
+
+
+@admin.register(CrmWebhookEvent)
+class CrmWebhookEventAdmin(IntegrationRecordAdmin):
+    """Inbound CRM change events and what became of each (applied, stale, invalid...)."""
+
+    list_display = ["received_at", "connection", "crm_id", "outcome", "processed_at"]
+    list_filter = ["outcome", "organization"]
+    search_fields = ["event_id", "crm_id"]
+    list_select_related = ["connection"]
+    date_hierarchy = "received_at"
+    readonly_fields = [
+        "organization",
+        "connection",
+        "event_id",
+        "crm_id",
+        "outcome",
+        "received_at",
+        "processed_at",
+        "changes",
+    ]
+    fields = tuple(readonly_fields)
 
 
 class CRMConnectionForm(SecretsFormMixin):

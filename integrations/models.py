@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from integrations.fields import EncryptedTextField
-from organizations.models import Organization, OrgManager
+from organizations.models import Organization, OrgManager, organization_reference
 
 # --- WhatsApp ------------------------------------------------------------------------------
 
@@ -396,16 +396,20 @@ class CrmFieldClock(models.Model):
     local changes timed by our clock, CRM changes by the provider's timestamp.
     """
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="+")
-    campo = models.CharField(max_length=40)
-    changed_at = models.DateTimeField()
-    source = models.CharField(max_length=10, choices=CrmFieldSource.choices)
+    organization = organization_reference()
+    lead = models.ForeignKey(
+        "leads.Lead", on_delete=models.CASCADE, related_name="+", verbose_name=_("lead")
+    )
+    campo = models.CharField(_("campo"), max_length=40)
+    changed_at = models.DateTimeField(_("alterado em"))
+    source = models.CharField(_("origem da mudança"), max_length=10, choices=CrmFieldSource.choices)
 
     objects = OrgManager()
 
     class Meta:
         db_table = "crm_field_clocks"
+        verbose_name = _("relógio de campo do CRM")
+        verbose_name_plural = _("relógios de campo do CRM")
         constraints = [
             models.UniqueConstraint(fields=["lead", "campo"], name="crm_field_clock_lead_campo")
         ]
@@ -418,20 +422,25 @@ class CrmWebhookEvent(models.Model):
     """An inbound CRM change event, stored once (a redelivery is recognised and skipped) and
     applied by a job (``integrations.crm.inbound``)."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    connection = models.ForeignKey(CRMConnection, on_delete=models.CASCADE, related_name="+")
-    event_id = models.CharField(max_length=200)
-    crm_id = models.CharField(max_length=64, blank=True)
+    organization = organization_reference()
+    connection = models.ForeignKey(
+        CRMConnection, on_delete=models.CASCADE, related_name="+", verbose_name=_("conexão")
+    )
+    event_id = models.CharField(_("id do evento"), max_length=200)
+    crm_id = models.CharField(_("id no CRM"), max_length=64, blank=True)
     # [{"campo", "value", "at"}]: the changes to apply, kept until a job applies them.
-    changes = models.JSONField(default=list, blank=True)
-    outcome = models.CharField(max_length=40, blank=True)
-    received_at = models.DateTimeField(default=timezone.now)
-    processed_at = models.DateTimeField(null=True, blank=True)
+    changes = models.JSONField(_("mudanças"), default=list, blank=True)
+    outcome = models.CharField(_("resultado"), max_length=40, blank=True)
+    received_at = models.DateTimeField(_("recebido em"), default=timezone.now)
+    processed_at = models.DateTimeField(_("aplicado em"), null=True, blank=True)
 
     objects = OrgManager()
 
     class Meta:
         db_table = "crm_webhook_events"
+        verbose_name = _("evento recebido do CRM")
+        verbose_name_plural = _("eventos recebidos do CRM")
+        ordering = ["-received_at", "-id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["connection", "event_id"], name="crm_webhook_event_once"

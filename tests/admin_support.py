@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import URLPattern, reverse
 
 from followup.models import FollowupExecutionLog
-from integrations.models import WebhookNotification
+from integrations.models import CrmWebhookEvent, WebhookNotification
 from integrations.outbound.models import WebhookDelivery
 from integrations.outbound.services import webhook_endpoint_create
 from integrations.services import whatsapp_gateway_create
@@ -59,6 +59,7 @@ def build_world(o: Org) -> dict[str, Model]:
     account = WhatsAppAccountFactory(organization=o.org)
     body = b'{"object": "whatsapp_business_account"}'
     mentorado = MentoradoFactory(organization=o.org, mentor=o.mentor)
+    crm_connection = CRMConnectionFactory(organization=o.org)
     world: dict[str, Model] = {
         "organizations.organization": o.org,
         "organizations.membership": o.sdr,
@@ -86,7 +87,15 @@ def build_world(o: Org) -> dict[str, Model]:
             raw_body=body,
             body_sha256=hashlib.sha256(body).hexdigest(),
         ),
-        "integrations.crmconnection": CRMConnectionFactory(organization=o.org),
+        "integrations.crmconnection": crm_connection,
+        "integrations.crmwebhookevent": CrmWebhookEvent.objects.create(
+            organization=o.org,
+            connection=crm_connection,
+            event_id="hs-1",
+            crm_id="5101",
+            changes=[{"campo": "lead_score", "value": "80", "at": "2026-12-04T21:00:00+00:00"}],
+            outcome="applied",
+        ),
         "leads.leadimport": LeadImport.objects.create(
             organization=o.org, created_by=o.sdr, content="nome\nAna\n", filename="a.csv"
         ),
