@@ -159,6 +159,14 @@ def _step_done(request: DataSubjectRequest, name: str, *, progresso: int) -> Non
     request.save(update_fields=["etapas", "progresso", "resultado"])
 
 
+def _claimed(request: DataSubjectRequest, name: str) -> bool:
+    """Inside a step's transaction: the request row locked and re-read. A duplicate run of the
+    job (the outbox delivers at least once) waits here, then skips the step done meanwhile."""
+    locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
+    request.etapas, request.resultado = locked.etapas, locked.resultado
+    return name not in locked.etapas
+
+
 def _step_export(request: DataSubjectRequest, progresso: int) -> None:
     document = export_document(
         organization=request.organization,
@@ -167,6 +175,8 @@ def _step_export(request: DataSubjectRequest, progresso: int) -> None:
     )
     size = len(json.dumps(document).encode())
     with transaction.atomic():
+        if not _claimed(request, "exportacao"):
+            return
         DataSubjectExport.objects.update_or_create(
             request=request,
             defaults={
@@ -187,6 +197,8 @@ def _step_export(request: DataSubjectRequest, progresso: int) -> None:
 
 def _step_followups(request: DataSubjectRequest, progresso: int) -> None:
     with transaction.atomic():
+        if not _claimed(request, "followups"):
+            return
         cancelled = sum(
             followup_cancel_for_lead(lead_id=lead_id, reason=CANCEL_REASON)
             for lead_id in request.lead_ids
@@ -222,6 +234,8 @@ def _step_data(request: DataSubjectRequest, progresso: int) -> None:
     """Every row in one transaction: the person's values are needed until the last of it."""
     connection = active_connection(request.organization_id)
     with transaction.atomic():
+        if not _claimed(request, "dados"):
+            return
         counts = anonymise_person(
             organization_id=request.organization_id,
             lead_ids=request.lead_ids,

@@ -12,6 +12,7 @@ from integrations.crm import services as crm
 from integrations.errors import RetryableError
 from leads.models import Lead
 from mentorados.models import Mentorado
+from privacy import requests
 from privacy.jobs import run_data_subject_request
 from privacy.models import DataSubjectRequest
 from tests.factories import LeadFactory
@@ -168,3 +169,27 @@ def test_a_crm_failure_midway_is_resumed_without_repeating_any_step(
     assert Lead.objects.get(pk=first.pk).nome_completo == "Titular anonimizado"
     # A finished request cannot be retried.
     assert admin.post(f"{URL}{request.pk}/retry/").status_code == 409
+
+
+def test_a_duplicate_run_of_the_job_skips_the_steps_done_meanwhile(
+    org_a, client_for, django_capture_on_commit_callbacks
+):
+    """The outbox delivers a job at least once: a second run finds each step already recorded
+    (the step re-reads the request under a row lock) and repeats nothing."""
+    lead = LeadFactory(organization=org_a.org)
+    make_execution(make_sequence(org_a.org), lead)
+    request = run(
+        anonymise(
+            client_for(org_a.admin), {"lead_id": str(lead.pk)}, django_capture_on_commit_callbacks
+        )
+    )
+    # A second delivery that loaded the request before the first one finished: its copy still
+    # says nothing is done.
+    stale = DataSubjectRequest.objects.get(pk=request.pk)
+    stale.etapas, stale.resultado = [], {}
+    for step in (requests._step_followups, requests._step_data):
+        step(stale, 100)
+    request.refresh_from_db()
+    assert request.etapas == ["followups", "crm", "dados"]
+    assert request.resultado["crm"] == {str(lead.pk): "no_connection"}
+    assert FollowupExecutionLog.objects.filter(evento="cancelled").count() == 1
