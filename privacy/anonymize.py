@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from followup.models import FollowupExecution, FollowupExecutionLog, FollowupStepRun
 from integrations.fields import EncryptedTextField
-from integrations.models import WebhookNotification, WhatsAppMessage
+from integrations.models import CrmWebhookEvent, WebhookNotification, WhatsAppMessage
 from leads.models import (
     ConsentRecord,
     Lead,
@@ -78,7 +78,17 @@ def anonymise_leads(*, lead_ids: list[str], crm_provider: str) -> dict[str, int]
         )
         if k
     ]
+    crm_records = list(
+        Lead.objects.filter(pk__in=lead_ids)
+        .exclude(crm_id="")
+        .values_list("organization_id", "crm_id")
+    )
+    crm_events = CrmWebhookEvent.objects.none()
+    for organization_id, crm_id in crm_records:
+        crm_events |= CrmWebhookEvent.objects.filter(organization_id=organization_id, crm_id=crm_id)
     counts = {
+        # The CRM's own copy of the values, in the change events it sent us.
+        "eventos_crm": crm_events.update(changes=[]) if crm_records else 0,
         # Marked synced (with the organization's CRM, after the CRM delete) so that no sync
         # sweep pushes the anonymous row back; updated_at moves so offline clients refresh.
         "leads": Lead.objects.filter(pk__in=lead_ids).update(

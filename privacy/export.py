@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from followup.models import FollowupExecution, FollowupExecutionLog, FollowupStepRun
-from integrations.models import WhatsAppMessage
+from integrations.models import CrmFieldClock, CrmWebhookEvent, WhatsAppMessage
 from leads.models import (
     ConsentRecord,
     Lead,
@@ -65,6 +65,13 @@ def whatsapp_messages_of(*, lead: Lead) -> models.QuerySet[WhatsAppMessage]:
     return WhatsAppMessage.objects.filter(organization_id=lead.organization_id).filter(q)
 
 
+def crm_events_of(*, lead: Lead) -> models.QuerySet[CrmWebhookEvent]:
+    """Inbound CRM change events about the lead's CRM record."""
+    if not lead.crm_id:
+        return CrmWebhookEvent.objects.none()
+    return CrmWebhookEvent.objects.filter(organization_id=lead.organization_id, crm_id=lead.crm_id)
+
+
 def lead_section(lead: Lead) -> dict[str, Any]:
     executions = FollowupExecution.objects.filter(lead=lead).order_by("created_at")
     merges = LeadMerge.objects.filter(Q(target_id=lead.pk) | Q(merged_lead_id=lead.pk))
@@ -95,6 +102,8 @@ def lead_section(lead: Lead) -> dict[str, Any]:
             "crm_id": lead.crm_id,
             "crm_synced_at": lead.crm_synced_at,
             "crm_sync_error": lead.crm_sync_error,
+            "relogios_de_campo": rows(CrmFieldClock.objects.filter(lead=lead)),
+            "eventos_recebidos": rows(crm_events_of(lead=lead).order_by("received_at")),
         },
         "historico": _history(Lead, lead.pk),
     }

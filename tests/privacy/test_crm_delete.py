@@ -193,3 +193,31 @@ def test_a_duplicate_run_of_the_job_skips_the_steps_done_meanwhile(
     assert request.etapas == ["followups", "crm", "dados"]
     assert request.resultado["crm"] == {str(lead.pk): "no_connection"}
     assert FollowupExecutionLog.objects.filter(evento="cancelled").count() == 1
+
+
+def test_the_crms_change_events_about_the_person_are_exported_then_cleared(
+    org_a, client_for, httpserver, django_capture_on_commit_callbacks
+):
+    from integrations.models import CrmWebhookEvent
+
+    connection = connect(org_a, httpserver, "hubspot")
+    lead = LeadFactory(organization=org_a.org, crm_provider="hubspot", crm_id="777")
+    event = CrmWebhookEvent.objects.create(
+        organization=org_a.org, connection=connection, event_id="e1", crm_id="777",
+        changes=[{"campo": "nome_completo", "value": "Grafia Do Crm", "at": 1}],
+    )  # fmt: skip
+    admin = client_for(org_a.admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        created = admin.post(URL, {"tipo": "exportacao", "lead_id": str(lead.pk)}, format="json")
+    run(DataSubjectRequest.objects.get(pk=created.json()["id"]))
+    document = admin.get(f"{URL}{created.json()['id']}/download/").json()
+    assert document["leads"][0]["crm"]["eventos_recebidos"][0]["changes"][0]["value"] == (
+        "Grafia Do Crm"
+    )
+
+    httpserver.expect_oneshot_request(
+        GDPR_DELETE, method="POST", json={"objectId": "777"}
+    ).respond_with_data("", status=204)
+    run(anonymise(admin, {"lead_id": str(lead.pk)}, django_capture_on_commit_callbacks))
+    event.refresh_from_db()
+    assert event.changes == []
