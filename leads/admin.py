@@ -25,6 +25,7 @@ from leads.admin_lead_page import LeadPageMixin
 from leads.admin_painel import PainelSetFilter
 from leads.models import (
     LEAD_CONTACT_FIELDS,
+    LEAD_UTM_FIELDS,
     Lead,
     LeadInteraction,
     LeadQualification,
@@ -109,6 +110,7 @@ class LeadAdminForm(forms.ModelForm[Lead]):
             "motivo_perda",
             "observacoes",
             "tags",
+            *LEAD_UTM_FIELDS,
             "opt_out_email",
             "opt_out_whatsapp",
         ]
@@ -124,6 +126,15 @@ class LeadAdminForm(forms.ModelForm[Lead]):
 
     def clean_origem(self) -> str:
         return validation.clean_origem(self.cleaned_data.get("origem", ""))
+
+    def clean_utm_source(self) -> str | None:
+        return validation.clean_utm(self.cleaned_data.get("utm_source"))
+
+    def clean_utm_medium(self) -> str | None:
+        return validation.clean_utm(self.cleaned_data.get("utm_medium"))
+
+    def clean_utm_campaign(self) -> str | None:
+        return validation.clean_utm(self.cleaned_data.get("utm_campaign"))
 
     # Set per request by LeadAdmin.get_form: the acting member for an organization.
     actor_for: Any = staticmethod(lambda organization: None)

@@ -167,3 +167,33 @@ def test_a_manager_sets_a_utm_condition_in_the_admin(org_a, client):
     response = client.post("/admin/leads/routingrule/add/", too_long)
     assert response.status_code == 200
     assert RoutingRule.objects.count() == 1
+
+
+def test_a_lead_created_in_the_admin_takes_utm_and_is_routed_by_it(org_a, client):
+    paid, other = closers(org_a, 2)
+    make_rule(org_a, [paid], nome="Google", ordem=0, condicao={"utm_medium": ["cpc"]})
+    make_rule(org_a, [other], nome="Resto", ordem=1)
+    org_a.gestor.user.is_staff = True
+    org_a.gestor.user.save()
+    client.force_login(org_a.gestor.user)
+    form = {
+        "organization": str(org_a.org.pk),
+        "nome_completo": "Lead do Admin",
+        "origem": "site",
+        "status": "novo",
+        "tags": "[]",
+        "utm_source": "google",
+        "utm_medium": " CPC ",
+        "utm_campaign": "",
+    }
+
+    response = client.post("/admin/leads/lead/add/", form)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    lead = Lead.objects.get(nome_completo="Lead do Admin")
+    assert (lead.utm_source, lead.utm_medium, lead.utm_campaign) == ("google", "CPC", None)
+    assert lead.closer == paid
+    too_long = {**form, "nome_completo": "Outro", "utm_source": "x" * 101}
+    response = client.post("/admin/leads/lead/add/", too_long)
+    assert response.status_code == 200
+    assert not Lead.objects.filter(nome_completo="Outro").exists()
