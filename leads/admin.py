@@ -110,9 +110,9 @@ class LeadAdminForm(forms.ModelForm[Lead]):
             "motivo_perda",
             "observacoes",
             "tags",
-            *LEAD_UTM_FIELDS,
             "opt_out_email",
             "opt_out_whatsapp",
+            *LEAD_UTM_FIELDS,
         ]
 
     def clean_nome_completo(self) -> str:
