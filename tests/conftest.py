@@ -6,7 +6,7 @@ B and must get a 404 (or a 400 for a foreign id inside a body).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import django_rq
@@ -26,7 +26,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _clean_redis() -> Iterator[None]:
+def _clean_redis() -> None:
     """Each test starts with an empty Redis database (cache, throttles, queues)."""
     connection = django_rq.get_connection("default")
     connection.flushdb()
@@ -45,7 +45,7 @@ class Org:
     mentor: Membership
 
     def member(self, role: str) -> Membership:
-        return getattr(self, role)  # type: ignore[no-any-return]
+        return getattr(self, role)
 
 
 def make_org(**org_fields: object) -> Org:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import factory
+from django.db.models import Model
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
@@ -23,7 +25,22 @@ from organizations.models import (
 PASSWORD = "senha-forte-123"
 
 
-class OrganizationFactory(DjangoModelFactory):
+M = TypeVar("M", bound=Model)
+
+
+class ModelFactory(DjangoModelFactory[M]):
+    """A factory whose call type-checks as the model it creates (factory_boy's metaclass
+    `__call__` is untyped, so mypy would see an instance of the factory)."""
+
+    class Meta:
+        abstract = True
+
+    if TYPE_CHECKING:
+
+        def __new__(cls, *args: Any, **kwargs: Any) -> M: ...  # type: ignore[misc]
+
+
+class OrganizationFactory(ModelFactory[Organization]):
     class Meta:
         model = Organization
 
@@ -32,7 +49,7 @@ class OrganizationFactory(DjangoModelFactory):
     estado = "SP"
 
 
-class UserFactory(DjangoModelFactory):
+class UserFactory(ModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True
@@ -44,10 +61,10 @@ class UserFactory(DjangoModelFactory):
     @factory.post_generation
     def _save(self, create: bool, extracted: object, **kwargs: object) -> None:
         if create:
-            self.save()
+            self.save()  # type: ignore[attr-defined]  # self is the built User here
 
 
-class MembershipFactory(DjangoModelFactory):
+class MembershipFactory(ModelFactory[Membership]):
     class Meta:
         model = Membership
 
@@ -57,7 +74,7 @@ class MembershipFactory(DjangoModelFactory):
     nome_completo = factory.LazyAttribute(lambda m: m.user.nome_completo)
 
 
-class LeadFactory(DjangoModelFactory):
+class LeadFactory(ModelFactory[Lead]):
     class Meta:
         model = Lead
 
@@ -72,7 +89,7 @@ class LeadFactory(DjangoModelFactory):
     valor_potencial = Decimal("15000.00")
 
 
-class InteractionFactory(DjangoModelFactory):
+class InteractionFactory(ModelFactory[LeadInteraction]):
     class Meta:
         model = LeadInteraction
 
@@ -84,7 +101,7 @@ class InteractionFactory(DjangoModelFactory):
     data_interacao = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=1))
 
 
-class QualificationFactory(DjangoModelFactory):
+class QualificationFactory(ModelFactory[LeadQualification]):
     class Meta:
         model = LeadQualification
 
@@ -92,7 +109,7 @@ class QualificationFactory(DjangoModelFactory):
     organization = factory.LazyAttribute(lambda q: q.lead.organization)
 
 
-class TaskFactory(DjangoModelFactory):
+class TaskFactory(ModelFactory[Task]):
     class Meta:
         model = Task
 
@@ -102,7 +119,7 @@ class TaskFactory(DjangoModelFactory):
     vencimento = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
 
 
-class HolidayFactory(DjangoModelFactory):
+class HolidayFactory(ModelFactory[OrganizationHoliday]):
     class Meta:
         model = OrganizationHoliday
 
@@ -111,7 +128,7 @@ class HolidayFactory(DjangoModelFactory):
     nome = "Aniversário da empresa"
 
 
-class NotificationFactory(DjangoModelFactory):
+class NotificationFactory(ModelFactory[Notification]):
     class Meta:
         model = Notification
 

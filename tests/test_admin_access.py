@@ -169,7 +169,7 @@ def test_every_autocomplete_answers_only_the_members_rows(role, org_a, org_b, wo
                 "/admin/autocomplete/",
                 {
                     "app_label": model._meta.app_label,
-                    "model_name": model._meta.model_name,
+                    "model_name": model._meta.model_name or "",
                     "field_name": field,
                     "term": "",
                 },
@@ -209,7 +209,9 @@ def test_a_superuser_walks_every_page_of_every_organization(org_a, org_b, worlds
 
 def _superuser_form(path: str) -> dict[str, list[str]]:
     root = Client()
-    root.force_login(get_user_model().objects.filter(is_superuser=True).first())
+    superuser = get_user_model().objects.filter(is_superuser=True).first()
+    assert superuser is not None
+    root.force_login(superuser)
     page = root.get(path)
     assert page.status_code == 200, path
     return form_data(page.content.decode())
@@ -232,7 +234,7 @@ def test_every_add_change_and_delete_form_as_each_role(role, org_a, org_b, world
         urls = {url.kind: url for url in model_urls(model, model_admin)}
         # change: the form as rendered, posted back unchanged
         change_path = urls["change"].url(obj)
-        before = model_to_dict(model.objects.get(pk=obj.pk))
+        before = model_to_dict(model._default_manager.get(pk=obj.pk))
         data = _superuser_form(change_path)
         data["_save"] = [""]
         response = client.post(change_path, data)
@@ -240,17 +242,17 @@ def test_every_add_change_and_delete_form_as_each_role(role, org_a, org_b, world
         assert response.status_code != 500, where
         if model_label in CUSTOM_CHANGE_PAGE:
             assert response.status_code in (200, 403, 404), (where, response.status_code)
-            assert model_to_dict(model.objects.get(pk=obj.pk)) == before, where
+            assert model_to_dict(model._default_manager.get(pk=obj.pk)) == before, where
         elif _expected_ok(model_admin, model_label, "change-post", role):
             assert response.status_code in (200, 302), (where, response.status_code)
         else:
             assert response.status_code in (403, 404), (where, response.status_code)
-            assert model_to_dict(model.objects.get(pk=obj.pk)) == before, where
+            assert model_to_dict(model._default_manager.get(pk=obj.pk)) == before, where
         # add: the empty form
         if model_label in REDIRECTING_ADD:
             continue
         add_path = urls["add"].url(None)
-        count = model.objects.count()
+        count = model._default_manager.count()
         response = client.post(add_path, {"_save": ""})
         where = f"{role} {model_label} add POST"
         assert response.status_code != 500, where
@@ -258,12 +260,12 @@ def test_every_add_change_and_delete_form_as_each_role(role, org_a, org_b, world
             assert response.status_code == 200, (where, response.status_code)  # form errors
         else:
             assert response.status_code == 403, (where, response.status_code)
-        assert model.objects.count() == count, where
+        assert model._default_manager.count() == count, where
     # delete, dependents first so a cascade never removes a row before its turn
     for model, model_admin in reversed(ours):
         model_label = label(model)
         obj = world_a[model_label]
-        if not model.objects.filter(pk=obj.pk).exists():
+        if not model._default_manager.filter(pk=obj.pk).exists():
             continue
         delete_path = next(u for u in model_urls(model, model_admin) if u.kind == "delete")
         response = client.post(delete_path.url(obj), {"post": "yes"})
@@ -272,10 +274,10 @@ def test_every_add_change_and_delete_form_as_each_role(role, org_a, org_b, world
         allowed = _expected_ok(model_admin, model_label, "delete", role)
         if allowed and model_label != "organizations.organization":
             assert response.status_code == 302, (where, response.status_code)
-            assert not model.objects.filter(pk=obj.pk).exists(), where
+            assert not model._default_manager.filter(pk=obj.pk).exists(), where
         else:
             assert response.status_code in (403, 404), (where, response.status_code)
-            assert model.objects.filter(pk=obj.pk).exists(), where
+            assert model._default_manager.filter(pk=obj.pk).exists(), where
 
 
 def test_the_walk_has_a_row_of_every_model_of_our_apps(org_a):
@@ -347,10 +349,10 @@ def test_every_active_member_logs_in_with_the_api_password(role, org_a):
         "/admin/login/?next=/admin/", {"username": member.user.email, "password": PASSWORD}
     )
     assert response.status_code == 302
-    assert response.url == "/admin/"
+    assert response["Location"] == "/admin/"
     index = client.get("/admin/")
     # Sellers land on their day ("Meu dia"); the others on the index.
-    assert index.status_code == 200 or index.url == "/admin/meu-dia/"
+    assert index.status_code == 200 or index["Location"] == "/admin/meu-dia/"
 
 
 def test_the_createorg_admin_logs_in(db):

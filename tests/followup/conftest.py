@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +36,7 @@ class FakeChannel:
 
 
 @pytest.fixture
-def fake_whatsapp(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeChannel]:
+def fake_whatsapp(monkeypatch: pytest.MonkeyPatch) -> FakeChannel:
     fake = FakeChannel()
     monkeypatch.setitem(channels.CHANNELS, "whatsapp", lambda: fake)
     return fake

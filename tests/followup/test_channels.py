@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import types
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
 import environ
 import pytest
@@ -48,7 +49,7 @@ def test_an_email_carries_the_rendered_texts_and_unsubscribe_links(org_a):
     assert message.subject == "Oi João"
     assert "Olá João <b>Silva</b>, da Clínica & Cia." in message.body  # plain text, as typed
     assert url in message.body
-    html, mimetype = message.alternatives[0]
+    html, mimetype = message.alternatives[0]  # type: ignore[attr-defined]  # an EmailMultiAlternatives
     assert mimetype == "text/html"
     assert "João &lt;b&gt;Silva&lt;/b&gt;" in html
     assert "Clínica &amp; Cia" in html
@@ -90,7 +91,7 @@ def test_it_delivers_over_real_smtp(org_a, settings):
     unfolded = "".join(str(item.message["List-Unsubscribe"]).split())
     assert unfolded.startswith("<https://app.exemplo.com.br/unsubscribe/")
     parts = {part.get_content_type(): part for part in item.message.walk()}
-    text = parts["text/plain"].get_payload(decode=True).decode()
+    text = cast(bytes, parts["text/plain"].get_payload(decode=True)).decode()
     assert "Olá Maria Clara" in text
     assert "/unsubscribe/" in text
 
@@ -99,7 +100,7 @@ def test_a_recipient_the_smtp_server_refuses_permanently_fails_the_execution(org
     lead = LeadFactory(organization=org_a.org, email="naoexiste@cliente.com.br")
     execution = make_execution(make_sequence(org_a.org), lead)
     with smtp_server() as (controller, handler):
-        handler.refuse[lead.email] = "550 5.1.1 Mailbox does not exist"
+        handler.refuse[lead.email or ""] = "550 5.1.1 Mailbox does not exist"
         smtp_settings(settings, smtp_port(controller))
         stats = dispatch_due()
 
@@ -113,7 +114,7 @@ def test_a_temporary_smtp_refusal_is_retried(org_a, settings):
     lead = LeadFactory(organization=org_a.org, email="cheio@cliente.com.br")
     execution = make_execution(make_sequence(org_a.org), lead)
     with smtp_server() as (controller, handler):
-        handler.refuse[lead.email] = "452 4.2.2 Mailbox full"
+        handler.refuse[lead.email or ""] = "452 4.2.2 Mailbox full"
         smtp_settings(settings, smtp_port(controller))
         assert dispatch_due().retried == 1
     execution.refresh_from_db()
@@ -327,7 +328,7 @@ def test_whatsapp_retry_after_stretches_the_backoff(org_a, monkeypatch):
     assert dispatch_due(now=now).retried == 1
 
     execution.refresh_from_db()
-    assert execution.proxima_execucao == now + timezone.timedelta(seconds=3600)
+    assert execution.proxima_execucao == now + timedelta(seconds=3600)
 
 
 def test_whatsapp_an_unexpected_error_reaches_the_engine_which_retries(org_a, monkeypatch):

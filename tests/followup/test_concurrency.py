@@ -11,6 +11,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -71,7 +72,7 @@ def due_executions(organization: Any, count: int, steps: list[dict[str, Any]]) -
         for n in range(count)
     ]
     Lead.objects.bulk_create(leads)
-    past = timezone.now() - timezone.timedelta(minutes=1)
+    past = timezone.now() - timedelta(minutes=1)
     FollowupExecution.objects.bulk_create(
         FollowupExecution(
             organization=organization,
@@ -146,7 +147,7 @@ def test_two_dispatcher_processes_deliver_each_email_once_over_smtp(org_a):
     assert len(message_ids) == count
     assert max(message_ids.values()) == 1
     assert sorted(r for item in received for r in item.rcpt_tos) == sorted(
-        lead.email for lead in leads
+        lead.email or "" for lead in leads
     )
     assert FollowupExecution.objects.filter(status=ExecutionStatus.COMPLETED).count() == count
 

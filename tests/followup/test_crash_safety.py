@@ -7,7 +7,8 @@ process's connection would); the lease is then let expire and another pass runs.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from django.core import mail
@@ -47,7 +48,7 @@ def crash_at(monkeypatch: pytest.MonkeyPatch, point: str) -> None:
     monkeypatch.setattr(engine, "_checkpoint", checkpoint)
 
 
-def after_lease() -> timezone.datetime:
+def after_lease() -> datetime:
     return timezone.now() + LEASE + timedelta(seconds=1)
 
 
@@ -163,7 +164,7 @@ def test_it_ignores_the_outcome_of_a_dispatcher_whose_lease_was_taken_over(
     """A slow dispatcher (lease expired, step taken over) must not advance the step again."""
     sequence = make_sequence(org_a.org, steps=[WHATSAPP_STEP, {**WHATSAPP_STEP, "delay_dias": 1}])
     execution = make_execution(sequence, LeadFactory(organization=org_a.org))
-    taken_over = []
+    taken_over: list[Any] = []
 
     def slow_worker(name: str) -> None:
         if name == "sent" and not taken_over:

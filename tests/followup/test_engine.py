@@ -261,6 +261,7 @@ def test_it_pauses_on_deactivation_and_resumes_with_recomputed_timing(org_a):
     sequence_activated_job(sequence_id=str(sequence.pk), organization_id=str(org_a.org.pk))
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.ACTIVE
+    assert execution.proxima_execucao is not None
     local = execution.proxima_execucao.astimezone(SP)
     assert execution.proxima_execucao >= before - timedelta(seconds=1)
     assert datetime.time(9, 0) <= local.time() < datetime.time(18, 0)
@@ -371,7 +372,7 @@ def test_it_fails_at_once_on_a_permanent_error(org_a, fake_whatsapp):
 
 
 def test_it_treats_an_unexpected_channel_exception_as_retryable(org_a, fake_whatsapp):
-    fake_whatsapp.errors = [RuntimeError("boom")]  # type: ignore[list-item]
+    fake_whatsapp.errors = [RuntimeError("boom")]
     sequence = make_sequence(org_a.org, steps=[WHATSAPP_STEP])
     execution = make_execution(sequence, LeadFactory(organization=org_a.org))
 
@@ -449,7 +450,7 @@ def test_it_processes_many_executions_in_batches(org_a):
     assert stats.batches == 3
     assert stats.sent == 25
     assert len(mail.outbox) == 25
-    assert sorted(m.to[0] for m in mail.outbox) == sorted(lead.email for lead in leads)
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(lead.email or "" for lead in leads)
 
 
 def test_it_uses_next_send_time_for_the_first_step_on_enrollment(org_a):
@@ -470,5 +471,6 @@ def test_it_uses_next_send_time_for_the_first_step_on_enrollment(org_a):
 
     policy = build_policy(sequence, org_a.org)
     expected_low = next_send_time(before + timedelta(hours=3), policy)
+    assert execution.proxima_execucao is not None
     assert expected_low <= execution.proxima_execucao
     assert execution.proxima_execucao <= next_send_time(timezone.now() + timedelta(hours=3), policy)

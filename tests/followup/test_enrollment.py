@@ -197,7 +197,7 @@ def run_pending_enrollment_jobs() -> int:
     queue = django_rq.get_queue("default")
     jobs_run = 0
     for job in queue.get_jobs():
-        if not job.func_name.startswith("followup."):
+        if not (job.func_name or "").startswith("followup."):
             continue
         job.perform()
         queue.remove(job)

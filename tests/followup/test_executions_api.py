@@ -111,6 +111,7 @@ def test_pause_resume_and_cancel(org_a, client_for):
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.ACTIVE
     # The overdue time was recomputed from now, not kept in the past.
+    assert execution.proxima_execucao is not None
     assert execution.proxima_execucao >= before - timedelta(seconds=1)
 
     cancelled = client.post(f"{URL}{execution.pk}/cancel/")

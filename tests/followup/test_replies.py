@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
@@ -24,7 +26,7 @@ def test_a_reply_marks_every_unfinished_execution_responded(org_a):
     paused = make_execution(make_sequence(org_a.org), lead, status="paused")
     done = make_execution(make_sequence(org_a.org), lead, status="completed")
     someone_else = make_execution(make_sequence(org_a.org), LeadFactory(organization=org_a.org))
-    received = timezone.now() - timezone.timedelta(minutes=3)
+    received = timezone.now() - timedelta(minutes=3)
 
     result = services.followup_register_reply(
         lead=lead, channel="whatsapp", message="Quero saber mais", received_at=received

@@ -58,6 +58,7 @@ def test_it_ends_as_nothing_sent_when_the_lead_has_no_email_and_tells_the_owner(
         assert execution.finished_at is not None
         assert execution.proxima_execucao is None
         last = execution.logs.order_by("created_at", "id").last()
+        assert last is not None
         assert last.evento == LogEvent.COMPLETED
         assert last.level == "warning"
         assert "sem nenhum envio" in last.message

@@ -47,7 +47,9 @@ def policy(
 
 
 def sp(*args: int, fold: int = 0) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=SP, fold=fold)
+    year, month, day, *rest = args
+    hour, minute, second, micro = [*rest, 0, 0, 0, 0][:4]
+    return dt.datetime(year, month, day, hour, minute, second, micro, tzinfo=SP, fold=fold)
 
 
 def local(value: dt.datetime, zone: ZoneInfo = SP) -> dt.datetime:

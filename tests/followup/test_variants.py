@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from typing import Any
 
 import pytest
 from django.core import mail
@@ -33,10 +34,17 @@ VARIANTS = [
 # --- assignment (no database) -----------------------------------------------------------------
 
 
+def _variant(step: dict[str, Any], execution_id: Any, index: int) -> dict[str, Any]:
+    """choose_variant for a step that has variants (never None)."""
+    chosen = choose_variant(step, execution_id, index)
+    assert chosen is not None
+    return chosen
+
+
 def test_the_same_execution_always_gets_the_same_variant():
     step = {**EMAIL_STEP, "variantes": VARIANTS}
     execution_id = uuid.uuid4()
-    chosen = {choose_variant(step, execution_id, 0)["id"] for _ in range(20)}
+    chosen = {_variant(step, execution_id, 0)["id"] for _ in range(20)}
     assert len(chosen) == 1
 
 
@@ -45,14 +53,14 @@ def test_variants_split_by_weight():
         **EMAIL_STEP,
         "variantes": [{"id": "a", "mensagem": "A", "peso": 3}, {"id": "b", "mensagem": "B"}],
     }
-    counts = Counter(choose_variant(step, uuid.uuid4(), 0)["id"] for _ in range(4000))
+    counts = Counter(_variant(step, uuid.uuid4(), 0)["id"] for _ in range(4000))
     # 3:1 -> about 3000 / 1000; a stable hash spreads like a fair draw.
     assert 2800 < counts["a"] < 3200
     assert counts["a"] + counts["b"] == 4000
 
 
 def test_a_step_without_variants_is_sent_as_is():
-    assert choose_variant(EMAIL_STEP, uuid.uuid4(), 0) is None
+    assert _variant(EMAIL_STEP, uuid.uuid4(), 0) is None
     assert step_with_variant(EMAIL_STEP, None) is EMAIL_STEP
 
 
@@ -80,12 +88,12 @@ def test_the_engine_sends_the_chosen_variant_and_records_it(org_a):
     by_address = {message.to[0]: message for message in mail.outbox}
     seen = set()
     for execution in executions:
-        expected = choose_variant({"variantes": VARIANTS}, execution.pk, 0)["id"]
+        expected = _variant({"variantes": VARIANTS}, execution.pk, 0)["id"]
         run = FollowupStepRun.objects.get(execution=execution, step=0)
         assert run.variant == expected
         log = FollowupExecutionLog.objects.get(execution=execution, evento=LogEvent.EXECUTED)
         assert log.variante == expected
-        message = by_address[execution.lead.email]
+        message = by_address[execution.lead.email or ""]
         assert message.body.startswith(f"Versão {expected.upper()} para Bia")
         assert message.subject == ("Assunto A" if expected == "a" else "Oi Bia")
         seen.add(expected)
@@ -103,7 +111,7 @@ def test_a_whatsapp_step_sends_its_variant(org_a, fake_whatsapp):
 
     dispatch_due()
 
-    chosen = choose_variant(step, execution.pk, 0)
+    chosen = _variant(step, execution.pk, 0)
     assert [call["text"] for call in fake_whatsapp.calls] == [
         "Oi!" if chosen["id"] == "curta" else "Versão B para Caio"
     ]

@@ -81,7 +81,7 @@ def test_it_sends_the_step_text_inside_the_window(org_a, account, lead, httpserv
     assert execution.steps_executados[0]["success"] is True
     sent = WhatsAppMessage.objects.get(direction="out", lead=lead)
     assert sent.status == MessageStatus.SENT
-    assert sent.wamid.startswith("wamid.")
+    assert (sent.wamid or "").startswith("wamid.")
     # A second pass has nothing to do and sends nothing.
     dispatch_due()
     assert WhatsAppMessage.objects.filter(direction="out").count() == 1
@@ -167,4 +167,5 @@ def test_it_retries_later_when_meta_throttles(org_a, account, lead, httpserver):
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.ACTIVE
     assert execution.tentativas == 1
+    assert execution.proxima_execucao is not None
     assert execution.proxima_execucao >= timezone.now() + timedelta(seconds=110)

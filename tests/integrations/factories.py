@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import factory
 from django.utils import timezone
-from factory.django import DjangoModelFactory
 
 from integrations.models import (
     CRMConnection,
@@ -14,7 +13,7 @@ from integrations.models import (
     WhatsAppMessage,
     hash_verify_token,
 )
-from tests.factories import OrganizationFactory
+from tests.factories import ModelFactory, OrganizationFactory
 
 ACCESS_TOKEN = "EAAGtest-access-token-0123456789"
 APP_SECRET = "app-secret-0123456789abcdef0123"
@@ -24,7 +23,7 @@ CRM_TOKEN = "pat-na1-crm-token-0123456789"
 UNREACHABLE = "http://127.0.0.1:9"
 
 
-class WhatsAppAccountFactory(DjangoModelFactory):
+class WhatsAppAccountFactory(ModelFactory[WhatsAppAccount]):
     class Meta:
         model = WhatsAppAccount
 
@@ -36,7 +35,7 @@ class WhatsAppAccountFactory(DjangoModelFactory):
     api_base_url = UNREACHABLE + "/v25.0"
 
 
-class CRMConnectionFactory(DjangoModelFactory):
+class CRMConnectionFactory(ModelFactory[CRMConnection]):
     class Meta:
         model = CRMConnection
 
@@ -46,7 +45,7 @@ class CRMConnectionFactory(DjangoModelFactory):
     api_base_url = UNREACHABLE
 
 
-class WhatsAppMessageFactory(DjangoModelFactory):
+class WhatsAppMessageFactory(ModelFactory[WhatsAppMessage]):
     class Meta:
         model = WhatsAppMessage
 

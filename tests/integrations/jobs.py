@@ -17,7 +17,7 @@ def queues() -> list[Any]:
 
 def scheduled_jobs() -> list[Any]:
     """Jobs waiting in the scheduled registries (enqueue_at), every queue."""
-    found = []
+    found: list[Any] = []
     for queue in queues():
         registry = queue.scheduled_job_registry
         found.extend(queue.fetch_job(job_id) for job_id in registry.get_job_ids())

@@ -179,6 +179,7 @@ def test_hubspot_changes_update_the_lead_through_the_service_without_echo(
     # No echo: nothing scheduled back to the CRM, and the sweep finds the lead in sync.
     assert crm_sync_jobs() == []
     assert crm.SYNC.pending(org_a.org.pk) == set()
+    assert lead.crm_synced_at is not None
     assert lead.crm_synced_at >= lead.updated_at
 
     # The same kind of change made here is scheduled (the check above can fail).

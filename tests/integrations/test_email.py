@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.header import decode_header, make_header
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -107,8 +107,11 @@ def test_it_sends_through_smtp(smtp):
     assert header(message, "Subject") == "Sua mentoria: próximos passos"
     assert message["List-Unsubscribe"] == "<https://leads.test/u/abc>"
     parts = {part.get_content_type(): part for part in message.walk()}
-    assert parts["text/plain"].get_payload(decode=True).decode() == "Olá, Ana! Ação às 9h."
-    assert parts["text/html"].get_payload(decode=True).decode() == "<p>Olá, Ana!</p>"
+    assert (
+        cast(bytes, parts["text/plain"].get_payload(decode=True)).decode()
+        == "Olá, Ana! Ação às 9h."
+    )
+    assert cast(bytes, parts["text/html"].get_payload(decode=True)).decode() == "<p>Olá, Ana!</p>"
 
 
 def test_it_configures_smtp_from_email_url(smtp):
@@ -167,8 +170,9 @@ def test_it_sends_through_brevos_api(httpserver):
         "htmlContent": "<p>Olá, Ana!</p>",
         "headers": {"List-Unsubscribe": "<https://leads.test/u/abc>"},
     }
-    assert email.anymail_status.message_id == "<202611291200.123456@smtp-relay.mailin.fr>"
-    assert email.anymail_status.status == {"queued"}
+    status = email.anymail_status  # type: ignore[attr-defined]  # set by Anymail on send
+    assert status.message_id == "<202611291200.123456@smtp-relay.mailin.fr>"
+    assert status.status == {"queued"}
 
 
 def test_it_configures_brevo_from_the_environment(httpserver):

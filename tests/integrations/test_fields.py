@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import pytest
 from django.core.exceptions import FieldError
@@ -16,10 +17,12 @@ from tests.integrations.factories import CRMConnectionFactory, WhatsAppAccountFa
 pytestmark = pytest.mark.django_db
 
 
-def raw_value(table: str, column: str, pk: object) -> str:
+def raw_value(table: str, column: str, pk: Any) -> str:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {column} FROM {table} WHERE id = %s", [pk])  # noqa: S608
-        return str(cursor.fetchone()[0])
+        row = cursor.fetchone()
+        assert row is not None
+        return str(row[0])
 
 
 def test_it_stores_secrets_encrypted_and_reads_them_back(org_a):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 import pytest
@@ -71,7 +71,7 @@ def client(httpserver: HTTPServer) -> Iterator[HubSpotClient]:
         yield hubspot
 
 
-def _echo_upsert(sizes: list[int]) -> object:
+def _echo_upsert(sizes: list[int]) -> Callable[[Request], Response]:
     """Answer a batch upsert like HubSpot would, one created record per input."""
 
     def handler(request: Request) -> Response:

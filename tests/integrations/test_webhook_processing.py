@@ -166,7 +166,7 @@ def test_it_processes_a_batch_of_many_entries(org_a, account, deliver, replies):
         LeadFactory(organization=org_a.org, telefone=f"+55119{70000000 + i:08d}") for i in range(10)
     ]
     messages = [
-        text_message(f"wamid.K{i}", lead.telefone.lstrip("+"), f"resposta {i}")
+        text_message(f"wamid.K{i}", (lead.telefone or "").lstrip("+"), f"resposta {i}")
         for i, lead in enumerate(known)
     ]
     messages += [text_message(f"wamid.U{i}", f"55219{80000000 + i:08d}", "novo") for i in range(30)]

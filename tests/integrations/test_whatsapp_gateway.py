@@ -42,7 +42,7 @@ def gateway(org_a, client_for, settings) -> dict[str, Any]:
 def post(django_capture_on_commit_callbacks):
     """POST to a gateway URL like the gateway would, then run the jobs like a worker."""
 
-    def run(path: str, data: Any, *, form: bool = False, **headers: str) -> Any:
+    def run(path: str, data: Any, *, form: bool = False, **headers: Any) -> Any:
         client = Client()
         with django_capture_on_commit_callbacks(execute=True):
             if form:

@@ -197,6 +197,7 @@ def test_it_raises_payload_error_with_a_reason(mutate: Any, reason: str) -> None
 
 
 def test_it_rejects_non_object_bodies() -> None:
+    body: object
     for body in (None, [], "x", 3):
         with pytest.raises(PayloadError):
             parse_notification(body)

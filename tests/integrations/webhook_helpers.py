@@ -28,7 +28,7 @@ def post_signed(
     client: Client | None = None,
 ) -> Any:
     raw = body if isinstance(body, bytes) else compact(body)
-    extra = {}
+    extra: dict[str, Any] = {}
     if signature == "sign":
         extra["HTTP_X_HUB_SIGNATURE_256"] = sign(raw, secret)
     elif signature is not None:

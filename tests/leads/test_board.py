@@ -181,7 +181,7 @@ def test_it_loads_a_column_page_by_page(org_a):
     # Highest score first.
     assert str(leads[-1].pk) in first
     assert str(leads[0].pk) not in first
-    body = client.get(COLUMN, {"status": "em_contato", "offset": PAGE_SIZE}).json()
+    body = client.get(COLUMN, {"status": "em_contato", "offset": str(PAGE_SIZE)}).json()
     rest = card_ids(body["html"])
     assert len(rest) == 5
     assert not rest & first
@@ -203,7 +203,7 @@ def test_it_refuses_a_bad_column_request(org_a, params):
     assert response.json()["error"]
 
 
-def _queries(client: Client, url: str, params: dict[str, object] | None = None) -> int:
+def _queries(client: Client, url: str, params: dict[str, str | int] | None = None) -> int:
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url, params or {})
     assert response.status_code == 200
@@ -229,7 +229,9 @@ def test_it_runs_a_constant_number_of_queries(org_a):
 
 def _csrf(client: Client) -> str:
     html = client.get(BOARD, {"closer_id": ""}).content.decode()
-    return re.search(r'data-csrf="([^"]+)"', html).group(1)
+    match = re.search(r'data-csrf="([^"]+)"', html)
+    assert match is not None
+    return match.group(1)
 
 
 def _move(client: Client, lead: Lead, body: dict[str, str], *, org, token: str):

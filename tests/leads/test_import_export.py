@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from decimal import Decimal
+from typing import Any
 
 import django_rq
 import pytest
@@ -207,7 +208,7 @@ def test_it_reports_invalid_rows_by_line_and_field(
     lead_import = import_now(client, text, django_capture_on_commit_callbacks)
     assert (lead_import.created_count, lead_import.invalid_rows) == (2, 3)
     errors = progress(client, lead_import)["errors"]
-    fields_by_line = {}
+    fields_by_line: dict[Any, Any] = {}
     for error in errors:
         assert error["message"]
         fields_by_line.setdefault(error["line"], set()).add(error["field"])

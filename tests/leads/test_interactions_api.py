@@ -55,6 +55,7 @@ def test_it_accepts_past_dates_and_never_moves_last_interaction_backwards(org_a,
     )
     assert response.status_code == 201
     lead.refresh_from_db()
+    assert lead.last_interaction_at is not None
     assert abs((lead.last_interaction_at - recent).total_seconds()) < 1
 
 

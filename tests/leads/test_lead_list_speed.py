@@ -8,6 +8,7 @@ import sys
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -368,7 +369,7 @@ def test_extras_in_one_lateral_query_match_the_portable_queries(org_a) -> None:
         lead=leads[2], organization=org_a.org, data_interacao=now, tipo_interacao="whatsapp"
     )
 
-    def extras(attach) -> list[tuple]:
+    def extras(attach) -> tuple[int, list[Any]]:
         fresh = list(Lead.objects.filter(pk__in=[lead.pk for lead in leads]).order_by("pk"))
         with CaptureQueriesContext(connection) as queries:
             attach(fresh)
@@ -385,7 +386,7 @@ def test_extras_in_one_lateral_query_match_the_portable_queries(org_a) -> None:
             )
             for lead in fresh
         ]
-        return [len(queries), shape]
+        return len(queries), shape
 
     one_query, lateral = extras(selectors._attach_extras_postgresql)
     two_queries, portable = extras(selectors._attach_extras_portable)

@@ -17,7 +17,9 @@ NOW = datetime(2026, 12, 4, 1, 30, tzinfo=ZoneInfo("UTC"))
 
 
 def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=ZoneInfo(SP))
+    year, month, day, *rest = args
+    hour, minute, second, micro = [*rest, 0, 0, 0, 0][:4]
+    return datetime(year, month, day, hour, minute, second, micro, tzinfo=ZoneInfo(SP))
 
 
 @pytest.mark.parametrize(

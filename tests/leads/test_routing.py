@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from leads import routing, services
+from leads import services
 from leads.models import Distribuicao, Lead, LeadAssignment, RoutingRule, RoutingRuleMember
 from organizations.models import MemberAbsence, Membership, Notification, Role
 from tests.conftest import Org
@@ -310,4 +310,4 @@ def test_simultaneous_creates_keep_the_rotation_fair(org_a):
     owners = run_together(*[lambda i=i: post(i) for i in range(9)])
     assert Counter(owners) == {str(m.pk): 3 for m in members}
     assert RoutingRule.objects.get().cursor == 0
-    assert routing.LeadAssignment.objects.count() == 9
+    assert LeadAssignment.objects.count() == 9

@@ -3,7 +3,6 @@ are written; receivers enqueue (coalesced) recalculation jobs on commit."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -311,7 +310,7 @@ def work() -> None:
 
 
 @pytest.fixture
-def org_lead(org_a) -> Iterator[tuple[Any, Lead]]:
+def org_lead(org_a) -> tuple[Any, Lead]:
     org_a.org.ticket_alvo = Decimal("5000")
     org_a.org.save()
     return org_a, LeadFactory(organization=org_a.org, valor_potencial=Decimal("6000"))

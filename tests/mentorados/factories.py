@@ -6,13 +6,12 @@ from datetime import date
 from decimal import Decimal
 
 import factory
-from factory.django import DjangoModelFactory
 
 from mentorados.models import EvolucaoFinanceira, Mentorado, MentoradoFeedback
-from tests.factories import OrganizationFactory
+from tests.factories import ModelFactory, OrganizationFactory
 
 
-class MentoradoFactory(DjangoModelFactory):
+class MentoradoFactory(ModelFactory[Mentorado]):
     class Meta:
         model = Mentorado
 
@@ -24,7 +23,7 @@ class MentoradoFactory(DjangoModelFactory):
     status = "ativo"
 
 
-class EvolucaoFactory(DjangoModelFactory):
+class EvolucaoFactory(ModelFactory[EvolucaoFinanceira]):
     class Meta:
         model = EvolucaoFinanceira
 
@@ -35,7 +34,7 @@ class EvolucaoFactory(DjangoModelFactory):
     faturamento = Decimal("10000.00")
 
 
-class FeedbackFactory(DjangoModelFactory):
+class FeedbackFactory(ModelFactory[MentoradoFeedback]):
     class Meta:
         model = MentoradoFeedback
 

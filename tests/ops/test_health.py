@@ -133,7 +133,9 @@ def test_it_reads_resident_memory_from_proc_status():
     with open("/proc/self/status", encoding="ascii") as status:
         kib = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
     # Memory moves between the two reads; allow a few MiB either way.
-    assert abs(resident_memory_bytes() - kib * 1024) < 8 * 1024 * 1024
+    resident = resident_memory_bytes()
+    assert resident is not None
+    assert abs(resident - kib * 1024) < 8 * 1024 * 1024
 
 
 def test_it_falls_back_to_getrusage_without_proc(monkeypatch):
@@ -152,4 +154,6 @@ def test_it_falls_back_to_getrusage_without_proc(monkeypatch):
     monkeypatch.setattr(builtins, "open", no_proc)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
-    assert health.resident_memory_bytes() >= peak_kib * 1024
+    resident = health.resident_memory_bytes()
+    assert resident is not None
+    assert resident >= peak_kib * 1024

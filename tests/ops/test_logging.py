@@ -317,13 +317,13 @@ def test_it_redacts_sensitive_keys_at_any_depth():
     RedactingFilter().filter(record)
 
     assert record.getMessage() == "saved [email]"
-    assert record.password == "[redacted]"
-    assert record.data == {
+    assert vars(record)["password"] == "[redacted]"
+    assert vars(record)["data"] == {
         "telefone": "[redacted]",
         "items": [{"api_key": "[redacted]"}, "[email]"],
     }
-    assert record.opt_out_email is True
-    assert record.count == 3
+    assert vars(record)["opt_out_email"] is True
+    assert vars(record)["count"] == 3
 
 
 def test_it_formats_console_lines_for_humans():

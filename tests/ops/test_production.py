@@ -7,6 +7,7 @@ import re
 import secrets
 import subprocess
 import textwrap
+from typing import cast
 
 import pytest
 
@@ -163,7 +164,7 @@ def test_it_sizes_gunicorn_from_the_environment(subprocess_env, tmp_path):
         """
     )
 
-    def load(**env: str) -> dict[str, object]:
+    def load(**env: str) -> dict[str, int]:
         result = subprocess.run(
             [PYTHON, "-c", script],
             cwd=ROOT,
@@ -173,7 +174,7 @@ def test_it_sizes_gunicorn_from_the_environment(subprocess_env, tmp_path):
             timeout=60,
             check=True,
         )
-        return json.loads(result.stdout)
+        return cast(dict[str, int], json.loads(result.stdout))
 
     defaults = load()
     assert defaults["workers"] == min(defaults["cpus"] * 2 + 1, 12)

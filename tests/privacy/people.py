@@ -32,7 +32,7 @@ class Person:
     mentorado: Mentorado
 
 
-def make_person(org: Org, client_for) -> Person:  # type: ignore[no-untyped-def]
+def make_person(org: Org, client_for) -> Person:
     """Created through the API (audit trail, consent ledger, notifications on the way)."""
     client = client_for(org.closer)
     created = client.post(

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 ADD = "/admin/privacy/datasubjectrequest/add/"
 
 
-def login(membership) -> Client:  # type: ignore[no-untyped-def]
+def login(membership) -> Client:
     client = Client()
     client.force_login(membership.user)
     return client

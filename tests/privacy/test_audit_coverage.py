@@ -19,7 +19,7 @@ from tests.followup.factories import EMAIL_STEP
 pytestmark = pytest.mark.django_db
 
 
-def entries(model, pk, organization_id) -> list[dict]:  # type: ignore[no-untyped-def]
+def entries(model, pk, organization_id) -> list[dict]:
     records = list(model.history.filter(id=pk).order_by("-history_date", "-history_id"))
     return history_entries(records=records, organization_id=organization_id)
 

@@ -3,6 +3,8 @@ never stored; the lead's history API; bulk reads logged."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -13,6 +15,11 @@ from privacy.models import DataAccessLog
 from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db
+
+
+def history_of(obj: Any) -> Any:
+    """The row's django-simple-history manager (added at run time, unknown to mypy)."""
+    return obj.history
 
 
 def history(client, lead) -> list[dict]:
@@ -85,7 +92,7 @@ def test_it_records_admin_changes_with_the_staff_user(org_a):
     )
 
     assert response.status_code == 302
-    record = WhatsAppGateway.objects.get().history.get()
+    record = history_of(WhatsAppGateway.objects.get()).get()
     assert (record.via, record.history_user_id, record.nome) == ("admin", user.pk, "Evolution")
     assert record.request_id == response["X-Request-ID"]
 
@@ -141,9 +148,9 @@ def test_members_sequences_and_gateways_are_audited(org_a, client_for):
     from organizations.models import Membership
 
     member = Membership.objects.get(nome_completo="Novo")
-    assert member.history.get().history_user_id == org_a.admin.user_id
+    assert history_of(member).get().history_user_id == org_a.admin.user_id
     gateway = WhatsAppGateway.objects.get()
-    assert gateway.history.get().via == "api"
+    assert history_of(gateway).get().via == "api"
     assert hasattr(FollowupSequence, "history")
 
 
@@ -201,7 +208,7 @@ def test_the_admin_shows_the_trail_and_the_access_log_read_only(org_a, org_b):
     log = DataAccessLog.objects.get(tipo="audit_read")
     assert log.filtro == {"q": str(lead.pk)}
     assert log.via == "admin"
-    record = lead.history.get()
+    record = history_of(lead).get()
     assert (
         client.post(
             f"/admin/privacy/historicallead/{record.history_id}/change/", {"nome_completo": "x"}

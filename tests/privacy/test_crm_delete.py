@@ -27,13 +27,13 @@ HUBSPOT_AUTH = {"Authorization": f"Bearer {CRM_TOKEN}"}
 PIPEDRIVE_AUTH = {"x-api-token": CRM_TOKEN}
 
 
-def connect(org, httpserver: HTTPServer, provider: str):  # type: ignore[no-untyped-def]
+def connect(org, httpserver: HTTPServer, provider: str):
     return CRMConnectionFactory(
         organization=org.org, provider=provider, api_base_url=httpserver.url_for("")
     )
 
 
-def anonymise(client, payload, capture) -> DataSubjectRequest:  # type: ignore[no-untyped-def]
+def anonymise(client, payload, capture) -> DataSubjectRequest:
     with capture(execute=True):
         response = client.post(URL, {"tipo": "anonimizacao", **payload}, format="json")
     assert response.status_code == 201, response.content

@@ -64,7 +64,7 @@ def test_bad_values_are_a_400_and_change_nothing(org_a, client_for, payload):
     assert not RetentionSettings.objects.exists()
 
 
-def _old(days: int):  # type: ignore[no-untyped-def]
+def _old(days: int):
     return timezone.now() - timedelta(days=days)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import connection, transaction
@@ -34,6 +35,9 @@ def _ids(response):
 @pytest.mark.parametrize("kind", ["leads", "interactions", "tasks", "mentorados", "notifications"])
 def test_it_lists_only_what_changed_since(org_a, client_for, kind):
     lead = LeadFactory(organization=org_a.org, closer=org_a.closer)
+    old: Any
+    new: Any
+    model: type[Any]
     if kind == "leads":
         old, new, url = lead, LeadFactory(organization=org_a.org), f"{API}leads/"
         model = Lead
