@@ -60,7 +60,7 @@ def test_variants_split_by_weight():
 
 
 def test_a_step_without_variants_is_sent_as_is():
-    assert _variant(EMAIL_STEP, uuid.uuid4(), 0) is None
+    assert choose_variant(EMAIL_STEP, uuid.uuid4(), 0) is None
     assert step_with_variant(EMAIL_STEP, None) is EMAIL_STEP
 
 
