@@ -159,7 +159,7 @@ def _our_english() -> set[str]:
     path = Path(settings.BASE_DIR) / "locale" / "en" / "LC_MESSAGES" / "django.mo"
     with path.open("rb") as handle:
         catalog = gettext.GNUTranslations(handle)._catalog  # type: ignore[attr-defined]
-    fragments = set()
+    fragments: set[str] = set()
     for key, value in catalog.items():
         msgid = (key[0] if isinstance(key, tuple) else key).split("\x04")[-1]
         if msgid and value and value != msgid:

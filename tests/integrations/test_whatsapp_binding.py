@@ -88,7 +88,7 @@ def test_confirmed_numbers_are_unique_in_the_database(org_a, org_b):
 def graph_stub(httpserver: HTTPServer, *, token: str = ACCESS_TOKEN, pnid: str = PNID) -> None:
     """Meta's `GET /{phone_number_id}`: the number to its token, OAuthException otherwise."""
 
-    def handler(request):  # type: ignore[no-untyped-def]
+    def handler(request):
         from werkzeug import Response
 
         if request.headers.get("Authorization") != f"Bearer {token}":

@@ -28,7 +28,7 @@ def invite(client_for, org, email: str, role: str = "closer"):
 
 
 def token_from_mail() -> str:
-    match = LINK.search(mail.outbox[-1].body)
+    match = LINK.search(str(mail.outbox[-1].body))
     assert match, mail.outbox[-1].body
     return match.group(1)
 
