@@ -14,11 +14,13 @@ import uuid
 from typing import Any, cast
 
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from unfold.forms import AuthenticationForm as UnfoldAuthenticationForm
 from unfold.sites import UnfoldAdminSite
@@ -57,6 +59,19 @@ class BackOfficeSite(UnfoldAdminSite):
 
     def has_permission(self, request: HttpRequest) -> bool:
         return access.has_backoffice_access(request)
+
+    def login(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        # Unfold's login form posts to `app_path` and, unlike Django's, has no hidden "next"
+        # field: a login started at a bare /admin/login/ ended on LOGIN_REDIRECT_URL (the API's
+        # browsable root). Without a "next", the back office's index is the destination.
+        if REDIRECT_FIELD_NAME not in request.GET and REDIRECT_FIELD_NAME not in request.POST:
+            index = reverse("admin:index", current_app=self.name)
+            params = request.GET.copy()
+            params[REDIRECT_FIELD_NAME] = index
+            request.GET = params  # type: ignore[assignment]  # read by LoginView on success
+            query = urlencode({REDIRECT_FIELD_NAME: index})
+            extra_context = {**(extra_context or {}), "app_path": f"{request.path}?{query}"}
+        return cast("HttpResponse", super().login(request, extra_context))
 
     def index(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         # Sellers land on their day (tasks, replies, failed follow-ups); config.admin_myday.

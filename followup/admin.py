@@ -22,6 +22,7 @@ from followup.models import (
     FollowupExecutionLog,
     FollowupSequence,
     SkipReason,
+    TipoAcao,
 )
 from organizations import access
 from organizations.admin import OrgScopedAdmin, OrgScopedTabularInline
@@ -52,8 +53,10 @@ def stats_for_page(sequence: FollowupSequence) -> dict[str, Any]:
         (str(label), stats["por_status"][value]) for value, label in ExecutionStatus.choices
     ]
     stats["motivos"] = _reasons(stats["pulados"]["por_motivo"])
+    tipos = dict(TipoAcao.choices)
     for step in stats["passos"]:
         step["numero"] = step["step"] + 1
+        step["tipo_label"] = str(tipos.get(step["tipo_acao"], step["tipo_acao"]))
         step["motivos"] = _reasons(step["pulados"]["por_motivo"])
     return stats
 

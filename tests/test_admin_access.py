@@ -355,6 +355,31 @@ def test_every_active_member_logs_in_with_the_api_password(role, org_a):
     assert index.status_code == 200 or index["Location"] == "/admin/meu-dia/"
 
 
+def test_a_login_started_at_the_bare_login_page_lands_in_the_back_office(org_a):
+    # Unfold's form has no hidden "next": without a default, a login at /admin/login/ went to
+    # LOGIN_REDIRECT_URL, the API's browsable root.
+    client = Client()
+    form = client.get("/admin/login/").content.decode()
+    assert 'action="/admin/login/?next=%2Fadmin%2F"' in form
+    response = client.post(
+        "/admin/login/", {"username": org_a.admin.user.email, "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    assert response.url == "/admin/"
+    seller = Client()
+    response = seller.post(
+        "/admin/login/", {"username": org_a.closer.user.email, "password": PASSWORD}
+    )
+    assert response.url == "/admin/"
+    assert seller.get("/admin/").url == "/admin/meu-dia/"
+    # An explicit "next" is still honoured.
+    response = Client().post(
+        "/admin/login/?next=/admin/leads/lead/",
+        {"username": org_a.gestor.user.email, "password": PASSWORD},
+    )
+    assert response.url == "/admin/leads/lead/"
+
+
 def test_the_createorg_admin_logs_in(db):
     call_command(
         "createorg", nome="Nova", admin_email="dona@nova.com.br", admin_password="senha-forte-9"

@@ -324,6 +324,9 @@ def test_the_sequence_admin_page_shows_the_results(client, org_a):
     assert "Concluída sem envio: 1" in html
     assert "Lead sem email: 1" in html
     assert "a: 2 / 1 (50%)" in html
+    # The step's type by its label, not its code.
+    assert "<td>Email</td>" in html
+    assert "<td>email</td>" not in html
 
 
 def test_the_execution_api_shows_the_reasons_and_the_log_the_variant(org_a, client_for):
