@@ -17,6 +17,8 @@ from config.errors import ConflictError, PermissionDenied, form_error_message
 from followup import admin_lead_actions, selectors, services
 from followup.admin_forms import SequenceAdminForm
 from followup.models import (
+    EXECUTION_STATE_FIELDS,
+    LOG_ENTRY_FIELDS,
     ExecutionStatus,
     FollowupExecution,
     FollowupExecutionLog,
@@ -140,15 +142,7 @@ class LogInline(OrgScopedTabularInline):
     model = FollowupExecutionLog
     policy = access.EXECUTION_LOGS
     extra = 0
-    fields = readonly_fields = (
-        "created_at",
-        "step",
-        "tipo_acao",
-        "evento",
-        "level",
-        "message",
-        "error",
-    )
+    fields = readonly_fields = ("created_at", *LOG_ENTRY_FIELDS)
     ordering = ["created_at", "id"]
     can_delete = False
 
@@ -168,12 +162,7 @@ class FollowupExecutionAdmin(OrgScopedAdmin):
         "sequence",
         "versao",
         "lead",
-        "status",
-        "pause_reason",
-        "step_atual",
-        "proxima_execucao",
-        "steps_executados",
-        "tentativas",
+        *EXECUTION_STATE_FIELDS,
         "data_resposta",
         "enrolled_by",
         "created_at",
@@ -229,12 +218,7 @@ class FollowupExecutionLogAdmin(OrgScopedAdmin):
     readonly_fields = [
         "organization",
         "execution",
-        "step",
-        "tipo_acao",
-        "evento",
-        "level",
-        "message",
-        "error",
+        *LOG_ENTRY_FIELDS,
         "created_at",
     ]
     fields = list(readonly_fields)

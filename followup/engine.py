@@ -82,6 +82,7 @@ from followup.channels import (
     channel_for,
 )
 from followup.models import (
+    EXECUTION_STATE_FIELDS,
     ExecutionStatus,
     FollowupExecution,
     FollowupExecutionLog,
@@ -108,12 +109,7 @@ LEASE = timedelta(minutes=10)
 DEFAULT_BATCH = 200
 
 _EXECUTION_FIELDS = [
-    "status",
-    "pause_reason",
-    "step_atual",
-    "proxima_execucao",
-    "steps_executados",
-    "tentativas",
+    *EXECUTION_STATE_FIELDS,
     "claimed_until",
     "finished_at",
     "updated_at",

@@ -134,6 +134,19 @@ class PauseReason(models.TextChoices):
     SEQUENCE = "sequence", _("Sequência desativada")
 
 
+# Where an execution stands, and what one log entry says: the columns the admin, the API and
+# the engine read and write, in one order.
+EXECUTION_STATE_FIELDS = (
+    "status",
+    "pause_reason",
+    "step_atual",
+    "proxima_execucao",
+    "steps_executados",
+    "tentativas",
+)
+LOG_ENTRY_FIELDS = ("step", "tipo_acao", "evento", "level", "message", "error")
+
+
 class FollowupExecution(models.Model):
     """One lead going through one sequence (version), step by step."""
 

@@ -70,8 +70,6 @@ ALLOWED_REPEATS = {
     "integrations/api/base.py ~ leads/api/routing.py": "the CRUD mixins a viewset lists",
     "leads/admin_actions.py": "form_step(...) called with its keyword arguments",
     "integrations/models.py": "model declarations (id, organization, timestamps)",
-    "followup/admin.py ~ followup/api/serializers.py": "an execution log's columns, per page",
-    "followup/admin.py ~ followup/engine.py": "an execution's state columns, per use",
     "integrations/crm/base.py": "the CRM client base (integrations/crm, being reworked)",
     "integrations/crm/base.py ~ integrations/crm/pipedrive.py": "the same, mid-rework",
     "integrations/crm/base.py ~ integrations/whatsapp/client.py": "the HTTP client set-up",

@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from followup.models import (
+    LOG_ENTRY_FIELDS,
     ExecutionStatus,
     FollowupExecution,
     FollowupExecutionLog,
@@ -201,12 +202,7 @@ class ExecutionLogSerializer(serializers.ModelSerializer[FollowupExecutionLog]):
         fields = [
             "id",
             "execution_id",
-            "step",
-            "tipo_acao",
-            "evento",
-            "level",
-            "message",
-            "error",
+            *LOG_ENTRY_FIELDS,
             "variante",
             "created_at",
         ]
