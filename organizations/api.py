@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_lazy, gettext_noop
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
@@ -96,6 +96,7 @@ class OrganizationView(APIView):
 class MemberSerializer(StrictModelSerializer):
     email = StrictEmailField(source="user.email", max_length=254)
     password = StrictCharField(
+        label=gettext_lazy("Senha"),
         write_only=True,
         required=False,
         min_length=8,

@@ -33,7 +33,7 @@ class NotificationSerializer(serializers.ModelSerializer[Notification]):
 
 
 class NotificationFilter(django_filters.FilterSet):
-    unread = StrictBooleanFilter(method="filter_unread")
+    unread = StrictBooleanFilter(method="filter_unread", label=_("Não lidas"))
     tipo = django_filters.ChoiceFilter(choices=Notification._meta.get_field("tipo").choices)
     updated_since = UpdatedSinceFilter()
 

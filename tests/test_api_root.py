@@ -3,6 +3,8 @@ API's landing after its login."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 from django.test import Client
@@ -113,3 +115,41 @@ def test_a_lead_links_to_what_hangs_off_it(org_a, client_for):
     }
     for name in ("interactions", "tasks", "timeline", "followups"):
         assert client.get(links[name]).status_code == 200, name
+
+
+ENGLISH_OR_RAW = re.compile(
+    r"\[invalid name\]|^[A-Za-z]+_[a-z_]+|\bid$"
+    r"|^(Password|Steps|Content|Media type|Data interacao)$"
+)
+
+
+def _labels(html: str) -> set[str]:
+    found = re.findall(r"<label[^>]*>(.*?)</label>", html, re.S)
+    return {re.sub(r"<[^>]+>|\s+", " ", label).strip().rstrip(":").strip() for label in found}
+
+
+def test_browsable_api_labels_are_portuguese_words(org_a, client_for):
+    """16.6: no `Closer id`, `Data interacao`, `Utm_source` or django-filter's `[invalid
+    name]` in the forms and filter forms of the pages the root links to, a lead's pages too."""
+    from tests.factories import LeadFactory
+
+    lead = LeadFactory(organization=org_a.org)
+    client = client_for(org_a.admin)
+    root = client.get("/api/v1/").json()
+    urls = [url for key, url in root.items() if key not in ("notification_stream", "schema")]
+    urls += [
+        f"/api/v1/leads/{lead.pk}/",
+        f"/api/v1/leads/{lead.pk}/interactions/",
+        f"/api/v1/leads/{lead.pk}/qualification/",
+    ]
+    seen: set[str] = set()
+    for url in urls:
+        response = client.get(url, HTTP_ACCEPT="text/html")
+        if response.status_code != 200:
+            continue
+        labels = _labels(response.content.decode())
+        bad = sorted(label for label in labels if ENGLISH_OR_RAW.search(label))
+        assert not bad, (url, bad)
+        seen |= labels
+    for expected in ("Closer", "Data da interação", "Busca", "Criado a partir de", "Senha"):
+        assert expected in seen, expected

@@ -152,3 +152,34 @@ def test_the_schema_speaks_portuguese_and_english_on_request(client):
     assert not left, "\n".join(f"{where}: {text}" for where, text in left)
     summaries = [text for where, text in _texts(portuguese) if " " in where]
     assert any(PORTUGUESE.search(text) for text in summaries)
+
+
+def test_every_request_example_is_accepted(schema, org_a, client_for):
+    """16.4: examples the API accepts. Each request example of the schema, sent as the admin
+    to its operation (path ids: a lead of the organization), is answered 2xx."""
+    from tests.factories import LeadFactory
+
+    lead = LeadFactory(organization=org_a.org)
+    client = client_for(org_a.admin)
+    sent = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            content = operation.get("requestBody", {}).get("content", {})
+            for example in content.get("application/json", {}).get("examples", {}).values():
+                url = path.replace("{lead_pk}", str(lead.pk)).replace("{id}", str(lead.pk))
+                response = getattr(client, method)(url, example["value"], format="json")
+                assert response.status_code < 300, (method, url, response.content[:300])
+                sent.append(f"{method} {path}")
+    assert {"post /api/v1/leads/", "post /api/v1/leads/{lead_pk}/interactions/"} <= set(sent)
+
+
+def test_no_request_number_or_amount_admits_a_value_the_api_refuses(schema):
+    """Swagger UI and schemathesis build examples from minimum/pattern: a field whose
+    serializer refuses negatives must not document them (money as a decimal string)."""
+    request = schema["components"]["schemas"]
+    for name in ("LeadRequest", "PatchedLeadRequest", "InteractionRequest"):
+        for field, prop in request[name]["properties"].items():
+            if field in ("valor_potencial", "valor_fechado", "valor"):
+                assert not prop.get("pattern", "").startswith("^-"), (name, field)
+            if prop.get("type") == "integer" and field.endswith("minutos"):
+                assert prop.get("minimum", -1) >= 0, (name, field)

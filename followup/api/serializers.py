@@ -97,7 +97,7 @@ class CriteriaField(serializers.JSONField):
 
 
 class SequenceSerializer(serializers.ModelSerializer[FollowupSequence]):
-    steps = StepsField()
+    steps = StepsField(label=gettext_lazy("Passos"))
     criterios_ativacao = CriteriaField(label=gettext_lazy("Critérios de ativação"), required=False)
     created_by_id = serializers.UUIDField(read_only=True, allow_null=True)
     estatisticas = serializers.SerializerMethodField()

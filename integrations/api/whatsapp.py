@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_lazy, gettext_noop
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.decorators import action
@@ -18,7 +18,9 @@ from integrations.models import WhatsAppAccount, WhatsAppGateway
 
 class WhatsAppAccountSerializer(serializers.ModelSerializer[WhatsAppAccount]):
     # Meta's phone number ids are numeric strings.
-    phone_number_id = serializers.RegexField(r"^[0-9]{1,64}$", max_length=64)
+    phone_number_id = serializers.RegexField(
+        r"^[0-9]{1,64}$", max_length=64, label=gettext_lazy("ID do número (Meta)")
+    )
     access_token = SecretField()
     app_secret = SecretField(max_length=500)
     verify_token = SecretField(max_length=500)

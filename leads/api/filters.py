@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from config.api.filters import AnyOfFilter, SearchFilter, StrictBooleanFilter
 from config.api.sync import UpdatedSinceFilter
@@ -88,17 +89,28 @@ class LeadFilter(django_filters.FilterSet):
     origem = AnyOfFilter()
     closer_id = MemberOrMeFilter(field_name="closer")
     sdr_id = MemberOrMeFilter(field_name="sdr")
-    search = SearchFilter(search=selectors.lead_search)
+    search = SearchFilter(search=selectors.lead_search, label=gettext_lazy("Busca"))
     date_from = CreatedBoundFilter(
-        field_name="created_at", upper=False, help_text="AAAA-MM-DD (dia inteiro) ou ISO 8601"
+        field_name="created_at",
+        upper=False,
+        label=gettext_lazy("Criado a partir de"),
+        help_text="AAAA-MM-DD (dia inteiro) ou ISO 8601",
     )
     date_to = CreatedBoundFilter(
-        field_name="created_at", upper=True, help_text="AAAA-MM-DD (dia inteiro) ou ISO 8601"
+        field_name="created_at",
+        upper=True,
+        label=gettext_lazy("Criado até"),
+        help_text="AAAA-MM-DD (dia inteiro) ou ISO 8601",
     )
     score_min = django_filters.NumberFilter(
-        field_name="lead_score", lookup_expr="gte", min_value=0, max_value=100
+        field_name="lead_score",
+        lookup_expr="gte",
+        min_value=0,
+        max_value=100,
+        label=gettext_lazy("Score mínimo"),
     )
     valor_min = django_filters.NumberFilter(
+        label=gettext_lazy("Valor potencial mínimo"),
         field_name="valor_potencial",
         lookup_expr="gte",
         min_value=Decimal("0"),
@@ -122,7 +134,7 @@ class TaskFilter(django_filters.FilterSet):
     status = AnyOfFilter(allowed=TaskStatus.values)
     responsavel_id = MemberOrMeFilter(field_name="responsavel")
     lead_id = django_filters.UUIDFilter(field_name="lead_id")
-    vencidas = StrictBooleanFilter(method="filter_vencidas")
+    vencidas = StrictBooleanFilter(method="filter_vencidas", label=gettext_lazy("Vencidas"))
     updated_since = UpdatedSinceFilter()
 
     class Meta:

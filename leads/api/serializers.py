@@ -258,6 +258,12 @@ class LeadSerializer(StrictModelSerializer):
             "created_at",
             "updated_at",
         ]
+        # The model keeps the parameter names as its verbose names; forms show words.
+        extra_kwargs = {
+            "utm_source": {"label": gettext_lazy("Origem da campanha (utm_source)")},
+            "utm_medium": {"label": gettext_lazy("Mídia da campanha (utm_medium)")},
+            "utm_campaign": {"label": gettext_lazy("Campanha (utm_campaign)")},
+        }
 
     # The field rules live in leads.validation (the admin's form and the file import too).
     def validate_email(self, value: str | None) -> str | None:

@@ -8,7 +8,12 @@ from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -56,6 +61,22 @@ class LeadAccessMixin(OrgScopedMixin):
     ),
     create=extend_schema(
         summary=gettext_noop("Cria um lead"),
+        examples=[
+            OpenApiExample(
+                "lead",
+                request_only=True,
+                value={
+                    "nome_completo": "Ana Souza",
+                    "email": "ana.souza@exemplo.com.br",
+                    "telefone": "+5511987654321",
+                    "empresa": "Souza Consultoria",
+                    "origem": "instagram",
+                    "valor_potencial": "15000.00",
+                    "temperatura": "morno",
+                    "tags": ["vip"],
+                },
+            )
+        ],
         responses={
             201: LeadSerializer,
             409: OpenApiResponse(description=gettext_noop("Email ou telefone já cadastrado")),
@@ -200,7 +221,22 @@ class InteractionViewSet(
         lead = self.get_lead()
         return LeadInteraction.objects.filter(lead=lead).select_related("closer")
 
-    @extend_schema(responses={201: InteractionSerializer})
+    @extend_schema(
+        responses={201: InteractionSerializer},
+        examples=[
+            OpenApiExample(
+                "ligacao",
+                request_only=True,
+                value={
+                    "tipo_interacao": "ligacao",
+                    "resumo": "Primeira conversa; pediu a proposta por email",
+                    "resultado": "contato_realizado",
+                    "duracao_minutos": 15,
+                    "valor": "12000.00",
+                },
+            )
+        ],
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         lead = self.get_lead()
         serializer = self.get_serializer(data=request.data)
