@@ -164,12 +164,28 @@ def enqueue_push(*, notification_id: Any, organization_id: Any) -> None:
         queue="high",
         job_id=f"push-{notification_id}",
         retry=SAFE_RETRY,
+        on_failure="integrations.jobs.push_attempt_failed",
     )
 
 
 @job_logged
 def push_notification(*, notification_id: str, organization_id: str) -> None:
     push.notification_push(notification_id=notification_id)
+
+
+def push_attempt_failed(
+    job: Any, connection: Any, exc_type: Any, exc_value: Any, traceback: Any
+) -> None:
+    """RQ failure callback of `push_notification` (also when its worker died)."""
+    notification_id = (job.kwargs or {}).get("notification_id")
+    if not notification_id:
+        return
+    retrying = "retrying" if job.retries_left else "the sweep will retry"
+    name = getattr(exc_type, "__name__", exc_type)
+    push.notification_push_failed(
+        notification_id=notification_id,
+        error=f"push interrupted ({name}: {exc_value}); {retrying}",
+    )
 
 
 @job_logged

@@ -342,6 +342,11 @@ class Notification(models.Model):
     digested_at = models.DateTimeField(
         null=True, blank=True, editable=False, verbose_name=_("incluída no resumo em")
     )
+    # Why the last push failed (a device refused permanently, the job failed or its worker
+    # died); cleared when a push completes without failures.
+    push_error = models.TextField(
+        null=True, blank=True, editable=False, verbose_name=_("erro do push")
+    )
 
     objects = OrgManager()
 

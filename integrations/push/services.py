@@ -46,9 +46,17 @@ def fcm_message(notification: Notification) -> dict[str, Any]:
     }
 
 
-def _done(notification: Notification) -> None:
+def _done(notification: Notification, *, error: str | None = None) -> None:
+    """The push is over: `pushed_at` set, `push_error` the permanent refusals (or cleared)."""
     Notification.objects.filter(pk=notification.pk, pushed_at__isnull=True).update(
-        pushed_at=timezone.now()
+        pushed_at=timezone.now(), push_error=error[:1000] if error else None
+    )
+
+
+def notification_push_failed(*, notification_id: Any, error: str) -> None:
+    """A push job failed or its worker died: the row says why until a push completes."""
+    Notification.objects.filter(pk=notification_id, pushed_at__isnull=True).update(
+        push_error=error[:1000]
     )
 
 
@@ -76,6 +84,7 @@ def notification_push(*, notification_id: Any, client: FCMClient | None = None) 
         client = FCMClient(account)
     message = fcm_message(notification)
     dead: list[str] = []
+    refused: list[str] = []
     retry: RetryableError | None = None
     for device in devices:
         try:
@@ -87,6 +96,7 @@ def notification_push(*, notification_id: Any, client: FCMClient | None = None) 
         except PermanentError as exc:
             logger.warning("push to device %s refused: %s", device.pk, exc)
             result.failed.append(str(device.pk))
+            refused.append(f"device {device.pk}: {exc}")
             continue
         if outcome is SendOutcome.INVALID:
             dead.append(device.token)
@@ -96,7 +106,7 @@ def notification_push(*, notification_id: Any, client: FCMClient | None = None) 
         result.pruned = devices_prune(tokens=dead)
     if retry is not None:
         raise retry  # the job retries; devices already reached get the same collapse key
-    _done(notification)
+    _done(notification, error="; ".join(refused) or None)
     return result
 
 

@@ -16,10 +16,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core import mail
 from django.core.cache import cache
 from django.utils import timezone
+from rq.exceptions import AbandonedJobError
 from werkzeug import Request, Response
 
 from integrations.errors import RetryableError
-from integrations.jobs import push_notification, push_sweep
+from integrations.jobs import enqueue_push, push_attempt_failed, push_notification, push_sweep
 from integrations.push.fcm import GRANT_TYPE, SCOPE
 from organizations.jobs import send_notification_digest, send_notification_digests
 from organizations.models import Device, Notification, NotificationPreference, NotificationTipo
@@ -32,6 +33,7 @@ DEVICES = "/api/v1/devices/"
 PREFS = "/api/v1/me/notification-preferences/"
 PROJECT = "leads-app-test"
 GOOD, DEAD, MALFORMED = "tok-good-" + "a" * 140, "tok-dead-" + "b" * 140, "tok-bad"
+REFUSED = "tok-refused-" + "c" * 140  # FCM refuses the message itself (not the token's fault)
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +106,19 @@ def fcm(httpserver, settings, rsa_key):
                     {
                         "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
                         "errorCode": "INVALID_ARGUMENT",
+                    }
+                ],
+            }
+            return Response(json.dumps({"error": error}), 400, {"Content-Type": "application/json"})
+        if message["token"] == REFUSED:
+            error = {
+                "code": 400,
+                "message": "Invalid JSON payload received.",
+                "status": "INVALID_ARGUMENT",
+                "details": [
+                    {
+                        "@type": "type.googleapis.com/google.rpc.BadRequest",
+                        "fieldViolations": [{"field": "message.data", "description": "bad"}],
                     }
                 ],
             }
@@ -265,6 +280,78 @@ def test_a_provider_outage_is_retried_and_the_sweep_finds_lost_pushes(
     assert [job.kwargs["notification_id"] for job in django_rq.get_queue("high").jobs] == [
         str(notification.pk)
     ]
+
+
+def test_a_permanent_fcm_refusal_is_recorded_on_the_notification_and_the_device_kept(org_a, fcm):
+    _device(org_a.closer, GOOD)
+    _device(org_a.closer, REFUSED, plataforma="ios")
+    notification = NotificationFactory(recipient=org_a.closer)
+    push_notification(notification_id=str(notification.pk), organization_id=str(org_a.org.pk))
+
+    notification.refresh_from_db()
+    assert notification.pushed_at is not None  # retrying cannot help: done, with the reason
+    assert notification.push_error is not None
+    assert "messages:send answered 400" in notification.push_error
+    assert "google.rpc.BadRequest" in notification.push_error
+    assert Device.objects.filter(token=REFUSED).exists()  # not a dead token: not pruned
+    assert sorted(m["token"] for m in fcm["sent"]) == sorted([GOOD, REFUSED])
+
+
+def test_a_failed_or_abandoned_push_job_records_the_error_until_a_push_completes(
+    org_a, fcm, django_capture_on_commit_callbacks
+):
+    _device(org_a.closer, GOOD)
+    notification = NotificationFactory(recipient=org_a.closer)
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueue_push(notification_id=notification.pk, organization_id=org_a.org.pk)
+    [job] = [
+        job
+        for job in django_rq.get_queue("high").jobs
+        if job.kwargs["notification_id"] == str(notification.pk)
+    ]
+    # The job carries the callback RQ calls when it fails or its worker dies.
+    assert job.failure_callback is push_attempt_failed
+    assert job.retries_left == 3
+    # What RQ passes when another worker finds the job abandoned (its worker was killed).
+    push_attempt_failed(
+        job,
+        django_rq.get_connection("high"),
+        AbandonedJobError,
+        AbandonedJobError("work-horse terminated unexpectedly"),
+        None,
+    )
+    notification.refresh_from_db()
+    assert notification.pushed_at is None  # the retry (or the sweep) still pushes it
+    assert notification.push_error == (
+        "push interrupted (AbandonedJobError: work-horse terminated unexpectedly); retrying"
+    )
+    job.retries_left = 0
+    push_attempt_failed(
+        job,
+        django_rq.get_connection("high"),
+        RetryableError,
+        RetryableError("503", provider="fcm"),
+        None,
+    )
+    notification.refresh_from_db()
+    assert notification.push_error is not None
+    assert notification.push_error.endswith("the sweep will retry")
+
+    push_notification(**job.kwargs)  # the retry succeeds: the error is cleared
+    notification.refresh_from_db()
+    assert notification.pushed_at is not None
+    assert notification.push_error is None
+    assert [m["token"] for m in fcm["sent"]] == [GOOD]
+    # A late callback (a duplicate job failing after the push completed) changes nothing.
+    push_attempt_failed(
+        job,
+        django_rq.get_connection("high"),
+        RetryableError,
+        RetryableError("late", provider="fcm"),
+        None,
+    )
+    notification.refresh_from_db()
+    assert notification.push_error is None
 
 
 # --- preferences -----------------------------------------------------------------------------
