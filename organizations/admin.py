@@ -21,10 +21,15 @@ from django.forms import ModelChoiceField, ModelMultipleChoiceField
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import translation
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
-from unfold.widgets import UnfoldAdminEmailInputWidget, UnfoldAdminPasswordInput
+from unfold.widgets import (
+    UnfoldAdminEmailInputWidget,
+    UnfoldAdminPasswordInput,
+    UnfoldAdminSelectWidget,
+)
 
 from config.errors import ConflictError
 from organizations import access, services
@@ -316,9 +321,11 @@ class OrganizationAdmin(OrgScopedAdmin):
 def _role_field(request: HttpRequest, target: Membership | None) -> forms.ChoiceField:
     actor = None if request.user.is_superuser else admin_membership(request)
     allowed = access.assignable_roles(actor)
+    choices: list[tuple[str, Any]] = [(v, label) for v, label in Role.choices if v in allowed]
+    # A new member's role is chosen, never defaulted to the first (most powerful) one.
+    blank: list[tuple[str, Any]] = [("", "---------")] if target is None else []
     return forms.ChoiceField(
-        label=_("papel"),
-        choices=[(value, label) for value, label in Role.choices if value in allowed],
+        label=capfirst(_("papel")), choices=blank + choices, widget=UnfoldAdminSelectWidget
     )
 
 
@@ -329,9 +336,11 @@ class MemberAddForm(forms.ModelForm[Membership]):
     (organizations/invitations.py): no membership until they do.
     """
 
-    email = forms.EmailField(label=_("email"), max_length=254, widget=UnfoldAdminEmailInputWidget)
+    email = forms.EmailField(
+        label=capfirst(_("email")), max_length=254, widget=UnfoldAdminEmailInputWidget
+    )
     senha_inicial = forms.CharField(
-        label=_("senha inicial"),
+        label=capfirst(_("senha inicial")),
         required=False,
         strip=False,
         widget=UnfoldAdminPasswordInput(attrs={"autocomplete": "new-password"}),
