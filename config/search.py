@@ -7,6 +7,10 @@ the migrations, `config.migrations_ops.CreateUnaccentFunction`), so each app can
 that expression in an organization-first trigram GIN index and `LIKE '%text%'` uses it. On
 SQLite the same name is a Python function registered on every new connection (`register_sqlite`)
 that folds the text the way `fold` does. Phone numbers match on their digits.
+
+A model may store that folded text in a column written with the row (leads' `search_fold`,
+kept by a database trigger built from `folded_sql`): the search then compares the column, so
+rechecking a common term's thousands of candidate rows calls no function (bench/README.md).
 """
 
 from __future__ import annotations
@@ -64,16 +68,30 @@ def folded(*fields: str) -> FUnaccent:
     return FUnaccent(Lower(SearchText(*(F(field) for field in fields))))
 
 
+def folded_sql(columns: Sequence[str], *, vendor: str) -> str:
+    """`folded(...)` as raw SQL over these column references (`NEW.nome_completo`,
+    `a.empresa`), for triggers and hand-written queries: the same text as the ORM's."""
+    separator = " || chr(31) || " if vendor == "postgresql" else " || char(31) || "
+    joined = separator.join(f"COALESCE({column}, '')" for column in columns)
+    return f"f_unaccent(lower({joined}))"
+
+
 def search_condition(
-    value: str, *, text_fields: Sequence[str], digits_field: str | None = None
+    value: str,
+    *,
+    text_fields: Sequence[str],
+    digits_field: str | None = None,
+    folded_field: str | None = None,
 ) -> Q | None:
     """The match of `value` in any of `text_fields` (accents and case ignored) or, with 3 or
-    more digits, in `digits_field`; None for a blank value (no filtering)."""
+    more digits, in `digits_field`; None for a blank value (no filtering). `folded_field`
+    names a stored column holding `folded(*text_fields)`, compared instead of the expression."""
     printable = "".join(ch for ch in value if ch.isprintable())
     text = fold(" ".join(printable.split()))
     if not text:
         return None
-    condition = Q(Contains(folded(*text_fields), text))
+    target = F(folded_field) if folded_field else folded(*text_fields)
+    condition = Q(Contains(target, text))
     digits = "".join(ch for ch in value if ch.isdigit())
     if digits_field and len(digits) >= MIN_PHONE_DIGITS:
         condition |= Q(**{f"{digits_field}__contains": digits})
@@ -86,8 +104,11 @@ def search(
     *,
     text_fields: Sequence[str],
     digits_field: str | None = None,
+    folded_field: str | None = None,
 ) -> QuerySet[Any]:
-    condition = search_condition(value, text_fields=text_fields, digits_field=digits_field)
+    condition = search_condition(
+        value, text_fields=text_fields, digits_field=digits_field, folded_field=folded_field
+    )
     return queryset if condition is None else queryset.filter(condition)
 
 
@@ -100,6 +121,7 @@ class AccentBlindSearchAdminMixin:
 
     search_text_fields: Sequence[str] = ()
     search_digits_field: str | None = None
+    search_folded_field: str | None = None
 
     def get_search_results(
         self, request: Any, queryset: QuerySet[Any], search_term: str
@@ -109,6 +131,7 @@ class AccentBlindSearchAdminMixin:
             search_term,
             text_fields=self.search_text_fields,
             digits_field=self.search_digits_field,
+            folded_field=self.search_folded_field,
         )
         return result, False
 

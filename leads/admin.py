@@ -257,6 +257,7 @@ class LeadAdmin(LeadPageMixin, AccentBlindSearchAdminMixin, OrgScopedAdmin):
     # The API's search rule (accents and case ignored), leads.selectors.
     search_text_fields = selectors.SEARCH_TEXT_FIELDS
     search_digits_field = selectors.SEARCH_DIGITS_FIELD
+    search_folded_field = selectors.SEARCH_FOLDED_FIELD
     list_select_related = ["closer", "sdr", "organization"]
     readonly_fields = [
         "lead_score",

@@ -30,6 +30,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Field, ForeignObjectRel, OneToOneRel, QuerySet
 from django.utils.translation import gettext as _
 
+from config import search
 from config.errors import ValidationError
 from leads import signals
 from leads.models import LEAD_CONTACT_FIELDS, LEAD_UTM_FIELDS, Lead, LeadMerge
@@ -118,12 +119,15 @@ def _similar_names(
     # The `%` over f_unaccent(lower(coalesce(nome))) within the organization is the expression of
     # the lead_org_name_fold index, so each recent lead's neighbours come from the index. The
     # scoped subquery is Django's own compiled SQL with its parameters passed separately.
-    name_a = "f_unaccent(lower(COALESCE(a.nome_completo, '')))"
-    name_b = "f_unaccent(lower(COALESCE(b.nome_completo, '')))"
+    # config.search's one folding (the ORM's `folded` as SQL).
+    name_a = search.folded_sql(["a.nome_completo"], vendor="postgresql")
+    name_b = search.folded_sql(["b.nome_completo"], vendor="postgresql")
+    company_a = search.folded_sql(["a.empresa"], vendor="postgresql")
+    company_b = search.folded_sql(["b.empresa"], vendor="postgresql")
     sql = f"""
         SELECT a.id, b.id, similarity({name_a}, {name_b}),
                CASE WHEN a.empresa <> '' AND b.empresa <> ''
-                    THEN similarity(f_unaccent(lower(a.empresa)), f_unaccent(lower(b.empresa)))
+                    THEN similarity({company_a}, {company_b})
                END
         FROM leads a JOIN leads b
           ON b.organization_id = a.organization_id AND b.id <> a.id AND {name_b} %% {name_a}
@@ -137,11 +141,14 @@ def _similar_names(
 
 
 def _same_names(leads: QuerySet[Lead], recent: list[Any]) -> list[tuple[Any, Any, float, Any]]:
-    """SQLite: the same name ignoring case (and the same company when both have one)."""
+    """SQLite: the same name ignoring accents and case (and the same company when both have
+    one), folded as the search folds (config.search.fold)."""
     rows = list(leads.values_list("pk", "nome_completo", "empresa"))
     by_name: dict[str, list[tuple[Any, str]]] = {}
     for pk, nome, empresa in rows:
-        by_name.setdefault(nome.strip().lower(), []).append((pk, (empresa or "").strip().lower()))
+        by_name.setdefault(search.fold(nome.strip()), []).append(
+            (pk, search.fold((empresa or "").strip()))
+        )
     recent_set = set(recent)
     pairs = []
     for group in by_name.values():

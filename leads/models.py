@@ -118,6 +118,11 @@ class Lead(models.Model):
     opt_out_email = models.BooleanField(_("não quer emails"), default=False)
     opt_out_whatsapp = models.BooleanField(_("não quer WhatsApp"), default=False)
     last_interaction_at = models.DateTimeField(_("última interação"), null=True, blank=True)
+    # config.search's folded text of nome_completo, email and empresa, written with the row by
+    # a database trigger (leads 0019) on every path (save, bulk writes, update(), raw SQL), so
+    # a search compares a plain column. Never set by the code. Nullable so that adding it
+    # rewrites no table (PostgreSQL, and SQLite's ADD COLUMN).
+    search_fold = models.TextField(null=True, editable=False)
     converted_at = models.DateTimeField(_("convertido em"), null=True, blank=True)
     created_at = models.DateTimeField(_("criado em"), default=timezone.now)
     updated_at = models.DateTimeField(_("atualizado em"), auto_now=True)
@@ -170,14 +175,14 @@ class Lead(models.Model):
             models.Index(
                 fields=["organization", "last_interaction_at", "id"], name="lead_org_last_inter_id"
             ),
-            # `search` (config.search): trigram GIN over the exact expression it compares,
-            # f_unaccent(lower(nome || email || empresa)), and the phone-digits contains, with
-            # the organization in the same index (btree_gin). PostgreSQL only.
+            # `search` (config.search): trigram GIN over the stored search_fold (the text it
+            # compares, f_unaccent(lower(nome || email || empresa))), and the phone-digits
+            # contains, with the organization in the same index (btree_gin). PostgreSQL only.
             GinIndex(
                 F("organization"),
-                OpClass(folded("nome_completo", "email", "empresa"), name="gin_trgm_ops"),
+                OpClass(F("search_fold"), name="gin_trgm_ops"),
                 OpClass(F("telefone"), name="gin_trgm_ops"),
-                name="lead_org_search_fold",
+                name="lead_org_search_col",
             ),
             # Duplicate candidates: names similar to a lead's own name (leads/merge.py).
             GinIndex(

@@ -14,10 +14,12 @@ from leads.models import Lead, LeadCount, LeadInteraction
 from organizations.access import lead_visibility_q
 from organizations.models import Membership
 
-# `search` (API and admin): accents and case ignored; the phone by its digits. The
-# lead_org_search_fold index holds exactly this expression (same fields, same order).
+# `search` (API and admin): accents and case ignored; the phone by its digits. The folded
+# text of these fields (same fields, same order) is stored in `search_fold` by a trigger
+# (leads 0019), which the lead_org_search_col index holds.
 SEARCH_TEXT_FIELDS = ("nome_completo", "email", "empresa")
 SEARCH_DIGITS_FIELD = "telefone"
+SEARCH_FOLDED_FIELD = "search_fold"
 
 
 def lead_total(organization_id: uuid.UUID | str) -> int:
@@ -38,7 +40,11 @@ UNFILTERING_PARAMS = frozenset({"page", "limit", "ordering", "format"})
 
 def lead_search(queryset: QuerySet[Lead], value: str) -> QuerySet[Lead]:
     return search.search(
-        queryset, value, text_fields=SEARCH_TEXT_FIELDS, digits_field=SEARCH_DIGITS_FIELD
+        queryset,
+        value,
+        text_fields=SEARCH_TEXT_FIELDS,
+        digits_field=SEARCH_DIGITS_FIELD,
+        folded_field=SEARCH_FOLDED_FIELD,
     )
 
 

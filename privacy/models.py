@@ -39,7 +39,7 @@ class AuditFields(models.Model):
 # model -> fields never copied into its history (secrets, and columns rewritten by every
 # background sync that would bury people's changes).
 AUDITED: dict[type[models.Model], list[str]] = {
-    Lead: [],
+    Lead: ["search_fold"],  # derived by a trigger (leads 0019), not anyone's change
     Mentorado: [],
     Membership: [],
     FollowupSequence: [],

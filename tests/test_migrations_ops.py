@@ -10,7 +10,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ADDED = {"lead_org_created_id", "lead_org_search_fold", "lead_org_tags", "lsc_org_to_at_lead"}
+ADDED = {"lead_org_created_id", "lead_org_search_col", "lead_org_tags", "lsc_org_to_at_lead"}
 REMOVED = {"lead_org_created", "lead_org_status", "lsc_org_to_at"}
 
 
@@ -35,8 +35,13 @@ def test_list_index_migrations_go_back_and_forth_concurrently() -> None:
 
 
 def test_the_accent_blind_search_index_replaces_the_upper_one_and_back() -> None:
-    assert {"lead_org_search_fold", "mentorado_org_search_fold"} <= _indexes()
+    assert {"lead_org_search_col", "mentorado_org_search_fold"} <= _indexes()
     try:
+        call_command("migrate", "leads", "0018_lead_counts", verbosity=0)
+        present = _indexes()
+        # Before the stored column (leads 0019): the index over the expression.
+        assert "lead_org_search_fold" in present
+        assert "lead_org_search_col" not in present
         call_command("migrate", "leads", "0011_lead_routing", verbosity=0)
         present = _indexes()
         assert "lead_org_search_trgm" in present
@@ -44,8 +49,8 @@ def test_the_accent_blind_search_index_replaces_the_upper_one_and_back() -> None
     finally:
         call_command("migrate", verbosity=0)
     present = _indexes()
-    assert {"lead_org_search_fold", "mentorado_org_search_fold"} <= present
-    assert "lead_org_search_trgm" not in present
+    assert {"lead_org_search_col", "mentorado_org_search_fold"} <= present
+    assert not {"lead_org_search_trgm", "lead_org_search_fold"} & present
 
 
 def test_a_rerun_keeps_indexes_already_built_and_drops_nothing_twice() -> None:
@@ -61,4 +66,12 @@ def test_a_rerun_keeps_indexes_already_built_and_drops_nothing_twice() -> None:
         # Applying the operations again, as after an interruption, raises nothing.
         with connection.schema_editor(atomic=False) as editor:
             migration.apply(state, editor)
+    # 0019 after its column was added: the trigger again, the backfill, the index kept and
+    # 0012's expression index (re-built just above) dropped again.
+    migration = executor.loader.get_migration("leads", "0019_search_fold_column")
+    before_0019 = executor.loader.project_state(("leads", migration.name), at_end=False)
+    after_0019 = executor.loader.project_state(("leads", migration.name), at_end=True)
+    with connection.schema_editor(atomic=False) as editor:
+        for operation in migration.operations[1:]:
+            operation.database_forwards("leads", editor, before_0019, after_0019)
     assert _indexes() == before

@@ -98,13 +98,13 @@ def test_the_admin_search_is_the_api_search(org_a, leads):
 @pytest.mark.django_db
 def test_the_search_expressions_are_the_fold_indexes(org_a, leads):
     """The index can answer the search: its expressions are the query's (with sequential
-    scans off, PostgreSQL reads lead_org_search_fold / mentorado_org_search_fold). Whether it
+    scans off, PostgreSQL reads lead_org_search_col / mentorado_org_search_fold). Whether it
     is chosen on a large organization is measured in bench/README.md, not asserted here."""
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
     plan = lead_search(Lead.objects.all(), "sergio").order_by().explain()
     mentee_plan = mentorado_search(Mentorado.objects.all(), "joao").order_by().explain()
-    assert "lead_org_search_fold" in plan, plan
+    assert "lead_org_search_col" in plan, plan
     assert "mentorado_org_search_fold" in mentee_plan, mentee_plan
 
 
@@ -124,3 +124,79 @@ def test_sqlite_gets_the_same_fold():
 
 def test_fold():
     assert search.fold("Sérgio CONCEIÇÃO") == "sergio conceicao"
+
+
+# --- the stored folded column (leads.search_fold, kept by the leads 0019 trigger) ------------
+
+
+def _stored(lead: Lead) -> str:
+    return Lead.objects.values_list("search_fold", flat=True).get(pk=lead.pk)
+
+
+def _expected(lead: Lead) -> str:
+    lead.refresh_from_db()
+    joined = "\x1f".join(value or "" for value in (lead.nome_completo, lead.email, lead.empresa))
+    return search.fold(joined)
+
+
+@pytest.mark.django_db
+def test_the_stored_fold_follows_every_write_path(org_a):
+    """Whatever writes nome_completo, email or empresa (a save, the service, update(),
+    bulk_update, bulk_create, raw SQL, a merge), search_fold is config.search's fold of them."""
+    from leads import services
+    from leads.merge import leads_merge
+
+    lead = LeadFactory(
+        organization=org_a.org, nome_completo="Sérgio Dias", email="SD@X.com.br", empresa=""
+    )
+    assert _stored(lead) == _expected(lead) == "sergio dias\x1fsd@x.com.br\x1f"
+
+    services.lead_update(lead=lead, actor=org_a.admin, data={"nome_completo": "Érica Souza"})
+    assert _stored(lead) == _expected(lead)
+    assert _stored(lead).startswith("erica souza")
+
+    Lead.objects.filter(pk=lead.pk).update(empresa="Padaria São João")
+    assert _stored(lead) == _expected(lead)
+    assert _stored(lead).endswith("padaria sao joao")
+
+    lead.refresh_from_db()
+    lead.email = "ÉRICA@Exemplo.com.br"
+    Lead.objects.bulk_update([lead], ["email"])
+    assert _stored(lead) == _expected(lead)
+
+    # A full save() of an instance whose search_fold in memory is stale ("") keeps it right.
+    stale = Lead.objects.get(pk=lead.pk)
+    stale.search_fold = ""
+    stale.nome_completo = "Íris Conceição"
+    stale.save()
+    assert _stored(lead) == _expected(lead)
+    assert _stored(lead).startswith("iris conceicao")
+
+    (created,) = Lead.objects.bulk_create(
+        [Lead(organization=org_a.org, nome_completo="Zé Ninguém", empresa="Açaí Ltda")]
+    )
+    assert _stored(created) == "ze ninguem\x1f\x1facai ltda"
+
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE leads SET email = %s WHERE id = %s", ["ZÉ@x.com", created.pk])
+    assert _stored(created) == _expected(created)
+
+    leads_merge(target=lead, other=created, campos={"nome_completo": "outro"}, actor=org_a.admin)
+    assert _stored(lead) == _expected(lead)
+    assert _stored(lead).startswith("ze ninguem")
+    assert [found.pk for found in lead_search(Lead.objects.all(), "ze NINGUEM")] == [lead.pk]
+
+
+@pytest.mark.django_db
+def test_unrelated_writes_do_not_refold(org_a):
+    """The trigger fires only on the searched columns (a score update recomputes nothing)."""
+    lead = LeadFactory(organization=org_a.org, nome_completo="Ana", email=None, empresa="")
+    with connection.cursor() as cursor:
+        # Triggers off for this one write (a marker the trigger would have overwritten).
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute("UPDATE leads SET search_fold = 'marcador' WHERE id = %s", [lead.pk])
+        cursor.execute("SET LOCAL session_replication_role = origin")
+    Lead.objects.filter(pk=lead.pk).update(lead_score=50)
+    assert _stored(lead) == "marcador"
+    Lead.objects.filter(pk=lead.pk).update(nome_completo="Ana Maria")
+    assert _stored(lead) == "ana maria\x1f\x1f"

@@ -311,7 +311,7 @@ def test_the_list_indexes_exist_and_search_can_use_the_trigram_index(org_a):
         "lead_org_valor_id",
         "lead_org_nome_id",
         "lead_org_last_inter_id",
-        "lead_org_search_fold",
+        "lead_org_search_col",
         "lead_org_tags",
     } <= names
     from leads.api.filters import LeadFilter
@@ -328,7 +328,7 @@ def test_the_list_indexes_exist_and_search_can_use_the_trigram_index(org_a):
             cursor.execute(f"SET LOCAL {setting} = off")
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "lead_org_search_fold" in plan, plan
+    assert "lead_org_search_col" in plan, plan
 
 
 def test_the_migrations_apply_and_unapply_on_sqlite(tmp_path):
@@ -339,7 +339,7 @@ def test_the_migrations_apply_and_unapply_on_sqlite(tmp_path):
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "PYTHONPATH": str(root),
     }
-    for args in (["migrate"], ["migrate", "leads", "0005"], ["migrate", "leads"]):
+    for args in (["migrate"], ["migrate", "leads", "0005"], ["migrate", "leads"], ["migrate"]):
         result = subprocess.run(
             [sys.executable, "manage.py", *args, "--verbosity", "1"],
             cwd=root,
@@ -349,6 +349,29 @@ def test_the_migrations_apply_and_unapply_on_sqlite(tmp_path):
             timeout=300,
         )
         assert result.returncode == 0, result.stdout + result.stderr
+    # The stored search column's triggers on SQLite: a create and an update() are folded, and
+    # the search finds the lead through it.
+    check = (
+        "from tests.factories import LeadFactory; from leads.models import Lead; "
+        "from leads.selectors import lead_search; "
+        "lead = LeadFactory(nome_completo='Sérgio Dias', email='SD@x.com', empresa=''); "
+        "Lead.objects.filter(pk=lead.pk).update(empresa='Padaria São João'); "
+        "stored = Lead.objects.values_list('search_fold', flat=True).get(pk=lead.pk); "
+        "found = list(lead_search(Lead.objects.all(), 'joao').values_list('pk', flat=True)); "
+        "print(repr(stored), found == [lead.pk])"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", check],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().endswith("'sergio dias\\x1fsd@x.com\\x1fpadaria sao joao' True"), (
+        result.stdout + result.stderr
+    )
 
 
 def test_extras_in_one_lateral_query_match_the_portable_queries(org_a) -> None:
