@@ -22,9 +22,9 @@ from mentorados.models import (
     MentoradoFeedback,
     MentoradoStatus,
 )
-from mentorados.services import organization_today
+from mentorados.services import organization_nps_refresh, organization_today
 from organizations.demo import DemoContext
-from organizations.models import Role
+from organizations.models import Organization, Role
 
 VETERANS = 40
 PROGRAMAS = ["Mentoria Escala", "Mentoria Elite", "Aceleração 90 dias"]
@@ -52,6 +52,22 @@ def _months_between(start: date, end: date) -> list[tuple[int, int]]:
     first = figures.month_index(start.year, start.month)
     last = figures.month_index(end.year, end.month)
     return [figures.month_of_index(i) for i in range(first, last + 1)]
+
+
+def _store(
+    org: Organization,
+    mentees: list[Mentorado],
+    rows: list[EvolucaoFinanceira],
+    feedbacks: list[MentoradoFeedback],
+) -> None:
+    Mentorado.objects.bulk_create(mentees, batch_size=500)
+    EvolucaoFinanceira.objects.bulk_create(rows, batch_size=1000)
+    MentoradoFeedback.objects.bulk_create(feedbacks, batch_size=1000)
+    # bulk_create skips the feedback service, which keeps the organization's NPS (the painel's
+    # "NPS da organização (90 dias)" card and the API's nps_atual): computed once here.
+    organization_nps_refresh(
+        organization=org, months={(f.data_feedback.year, f.data_feedback.month) for f in feedbacks}
+    )
 
 
 def seed(demo: DemoContext) -> str:
@@ -155,9 +171,7 @@ def seed(demo: DemoContext) -> str:
         mentee.crescimento_percentual = figures.crescimento_percentual(months)
         mentee.engagement_score = figures.engagement_score(months, notes, today)
 
-    Mentorado.objects.bulk_create(mentees, batch_size=500)
-    EvolucaoFinanceira.objects.bulk_create(rows, batch_size=1000)
-    MentoradoFeedback.objects.bulk_create(feedbacks, batch_size=1000)
+    _store(org, mentees, rows, feedbacks)
     linked = sum(1 for m in mentees if m.lead_id)
     return (
         f"{len(mentees)} mentees ({linked} from converted leads), {len(rows)} monthly reports, "

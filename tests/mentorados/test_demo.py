@@ -8,9 +8,9 @@ from django.core.management import call_command
 from leads.models import Lead
 from mentorados.models import Mentorado
 from mentorados.selectors import mentorado_dashboard
-from mentorados.services import mentorado_refresh_figures
+from mentorados.services import mentorado_refresh_figures, organization_nps_refresh
 from organizations.demo import DEMO_SLUG
-from organizations.models import Organization
+from organizations.models import Organization, OrganizationNps
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +34,11 @@ def test_it_seeds_mentees_with_a_year_of_history(capsys):
     assert dashboard["engagement"]["media"] is not None
     assert dashboard["satisfaction"]["total_respostas"] > 0
     assert dashboard["satisfaction"]["nps"] is not None
+    # The organization's stored NPS (painel card, API nps_atual) is there from the start: it
+    # read "0 respostas" until the daily refresh, the feedbacks being bulk-created.
+    stored_nps = OrganizationNps.objects.get(organization=org)
+    assert stored_nps.respostas_90d > 0
+    assert stored_nps.respostas_90d == organization_nps_refresh(organization=org).respostas_90d
 
     # The stored figures are those the services would compute.
     for mentee in Mentorado.objects.for_org(org).order_by("pk")[:15]:
