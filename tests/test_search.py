@@ -130,7 +130,9 @@ def test_fold():
 
 
 def _stored(lead: Lead) -> str:
-    return Lead.objects.values_list("search_fold", flat=True).get(pk=lead.pk)
+    value = Lead.objects.values_list("search_fold", flat=True).get(pk=lead.pk)
+    assert value is not None
+    return value
 
 
 def _expected(lead: Lead) -> str:
