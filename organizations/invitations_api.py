@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext_noop
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -80,7 +80,10 @@ class InvitationAcceptView(APIView):
     @extend_schema(
         request=AcceptSerializer,
         summary=gettext_noop("Aceita um convite (o usuário autenticado é o convidado)"),
-        responses={200: InvitationSerializer},
+        responses={
+            200: InvitationSerializer,
+            404: OpenApiResponse(description=gettext_noop("Convite não encontrado ou expirado.")),
+        },
     )
     def post(self, request: Request) -> Response:
         serializer = AcceptSerializer(data=request.data)

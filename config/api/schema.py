@@ -46,12 +46,17 @@ def add_error_responses(result: dict[str, Any], generator: Any, **kwargs: Any) -
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             for code, description in STANDARD.items():
+                if code in responses:
+                    # Documented by the view (an operation without an id that can 404):
+                    # the body is still the error shape.
+                    responses[code].setdefault("content", {"application/json": {"schema": ref}})
+                    continue
                 if code == "404" and "{" not in path:
                     continue
-                responses.setdefault(
-                    code,
-                    {"description": description, "content": {"application/json": {"schema": ref}}},
-                )
+                responses[code] = {
+                    "description": description,
+                    "content": {"application/json": {"schema": ref}},
+                }
             if method in ("post", "put", "patch"):
                 responses.setdefault(
                     "409",
