@@ -350,6 +350,13 @@ COLUMNS: dict[str, list[str]] = {
         "error", "created_at",
     ],
 }  # fmt: skip
+# Columns the generator leaves at their model default (NOT NULL without a database default):
+# appended to every row of their table at COPY time.
+DEFAULTED: dict[str, dict[str, Any]] = {
+    "lead_followup_executions": {"motivos_sem_envio": "[]"},
+    "followup_step_runs": {"reason": "", "variant": ""},
+    "followup_execution_logs": {"variante": ""},
+}
 # Children first: the order rows are deleted in (--replace) is the reverse of COPY's.
 COPY_ORDER = list(COLUMNS)
 EXTRA_TABLES = ["followup_sequence_versions", "lead_followup_sequences"]
@@ -1011,10 +1018,13 @@ def _copy_rows(raw: Any, rows: Rows) -> None:
         for table in COPY_ORDER:
             if not rows.tables[table]:
                 continue
-            sql = f"COPY {table} ({', '.join(COLUMNS[table])}) FROM STDIN"
+            defaulted = DEFAULTED.get(table, {})
+            columns = [*COLUMNS[table], *defaulted]
+            tail = tuple(defaulted.values())
+            sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
             with cursor.copy(sql) as copy:
                 for row in rows.tables[table]:
-                    copy.write_row(row)
+                    copy.write_row((*row, *tail))
 
 
 @dataclass
