@@ -411,7 +411,12 @@ UNFOLD = {
         "navigation": "config.admin_nav.navigation",
     },
     # Live unread badge and toasts (organizations/realtime.py streams the events).
-    "SCRIPTS": [lambda request: static("organizations/notifications_live.js")],
+    "SCRIPTS": [
+        lambda request: static("organizations/notifications_live.js"),
+        lambda request: static("organizations/admin_labels.js"),
+    ],
+    # Small corrections to unfold's look for Portuguese (organizations/static/organizations/).
+    "STYLES": [lambda request: static("organizations/admin.css")],
 }
 
 # --- Static files -----------------------------------------------------------------------------

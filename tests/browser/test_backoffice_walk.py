@@ -31,3 +31,18 @@ def test_the_sequence_editor_fits_a_phone(page: Page, login: Callable[..., None]
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     # The step's type by its label.
     expect(page.locator(".backoffice-results-table tbody td").nth(1)).to_have_text("Email")
+
+
+def test_list_cards_on_a_phone_show_labels_as_written(
+    page: Page, login: Callable[..., None], org_a
+) -> None:
+    login(page, org_a.admin)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/admin/organizations/membership/")
+    cell = page.locator("#result_list tbody [data-label='Nome de exibição']").first
+    expect(cell).to_be_visible()
+    # unfold title-cased them ("Nome De Exibição") with text-transform: capitalize.
+    transform = cell.evaluate("e => getComputedStyle(e, '::before').textTransform")
+    assert transform == "none"
+    label = cell.evaluate("e => getComputedStyle(e, '::before').content")
+    assert label == '"Nome de exibição"'
