@@ -97,7 +97,6 @@ ALLOWED = {
     "No": "'no' is a Portuguese contraction (em + o)",
     "Do": "'do' is a Portuguese contraction (de + o)",
     "De": "a Portuguese preposition",
-    "As": "a Portuguese article (as tarefas); English 'as' stands between placeholders only",
     "Para": "a Portuguese preposition",
     "Sim": "Portuguese",
     "As": "a Portuguese article (as tarefas)",
