@@ -183,3 +183,38 @@ def test_no_request_number_or_amount_admits_a_value_the_api_refuses(schema):
                 assert not prop.get("pattern", "").startswith("^-"), (name, field)
             if prop.get("type") == "integer" and field.endswith("minutos"):
                 assert prop.get("minimum", -1) >= 0, (name, field)
+
+
+def test_field_descriptions_follow_the_language_too(client):
+    """16.4: property and parameter descriptions, not only the operations'."""
+    english = client.get(
+        "/api/schema/", HTTP_ACCEPT="application/json", HTTP_ACCEPT_LANGUAGE="en"
+    ).json()
+    portuguese = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    dashboard = ("/api/v1/leads/performance/", "get")
+    assert english["paths"][dashboard[0]][dashboard[1]]["description"].startswith(
+        "\nFigures over the window"
+    )
+    assert portuguese["paths"][dashboard[0]][dashboard[1]]["description"].startswith(
+        "\nNúmeros da janela"
+    )
+    status = next(
+        p for p in english["paths"]["/api/v1/leads/"]["get"]["parameters"] if p["name"] == "status"
+    )
+    assert status["description"].startswith("One or more, separated by commas: novo")
+    texts: list[str] = []
+
+    def collect(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "description" and isinstance(value, str):
+                    texts.append(value)
+                else:
+                    collect(value)
+        elif isinstance(node, list):
+            for item in node:
+                collect(item)
+
+    collect(english["components"])
+    left = [text for text in texts if re.search(r"\b(não|quando|dos|das|para)\b", text)]
+    assert not left, left

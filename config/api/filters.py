@@ -8,7 +8,9 @@ from typing import Any
 import django_filters
 from django import forms
 from django.db.models import QuerySet
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions
 from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
@@ -83,7 +85,10 @@ class AnyOfFilter(django_filters.Filter):
         if allowed is not None:
             kwargs["allowed"] = allowed
             kwargs.setdefault(
-                "help_text", "Um ou mais, separados por vírgula: " + ", ".join(allowed)
+                "help_text",
+                format_lazy(
+                    "{}: {}", gettext_lazy("Um ou mais, separados por vírgula"), ", ".join(allowed)
+                ),
             )
         else:
             kwargs.setdefault("help_text", "Um ou mais valores, separados por vírgula.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_lazy, gettext_noop
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.request import Request
@@ -22,7 +22,7 @@ class ConsentSerializer(serializers.Serializer[Any]):
     base_legal = serializers.ChoiceField(
         choices=BaseLegal.choices,
         required=False,
-        help_text="omitida: a base legal atual do canal (padrão legitimo_interesse)",
+        help_text=gettext_lazy("omitida: a base legal atual do canal (padrão legitimo_interesse)"),
     )
     origem = serializers.CharField(read_only=True)
     at = serializers.DateTimeField(read_only=True, allow_null=True)

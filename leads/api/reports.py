@@ -115,18 +115,18 @@ class TimelineItemSerializer(serializers.Serializer[Any]):
     at = serializers.DateTimeField()
 
 
-_DASHBOARD_DESCRIPTION = """
-Figures over the window `[now - period days, now]` and the scope (organization; a closer's
-leads with `closer_id`; for a closer always their own leads, for an SDR the leads where they
-are the SDR). Definitions are in `leads/dashboard.py`; in short:
-`total_leads`, `leads_qualificados` (reached qualificado or later), temperatures and
-`score_medio` are over the leads **created** in the window; `leads_convertidos`,
-`valor_total_convertido`, `ticket_medio` and `tempo_medio_conversao_dias` over the leads
-**converted** in the window (whenever created); `total_interacoes` counts interactions in the
-window. Funnel `count` is by current status of the created leads; `entraram`/`avancaram`/
-`taxa_avanco`/`tempo_medio_dias` come from status changes in the window. A `closer_id` that is
-not a member of the organization is a 400. Means over nothing are null; rates 0.
-"""
+_DASHBOARD_DESCRIPTION = gettext_noop("""
+Números da janela `[agora - period dias, agora]` e do escopo (a organização; os leads de um
+closer com `closer_id`; para um closer sempre os próprios leads, para um SDR os leads em que é
+o SDR). As definições estão em `leads/dashboard.py`; em resumo:
+`total_leads`, `leads_qualificados` (chegaram a qualificado ou além), temperaturas e
+`score_medio` contam os leads **criados** na janela; `leads_convertidos`,
+`valor_total_convertido`, `ticket_medio` e `tempo_medio_conversao_dias` os leads
+**convertidos** na janela (criados quando for); `total_interacoes` conta as interações da
+janela. O `count` do funil é pelo status atual dos leads criados; `entraram`/`avancaram`/
+`taxa_avanco`/`tempo_medio_dias` vêm das mudanças de status da janela. Um `closer_id` que não é
+membro da organização é um 400. Médias sobre nada são null; taxas, 0.
+""")
 
 
 class LeadReportsMixin:
