@@ -130,6 +130,7 @@ def sections() -> list[dict[str, Any]]:
             "items": [
                 _model(_("Organizações"), "apartment", "organizations.organization"),
                 _model(_("Membros"), "group", "organizations.membership"),
+                _model(_("Convites"), "mail", "organizations.invitation"),
                 _model(_("Notificações"), "notifications", "organizations.notification"),
                 _model(_("Usuários"), "person", "organizations.user"),
                 _model(_("Feriados"), "event", "organizations.organizationholiday"),

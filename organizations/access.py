@@ -56,6 +56,9 @@ DEFAULT = Policy(read=ALL_ROLES, change=MANAGERS)
 # lists members and the organization to every role (pickers, /me), so those read for all.
 ORGANIZATION = Policy(read=ALL_ROLES, change=ADMIN_ONLY, add=NOBODY, delete=NOBODY)
 MEMBERS = Policy(read=ALL_ROLES, change=ADMIN_ONLY, delete=NOBODY)  # deactivated, never deleted
+# Invitations: admins see them and cancel pending ones (an action); they are created through
+# MEMBERS ("add member") and never edited, as in the API (GET/DELETE /invitations/).
+INVITATIONS = Policy(read=ADMIN_ONLY, change=ADMIN_ONLY, add=NOBODY, delete=NOBODY)
 USERS = Policy(read=MANAGERS, change=NOBODY)  # accounts are created through MEMBERS
 HOLIDAYS = Policy(read=ALL_ROLES, change=ADMIN_ONLY)
 INTEGRATIONS = Policy(read=ADMIN_ONLY, change=ADMIN_ONLY)

@@ -20,7 +20,7 @@ from django.db.models import ForeignKey, ManyToManyField, Model, QuerySet
 from django.forms import ModelChoiceField, ModelMultipleChoiceField
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
@@ -34,7 +34,7 @@ from unfold.widgets import (
 from config.errors import ConflictError
 from organizations import access, services
 from organizations.access import Policy, admin_membership
-from organizations.invitations import member_add_or_invite
+from organizations.invitations import invitation_cancel, member_add_or_invite
 from organizations.models import (
     Invitation,
     Membership,
@@ -527,6 +527,57 @@ class NotificationAdmin(OrgScopedAdmin):
 
     def scope_queryset(self, queryset: QuerySet[Any], membership: Membership) -> QuerySet[Any]:
         return queryset.filter(recipient=membership)  # one's own, as GET /notifications/
+
+
+@admin.register(Invitation)
+class InvitationAdmin(OrgScopedAdmin):
+    """The organization's invitations, read-only; admins cancel pending ones (the same
+    service as DELETE /api/v1/invitations/{id}/). They are sent from "Adicionar membro"."""
+
+    policy = access.INVITATIONS
+    list_display = ["email", "nome_completo", "role", "situacao", "invited_by", "created_at"]
+    list_filter = ["role", "organization"]
+    search_fields = ["email", "nome_completo"]
+    list_select_related = ["invited_by__user", "organization"]
+    fields = [
+        "organization",
+        "email",
+        "nome_completo",
+        "role",
+        "tipo_closer",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+    ]
+    readonly_fields = fields
+    actions = ["cancel"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        # Only the cancel action changes anything; a row is never edited.
+        return obj is None and super().has_change_permission(request, None)
+
+    @admin.display(description=_("situação"))
+    def situacao(self, obj: Invitation) -> str:
+        if obj.accepted_at is not None:
+            return str(_("Aceito"))
+        if obj.expires_at <= timezone.now():
+            return str(_("Expirado"))
+        return str(_("Pendente"))
+
+    @admin.action(description=_("Cancelar convite"), permissions=["change"])
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
+        # The rows are the current organization's (get_queryset), the action asks the policy's
+        # "change" (admins): only an accepted invitation is left to refuse.
+        done = 0
+        for invitation in queryset:
+            try:
+                invitation_cancel(invitation=invitation)
+                done += 1
+            except ConflictError as exc:
+                self.message_user(request, f"{invitation.email}: {exc.message}", messages.ERROR)
+        if done:
+            self.message_user(request, _("%(n)d convite(s) cancelado(s).") % {"n": done})
 
 
 @admin.register(User)

@@ -19,6 +19,7 @@ from integrations.outbound.models import WebhookDelivery
 from integrations.outbound.services import webhook_endpoint_create
 from integrations.services import whatsapp_gateway_create
 from leads.models import LeadImport
+from organizations.invitations import invitation_create
 from organizations.models import Membership
 from tests.conftest import Org
 from tests.factories import (
@@ -28,6 +29,7 @@ from tests.factories import (
     NotificationFactory,
     QualificationFactory,
     TaskFactory,
+    UserFactory,
 )
 from tests.followup.factories import make_execution, make_sequence
 from tests.integrations.factories import (
@@ -113,6 +115,13 @@ def build_world(o: Org) -> dict[str, Model]:
         mensagem_id=f"msg_{o.org.pk.hex[:12]}",
         payload={"type": "lead.created"},
     )
+    world["organizations.invitation"] = invitation_create(
+        organization=o.org,
+        actor=o.admin,
+        user=UserFactory(),
+        nome_completo="Pessoa Convidada",
+        role="sdr",
+    )[0]
     world.update(_routing_and_records(o, lead))
     return world
 

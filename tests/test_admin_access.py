@@ -43,6 +43,7 @@ STANDARD_KINDS = READ_KINDS | {"add", "delete"}
 NOT_OFFERED = {
     ("leads.leadinteraction", "add"),
     ("integrations.webhookdelivery", "change-post"),  # a log: only the replay action
+    ("organizations.invitation", "change-post"),  # read-only: only the cancel action
     # Records written by their services only (routing's assignments, merges): read-only in
     # the admin whatever the role; the consent ledger is append-only (a new record is added,
     # none is edited or deleted).

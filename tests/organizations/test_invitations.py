@@ -165,3 +165,58 @@ def test_the_admins_add_member_form_invites_an_existing_user(
     assert invitation.organization == org_a.org
     assert invitation.invited_by == org_a.admin
     assert mail.outbox[-1].to == [org_b.closer.user.email]
+
+
+def test_the_admin_lists_the_organizations_invitations_and_cancels_pending_ones(org_a, org_b):
+    from django.utils import timezone
+
+    from organizations.invitations import invitation_create
+    from tests.admin_support import login
+
+    def invite(org, email: str) -> Invitation:
+        user = UserFactory(email=email)
+        return invitation_create(
+            organization=org.org, actor=org.admin, user=user, nome_completo="X", role="sdr"
+        )[0]
+
+    pending = invite(org_a, "pendente@exemplo.com.br")
+    accepted = invite(org_a, "aceito@exemplo.com.br")
+    Invitation.objects.filter(pk=accepted.pk).update(accepted_at=timezone.now())
+    theirs = invite(org_b, "outra@exemplo.com.br")
+    changelist = "/admin/organizations/invitation/"
+
+    client = login(org_a.admin)
+    page = client.get(changelist).content.decode()
+    assert "pendente@exemplo.com.br" in page
+    assert "aceito@exemplo.com.br" in page
+    assert "outra@exemplo.com.br" not in page
+    assert "Cancelar convite" in page
+    assert "Pendente" in page
+    assert "Aceito" in page
+    # Another organization's invitation is not there (404) and cannot be cancelled.
+    assert client.get(f"{changelist}{theirs.pk}/change/").status_code == 404
+    response = client.post(
+        changelist,
+        {
+            "action": "cancel",
+            "_selected_action": [str(pending.pk), str(accepted.pk), str(theirs.pk)],
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "1 convite(s) cancelado(s)." in text
+    assert "Este convite já foi aceito." in text
+    assert set(Invitation.objects.values_list("email", flat=True)) == {
+        "aceito@exemplo.com.br",
+        "outra@exemplo.com.br",
+    }
+    # Not an admin: no list and no action (as GET/DELETE /api/v1/invitations/).
+    for role in ("gestor", "closer", "sdr", "mentor"):
+        other = login(org_a.member(role))
+        assert other.get(changelist).status_code == 403, role
+        response = other.post(
+            changelist, {"action": "cancel", "_selected_action": [str(accepted.pk)]}
+        )
+        assert response.status_code == 403, role
+    assert Invitation.objects.filter(pk=accepted.pk).exists()
