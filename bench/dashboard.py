@@ -39,7 +39,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from leads import dashboard  # noqa: E402
+from leads import dashboard_selectors  # noqa: E402
 from leads.models import PIPELINE_ORDER  # noqa: E402
 from organizations.models import Membership, Organization, Role, User  # noqa: E402
 
@@ -269,11 +269,11 @@ def explain() -> None:
 
     for label, membership, closer_id in _scopes():
         for period in (30, 365):
-            scope = dashboard.dashboard_scope(
+            scope = dashboard_selectors.dashboard_scope(
                 membership=membership, period_days=period, closer_id=closer_id
             )
             with CaptureQueriesContext(connection) as queries:
-                dashboard.sales_dashboard(scope)
+                dashboard_selectors.sales_dashboard(scope)
             print(f"\n######## {label}, period {period}")
             with transaction.atomic(), connection.cursor() as cursor:
                 for query in queries.captured_queries:

@@ -686,7 +686,7 @@ def dispatch(args: argparse.Namespace, env: dict[str, str], workers: int) -> dic
     import django_rq
     from rq.job import Job
 
-    from followup.jobs import dispatch_followups_job
+    from followup.jobs import dispatch_followups
     from followup.models import FollowupExecution
 
     # Nothing else may be due, or the run would measure someone else's steps too.
@@ -696,7 +696,7 @@ def dispatch(args: argparse.Namespace, env: dict[str, str], workers: int) -> dic
     organization = prepare_dispatch(args.dispatch_steps)
     queue = django_rq.get_queue("default")
     queue.empty()
-    jobs = [queue.enqueue(dispatch_followups_job) for _ in range(workers)]
+    jobs = [queue.enqueue(dispatch_followups) for _ in range(workers)]
     started = time.perf_counter()
     processes = [
         subprocess.Popen(

@@ -24,7 +24,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from leads import dashboard
+from leads import dashboard_selectors
 from leads.admin_board import admin_membership, no_membership_page
 from leads.admin_painel import origem_label, painel_link
 from leads.api.reports import DASHBOARD_ROLES, PerformanceQuerySerializer
@@ -36,7 +36,7 @@ from organizations.models import Membership, OrganizationNps, Role
 PERIODS = (7, 30, 90, 180, 365)
 MENTEE_PERIODS = (3, 6, 12, 24, 36)
 
-# What each figure means (shown next to it): the definitions of leads/dashboard.py and
+# What each figure means (shown next to it): the definitions of leads/dashboard_selectors.py and
 # mentorados/selectors.py in the users' words.
 DEFINITIONS = {
     "total_leads": gettext_lazy("Leads criados dentro do período (no recorte escolhido)."),
@@ -106,12 +106,12 @@ def _sales(membership: Membership, request: HttpRequest) -> dict[str, Any]:
             errors.extend(str(error) for error in field_errors)
         query = PerformanceQuerySerializer(data={}, context={"membership": membership})
         query.is_valid()
-    scope = dashboard.dashboard_scope(
+    scope = dashboard_selectors.dashboard_scope(
         membership=membership,
         period_days=query.validated_data["period"],
         closer_id=query.validated_data.get("closer_id"),
     )
-    sales = dashboard.sales_dashboard(scope)
+    sales = dashboard_selectors.sales_dashboard(scope)
     metrics = sales["metrics"]
     zone = ZoneInfo(membership.organization.timezone)
     labels = dict(LeadStatus.choices)
@@ -172,7 +172,7 @@ def _sales(membership: Membership, request: HttpRequest) -> dict[str, Any]:
         for stage in sales["funnel"]
     ]
     weeks = []
-    for week in dashboard.weekly_series(scope, tz=membership.organization.timezone):
+    for week in dashboard_selectors.weekly_series(scope, tz=membership.organization.timezone):
         week_start = datetime.combine(week["semana"], time.min, tzinfo=zone)
         start = max(week_start, scope.start)
         end = min(week_start + timedelta(days=7) - timedelta(microseconds=1), scope.end)
@@ -190,11 +190,11 @@ def _sales(membership: Membership, request: HttpRequest) -> dict[str, Any]:
             "label": origem_label(row["origem"]),
             "link": painel_link(scope, "origem", row["origem"]),
         }
-        for row in dashboard.origem_breakdown(scope)
+        for row in dashboard_selectors.origem_breakdown(scope)
     ]
     closers = []
     for row in sales["topClosers"]:
-        closer_scope = dashboard.DashboardScope(
+        closer_scope = dashboard_selectors.DashboardScope(
             organization_id=scope.organization_id,
             start=scope.start,
             end=scope.end,

@@ -58,7 +58,7 @@ INSERT_BATCH = 1000
 
 def _activation_job(sequence: FollowupSequence) -> None:
     enqueue(
-        "followup.jobs.sequence_activated_job",
+        "followup.jobs.enroll_activated_sequence",
         sequence_id=str(sequence.pk),
         organization_id=str(sequence.organization_id),
         # The low queue's one-hour timeout fits a bulk enrollment of 100,000 leads.

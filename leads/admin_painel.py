@@ -1,6 +1,7 @@
 """The lead list filter behind the painel's numbers: `?painel=<set>&painel_inicio=...` shows
 exactly the leads a painel figure counts, with the dashboard's own definitions
-(`leads.dashboard.cohort_q` and friends), so a number and the list it links to always agree.
+(`leads.dashboard_selectors.cohort_q` and friends), so a number and the list it links to
+always agree.
 
 Parameters: `painel` (the set), `painel_valor` (a status, temperature or origem for the sets
 that take one), `painel_inicio` / `painel_fim` (the window, ISO 8601), `painel_org` and
@@ -26,7 +27,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from leads import dashboard
+from leads import dashboard_selectors
 from leads.models import LeadStatus, Temperatura
 
 PARAMS = (
@@ -39,31 +40,34 @@ PARAMS = (
     "painel_sdr",
 )
 
-SETS: dict[str, tuple[Any, Callable[[dashboard.DashboardScope, str], Q]]] = {
-    "coorte": (gettext_lazy("leads criados no período"), lambda s, v: dashboard.cohort_q(s)),
+SETS: dict[str, tuple[Any, Callable[[dashboard_selectors.DashboardScope, str], Q]]] = {
+    "coorte": (
+        gettext_lazy("leads criados no período"),
+        lambda s, v: dashboard_selectors.cohort_q(s),
+    ),
     "qualificados": (
         gettext_lazy("leads criados no período que chegaram a qualificado"),
-        lambda s, v: dashboard.qualified_q(s),
+        lambda s, v: dashboard_selectors.qualified_q(s),
     ),
     "convertidos": (
         gettext_lazy("leads convertidos no período"),
-        lambda s, v: dashboard.converted_q(s),
+        lambda s, v: dashboard_selectors.converted_q(s),
     ),
     "temperatura": (
         gettext_lazy("leads criados no período com esta temperatura"),
-        lambda s, v: dashboard.cohort_q(s) & Q(temperatura=v),
+        lambda s, v: dashboard_selectors.cohort_q(s) & Q(temperatura=v),
     ),
     "etapa": (
         gettext_lazy("leads criados no período nesta etapa"),
-        lambda s, v: dashboard.cohort_q(s) & Q(status=v),
+        lambda s, v: dashboard_selectors.cohort_q(s) & Q(status=v),
     ),
     "entraram": (
         gettext_lazy("leads que entraram na etapa no período"),
-        lambda s, v: dashboard.entered_q(s, v),
+        lambda s, v: dashboard_selectors.entered_q(s, v),
     ),
     "origem": (
         gettext_lazy("leads criados no período com esta origem"),
-        lambda s, v: dashboard.cohort_q(s) & Q(origem=v),
+        lambda s, v: dashboard_selectors.cohort_q(s) & Q(origem=v),
     ),
 }
 VALUES: dict[str, list[str]] = {
@@ -74,7 +78,7 @@ VALUES: dict[str, list[str]] = {
 
 
 def painel_link(
-    scope: dashboard.DashboardScope,
+    scope: dashboard_selectors.DashboardScope,
     kind: str,
     value: str = "",
     *,
@@ -155,7 +159,7 @@ class PainelSetFilter(admin.SimpleListFilter):
             raise IncorrectLookupParameters(_("Valor do painel inválido."))
         return queryset.filter(SETS[kind][1](scope, value))
 
-    def _scope(self) -> dashboard.DashboardScope:
+    def _scope(self) -> dashboard_selectors.DashboardScope:
         def moment(name: str) -> datetime:
             parsed = parse_datetime(self.used_parameters.get(name, "") or "")
             if parsed is None:
@@ -177,7 +181,7 @@ class PainelSetFilter(admin.SimpleListFilter):
         if organization is None:
             raise IncorrectLookupParameters(_("Organização do painel ausente."))
         start, end = moment("painel_inicio"), moment("painel_fim")
-        return dashboard.DashboardScope(
+        return dashboard_selectors.DashboardScope(
             organization_id=organization,
             start=start,
             end=end,

@@ -17,7 +17,7 @@ NOT_YET_SPLIT = {
     "leads/services.py:_update_locked": 63,
     "integrations/whatsapp/inbound.py:inbound_message_process": 63,
     "mentorados/demo.py:seed": 109,
-    "leads/dashboard.py:dashboard_top_closers": 72,
+    "leads/dashboard_selectors.py:dashboard_top_closers": 72,
     "integrations/crm/hubspot.py:_batch_upsert": 71,
     "followup/services.py:followup_register_reply": 68,
     "followup/engine.py:_fail": 66,

@@ -407,7 +407,7 @@ def test_a_followup_dispatch_killed_mid_whatsapp_send_never_sends_twice_and_says
     )
     execution = make_execution(make_sequence(org_a.org, steps=[WHATSAPP_STEP]), lead)
 
-    enqueue("followup.jobs.dispatch_followups_job", queue="high")
+    enqueue("followup.jobs.dispatch_followups", queue="high")
     first = workers.start("--without-scheduler")
     wait_for(lambda: calls, "the WhatsApp call")
     workers.kill_9(first)

@@ -58,7 +58,7 @@ from leads.models import Lead, LeadStatus
 
 logger = logging.getLogger(__name__)
 
-SYNC_JOB = "integrations.jobs.crm_sync_leads"
+SYNC_JOB = "integrations.jobs.sync_crm_batch"
 SYNC_QUEUE = "default"
 FAILURE_CALLBACK = "integrations.crm.services.record_sync_failure"
 # Backoff for transient errors without a provider hint (seconds), one entry per retry.

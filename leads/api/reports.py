@@ -15,7 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from leads import dashboard, timeline
+from leads import dashboard_selectors, timeline
 from leads.models import PIPELINE_ORDER, Lead
 from organizations.models import Membership
 from organizations.permissions import SALES_ROLES
@@ -27,9 +27,9 @@ DASHBOARD_ROLES = SALES_ROLES
 
 class PerformanceQuerySerializer(serializers.Serializer[Any]):
     period = serializers.IntegerField(
-        min_value=dashboard.MIN_PERIOD_DAYS,
-        max_value=dashboard.MAX_PERIOD_DAYS,
-        default=dashboard.DEFAULT_PERIOD_DAYS,
+        min_value=dashboard_selectors.MIN_PERIOD_DAYS,
+        max_value=dashboard_selectors.MAX_PERIOD_DAYS,
+        default=dashboard_selectors.DEFAULT_PERIOD_DAYS,
         help_text=gettext_lazy("Número de dias (1-365) terminando agora."),
     )
     closer_id = serializers.CharField(required=False, allow_null=True)
@@ -118,7 +118,7 @@ class TimelineItemSerializer(serializers.Serializer[Any]):
 _DASHBOARD_DESCRIPTION = gettext_noop("""
 Números da janela `[agora - period dias, agora]` e do escopo (a organização; os leads de um
 closer com `closer_id`; para um closer sempre os próprios leads, para um SDR os leads em que é
-o SDR). As definições estão em `leads/dashboard.py`; em resumo:
+o SDR). As definições estão em `leads/dashboard_selectors.py`; em resumo:
 `total_leads`, `leads_qualificados` (chegaram a qualificado ou além), temperaturas e
 `score_medio` contam os leads **criados** na janela; `leads_convertidos`,
 `valor_total_convertido`, `ticket_medio` e `tempo_medio_conversao_dias` os leads
@@ -161,7 +161,7 @@ class LeadReportsMixin:
             context={"membership": membership},
         )
         query.is_valid(raise_exception=True)
-        scope = dashboard.dashboard_scope(
+        scope = dashboard_selectors.dashboard_scope(
             membership=membership,
             period_days=query.validated_data["period"],
             closer_id=query.validated_data.get("closer_id"),
@@ -174,7 +174,7 @@ class LeadReportsMixin:
                 "closer_id": scope.closer_id,
                 "sdr_id": scope.sdr_id,
             },
-            **dashboard.sales_dashboard(scope),
+            **dashboard_selectors.sales_dashboard(scope),
         }
         return Response(SalesDashboardSerializer(body).data)
 

@@ -1,4 +1,4 @@
-# Indexes for the sales dashboard (leads/dashboard.py), chosen from EXPLAIN ANALYZE on a
+# Indexes for the sales dashboard (leads/dashboard_selectors.py), chosen from EXPLAIN ANALYZE on a
 # 100,000-lead organization (bench/dashboard.py). Built CONCURRENTLY on PostgreSQL so that
 # adding them to a large production table does not block writes to leads.
 

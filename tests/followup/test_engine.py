@@ -255,10 +255,10 @@ def test_it_pauses_on_deactivation_and_resumes_with_recomputed_timing(org_a):
     )
     sequence.refresh_from_db()
     services.sequence_update(sequence=sequence, actor=None, data={"ativo": True})
-    from followup.jobs import sequence_activated_job
+    from followup.jobs import enroll_activated_sequence
 
     before = timezone.now()
-    sequence_activated_job(sequence_id=str(sequence.pk), organization_id=str(org_a.org.pk))
+    enroll_activated_sequence(sequence_id=str(sequence.pk), organization_id=str(org_a.org.pk))
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.ACTIVE
     assert execution.proxima_execucao is not None

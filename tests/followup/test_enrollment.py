@@ -267,7 +267,7 @@ def test_the_pending_set_survives_until_processed(org_a):
     key = jobs.ENROLLMENT.pending_key(org_a.org.pk)
     redis.sadd(key, str(lead.pk))
 
-    assert jobs.enroll_pending_leads_job(organization_id=str(org_a.org.pk)) == 1
+    assert jobs.enroll_pending_leads(organization_id=str(org_a.org.pk)) == 1
 
     assert jobs.ENROLLMENT.pending(org_a.org.pk) == set()
     assert enrolled(sequence) == {lead.pk}
@@ -276,11 +276,11 @@ def test_the_pending_set_survives_until_processed(org_a):
 def test_the_hourly_sweep_enrolls_leads_that_became_eligible_with_time(org_a):
     sequence = make_sequence(org_a.org, criterios={"dias_sem_interacao": 10})
     lead = LeadFactory(organization=org_a.org, last_interaction_at=timezone.now())
-    jobs.enrollment_sweep_job()
+    jobs.enrollment_sweep()
     assert not enrolled(sequence)
 
     Lead.objects.filter(pk=lead.pk).update(last_interaction_at=timezone.now() - timedelta(days=11))
-    jobs.enrollment_sweep_job()
+    jobs.enrollment_sweep()
 
     assert enrolled(sequence) == {lead.pk}
 

@@ -22,13 +22,13 @@ def test_dispatch_runs_every_minute():
     found = {job.id: job for job in discover_periodic_jobs()}
     dispatch = found["followup-dispatch"]
     assert dispatch.interval == 60
-    assert dispatch.func == "followup.jobs.dispatch_followups_job"
+    assert dispatch.func == "followup.jobs.dispatch_followups"
     assert found["followup-enrollment-sweep"].interval == 3600
 
 
 def test_the_dispatch_job_performs_due_steps(org_a):
     make_execution(make_sequence(org_a.org), LeadFactory(organization=org_a.org))
-    counts = jobs.dispatch_followups_job()
+    counts = jobs.dispatch_followups()
     assert counts["sent"] == 1
     assert len(mail.outbox) == 1
 
@@ -62,7 +62,7 @@ def test_seed_demo_creates_an_active_sequence_with_enrolled_leads():
 def test_the_timeline_source_lists_follow_up_events(org_a, django_assert_num_queries):
     lead = LeadFactory(organization=org_a.org)
     execution = make_execution(make_sequence(org_a.org, nome="Fria"), lead)
-    jobs.dispatch_followups_job()
+    jobs.dispatch_followups()
 
     with django_assert_num_queries(2):
         entries = selectors.lead_timeline_entries(lead_ids=[lead.pk])

@@ -174,7 +174,7 @@ def test_it_lists_with_a_constant_number_of_queries(org_a, client_for):
 
 
 def sync_jobs() -> list:
-    return [j for j in queued_jobs() if j.func_name == "integrations.jobs.crm_sync_leads"]
+    return [j for j in queued_jobs() if j.func_name == "integrations.jobs.sync_crm_batch"]
 
 
 @pytest.mark.parametrize("role", ["admin", "gestor", "closer", "sdr"])

@@ -1,4 +1,4 @@
-"""Sales dashboard: every figure pinned on a hand-built data set (see leads/dashboard.py)."""
+"""Sales dashboard: every figure pinned on a hand-built data set (leads/dashboard_selectors.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from leads import dashboard
+from leads import dashboard_selectors
 from leads.models import LeadStatusChange
 from organizations.models import Organization, Role
 from tests.factories import InteractionFactory, LeadFactory, MembershipFactory
@@ -464,17 +464,17 @@ def test_it_aggregates_without_touching_a_lead_per_row(org_a, client_for):
 
 def test_the_selectors_take_an_explicit_now(org_a, data):
     # The window is [now - period, now]: moving "now" back 8 days drops L3 and L6 from it.
-    scope = dashboard.dashboard_scope(membership=org_a.admin, period_days=30, now=ago(8))
-    metrics = dashboard.dashboard_metrics(scope)
+    scope = dashboard_selectors.dashboard_scope(membership=org_a.admin, period_days=30, now=ago(8))
+    metrics = dashboard_selectors.dashboard_metrics(scope)
     assert metrics["total_leads"] == 3  # L1 (10 days ago), L2 (20), L5 (25)
     assert metrics["leads_convertidos"] == 0
 
 
 def test_it_rejects_out_of_range_periods_in_the_selector(org_a):
     with pytest.raises(ValueError, match="period_days must be within 1-365"):
-        dashboard.dashboard_scope(membership=org_a.admin, period_days=0)
+        dashboard_selectors.dashboard_scope(membership=org_a.admin, period_days=0)
     with pytest.raises(PermissionError):
-        dashboard.dashboard_scope(membership=org_a.mentor, period_days=30)
+        dashboard_selectors.dashboard_scope(membership=org_a.mentor, period_days=30)
 
 
 @pytest.mark.parametrize(
@@ -490,17 +490,17 @@ def test_it_rejects_out_of_range_periods_in_the_selector(org_a):
     ],
 )
 def test_it_rounds_percentages_half_up_to_one_decimal(part, whole, expected):
-    assert dashboard.percent(part, whole) == expected
+    assert dashboard_selectors.percent(part, whole) == expected
 
 
 def test_it_converts_durations_and_means():
-    assert dashboard.days(None) is None
-    assert dashboard.days(timedelta(days=1, hours=6)) == 1.3  # 1.25 half up
-    assert dashboard.days(Decimal(86400 * 2)) == 2.0
-    assert dashboard.one_decimal(None) is None
-    assert dashboard.one_decimal(Decimal("46.25")) == 46.3
-    assert dashboard.money(Decimal("15000.005")) == Decimal("15000.01")
-    assert dashboard.money(None) is None
+    assert dashboard_selectors.days(None) is None
+    assert dashboard_selectors.days(timedelta(days=1, hours=6)) == 1.3  # 1.25 half up
+    assert dashboard_selectors.days(Decimal(86400 * 2)) == 2.0
+    assert dashboard_selectors.one_decimal(None) is None
+    assert dashboard_selectors.one_decimal(Decimal("46.25")) == 46.3
+    assert dashboard_selectors.money(Decimal("15000.005")) == Decimal("15000.01")
+    assert dashboard_selectors.money(None) is None
 
 
 def test_it_documents_the_closer_choice_for_atribuidos_organizations(org_a, data, client_for):

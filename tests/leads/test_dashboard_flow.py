@@ -16,7 +16,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from leads import dashboard
+from leads import dashboard_selectors
 from leads.models import PIPELINE_ORDER, LeadStatusChange
 from organizations.models import Role
 from tests.factories import InteractionFactory, LeadFactory, MembershipFactory
@@ -58,9 +58,9 @@ def reference_flow(scope):
         outputs.append(
             f"COUNT(*) FILTER (WHERE nth = 1 AND first_{stage} IS NOT NULL) AS entered_{stage}"
         )
-        if stage in dashboard.TERMINAL_STAGES:
+        if stage in dashboard_selectors.TERMINAL_STAGES:
             continue
-        forward = dashboard.FORWARD_STAGES
+        forward = dashboard_selectors.FORWARD_STAGES
         beyond = ", ".join(f"'{later}'" for later in forward[forward.index(stage) + 1 :])
         per_lead.append(
             f"MAX(c.changed_at) FILTER (WHERE c.to_status IN ({beyond})) OVER lead_moves"
@@ -74,7 +74,9 @@ def reference_flow(scope):
     sql = REFERENCE_SQL.format(
         join=join, scope=scope_sql, per_lead=", ".join(per_lead), outputs=", ".join(outputs)
     )
-    params = dashboard._db_params([scope.organization_id, scope.start, scope.end, *scope_params])
+    params = dashboard_selectors._db_params(
+        [scope.organization_id, scope.start, scope.end, *scope_params]
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         columns = [column[0] for column in cursor.description]
@@ -131,17 +133,21 @@ def test_the_flow_matches_the_window_formulation_on_random_moves(org_a, org_b, s
             )
     scopes = []
     for period in (1, 30, 120, 365):
-        scopes.append(dashboard.dashboard_scope(membership=org_a.admin, period_days=period))
         scopes.append(
-            dashboard.dashboard_scope(
+            dashboard_selectors.dashboard_scope(membership=org_a.admin, period_days=period)
+        )
+        scopes.append(
+            dashboard_selectors.dashboard_scope(
                 membership=org_a.admin, period_days=period, closer_id=closers[1].pk
             )
         )
-        scopes.append(dashboard.dashboard_scope(membership=org_a.closer, period_days=period))
-        scopes.append(dashboard.dashboard_scope(membership=org_a.sdr, period_days=period))
+        scopes.append(
+            dashboard_selectors.dashboard_scope(membership=org_a.closer, period_days=period)
+        )
+        scopes.append(dashboard_selectors.dashboard_scope(membership=org_a.sdr, period_days=period))
     entered_somewhere = False
     for scope in scopes:
-        flow = dashboard._funnel_flow(scope)
+        flow = dashboard_selectors._funnel_flow(scope)
         same(flow, reference_flow(scope))
         entered_somewhere |= any(entered for entered, _, _ in flow.values())
     assert entered_somewhere
@@ -172,11 +178,11 @@ def test_the_interaction_total_comes_with_the_ranking_for_every_scope(org_a, org
             (org_a.closer, None),
             (org_a.sdr, None),
         ]:
-            scope = dashboard.dashboard_scope(
+            scope = dashboard_selectors.dashboard_scope(
                 membership=membership, period_days=period, closer_id=closer_id
             )
-            body = dashboard.sales_dashboard(scope)
-            expected = dashboard._interaction_count(scope)
+            body = dashboard_selectors.sales_dashboard(scope)
+            expected = dashboard_selectors._interaction_count(scope)
             assert body["metrics"]["total_interacoes"] == expected, (period, membership.role)
-            _, total = dashboard.dashboard_top_closers(scope)
+            _, total = dashboard_selectors.dashboard_top_closers(scope)
             assert total == (None if scope.sdr_id else expected)
