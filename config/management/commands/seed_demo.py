@@ -2,22 +2,33 @@
 
 Members of every role come from organizations.demo; each app then adds its part through
 `<app>.demo.seed(demo)` (leads, mentees, a follow-up sequence...). Running it again changes
-nothing and prints the login.
+nothing and prints the login. It lives in `config`, the layer that composes the apps, so it
+imports each app's demo module directly (the ground floor, `organizations`, imports none).
 """
 
 from __future__ import annotations
 
-import importlib
 import random
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from followup import demo as followup_demo
+from integrations import demo as integrations_demo
+from leads import demo as leads_demo
+from mentorados import demo as mentorados_demo
 from organizations import demo
 from organizations.models import Organization
 
-APPS_WITH_DEMO_DATA = ["leads", "mentorados", "followup", "integrations"]
+# In order: leads first (mentees come from converted leads; sequences enrol leads).
+APPS_WITH_DEMO_DATA: list[tuple[str, Callable[[demo.DemoContext], str]]] = [
+    ("leads", leads_demo.seed),
+    ("mentorados", mentorados_demo.seed),
+    ("followup", followup_demo.seed),
+    ("integrations", integrations_demo.seed),
+]
 
 
 class Command(BaseCommand):
@@ -29,14 +40,8 @@ class Command(BaseCommand):
         else:
             with transaction.atomic():
                 context = demo.seed_organization(rng=random.Random(20261129))
-                for app in APPS_WITH_DEMO_DATA:
-                    try:
-                        module = importlib.import_module(f"{app}.demo")
-                    except ModuleNotFoundError as exc:
-                        if exc.name != f"{app}.demo":
-                            raise
-                        continue
-                    summary = module.seed(context)
+                for app, seed in APPS_WITH_DEMO_DATA:
+                    summary = seed(context)
                     if summary:
                         self.stdout.write(f"  {app}: {summary}")
             self.stdout.write(self.style.SUCCESS("Demo organization created."))
