@@ -70,76 +70,89 @@ def _privacy() -> dict[str, Any]:
     }
 
 
+def _section(title: Promise | str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"title": title, "separator": True, "items": items}
+
+
+def _sales() -> dict[str, Any]:
+    return _section(
+        _("Vendas"),
+        [
+            _page(_("Meu dia"), "today", "admin-meu-dia"),
+            _page(_("Painel"), "monitoring", "admin-painel"),
+            _model(_("Leads"), "person_search", "leads.lead"),
+            _page(_("Quadro de leads"), "view_kanban", "admin:leads_lead_board", _leads),
+            _model(_("Importações"), "upload_file", "leads.leadimport"),
+            _model(_("Tarefas"), "task_alt", "leads.task"),
+            _model(_("Consentimentos"), "verified_user", "leads.consentrecord"),
+            _model(_("Interações"), "forum", "leads.leadinteraction"),
+            _model(_("Qualificações"), "fact_check", "leads.leadqualification"),
+            _model(_("Histórico de status"), "history", "leads.leadstatuschange"),
+            _model(_("Regras de distribuição"), "alt_route", "leads.routingrule"),
+            _model(_("Atribuições automáticas"), "assignment_ind", "leads.leadassignment"),
+            _model(_("Mesclagens de leads"), "merge", "leads.leadmerge"),
+        ],
+    )
+
+
+def _mentorados() -> dict[str, Any]:
+    return _section(
+        _("Mentorados"),
+        [
+            _model(_("Mentorados"), "school", "mentorados.mentorado"),
+            _model(_("Evolução financeira"), "trending_up", "mentorados.evolucaofinanceira"),
+            _model(_("Feedbacks"), "reviews", "mentorados.mentoradofeedback"),
+        ],
+    )
+
+
+def _followup() -> dict[str, Any]:
+    return _section(
+        _("Follow-up"),
+        [
+            _model(_("Sequências"), "route", "followup.followupsequence"),
+            _model(_("Execuções"), "play_circle", "followup.followupexecution"),
+            _model(_("Registros de execução"), "receipt_long", "followup.followupexecutionlog"),
+        ],
+    )
+
+
+def _integrations() -> dict[str, Any]:
+    return _section(
+        _("Integrações"),
+        [
+            _model(_("Contas de WhatsApp"), "chat", "integrations.whatsappaccount"),
+            _model(_("Gateways de WhatsApp"), "webhook", "integrations.whatsappgateway"),
+            _model(_("Mensagens de WhatsApp"), "sms", "integrations.whatsappmessage"),
+            _model(_("Webhooks recebidos"), "webhook", "integrations.webhooknotification"),
+            _model(_("Conexões de CRM"), "hub", "integrations.crmconnection"),
+            _model(_("Eventos do CRM"), "sync_alt", "integrations.crmwebhookevent"),
+            _model(_("Webhooks de saída"), "send", "integrations.webhookendpoint"),
+            _model(_("Entregas de webhook"), "outbox", "integrations.webhookdelivery"),
+        ],
+    )
+
+
+def _organization() -> dict[str, Any]:
+    return _section(
+        _("Organização"),
+        [
+            _model(_("Organizações"), "apartment", "organizations.organization"),
+            _model(_("Membros"), "group", "organizations.membership"),
+            _model(_("Convites"), "mail", "organizations.invitation"),
+            _model(_("Notificações"), "notifications", "organizations.notification"),
+            _model(_("Usuários"), "person", "organizations.user"),
+            _model(_("Feriados"), "event", "organizations.organizationholiday"),
+            _model(_("Ausências de membros"), "beach_access", "organizations.memberabsence"),
+            _page(_("Documentação da API"), "api", "swagger-ui"),
+            _page(_("Filas e jobs"), "queue", "django_rq:home", _superuser),
+        ],
+    )
+
+
 def sections() -> list[dict[str, Any]]:
-    return [
-        {
-            "title": _("Vendas"),
-            "separator": True,
-            "items": [
-                _page(_("Meu dia"), "today", "admin-meu-dia"),
-                _page(_("Painel"), "monitoring", "admin-painel"),
-                _model(_("Leads"), "person_search", "leads.lead"),
-                _page(_("Quadro de leads"), "view_kanban", "admin:leads_lead_board", _leads),
-                _model(_("Importações"), "upload_file", "leads.leadimport"),
-                _model(_("Tarefas"), "task_alt", "leads.task"),
-                _model(_("Consentimentos"), "verified_user", "leads.consentrecord"),
-                _model(_("Interações"), "forum", "leads.leadinteraction"),
-                _model(_("Qualificações"), "fact_check", "leads.leadqualification"),
-                _model(_("Histórico de status"), "history", "leads.leadstatuschange"),
-                _model(_("Regras de distribuição"), "alt_route", "leads.routingrule"),
-                _model(_("Atribuições automáticas"), "assignment_ind", "leads.leadassignment"),
-                _model(_("Mesclagens de leads"), "merge", "leads.leadmerge"),
-            ],
-        },
-        {
-            "title": _("Mentorados"),
-            "separator": True,
-            "items": [
-                _model(_("Mentorados"), "school", "mentorados.mentorado"),
-                _model(_("Evolução financeira"), "trending_up", "mentorados.evolucaofinanceira"),
-                _model(_("Feedbacks"), "reviews", "mentorados.mentoradofeedback"),
-            ],
-        },
-        {
-            "title": _("Follow-up"),
-            "separator": True,
-            "items": [
-                _model(_("Sequências"), "route", "followup.followupsequence"),
-                _model(_("Execuções"), "play_circle", "followup.followupexecution"),
-                _model(_("Registros de execução"), "receipt_long", "followup.followupexecutionlog"),
-            ],
-        },
-        _privacy(),
-        {
-            "title": _("Integrações"),
-            "separator": True,
-            "items": [
-                _model(_("Contas de WhatsApp"), "chat", "integrations.whatsappaccount"),
-                _model(_("Gateways de WhatsApp"), "webhook", "integrations.whatsappgateway"),
-                _model(_("Mensagens de WhatsApp"), "sms", "integrations.whatsappmessage"),
-                _model(_("Webhooks recebidos"), "webhook", "integrations.webhooknotification"),
-                _model(_("Conexões de CRM"), "hub", "integrations.crmconnection"),
-                _model(_("Eventos do CRM"), "sync_alt", "integrations.crmwebhookevent"),
-                _model(_("Webhooks de saída"), "send", "integrations.webhookendpoint"),
-                _model(_("Entregas de webhook"), "outbox", "integrations.webhookdelivery"),
-            ],
-        },
-        {
-            "title": _("Organização"),
-            "separator": True,
-            "items": [
-                _model(_("Organizações"), "apartment", "organizations.organization"),
-                _model(_("Membros"), "group", "organizations.membership"),
-                _model(_("Convites"), "mail", "organizations.invitation"),
-                _model(_("Notificações"), "notifications", "organizations.notification"),
-                _model(_("Usuários"), "person", "organizations.user"),
-                _model(_("Feriados"), "event", "organizations.organizationholiday"),
-                _model(_("Ausências de membros"), "beach_access", "organizations.memberabsence"),
-                _page(_("Documentação da API"), "api", "swagger-ui"),
-                _page(_("Filas e jobs"), "queue", "django_rq:home", _superuser),
-            ],
-        },
-    ]
+    """The sidebar's sections, in display order."""
+    return [_sales(), _mentorados(), _followup(), _privacy(), _integrations(), _organization()]
 
 
 def navigation(request: HttpRequest) -> list[dict[str, Any]]:
