@@ -148,21 +148,13 @@ def lead_scores_decay(
                     guard_at=guard_at,
                 )
             else:
-                keys = open_leads.order_by("pk")
-                if after is not None:
-                    keys = keys.filter(pk__gt=after)
-                ids = list(keys.values_list("pk", flat=True)[:size])
-                outcome = _BatchOutcome(
-                    size=len(ids),
-                    last_id=ids[-1] if ids else None,
-                    changed=_update_python(
-                        organization=organization,
-                        leads=open_leads.filter(pk__in=ids),
-                        now=reference,
-                        guard_at=guard_at,
-                    )
-                    if ids
-                    else [],
+                outcome = _decay_batch_python(
+                    organization=organization,
+                    open_leads=open_leads,
+                    after=after,
+                    size=size,
+                    now=reference,
+                    guard_at=guard_at,
                 )
             _announce(organization.pk, outcome.changed)
         if not outcome.size:
@@ -172,6 +164,34 @@ def lead_scores_decay(
         batches += 1
         after = outcome.last_id
     return DecayResult(leads_seen=seen, leads_updated=updated, batches=batches)
+
+
+def _decay_batch_python(
+    *,
+    organization: Organization,
+    open_leads: QuerySet[Lead],
+    after: uuid.UUID | None,
+    size: int,
+    now: datetime,
+    guard_at: datetime,
+) -> _BatchOutcome:
+    """One Python-side decay batch: the next `size` open leads after `after`, by id."""
+    keys = open_leads.order_by("pk")
+    if after is not None:
+        keys = keys.filter(pk__gt=after)
+    ids = list(keys.values_list("pk", flat=True)[:size])
+    return _BatchOutcome(
+        size=len(ids),
+        last_id=ids[-1] if ids else None,
+        changed=_update_python(
+            organization=organization,
+            leads=open_leads.filter(pk__in=ids),
+            now=now,
+            guard_at=guard_at,
+        )
+        if ids
+        else [],
+    )
 
 
 def _organization(organization_id: Any) -> Organization | None:

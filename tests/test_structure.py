@@ -22,7 +22,6 @@ NOT_YET_SPLIT = {
     "followup/engine.py:_fail": 66,
     "leads/csv_io.py:_import_rows": 69,
     "integrations/whatsapp/inbound.py:gateway_receive": 61,
-    "leads/scoring.py:lead_scores_decay": 61,
     "integrations/whatsapp/services.py:_claim": 61,
 }
 
