@@ -7,6 +7,7 @@ and the derived figures computed with the same pure functions the services use.
 
 from __future__ import annotations
 
+import random
 import zoneinfo
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -24,7 +25,7 @@ from mentorados.models import (
 )
 from mentorados.services import organization_nps_refresh, organization_today
 from organizations.demo import DemoContext
-from organizations.models import Organization, Role
+from organizations.models import Membership, Organization, Role
 
 VETERANS = 40
 PROGRAMAS = ["Mentoria Escala", "Mentoria Elite", "Aceleração 90 dias"]
@@ -70,14 +71,12 @@ def _store(
     )
 
 
-def seed(demo: DemoContext) -> str:
-    rng = demo.rng
-    org = demo.organization
+def _converted_mentees(
+    org: Organization, rng: random.Random, mentors: list[Membership]
+) -> list[Mentorado]:
+    """One mentee per converted demo lead, started on the conversion day."""
     tz = zoneinfo.ZoneInfo(org.timezone)
-    today = organization_today(org)
-    mentors = demo.by_role(Role.MENTOR) or demo.by_role(Role.GESTOR)
     mentees: list[Mentorado] = []
-
     for lead in Lead.objects.for_org(org).filter(status=LeadStatus.CONVERTIDO):
         converted = timezone.localtime(lead.converted_at or timezone.now(), tz).date()
         mentees.append(
@@ -93,6 +92,14 @@ def seed(demo: DemoContext) -> str:
                 status=MentoradoStatus.ATIVO,
             )
         )
+    return mentees
+
+
+def _veteran_mentees(
+    org: Organization, rng: random.Random, mentors: list[Membership], today: date
+) -> list[Mentorado]:
+    """The older cohort (started 12-24 months ago), statuses in the fixed rotation."""
+    mentees: list[Mentorado] = []
     for n in range(VETERANS):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         inicio = today - timedelta(days=rng.randint(365, 730))
@@ -115,6 +122,80 @@ def seed(demo: DemoContext) -> str:
                 status=status,
             )
         )
+    return mentees
+
+
+def _monthly_reports(
+    org: Organization,
+    rng: random.Random,
+    mentee: Mentorado,
+    base: Decimal,
+    last_day: date,
+    rows: list[EvolucaoFinanceira],
+) -> list[figures.MonthRevenue]:
+    """Appends the mentee's monthly reports (from `base`) to `rows`; returns the months reported."""
+    revenue = base
+    months: list[figures.MonthRevenue] = []
+    for ano, mes in _months_between(mentee.data_inicio, last_day):
+        revenue = max(
+            Decimal("0"),
+            (revenue * Decimal(str(1 + rng.gauss(0.035, 0.08)))).quantize(
+                CENT, rounding=ROUND_HALF_UP
+            ),
+        )
+        if rng.random() < 0.06:  # a forgotten month now and then
+            continue
+        months.append(figures.MonthRevenue(ano, mes, revenue))
+        rows.append(
+            EvolucaoFinanceira(
+                organization=org,
+                mentorado=mentee,
+                ano=ano,
+                mes=mes,
+                faturamento=revenue,
+                lucro=(revenue * Decimal(str(rng.uniform(0.08, 0.3)))).quantize(CENT),
+                numero_clientes=rng.randint(20, 400),
+                ticket_medio=(revenue / rng.randint(20, 400)).quantize(CENT),
+            )
+        )
+    return months
+
+
+def _feedback_notes(
+    org: Organization,
+    rng: random.Random,
+    mentee: Mentorado,
+    today: date,
+    feedbacks: list[MentoradoFeedback],
+) -> list[figures.FeedbackNote]:
+    """Appends the mentee's feedbacks (every 40-100 days) to `feedbacks`; returns their notes."""
+    notes: list[figures.FeedbackNote] = []
+    day = mentee.data_inicio + timedelta(days=rng.randint(20, 45))
+    while day <= (mentee.data_fim or today):
+        nota_geral = min(10, max(2, round(rng.gauss(8, 1.8))))
+        nota_nps = min(10, max(0, nota_geral + rng.choice([-2, -1, 0, 0, 1, 1])))
+        notes.append(figures.FeedbackNote(day, nota_geral))
+        feedbacks.append(
+            MentoradoFeedback(
+                organization=org,
+                mentorado=mentee,
+                data_feedback=day,
+                nota_nps=nota_nps,
+                nota_geral=nota_geral,
+                categoria=rng.choice(CATEGORIAS),
+                comentario=rng.choice(COMENTARIOS),
+            )
+        )
+        day += timedelta(days=rng.randint(40, 100))
+    return notes
+
+
+def seed(demo: DemoContext) -> str:
+    rng = demo.rng
+    org = demo.organization
+    today = organization_today(org)
+    mentors = demo.by_role(Role.MENTOR) or demo.by_role(Role.GESTOR)
+    mentees = _converted_mentees(org, rng, mentors) + _veteran_mentees(org, rng, mentors, today)
 
     rows: list[EvolucaoFinanceira] = []
     feedbacks: list[MentoradoFeedback] = []
@@ -125,48 +206,8 @@ def seed(demo: DemoContext) -> str:
         last_day = mentee.data_fim or today
         if mentee.data_fim is None and rng.random() < 0.5:
             last_day = today.replace(day=1) - timedelta(days=1)
-        revenue = base
-        months: list[figures.MonthRevenue] = []
-        for ano, mes in _months_between(mentee.data_inicio, last_day):
-            revenue = max(
-                Decimal("0"),
-                (revenue * Decimal(str(1 + rng.gauss(0.035, 0.08)))).quantize(
-                    CENT, rounding=ROUND_HALF_UP
-                ),
-            )
-            if rng.random() < 0.06:  # a forgotten month now and then
-                continue
-            months.append(figures.MonthRevenue(ano, mes, revenue))
-            rows.append(
-                EvolucaoFinanceira(
-                    organization=org,
-                    mentorado=mentee,
-                    ano=ano,
-                    mes=mes,
-                    faturamento=revenue,
-                    lucro=(revenue * Decimal(str(rng.uniform(0.08, 0.3)))).quantize(CENT),
-                    numero_clientes=rng.randint(20, 400),
-                    ticket_medio=(revenue / rng.randint(20, 400)).quantize(CENT),
-                )
-            )
-        notes: list[figures.FeedbackNote] = []
-        day = mentee.data_inicio + timedelta(days=rng.randint(20, 45))
-        while day <= (mentee.data_fim or today):
-            nota_geral = min(10, max(2, round(rng.gauss(8, 1.8))))
-            nota_nps = min(10, max(0, nota_geral + rng.choice([-2, -1, 0, 0, 1, 1])))
-            notes.append(figures.FeedbackNote(day, nota_geral))
-            feedbacks.append(
-                MentoradoFeedback(
-                    organization=org,
-                    mentorado=mentee,
-                    data_feedback=day,
-                    nota_nps=nota_nps,
-                    nota_geral=nota_geral,
-                    categoria=rng.choice(CATEGORIAS),
-                    comentario=rng.choice(COMENTARIOS),
-                )
-            )
-            day += timedelta(days=rng.randint(40, 100))
+        months = _monthly_reports(org, rng, mentee, base, last_day, rows)
+        notes = _feedback_notes(org, rng, mentee, today, feedbacks)
         mentee.faturamento_atual = figures.faturamento_atual(months)
         mentee.crescimento_percentual = figures.crescimento_percentual(months)
         mentee.engagement_score = figures.engagement_score(months, notes, today)

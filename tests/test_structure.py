@@ -15,7 +15,6 @@ NOT_YET_SPLIT = {
     "leads/demo.py:seed": 136,
     "leads/services.py:_update_locked": 63,
     "integrations/whatsapp/inbound.py:inbound_message_process": 63,
-    "mentorados/demo.py:seed": 109,
     "leads/dashboard_selectors.py:dashboard_top_closers": 72,
     "integrations/crm/hubspot.py:_batch_upsert": 71,
     "followup/services.py:followup_register_reply": 68,
