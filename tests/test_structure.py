@@ -20,7 +20,6 @@ NOT_YET_SPLIT = {
     "followup/services.py:followup_register_reply": 68,
     "followup/engine.py:_fail": 66,
     "leads/csv_io.py:_import_rows": 69,
-    "integrations/whatsapp/inbound.py:gateway_receive": 61,
     "integrations/whatsapp/services.py:_claim": 61,
 }
 

@@ -210,8 +210,6 @@ def _bound_signers(
 @transaction.atomic
 def webhook_receive(*, raw_body: bytes, signature: str | None) -> ReceiveResult:
     """Authenticate and store one webhook POST; enqueue its processing. Never raises."""
-    from config.jobs import SAFE_RETRY, enqueue
-
     header = (signature or "").strip()
     if not _SIGNATURE_SHAPE.fullmatch(header):
         logger.warning("whatsapp webhook rejected: missing or malformed signature header")
@@ -248,14 +246,7 @@ def webhook_receive(*, raw_body: bytes, signature: str | None) -> ReceiveResult:
         ids.append(notification.pk)
         any_new = any_new or created
         if notification.processed_at is None:
-            enqueue(
-                "integrations.jobs.process_whatsapp_notification",
-                notification_id=str(notification.pk),
-                organization_id=str(notification.organization_id),
-                queue="high",
-                job_id=f"whatsapp-notification-{notification.pk}",
-                retry=SAFE_RETRY,
-            )
+            _enqueue_processing(notification, notification.organization_id)
     return _result(200, "accepted" if any_new else "duplicate", "ok", ids)
 
 
@@ -288,8 +279,6 @@ def gateway_receive(
     matches and the body parses; then the body is stored once per gateway and its processing
     goes through the same job and message path as Meta's notifications.
     """
-    from config.jobs import SAFE_RETRY, enqueue
-
     gateway = gateway_for_token(token)
     if gateway is None:
         logger.warning("whatsapp gateway webhook: unknown or revoked token")
@@ -326,15 +315,22 @@ def gateway_receive(
         },
     )
     if notification.processed_at is None:
-        enqueue(
-            "integrations.jobs.process_whatsapp_notification",
-            notification_id=str(notification.pk),
-            organization_id=str(organization.pk),
-            queue="high",
-            job_id=f"whatsapp-notification-{notification.pk}",
-            retry=SAFE_RETRY,
-        )
+        _enqueue_processing(notification, organization.pk)
     return _gateway_result(200, "accepted" if created else "duplicate", "ok", [notification.pk])
+
+
+def _enqueue_processing(notification: WebhookNotification, organization_id: Any) -> None:
+    """Queue the processing of one stored notification (Meta's webhook or a gateway's)."""
+    from config.jobs import SAFE_RETRY, enqueue
+
+    enqueue(
+        "integrations.jobs.process_whatsapp_notification",
+        notification_id=str(notification.pk),
+        organization_id=str(organization_id),
+        queue="high",
+        job_id=f"whatsapp-notification-{notification.pk}",
+        retry=SAFE_RETRY,
+    )
 
 
 def _gateway_result(
