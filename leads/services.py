@@ -258,27 +258,10 @@ def _update_locked(
     status_changed = lead.status != from_status
     if status_changed:
         _apply_status_side_effects(lead, from_status, now)
-    try:
-        with transaction.atomic():
-            lead.save()
-    except IntegrityError:
-        existing = _duplicate_of(
-            organization=lead.organization, email=email, telefone=telefone, exclude=lead.pk
-        )
-        if existing is None:
-            raise
-        _raise_duplicate(existing, actor)
+    _save_or_raise_duplicate(lead, actor, email=email, telefone=telefone)
     changed = {field for field in TRACKED_FIELDS if getattr(lead, field) != before[field]}
     if not consent_recorded:
-        for flag in consent.CANAL_OF:
-            if flag in changed:
-                consent.record_flag_change(
-                    lead=lead,
-                    flag=flag,
-                    revoked=getattr(lead, flag),
-                    actor=actor,
-                    origem=current_via(),
-                )
+        _record_consent_flag_changes(lead, changed, actor)
     if status_changed:
         _record_status_change(
             lead=lead,
@@ -293,6 +276,35 @@ def _update_locked(
     if status_changed:
         _after_status_change(lead, from_status, actor)
     return lead
+
+
+def _save_or_raise_duplicate(
+    lead: Lead, actor: Membership | None, *, email: str | None, telefone: str | None
+) -> None:
+    """Saves the lead; a unique-constraint race with another lead's contact is a duplicate."""
+    try:
+        with transaction.atomic():
+            lead.save()
+    except IntegrityError:
+        existing = _duplicate_of(
+            organization=lead.organization, email=email, telefone=telefone, exclude=lead.pk
+        )
+        if existing is None:
+            raise
+        _raise_duplicate(existing, actor)
+
+
+def _record_consent_flag_changes(lead: Lead, changed: set[str], actor: Membership | None) -> None:
+    """One consent record per opt-out flag that this update changed."""
+    for flag in consent.CANAL_OF:
+        if flag in changed:
+            consent.record_flag_change(
+                lead=lead,
+                flag=flag,
+                revoked=getattr(lead, flag),
+                actor=actor,
+                origem=current_via(),
+            )
 
 
 @transaction.atomic

@@ -13,7 +13,6 @@ MAX_LINES = 60
 NOT_YET_SPLIT = {
     "config/admin_views.py:_sales": 155,
     "leads/demo.py:seed": 136,
-    "leads/services.py:_update_locked": 63,
     "integrations/whatsapp/inbound.py:inbound_message_process": 63,
     "leads/dashboard_selectors.py:dashboard_top_closers": 72,
     "integrations/crm/hubspot.py:_batch_upsert": 71,
