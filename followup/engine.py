@@ -382,16 +382,7 @@ def _fail(
     record_step: bool = False,
 ) -> None:
     if record_step:
-        execution.steps_executados = [
-            *(execution.steps_executados or []),
-            {
-                "step": execution.step_atual,
-                "tipo_acao": tipo,
-                "executed_at": now.isoformat(),
-                "success": False,
-                "detail": error[:500],
-            },
-        ]
+        _record_failed_step(execution, now, error=error, tipo=tipo)
     execution.claimed_until = None
     execution.updated_at = now
     logs.append(
@@ -411,6 +402,27 @@ def _fail(
     execution.status = ExecutionStatus.FAILED
     execution.proxima_execucao = None
     execution.finished_at = now
+    _announce_failure(execution, error=error)
+
+
+def _record_failed_step(
+    execution: FollowupExecution, now: datetime, *, error: str, tipo: str
+) -> None:
+    """Append the failed step to ``steps_executados`` (in memory; the caller saves it)."""
+    execution.steps_executados = [
+        *(execution.steps_executados or []),
+        {
+            "step": execution.step_atual,
+            "tipo_acao": tipo,
+            "executed_at": now.isoformat(),
+            "success": False,
+            "detail": error[:500],
+        },
+    ]
+
+
+def _announce_failure(execution: FollowupExecution, *, error: str) -> None:
+    """The execution failed: notify the closer (else the managers) and publish the event."""
     lead: Lead = execution.lead
     notify(
         organization=execution.organization,

@@ -17,7 +17,6 @@ NOT_YET_SPLIT = {
     "leads/dashboard_selectors.py:dashboard_top_closers": 72,
     "integrations/crm/hubspot.py:_batch_upsert": 71,
     "followup/services.py:followup_register_reply": 68,
-    "followup/engine.py:_fail": 66,
     "leads/csv_io.py:_import_rows": 69,
     "integrations/whatsapp/services.py:_claim": 61,
 }
