@@ -570,6 +570,30 @@ def dashboard_top_closers(
     Also returns the scope's `total_interacoes`, read off the same interactions (None for an
     SDR's scope, whose total is the interactions they logged).
     """
+    sql, params = _top_closers_query(scope)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _db_params(params))
+        rows = cursor.fetchall()
+    # An SDR's total counts the interactions they logged, not those on their leads.
+    scope_interactions = None if scope.sdr_id is not None else int(rows[0][-1])
+    closers = [
+        CloserFigures(
+            closer_id=uuid.UUID(str(closer_id)),
+            nome_completo=nome,
+            total_leads=total_leads,
+            convertidos=convertidos,
+            taxa_conversao=percent(convertidos, total_leads),
+            valor_convertido=money(valor) or Decimal("0.00"),
+            total_interacoes=total_interacoes,
+        )
+        for closer_id, nome, total_leads, convertidos, valor, total_interacoes, _ in rows
+        if closer_id is not None  # the lone total row when nobody is ranked
+    ]
+    return closers, scope_interactions
+
+
+def _top_closers_query(scope: DashboardScope) -> tuple[str, list[Any]]:
+    """The `topClosers` statement for the scope and its parameters, in placeholder order."""
     scope_sql, scope_params = scope.lead_sql("l")
     interaction_join = ""
     interaction_scope, interaction_params = "", []
@@ -607,25 +631,7 @@ def dashboard_top_closers(
         Role.CLOSER.value,
         TOP_CLOSERS_LIMIT,
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, _db_params(params))
-        rows = cursor.fetchall()
-    # An SDR's total counts the interactions they logged, not those on their leads.
-    scope_interactions = None if scope.sdr_id is not None else int(rows[0][-1])
-    closers = [
-        CloserFigures(
-            closer_id=uuid.UUID(str(closer_id)),
-            nome_completo=nome,
-            total_leads=total_leads,
-            convertidos=convertidos,
-            taxa_conversao=percent(convertidos, total_leads),
-            valor_convertido=money(valor) or Decimal("0.00"),
-            total_interacoes=total_interacoes,
-        )
-        for closer_id, nome, total_leads, convertidos, valor, total_interacoes, _ in rows
-        if closer_id is not None  # the lone total row when nobody is ranked
-    ]
-    return closers, scope_interactions
+    return sql, params
 
 
 class WeekFigures(TypedDict):
