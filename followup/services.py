@@ -44,7 +44,7 @@ from followup.models import (
 from followup.scheduling import build_policy, due_time
 from followup.selectors import eligible_leads, never_enrolled
 from followup.timing import NoSendWindow
-from leads.models import CLOSED_STATUSES, Lead, Resultado, TipoInteracao
+from leads.models import CLOSED_STATUSES, Lead, LeadInteraction, Resultado, TipoInteracao
 from organizations.models import Membership, NotificationTipo, Organization
 from organizations.notifications import notify
 
@@ -540,6 +540,31 @@ def followup_register_reply(
     now = timezone.now()
     moment = min(received_at or now, now)
     lead = Lead.objects.select_related("closer", "sdr", "organization").get(pk=lead.pk)
+    executions = _mark_executions_responded(lead, channel=channel, moment=moment, now=now)
+    # Any step claimed by a dispatcher right now will not be sent: its conditional
+    # "sending" transition requires the execution to be active.
+    tipo = channel if channel in REPLY_CHANNELS else TipoInteracao.OUTRO
+    actor = _reply_actor(lead)
+    interaction = interaction_create(
+        lead=lead,
+        # A lead with neither closer nor SDR gets an authorless (system) interaction.
+        actor=actor,
+        data={
+            "tipo_interacao": tipo,
+            "resumo": _("Resposta recebida no follow-up automatizado"),
+            "detalhes_completos": message,
+            "resultado": Resultado.CONTATO_REALIZADO,
+            "data_interacao": moment,
+        },
+    )
+    _notify_reply(lead, channel=channel, executions=executions, interaction=interaction)
+    return ReplyResult(responded=len(executions), interaction_id=str(interaction.pk))
+
+
+def _mark_executions_responded(
+    lead: Lead, *, channel: str, moment: datetime, now: datetime
+) -> list[FollowupExecution]:
+    """Lock the lead's unfinished executions, set them responded and log it; returns them."""
     executions = list(
         FollowupExecution.objects.select_for_update()
         .filter(lead_id=lead.pk, status__in=UNFINISHED_STATUSES)
@@ -566,22 +591,17 @@ def followup_register_reply(
             for execution in executions
         ]
     )
-    # Any step claimed by a dispatcher right now will not be sent: its conditional
-    # "sending" transition requires the execution to be active.
-    tipo = channel if channel in REPLY_CHANNELS else TipoInteracao.OUTRO
-    actor = _reply_actor(lead)
-    interaction = interaction_create(
-        lead=lead,
-        # A lead with neither closer nor SDR gets an authorless (system) interaction.
-        actor=actor,
-        data={
-            "tipo_interacao": tipo,
-            "resumo": _("Resposta recebida no follow-up automatizado"),
-            "detalhes_completos": message,
-            "resultado": Resultado.CONTATO_REALIZADO,
-            "data_interacao": moment,
-        },
-    )
+    return executions
+
+
+def _notify_reply(
+    lead: Lead,
+    *,
+    channel: str,
+    executions: list[FollowupExecution],
+    interaction: LeadInteraction,
+) -> None:
+    """Tell the lead's closer that the lead answered (idempotent per interaction)."""
     notify(
         organization=lead.organization,
         recipients=[lead.closer],
@@ -594,4 +614,3 @@ def followup_register_reply(
         },
         chave=f"lead_responded:{interaction.pk}",
     )
-    return ReplyResult(responded=len(executions), interaction_id=str(interaction.pk))

@@ -14,7 +14,6 @@ NOT_YET_SPLIT = {
     "config/admin_views.py:_sales": 155,
     "integrations/whatsapp/inbound.py:inbound_message_process": 63,
     "integrations/crm/hubspot.py:_batch_upsert": 71,
-    "followup/services.py:followup_register_reply": 68,
     "leads/csv_io.py:_import_rows": 69,
     "integrations/whatsapp/services.py:_claim": 61,
 }
