@@ -15,7 +15,6 @@ NOT_YET_SPLIT = {
     "integrations/whatsapp/inbound.py:inbound_message_process": 63,
     "integrations/crm/hubspot.py:_batch_upsert": 71,
     "leads/csv_io.py:_import_rows": 69,
-    "integrations/whatsapp/services.py:_claim": 61,
 }
 
 

@@ -126,6 +126,30 @@ def _content(
     return _permanent(_("Nada para enviar: sem texto nem template."), "empty_message")
 
 
+def _claim_target(
+    lead: Lead, text: str | None, template_name: str | None
+) -> tuple[WhatsAppAccount, str, tuple[str, str, str]] | PermanentError:
+    """(account, recipient, content) for a new outbound message, or why it cannot be sent."""
+    fresh = Lead.objects.filter(pk=lead.pk).values_list("opt_out_whatsapp", flat=True)
+    if next(iter(fresh), True):
+        return _permanent(_("Lead não quer receber WhatsApp (ou foi removido)."), "opted_out")
+    account = (
+        WhatsAppAccount.objects.for_org(lead.organization_id)
+        .filter(ativo=True)
+        .order_by("created_at")
+        .first()
+    )
+    if account is None:
+        return _permanent(_("A organização não tem conta de WhatsApp ativa."), "no_account")
+    to = _recipient(lead)
+    if not to:
+        return _permanent(_("Lead sem telefone."), "no_phone")
+    content = _content(lead, text, template_name)
+    if isinstance(content, PermanentError):
+        return content
+    return account, to, content
+
+
 @transaction.atomic
 def _claim(
     *, lead: Lead, text: str | None, template_name: str | None, key: str
@@ -139,32 +163,10 @@ def _claim(
     now = timezone.now()
     existing = WhatsAppMessage.objects.select_for_update().filter(idempotency_key=key).first()
     if existing is None:
-        fresh = Lead.objects.filter(pk=lead.pk).values_list("opt_out_whatsapp", flat=True)
-        if next(iter(fresh), True):
-            return (
-                WhatsAppMessage(),
-                "raise",
-                _permanent(_("Lead não quer receber WhatsApp (ou foi removido)."), "opted_out"),
-            )
-        account = (
-            WhatsAppAccount.objects.for_org(lead.organization_id)
-            .filter(ativo=True)
-            .order_by("created_at")
-            .first()
-        )
-        if account is None:
-            return (
-                WhatsAppMessage(),
-                "raise",
-                _permanent(_("A organização não tem conta de WhatsApp ativa."), "no_account"),
-            )
-        to = _recipient(lead)
-        if not to:
-            return WhatsAppMessage(), "raise", _permanent(_("Lead sem telefone."), "no_phone")
-        content = _content(lead, text, template_name)
-        if isinstance(content, PermanentError):
-            return WhatsAppMessage(), "raise", content
-        message_type, body, template = content
+        target = _claim_target(lead, text, template_name)
+        if isinstance(target, PermanentError):
+            return WhatsAppMessage(), "raise", target
+        account, to, (message_type, body, template) = target
         message = WhatsAppMessage(
             organization_id=lead.organization_id,
             account=account,
