@@ -508,22 +508,7 @@ def inbound_message_process(
     """
     organization = source.organization
     key = phone_match_key(message.from_phone) or ""
-    row = WhatsAppMessage(
-        organization=organization,
-        account=source.account,
-        direction=MessageDirection.IN,
-        wamid=storable(message.wamid),
-        from_phone=storable(message.from_phone)[:20],
-        to_phone=source.to_phone[:20],
-        phone_key=key[:20],
-        message_type=storable(message.type)[:30],
-        # Provider text: NUL / lone surrogates dropped so the message is always stored.
-        body=storable(message.text or ""),
-        status=MessageStatus.RECEIVED,
-        received_at=message.timestamp,
-        context_wamid=storable(message.context_wamid or "")[:255],
-        payload=storable(message.raw),
-    )
+    row = _inbound_row(source, message, key)
     # INSERT ... ON CONFLICT DO NOTHING: a redelivered wamid inserts nothing. The primary key
     # is generated here, so "is our row there?" tells whether this call stored it.
     WhatsAppMessage.objects.bulk_create([row], ignore_conflicts=True)
@@ -560,6 +545,26 @@ def inbound_message_process(
         channel="whatsapp",
         message=message.text or f"[{message.type}]",
         received_at=message.timestamp,
+    )
+
+
+def _inbound_row(source: InboundSource, message: InboundMessage, key: str) -> WhatsAppMessage:
+    """The (unsaved) row storing one inbound message; `key` is its sender's phone match key."""
+    return WhatsAppMessage(
+        organization=source.organization,
+        account=source.account,
+        direction=MessageDirection.IN,
+        wamid=storable(message.wamid),
+        from_phone=storable(message.from_phone)[:20],
+        to_phone=source.to_phone[:20],
+        phone_key=key[:20],
+        message_type=storable(message.type)[:30],
+        # Provider text: NUL / lone surrogates dropped so the message is always stored.
+        body=storable(message.text or ""),
+        status=MessageStatus.RECEIVED,
+        received_at=message.timestamp,
+        context_wamid=storable(message.context_wamid or "")[:255],
+        payload=storable(message.raw),
     )
 
 
