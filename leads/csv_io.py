@@ -527,29 +527,10 @@ def _import_rows(lead_import: LeadImport, batch: list[CsvRow]) -> BatchOutcome:
     organization = lead_import.organization
     actor = lead_import.created_by
     outcome = BatchOutcome()
-    valid: list[tuple[int, dict[str, Any]]] = []
-    for row in batch:
-        validated, errors = validate_row(row)
-        if errors:
-            outcome.invalid += 1
-            outcome.errors.extend(errors)
-            continue
-        valid.append((row.line, validated))
-
+    valid = _valid_rows(batch, outcome)
     # Duplicate rule: against the organization's leads and against earlier rows of the file
     # (earlier batches are already leads, so the query covers them after a resume too).
-    emails = {data["email"] for _line, data in valid if data.get("email")}
-    phones = {data["telefone"] for _line, data in valid if data.get("telefone")}
-    taken_emails: set[str] = set()
-    taken_phones: set[str] = set()
-    if emails or phones:
-        for email, phone in (
-            Lead.objects.for_org(organization)
-            .filter(Q(email__in=emails) | Q(telefone__in=phones))
-            .values_list("email", "telefone")
-        ):
-            taken_emails.add(email)
-            taken_phones.add(phone)
+    taken_emails, taken_phones = _taken_contacts(organization, valid)
     now = timezone.now()
     leads: list[Lead] = []
     for _line, data in valid:
@@ -592,6 +573,38 @@ def _import_rows(lead_import: LeadImport, batch: list[CsvRow]) -> BatchOutcome:
     if created:
         LEADS_CREATED.labels(organization_id=str(organization.pk)).inc(len(created))
     return outcome
+
+
+def _valid_rows(batch: list[CsvRow], outcome: BatchOutcome) -> list[tuple[int, dict[str, Any]]]:
+    """(line, validated data) of the batch's valid rows; the invalid ones counted in `outcome`."""
+    valid: list[tuple[int, dict[str, Any]]] = []
+    for row in batch:
+        validated, errors = validate_row(row)
+        if errors:
+            outcome.invalid += 1
+            outcome.errors.extend(errors)
+            continue
+        valid.append((row.line, validated))
+    return valid
+
+
+def _taken_contacts(
+    organization: Organization, valid: list[tuple[int, dict[str, Any]]]
+) -> tuple[set[str], set[str]]:
+    """(emails, phones) of the organization's leads that share a contact with the rows."""
+    emails = {data["email"] for _line, data in valid if data.get("email")}
+    phones = {data["telefone"] for _line, data in valid if data.get("telefone")}
+    taken_emails: set[str] = set()
+    taken_phones: set[str] = set()
+    if emails or phones:
+        for email, phone in (
+            Lead.objects.for_org(organization)
+            .filter(Q(email__in=emails) | Q(telefone__in=phones))
+            .values_list("email", "telefone")
+        ):
+            taken_emails.add(email)
+            taken_phones.add(phone)
+    return taken_emails, taken_phones
 
 
 def _send_created_signals(leads: list[Lead], actor: Membership | None) -> None:
