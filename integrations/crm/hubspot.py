@@ -261,8 +261,11 @@ class HubSpotClient(BaseCrmClient):
 
     # -- batch upsert by email ----------------------------------------------------------------
 
-    def _batch_upsert(self, chunk: list[_Indexed]) -> dict[int, CrmUpsertResult]:
-        inputs = []
+    def _batch_inputs(
+        self, chunk: list[_Indexed]
+    ) -> tuple[list[dict[str, Any]], dict[str, int], dict[str, int]]:
+        """The batch upsert's inputs, and each contact's index by trace id and by email."""
+        inputs: list[dict[str, Any]] = []
         by_trace: dict[str, int] = {}
         by_email: dict[str, int] = {}
         for index, contact in chunk:
@@ -279,6 +282,10 @@ class HubSpotClient(BaseCrmClient):
             )
             by_trace[contact.lead_id] = index
             by_email[email] = index
+        return inputs, by_trace, by_email
+
+    def _batch_upsert(self, chunk: list[_Indexed]) -> dict[int, CrmUpsertResult]:
+        inputs, by_trace, by_email = self._batch_inputs(chunk)
         contacts = dict(chunk)
 
         response = self._send("POST", f"{_CONTACTS}/batch/upsert", json={"inputs": inputs})
@@ -318,19 +325,7 @@ class HubSpotClient(BaseCrmClient):
                     index, CrmUpsertResult(contacts[index].lead_id, contacts[index].crm_id, error)
                 )
 
-        for index, contact in chunk:
-            if index not in out:
-                # Upserting by email is idempotent, so sending this contact again is safe.
-                out[index] = CrmUpsertResult(
-                    contact.lead_id,
-                    contact.crm_id,
-                    RetryableError(
-                        "contact missing from the batch upsert response",
-                        provider=PROVIDER,
-                        status_code=response.status_code,
-                        code="missing_result",
-                    ),
-                )
+        _mark_missing(chunk, out, response.status_code)
         return out
 
     def _batch_item_error(self, item: dict[str, Any], status: int) -> IntegrationError:
@@ -465,6 +460,23 @@ def _chunks(items: list[_Indexed]) -> list[list[_Indexed]]:
             chunks.append([(index, contact)])
             keys.append({email_key, lead_key})
     return chunks
+
+
+def _mark_missing(chunk: list[_Indexed], out: dict[int, CrmUpsertResult], status: int) -> None:
+    """Give every contact of `chunk` the response did not mention a retryable error."""
+    for index, contact in chunk:
+        if index not in out:
+            # Upserting by email is idempotent, so sending this contact again is safe.
+            out[index] = CrmUpsertResult(
+                contact.lead_id,
+                contact.crm_id,
+                RetryableError(
+                    "contact missing from the batch upsert response",
+                    provider=PROVIDER,
+                    status_code=status,
+                    code="missing_result",
+                ),
+            )
 
 
 def _locate(item: dict[str, Any], by_trace: dict[str, int], by_email: dict[str, int]) -> int | None:
