@@ -97,7 +97,10 @@ def _changelist(model: str, **params: str) -> str:
     return url + ("?" + urlencode(params) if params else "")
 
 
-def _sales(membership: Membership, request: HttpRequest) -> dict[str, Any]:
+def _sales_scope(
+    membership: Membership, request: HttpRequest
+) -> tuple[dashboard_selectors.DashboardScope, list[str]]:
+    """The painel's scope from `?period=&closer_id=`; invalid input falls back to the defaults."""
     params = {k: v for k, v in request.GET.items() if k in ("period", "closer_id") and v != ""}
     query = PerformanceQuerySerializer(data=params, context={"membership": membership})
     errors: list[str] = []
@@ -111,10 +114,12 @@ def _sales(membership: Membership, request: HttpRequest) -> dict[str, Any]:
         period_days=query.validated_data["period"],
         closer_id=query.validated_data.get("closer_id"),
     )
-    sales = dashboard_selectors.sales_dashboard(scope)
-    metrics = sales["metrics"]
-    zone = ZoneInfo(membership.organization.timezone)
-    labels = dict(LeadStatus.choices)
+    return scope, errors
+
+
+def _kpi_rows(
+    scope: dashboard_selectors.DashboardScope, metrics: dashboard_selectors.Metrics
+) -> list[dict[str, Any]]:
     member = scope.closer_id or scope.sdr_id
     interaction_params = {
         "data_interacao__gte": scope.start.isoformat(),
@@ -133,7 +138,7 @@ def _sales(membership: Membership, request: HttpRequest) -> dict[str, Any]:
         ("tempo_medio_conversao_dias", _("Tempo médio de conversão (dias)"), "dec", "convertidos"),
         ("total_interacoes", _("Interações"), "num", "interacoes"),
     ]
-    kpi_rows = [
+    return [
         {
             "key": key,
             "label": label,
@@ -150,7 +155,12 @@ def _sales(membership: Membership, request: HttpRequest) -> dict[str, Any]:
         }
         for key, label, fmt, kind in kpis
     ]
-    temperatures = [
+
+
+def _temperature_rows(
+    scope: dashboard_selectors.DashboardScope, metrics: dashboard_selectors.Metrics
+) -> list[dict[str, Any]]:
+    return [
         {
             "label": label,
             "value": metrics[f"leads_{name}s"],  # type: ignore[literal-required]
@@ -162,7 +172,13 @@ def _sales(membership: Membership, request: HttpRequest) -> dict[str, Any]:
             (Temperatura.FRIO, _("Frios"), "frio"),
         )
     ]
-    funnel = [
+
+
+def _funnel_rows(
+    scope: dashboard_selectors.DashboardScope, sales: dashboard_selectors.SalesDashboard
+) -> list[dict[str, Any]]:
+    labels = dict(LeadStatus.choices)
+    return [
         {
             **stage,
             "label": labels[stage["status"]],
@@ -171,6 +187,12 @@ def _sales(membership: Membership, request: HttpRequest) -> dict[str, Any]:
         }
         for stage in sales["funnel"]
     ]
+
+
+def _week_rows(
+    scope: dashboard_selectors.DashboardScope, membership: Membership
+) -> list[dict[str, Any]]:
+    zone = ZoneInfo(membership.organization.timezone)
     weeks = []
     for week in dashboard_selectors.weekly_series(scope, tz=membership.organization.timezone):
         week_start = datetime.combine(week["semana"], time.min, tzinfo=zone)
@@ -184,7 +206,11 @@ def _sales(membership: Membership, request: HttpRequest) -> dict[str, Any]:
                 "link_convertidos": painel_link(scope, "convertidos", start=start, end=end),
             }
         )
-    origens = [
+    return weeks
+
+
+def _origem_rows(scope: dashboard_selectors.DashboardScope) -> list[dict[str, Any]]:
+    return [
         {
             **row,
             "label": origem_label(row["origem"]),
@@ -192,6 +218,11 @@ def _sales(membership: Membership, request: HttpRequest) -> dict[str, Any]:
         }
         for row in dashboard_selectors.origem_breakdown(scope)
     ]
+
+
+def _closer_rows(
+    scope: dashboard_selectors.DashboardScope, sales: dashboard_selectors.SalesDashboard
+) -> list[dict[str, Any]]:
     closers = []
     for row in sales["topClosers"]:
         closer_scope = dashboard_selectors.DashboardScope(
@@ -209,7 +240,18 @@ def _sales(membership: Membership, request: HttpRequest) -> dict[str, Any]:
                 "link_convertidos": painel_link(closer_scope, "convertidos"),
             }
         )
-    chart = {
+    return closers
+
+
+def _sales_chart(
+    sales: dashboard_selectors.SalesDashboard,
+    funnel: list[dict[str, Any]],
+    weeks: list[dict[str, Any]],
+    origens: list[dict[str, Any]],
+    closers: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The painel's chart data (series labels and one list per chart)."""
+    return {
         "series": {
             "entraram": _("Entraram"),
             "avancaram": _("Avançaram"),
@@ -237,6 +279,18 @@ def _sales(membership: Membership, request: HttpRequest) -> dict[str, Any]:
             "valor": [float(row["valor_convertido"]) for row in sales["topClosers"]],
         },
     }
+
+
+def _sales(membership: Membership, request: HttpRequest) -> dict[str, Any]:
+    scope, errors = _sales_scope(membership, request)
+    sales = dashboard_selectors.sales_dashboard(scope)
+    metrics = sales["metrics"]
+    kpi_rows = _kpi_rows(scope, metrics)
+    temperatures = _temperature_rows(scope, metrics)
+    funnel = _funnel_rows(scope, sales)
+    weeks = _week_rows(scope, membership)
+    origens = _origem_rows(scope)
+    closers = _closer_rows(scope, sales)
     return {
         "scope": scope,
         "sales": sales,
@@ -247,7 +301,7 @@ def _sales(membership: Membership, request: HttpRequest) -> dict[str, Any]:
         "weeks": weeks,
         "origens": origens,
         "closers": closers,
-        "chart": chart,
+        "chart": _sales_chart(sales, funnel, weeks, origens, closers),
         "errors": errors,
         "period": scope.period_days,
         "closer_id": str(scope.closer_id) if membership.is_manager and scope.closer_id else "",
