@@ -200,12 +200,14 @@ def render_metrics() -> bytes:
 @csrf_exempt
 @transaction.non_atomic_requests
 def metrics_view(request: Any) -> Any:
-    from django.http import HttpResponse, JsonResponse
+    from django.http import HttpResponse
+
+    from config.responses import error_response
 
     denial = metrics_denial(request)
     if denial is not None:
         status, reason = denial
-        denied = JsonResponse({"error": reason, "details": {}}, status=status)
+        denied = error_response(status, reason)
         if status == 401:
             denied["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return denied

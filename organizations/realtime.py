@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db import transaction
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from django_eventstream import send_event
@@ -29,6 +29,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
+from config.responses import error_response
 from organizations.models import Membership, Notification
 from organizations.notifications import notifications_created, recipients_wanting
 
@@ -61,10 +62,6 @@ class MemberChannelManager(DefaultChannelManager):
         return True
 
 
-def _error(status: int, message: str) -> JsonResponse:
-    return JsonResponse({"error": message, "details": {}}, status=status)
-
-
 def _authenticated_user(request: HttpRequest) -> Any:
     """`Authorization: Bearer <access token>` (mobile) or the session (admin, browsable API)."""
     if request.headers.get("Authorization"):
@@ -81,17 +78,19 @@ def notification_stream(request: HttpRequest) -> HttpResponse:
     except exceptions.AuthenticationFailed:
         user = None
     if user is None or not user.is_active:
-        return _error(401, _("As credenciais de autenticação não foram fornecidas."))
+        return error_response(401, _("As credenciais de autenticação não foram fornecidas."))
     memberships = Membership.objects.filter(user_id=user.pk, ativo=True)
     header = request.headers.get("X-Organization-Id", "").strip()
     if header:
         try:
             memberships = memberships.filter(organization_id=uuid.UUID(header))
         except ValueError:
-            return _error(400, _("Cabeçalho X-Organization-Id inválido: use o id da organização."))
+            return error_response(
+                400, _("Cabeçalho X-Organization-Id inválido: use o id da organização.")
+            )
     channels = [channel_for(pk) for pk in memberships.values_list("pk", flat=True)]
     if not channels:
-        return _error(403, _("Você não tem acesso ativo a esta organização."))
+        return error_response(403, _("Você não tem acesso ativo a esta organização."))
     request.user = user
     response: HttpResponse = events(request, channels=channels)
     # Proxies (nginx) must not buffer the stream.

@@ -38,6 +38,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from config.responses import error_response
 from integrations.crm import inbound
 from integrations.crm.inbound import FieldChange, InboundEvent
 from integrations.models import CRMConnection, CrmProvider
@@ -50,10 +51,6 @@ MAX_SKEW_MS = 5 * 60 * 1000  # HubSpot: reject timestamps older than 5 minutes
 
 class BadBody(Exception):
     """The body is not the provider's documented format."""
-
-
-def _error(status: int, message: str, details: dict[str, Any] | None = None) -> JsonResponse:
-    return JsonResponse({"error": message, "details": details or {}}, status=status)
 
 
 def _connection(connection_id: Any, provider: str) -> CRMConnection | None:
@@ -73,10 +70,10 @@ def _receive(
 ) -> tuple[CRMConnection | None, bytes | None, JsonResponse | None]:
     connection = _connection(connection_id, provider)
     if connection is None or not connection.webhook_secret:
-        return None, None, _error(404, _("Webhook de CRM não encontrado."))
+        return None, None, error_response(404, _("Webhook de CRM não encontrado."))
     body = _read(request)
     if body is None:
-        return None, None, _error(413, _("O corpo da requisição é grande demais."))
+        return None, None, error_response(413, _("O corpo da requisição é grande demais."))
     return connection, body, None
 
 
@@ -137,14 +134,14 @@ def _hubspot_event(item: Any, fields: dict[str, str]) -> InboundEvent:
 def hubspot_webhook(request: HttpRequest, connection_id: Any) -> JsonResponse:
     connection, body, refused = _receive(request, connection_id, CrmProvider.HUBSPOT)
     if refused is not None or connection is None or body is None:
-        return refused or _error(404, _("Webhook de CRM não encontrado."))
+        return refused or error_response(404, _("Webhook de CRM não encontrado."))
     if not hubspot_verified(request, connection.webhook_secret, body):
         logger.warning("hubspot webhook for %s: bad signature or timestamp", connection.pk)
-        return _error(401, _("Assinatura inválida."))
+        return error_response(401, _("Assinatura inválida."))
     try:
         events = parse_hubspot(connection, body)
     except BadBody as exc:
-        return _error(400, _("Corpo inválido."), {"body": [str(exc)]})
+        return error_response(400, _("Corpo inválido."), {"body": [str(exc)]})
     return _accepted(connection, events)
 
 
@@ -224,13 +221,13 @@ def parse_pipedrive(connection: CRMConnection, body: bytes) -> InboundEvent:
 def pipedrive_webhook(request: HttpRequest, connection_id: Any) -> JsonResponse:
     connection, body, refused = _receive(request, connection_id, CrmProvider.PIPEDRIVE)
     if refused is not None or connection is None or body is None:
-        return refused or _error(404, _("Webhook de CRM não encontrado."))
+        return refused or error_response(404, _("Webhook de CRM não encontrado."))
     if not pipedrive_authorized(request, connection):
-        response = _error(401, _("Credenciais inválidas."))
+        response = error_response(401, _("Credenciais inválidas."))
         response["WWW-Authenticate"] = 'Basic realm="crm-webhook"'
         return response
     try:
         event = parse_pipedrive(connection, body)
     except BadBody as exc:
-        return _error(400, _("Corpo inválido."), {"body": [str(exc)]})
+        return error_response(400, _("Corpo inválido."), {"body": [str(exc)]})
     return _accepted(connection, [event])

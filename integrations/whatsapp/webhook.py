@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config.metrics import WEBHOOK_NOTIFICATIONS
+from config.responses import error_response
 from integrations.whatsapp import inbound
 
 logger = logging.getLogger(__name__)
@@ -28,10 +29,6 @@ MAX_CHALLENGE_LENGTH = 256
 
 def max_body_bytes() -> int:
     return int(getattr(settings, "WHATSAPP_WEBHOOK_MAX_BYTES", DEFAULT_MAX_BODY_BYTES))
-
-
-def _error(status: int, message: str) -> JsonResponse:
-    return JsonResponse({"error": message, "details": {}}, status=status)
 
 
 @csrf_exempt
@@ -54,12 +51,12 @@ def _verify(request: HttpRequest) -> HttpResponse:
     ):
         return HttpResponse(challenge, content_type="text/plain; charset=utf-8")
     logger.warning("whatsapp webhook verification refused (mode %r)", mode[:20])
-    return _error(403, _("Token de verificação inválido."))
+    return error_response(403, _("Token de verificação inválido."))
 
 
 def _too_large() -> JsonResponse:
     WEBHOOK_NOTIFICATIONS.labels(provider=inbound.PROVIDER, outcome="too_large").inc()
-    return _error(413, _("O corpo da requisição é grande demais."))
+    return error_response(413, _("O corpo da requisição é grande demais."))
 
 
 def _read_body(request: HttpRequest) -> bytes | None:
@@ -125,4 +122,4 @@ def _receive(request: HttpRequest) -> HttpResponse:
         401: _("Assinatura do webhook ausente ou inválida."),
         400: _("Notificação malformada."),
     }
-    return _error(result.status, messages.get(result.status, result.message))
+    return error_response(result.status, messages.get(result.status, result.message))
