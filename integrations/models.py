@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hashlib
 import uuid
 
 from django.db import models
@@ -8,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config.tokens import token_digest
 from integrations.fields import EncryptedTextField
 from organizations.models import Organization, OrgManager, organization_reference
 
@@ -23,7 +23,7 @@ def hash_verify_token(token: str) -> str:
     this digest instead of being encrypted (a randomized ciphertext cannot be searched). It only
     proves to Meta that the endpoint is ours; the app secret guards every notification.
     """
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return token_digest(token)
 
 
 MESSAGE_TYPES = [

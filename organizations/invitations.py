@@ -11,7 +11,6 @@ still created directly by the admin, as before (organizations.services.member_ad
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from datetime import timedelta
@@ -24,15 +23,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.errors import ConflictError, NotFound
+from config.tokens import token_digest
 from organizations.models import Invitation, Membership, Organization, User
 
 logger = logging.getLogger(__name__)
 
 INVITATION_LIFETIME = timedelta(days=7)
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def invitation_link(token: str) -> str:
@@ -69,7 +65,7 @@ def invitation_create(
         role=role,
         tipo_closer=tipo_closer,
         invited_by=actor,
-        token_hash=_hash(token),
+        token_hash=token_digest(token),
         expires_at=timezone.now() + INVITATION_LIFETIME,
     )
     return invitation, token
@@ -140,7 +136,9 @@ def pending_invitation(token: str) -> Invitation | None:
         return None
     return (
         Invitation.objects.select_related("organization")
-        .filter(token_hash=_hash(token), accepted_at__isnull=True, expires_at__gt=timezone.now())
+        .filter(
+            token_hash=token_digest(token), accepted_at__isnull=True, expires_at__gt=timezone.now()
+        )
         .first()
     )
 
