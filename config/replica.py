@@ -58,9 +58,8 @@ def _pin_key(user_id: Any) -> str:
 def pinned(user_id: Any) -> bool:
     """True while the user's last write is younger than REPLICA_PIN_SECONDS (or unknown)."""
     try:
+        # The strict read of config.cache's backend: an outage raises instead of failing open.
         return cache.get_or_raise(_pin_key(user_id)) is not None  # type: ignore[attr-defined]
-    except AttributeError:  # a cache backend without the strict read: plain get
-        return cache.get(_pin_key(user_id)) is not None
     except UNAVAILABLE_ERRORS:
         return True
 
