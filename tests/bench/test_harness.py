@@ -190,3 +190,22 @@ def test_dispatch_scenario_data_is_due_and_sent_once_by_one_pass(mailoutbox: lis
     assert len(mailoutbox) == 25
     assert not executions.filter(step_atual=0).exists()
     assert dispatch_due().sent == 0  # nothing is due twice
+
+
+def test_server_env_passes_the_production_start_up_checks() -> None:
+    import environ
+
+    from config.checks import production_settings
+
+    env = harness.server_env(harness.parse(["--quick"]))
+    assert env["DEBUG"] == "false"
+    email = environ.Env.email_url_config(env["EMAIL_URL"])
+    with override_settings(
+        DEBUG=False,
+        EMAIL_BACKEND=email["EMAIL_BACKEND"],
+        METRICS_TOKEN=env["METRICS_TOKEN"],
+        METRICS_ALLOWED_IPS=[],
+    ):
+        assert production_settings() == []
+    with override_settings(DEBUG=False, METRICS_TOKEN="", METRICS_ALLOWED_IPS=[]):
+        assert [error.id for error in production_settings()] == ["config.E001"]
