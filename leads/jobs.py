@@ -7,6 +7,8 @@
 - `decay_all_lead_scores` (daily, periodic) fans out one `decay_lead_scores` per organization
   so each run is logged with its organization id and retried on its own.
 - `notify_due_tasks` (periodic, every few minutes): `task_due` notifications.
+- `refresh_rollups` (periodic, every minute): recomputes the sales dashboard's daily rollups
+  the writes marked stale (leads/rollups.py); a run that finds another running does nothing.
 
 All of them are idempotent: running one twice writes nothing the second time.
 """
@@ -17,8 +19,10 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from django.db import connection
+
 from config.jobs import SAFE_RETRY, Coalesced, PeriodicJob, enqueue, job_logged
-from leads import reminders, scoring
+from leads import reminders, rollups, scoring
 from organizations.models import Organization
 
 logger = logging.getLogger("jobs")
@@ -47,6 +51,13 @@ PERIODIC_JOBS = [
         func="leads.jobs.notify_due_tasks",
         interval=120,
         queue="default",
+        timeout=300,
+    ),
+    PeriodicJob(
+        id="leads-rollups",
+        func="leads.jobs.refresh_rollups",
+        interval=60,
+        queue="low",
         timeout=300,
     ),
 ]
@@ -110,3 +121,11 @@ def notify_due_tasks() -> int:
             extra={"event": "tasks.due", "organization_id": organization_id, "count": count},
         )
     return sum(created.values())
+
+
+@job_logged
+def refresh_rollups() -> int:
+    """Every minute: recompute the dashboard rollup buckets marked stale; returns how many."""
+    if connection.vendor != "postgresql":
+        return 0
+    return rollups.refresh_marked()

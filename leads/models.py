@@ -232,6 +232,9 @@ class LeadStatusChange(models.Model):
     changed_at = models.DateTimeField(default=timezone.now, verbose_name=_("alterado em"))
     # Why a manager reopened a converted lead (empty for ordinary moves).
     motivo = models.TextField(_("motivo"), blank=True, default="")
+    # The lead's previous move into the same stage (ties by (changed_at, id)), kept by a
+    # trigger (migration 0020): the dashboard rollups count a lead once per stage with it.
+    prev_same_stage_at = models.DateTimeField(null=True, editable=False)
 
     objects = OrgManager()
 
@@ -258,6 +261,12 @@ class LeadStatusChange(models.Model):
             models.Index(
                 fields=["organization", "lead", "changed_at", "to_status"],
                 name="lsc_org_lead_at",
+            ),
+            # Re-entries into a stage inside a dashboard window (leads/rollups.py).
+            models.Index(
+                fields=["organization", "prev_same_stage_at"],
+                name="lsc_org_reentry",
+                condition=Q(prev_same_stage_at__isnull=False),
             ),
         ]
 
@@ -733,3 +742,92 @@ class LeadCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization_id}/{self.shard}: {self.total}"
+
+
+# --- sales dashboard rollups (leads/rollups.py) ---------------------------------------------
+
+# Stages with a next stage on the forward path (advancement and time in stage apply to them).
+FLOW_STAGES = [s for s in PIPELINE_ORDER if s not in CLOSED_STATUSES]
+# The measures of a daily rollup row, by the date that files a fact under a day: the lead's
+# creation (cohort), its conversion, a move (funnel flow) and an interaction.
+ROLLUP_COUNTS = (
+    "created",
+    *(f"status_{stage}" for stage in PIPELINE_ORDER),
+    *(f"temperatura_{t}" for t in Temperatura.values),
+    "qualified",
+    "score_sum",
+    "converted",
+    "valor_count",
+    *(f"entered_{stage}" for stage in PIPELINE_ORDER),
+    *(f"advanced_{stage}" for stage in FLOW_STAGES),
+    *(f"ended_{stage}" for stage in FLOW_STAGES),
+    "interactions",
+)
+ROLLUP_SUMS = (
+    "valor_sum",
+    "cycle_seconds",
+    *(f"stay_seconds_{stage}" for stage in FLOW_STAGES),
+)
+ROLLUP_MEASURES = (*ROLLUP_COUNTS, *ROLLUP_SUMS)
+
+
+class RollupGrain(models.IntegerChoices):
+    """Whose figures a rollup row holds (the columns it is keyed by besides the day)."""
+
+    ORGANIZATION = 0, "organization"
+    CLOSER = 1, "closer"  # leads by their current closer
+    SDR = 2, "sdr"  # leads by their current SDR
+    CLOSER_SDR = 3, "closer+sdr"  # an SDR's leads by closer (the SDR's topClosers)
+    AUTHOR = 4, "author"  # interactions by the member who logged them
+    AUTHOR_SDR = 5, "author+sdr"  # ... on the leads of an SDR
+
+
+class LeadDailyRollup(models.Model):
+    """The sales dashboard's figures of one UTC day, one grain and one member (or pair).
+
+    Rows are replaced whole (delete + insert) by leads/rollups.py, from the raw rows: by the
+    `leads-rollups` job for the days marked dirty (LeadRollupMark), by `manage.py
+    rollups_backfill` for all days. Not a foreign key: removed by a trigger with the
+    organization. The measure columns (ROLLUP_MEASURES) are added below the class.
+    """
+
+    organization_id = models.UUIDField()
+    day = models.DateField()
+    grain = models.SmallIntegerField(choices=RollupGrain.choices)
+    closer_id = models.UUIDField(null=True)
+    sdr_id = models.UUIDField(null=True)
+    author_id = models.UUIDField(null=True)
+
+    class Meta:
+        db_table = "lead_daily_rollups"
+        indexes = [
+            models.Index(fields=["organization_id", "grain", "day"], name="ldr_org_grain_day"),
+            models.Index(fields=["organization_id", "day"], name="ldr_org_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.day} grain {self.grain}"
+
+
+for _measure in ROLLUP_COUNTS:
+    LeadDailyRollup.add_to_class(_measure, models.BigIntegerField(default=0))
+for _measure in ROLLUP_SUMS:
+    LeadDailyRollup.add_to_class(
+        _measure, models.DecimalField(max_digits=24, decimal_places=6, default=Decimal(0))
+    )
+
+
+class LeadRollupMark(models.Model):
+    """A day whose rollups a write has made stale (append-only; written by the triggers of
+    migration 0020 in the writing transaction, deleted by the job once it recomputed them)."""
+
+    organization_id = models.UUIDField()
+    day = models.DateField()
+    marked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "lead_rollup_marks"
+        indexes = [models.Index(fields=["organization_id", "day"], name="lrm_org_day")]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.day}"
