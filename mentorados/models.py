@@ -243,3 +243,123 @@ class MentoradoFeedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.data_feedback:%d/%m/%Y} NPS {self.nota_nps}"
+
+
+# --- dashboard rollups (mentorados/rollups.py) -------------------------------------------------
+# Kept by PostgreSQL statement-level triggers in the writing transaction
+# (mentorados/migrations/0005_dashboard_rollups.py): old rows of a statement subtract, new rows
+# add. Each organization has up to `SHARDS` rows per key, one per writing backend modulo SHARDS,
+# so concurrent writers do not queue on one row; a figure is the sum over its shards. Not foreign
+# keys: an organization's rows are removed by a trigger after the organization itself.
+ROLLUP_SUM: dict[str, Any] = {"max_digits": 34, "decimal_places": 2, "default": 0}
+
+
+class MentoradoRollupState(models.Model):
+    """Current state of an organization's mentees: counts, and the active mentees' sums."""
+
+    SHARDS = 8
+
+    organization_id = models.UUIDField()
+    shard = models.SmallIntegerField(default=0)
+    total = models.BigIntegerField(default=0)
+    ativos = models.BigIntegerField(default=0)
+    pausados = models.BigIntegerField(default=0)
+    concluidos = models.BigIntegerField(default=0)
+    cancelados = models.BigIntegerField(default=0)
+    # Mentees with a data_fim (any status): `expostos` subtracts those that ended before a date.
+    com_fim = models.BigIntegerField(default=0)
+    # Active mentees only, nulls left out (as SUM/AVG do).
+    faturamento_atual_soma = models.DecimalField(**ROLLUP_SUM)
+    crescimento_soma = models.DecimalField(**ROLLUP_SUM)
+    crescimento_contagem = models.BigIntegerField(default=0)
+    engagement_soma = models.BigIntegerField(default=0)
+    # Active mentees per figures.ENGAGEMENT_BANDS, named by the band's lower bound.
+    faixa_0 = models.BigIntegerField(default=0)
+    faixa_25 = models.BigIntegerField(default=0)
+    faixa_50 = models.BigIntegerField(default=0)
+    faixa_75 = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "mentorado_rollup_state"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization_id", "shard"], name="mentorado_rollup_state_shard"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}/{self.shard}"
+
+
+class MentoradoRollupDay(models.Model):
+    """Per day: mentees starting (data_inicio), ending (data_fim) and cancelled ending that day."""
+
+    SHARDS = 4
+
+    organization_id = models.UUIDField()
+    dia = models.DateField()
+    shard = models.SmallIntegerField(default=0)
+    inicios = models.BigIntegerField(default=0)
+    fins = models.BigIntegerField(default=0)
+    cancelados_fim = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "mentorado_rollup_days"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization_id", "dia", "shard"], name="mentorado_rollup_day_shard"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}/{self.dia}/{self.shard}"
+
+
+class MentoradoRollupMonth(models.Model):
+    """Per reported month (ano, mes): the sum of faturamento and the number of reports."""
+
+    SHARDS = 4
+
+    organization_id = models.UUIDField()
+    ano = models.SmallIntegerField()
+    mes = models.SmallIntegerField()
+    shard = models.SmallIntegerField(default=0)
+    faturamento_soma = models.DecimalField(**ROLLUP_SUM)
+    relatorios = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "mentorado_rollup_months"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization_id", "ano", "mes", "shard"],
+                name="mentorado_rollup_month_shard",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}/{self.mes:02d}/{self.ano}/{self.shard}"
+
+
+class MentoradoRollupFeedbackDay(models.Model):
+    """Per data_feedback: answers, promoters, detractors and the sum of nota_geral."""
+
+    SHARDS = 4
+
+    organization_id = models.UUIDField()
+    dia = models.DateField()
+    shard = models.SmallIntegerField(default=0)
+    respostas = models.BigIntegerField(default=0)
+    promotores = models.BigIntegerField(default=0)
+    detratores = models.BigIntegerField(default=0)
+    nota_geral_soma = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "mentorado_rollup_feedback_days"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization_id", "dia", "shard"], name="mentorado_rollup_feedback_shard"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}/{self.dia}/{self.shard}"

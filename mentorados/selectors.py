@@ -19,9 +19,10 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import ExtractMonth, ExtractYear, Lag
+from django.utils import timezone
 
 from config import search
-from mentorados import figures
+from mentorados import figures, rollups
 from mentorados.models import (
     EvolucaoFinanceira,
     Mentorado,
@@ -162,25 +163,47 @@ def _percent(part: int, whole: int) -> float:
     )
 
 
+def _use_rollups(from_rollups: bool | None) -> bool:
+    return rollups.available() if from_rollups is None else from_rollups
+
+
 def mentorado_dashboard(
-    *, organization: Organization, period: int = DEFAULT_PERIOD, today: date | None = None
+    *,
+    organization: Organization,
+    period: int = DEFAULT_PERIOD,
+    today: date | None = None,
+    from_rollups: bool | None = None,
 ) -> dict[str, Any]:
-    """The mentee dashboard of API.md, from three aggregate queries, one selector a section.
+    """The mentee dashboard of API.md, one selector a section.
 
     Period: `period` calendar months ending with the current month in the organization's time
     zone (see `Period`); its first day is `start`, its last day is today. Each section's
-    figures are defined on its selector.
+    figures are defined on its selector. On PostgreSQL the figures are read from the rollups
+    kept by triggers in every writing transaction (mentorados/rollups.py: four small queries
+    whose cost does not grow with the data), elsewhere (or with from_rollups=False, the
+    reference) from three aggregate queries over the raw rows: the same figures either way.
+    `atualizado_em` is the moment the figures are exact as of (the read: nothing lags).
     """
     today = today or organization_today(organization)
     window = Period(months=period, today=today)
     start = window.start
-    mentees = _mentee_aggregates(organization, start=start, today=today)
+    use_rollups = _use_rollups(from_rollups)
+    atualizado_em = timezone.now()
+    if use_rollups:
+        mentees = rollups.mentee_aggregates(organization.pk, start=start, today=today)
+    else:
+        mentees = _mentee_aggregates(organization, start=start, today=today)
     return {
         "period": {"months": period, "start": start.isoformat(), "end": today.isoformat()},
+        "atualizado_em": atualizado_em,
         "overview": dashboard_overview(mentees),
-        "growth": dashboard_growth(organization, window=window, mentees=mentees),
+        "growth": dashboard_growth(
+            organization, window=window, mentees=mentees, from_rollups=use_rollups
+        ),
         "engagement": dashboard_engagement(mentees),
-        "satisfaction": dashboard_satisfaction(organization, start=start, today=today),
+        "satisfaction": dashboard_satisfaction(
+            organization, start=start, today=today, from_rollups=use_rollups
+        ),
     }
 
 
@@ -239,7 +262,11 @@ def dashboard_overview(mentees: dict[str, Any]) -> dict[str, Any]:
 
 
 def dashboard_growth(
-    organization: Organization, *, window: Period, mentees: dict[str, Any]
+    organization: Organization,
+    *,
+    window: Period,
+    mentees: dict[str, Any],
+    from_rollups: bool = False,
 ) -> dict[str, Any]:
     """Revenue growth.
 
@@ -253,14 +280,17 @@ def dashboard_growth(
     return {
         "crescimento_medio_12m": _one_decimal(mentees["crescimento_medio"]),
         "faturamento_total_atual": _money(mentees["faturamento_total_atual"] or 0),
-        "meses": _monthly_revenue(organization, window),
+        "meses": _monthly_revenue(organization, window, from_rollups=from_rollups),
     }
 
 
-def _monthly_revenue(organization: Organization, window: Period) -> list[dict[str, Any]]:
-    reported = {
-        (row["ano"], row["mes"]): row
-        for row in EvolucaoFinanceira.objects.for_org(organization)
+def _monthly_revenue(
+    organization: Organization, window: Period, *, from_rollups: bool
+) -> list[dict[str, Any]]:
+    rows = (
+        rollups.monthly_revenue(organization.pk, window.month_filter())
+        if from_rollups
+        else EvolucaoFinanceira.objects.for_org(organization)
         .filter(window.month_filter())
         .order_by()
         .values("ano", "mes")
@@ -269,7 +299,8 @@ def _monthly_revenue(organization: Organization, window: Period) -> list[dict[st
             faturamento_medio=Avg("faturamento"),
             mentorados_reportando=Count("mentorado_id"),
         )
-    }
+    )
+    reported = {(row["ano"], row["mes"]): row for row in rows}
     meses = []
     for index in range(window.first_index, window.last_index + 1):
         ano, mes = figures.month_of_index(index)
@@ -302,7 +333,7 @@ def dashboard_engagement(mentees: dict[str, Any]) -> dict[str, Any]:
 
 
 def dashboard_satisfaction(
-    organization: Organization, *, start: date, today: date
+    organization: Organization, *, start: date, today: date, from_rollups: bool = False
 ) -> dict[str, Any]:
     """Feedbacks with data_feedback within [start, today].
 
@@ -310,7 +341,11 @@ def dashboard_satisfaction(
     - nps = figures.nps_from_counts of those counts (null with no answer);
     - nota_geral_media: mean nota_geral, one decimal; null with no answer.
     """
-    answers = satisfaction_between(organization=organization, start=start, end=today)
+    answers = (
+        rollups.satisfaction_between(organization.pk, start=start, end=today)
+        if from_rollups
+        else satisfaction_between(organization=organization, start=start, end=today)
+    )
     total_answers = answers["total"]
     return {
         "nps": figures.nps_from_counts(
@@ -327,17 +362,23 @@ def dashboard_satisfaction(
 
 
 def nps_by_month(
-    *, organization: Organization, period: int = DEFAULT_PERIOD, today: date | None = None
+    *,
+    organization: Organization,
+    period: int = DEFAULT_PERIOD,
+    today: date | None = None,
+    from_rollups: bool | None = None,
 ) -> list[dict[str, Any]]:
     """The dashboard's satisfaction figures month by month, over the same `Period` and the same
     feedbacks (data_feedback within [start, today]): every month of the period, oldest first,
     with `nps` (null for a month without answers), `promotores`, `detratores` and `respostas`.
-    The months' answers add up to the dashboard's `total_respostas`. One grouped query."""
+    The months' answers add up to the dashboard's `total_respostas`. One grouped query (over
+    the feedback days rollup on PostgreSQL, like the dashboard)."""
     today = today or organization_today(organization)
     window = Period(months=period, today=today)
-    rows = {
-        (row["ano"], row["mes"]): row
-        for row in MentoradoFeedback.objects.for_org(organization)
+    grouped = (
+        rollups.nps_months(organization.pk, start=window.start, end=today)
+        if _use_rollups(from_rollups)
+        else MentoradoFeedback.objects.for_org(organization)
         .filter(data_feedback__gte=window.start, data_feedback__lte=today)
         .annotate(ano=ExtractYear("data_feedback"), mes=ExtractMonth("data_feedback"))
         .order_by()
@@ -347,7 +388,8 @@ def nps_by_month(
             promotores=Count("pk", filter=Q(nota_nps__gte=figures.PROMOTER_MIN)),
             detratores=Count("pk", filter=Q(nota_nps__lte=figures.DETRACTOR_MAX)),
         )
-    }
+    )
+    rows = {(row["ano"], row["mes"]): row for row in grouped}
     months = []
     for index in range(window.first_index, window.last_index + 1):
         ano, mes = figures.month_of_index(index)

@@ -274,6 +274,10 @@ class _PeriodInfo(serializers.Serializer[Any]):
 
 class DashboardSerializer(serializers.Serializer[Any]):
     period = _PeriodInfo()
+    atualizado_em = serializers.DateTimeField(
+        help_text="Momento em que os números são exatos: o da leitura (os agregados são mantidos "
+        "na mesma transação de cada escrita)."
+    )
     overview = _Overview()
     growth = _Growth()
     engagement = _Engagement()

@@ -146,6 +146,7 @@ class MentoradoViewSet(
         data = selectors.mentorado_dashboard(
             organization=self.organization, period=query.validated_data["period"]
         )
+        data["atualizado_em"] = serializers.DateTimeField().to_representation(data["atualizado_em"])
         return Response(data)
 
 
