@@ -122,7 +122,8 @@ def test_it_shows_the_mentee_dashboard_and_nps_per_month(sales_data, client_for)
     api = _api(client_for, sales_data.gestor, "/api/v1/mentorados/dashboard/", period=6)
     painel = _as_json(mentees["data"])
     # Both read the same figures; each says when it read them.
-    assert painel.pop("atualizado_em") and api.pop("atualizado_em")
+    assert painel.pop("atualizado_em")
+    assert api.pop("atualizado_em")
     assert painel == api
     assert sum(m["respostas"] for m in mentees["nps"]) == api["satisfaction"]["total_respostas"]
     assert api["satisfaction"]["total_respostas"] == 4
