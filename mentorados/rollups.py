@@ -22,12 +22,13 @@ read the raw tables there (`available()` is false).
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from django.db import connection, connections, router, transaction
+from django.db import OperationalError, connection, connections, router, transaction
 from django.db.models import DecimalField, ExpressionWrapper, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear, NullIf
 
@@ -138,22 +139,47 @@ def nps_months(organization_id: uuid.UUID, *, start: date, end: date) -> QuerySe
     return rows
 
 
+# The rebuild waits at most this long for the raw tables' writers in flight, then gives up and
+# retries: shorter than PostgreSQL's deadlock_timeout (1 s), so a writer that locked one raw
+# table and then needs another the rebuild already holds (evolucao_upsert: the month, then the
+# mentee's figures) is never the one a deadlock aborts.
+LOCK_TIMEOUT_MS = 500
+REBUILD_ATTEMPTS = 20
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _rebuild(organization_id: uuid.UUID, log: Callable[[str], None]) -> int:
+    for attempt in range(1, REBUILD_ATTEMPTS + 1):
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
+                cursor.execute(
+                    "SELECT mentorado_rollups_rebuild(ARRAY[%s]::uuid[])", [organization_id]
+                )
+                return int(cursor.fetchone()[0])
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            if attempt == REBUILD_ATTEMPTS:
+                raise
+            log(f"mentorados: {organization_id} busy, rebuild retried ({attempt})")
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
+
+
 def backfill(*, organization_ids: list[uuid.UUID] | None, log: Callable[[str], None]) -> int:
     """(Re)builds the rollups of the given organizations (all when None) from the raw rows.
 
     One transaction per organization: `mentorado_rollups_rebuild` locks the three raw tables
     against writers (SHARE ROW EXCLUSIVE: reads go on; writes of every organization wait for the
-    rebuild of one), replaces the organization's rollup rows (compacted to one shard) and
-    returns how many it wrote. A rerun writes the same rows. Nothing to do on SQLite.
+    rebuild of one, ~1 s for 50,000 mentees), replaces the organization's rollup rows (compacted
+    to one shard) and returns how many it wrote. So a concurrent write is either in the raw rows
+    it reads or added by its trigger after it, never both. A rerun writes the same rows. Nothing
+    to do on SQLite.
     """
     if connection.vendor != "postgresql":
         log("mentorados: no rollups on this database (PostgreSQL only)")
         return 0
     if organization_ids is None:
         organization_ids = list(Organization.objects.order_by("pk").values_list("pk", flat=True))
-    written = 0
-    for organization_id in organization_ids:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT mentorado_rollups_rebuild(ARRAY[%s]::uuid[])", [organization_id])
-            written += int(cursor.fetchone()[0])
-    return written
+    return sum(_rebuild(organization_id, log) for organization_id in organization_ids)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -150,6 +151,42 @@ def test_concurrent_writers_of_one_organization_are_all_counted() -> None:
     assert figures["overview"]["total"] == 24
     assert figures["overview"]["pausados"] == 12
     assert figures["overview"]["novos_no_periodo"] == 12
+    assert_rollups_match(organization)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_gives_way_to_a_writer_in_flight_instead_of_deadlocking_it() -> None:
+    """A writer holds `mentorado_evolucao_financeira` and then needs `mentorados` (as
+    evolucao_upsert does) while the rebuild holds `mentorados` and waits for the reports: the
+    rebuild times out first, the writer commits, the rebuild retries and counts its write."""
+    organization = OrganizationFactory()
+    build(organization)
+    mentee = Mentorado.objects.filter(organization=organization).order_by("pk").first()
+    assert mentee is not None
+    holding = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            with transaction.atomic():
+                EvolucaoFactory(mentorado=mentee, ano=2026, mes=3, faturamento=Decimal("7.00"))
+                holding.set()
+                time.sleep(0.3)  # the rebuild now holds mentorados and waits for the reports
+                Mentorado.objects.filter(pk=mentee.pk).update(engagement_score=99)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert holding.wait(timeout=10)
+    logged: list[str] = []
+    rollups.backfill(organization_ids=[organization.pk], log=logged.append)
+    thread.join()
+    assert errors == []
+    assert any("retried" in line for line in logged)
+    assert Mentorado.objects.get(pk=mentee.pk).engagement_score == 99
     assert_rollups_match(organization)
 
 
