@@ -16,7 +16,7 @@ from django.db.models import Model
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from mentorados import rollups
+from mentorados import rollups, services
 from mentorados.models import (
     Mentorado,
     MentoradoRollupDay,
@@ -188,6 +188,15 @@ def test_a_rebuild_gives_way_to_a_writer_in_flight_instead_of_deadlocking_it() -
     assert any("retried" in line for line in logged)
     assert Mentorado.objects.get(pk=mentee.pk).engagement_score == 99
     assert_rollups_match(organization)
+
+
+@pytest.mark.django_db
+def test_the_daily_engagement_job_is_counted(org_a: Any) -> None:
+    build(org_a.org)
+    MentoradoFactory.create_batch(3, organization=org_a.org, engagement_score=100)
+    run = services.engagement_recalculate(organization=org_a.org, today=TODAY)
+    assert run.changed >= 4
+    assert_rollups_match(org_a.org)
 
 
 @pytest.mark.django_db
