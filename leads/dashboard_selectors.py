@@ -43,12 +43,15 @@ from django.db.models import Sum as SumAgg
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
+from leads import rollups
 from leads.models import (
+    FLOW_STAGES,
     PIPELINE_ORDER,
     Lead,
     LeadInteraction,
     LeadStatus,
     LeadStatusChange,
+    RollupGrain,
     Temperatura,
 )
 from organizations.models import Membership, Role
@@ -230,6 +233,7 @@ class SalesDashboard(TypedDict):
     metrics: Metrics
     funnel: list[FunnelStage]
     topClosers: list[CloserFigures]
+    atualizado_em: datetime
 
 
 def _created(scope: DashboardScope) -> Q:
@@ -398,8 +402,11 @@ _STAGE_NUMBER = {stage: FORWARD_STAGES.index(stage) + 1 for stage in FORWARD_STA
 _STAGE_NUMBER[LeadStatus.PERDIDO.value] = 0
 
 
+Flow = dict[str, tuple[int, int, Decimal | None]]
+
+
 def dashboard_funnel(
-    scope: DashboardScope, leads: dict[str, Any] | None = None
+    scope: DashboardScope, leads: dict[str, Any] | None = None, flow: Flow | None = None
 ) -> list[FunnelStage]:
     """The `funnel` list: every status in pipeline order. Per stage:
 
@@ -419,7 +426,7 @@ def dashboard_funnel(
     row = leads if leads is not None else _lead_aggregates(scope)
     counts = {status: row[f"status_{status}"] for status in PIPELINE_ORDER}
     total = row["total_leads"]
-    flow = _funnel_flow(scope)
+    flow = _funnel_flow(scope) if flow is None else flow
     stages: list[FunnelStage] = []
     for status in PIPELINE_ORDER:
         entered, advanced, mean_seconds = flow.get(status, (0, 0, None))
@@ -438,7 +445,7 @@ def dashboard_funnel(
     return stages
 
 
-def _funnel_flow(scope: DashboardScope) -> dict[str, tuple[int, int, Decimal | None]]:
+def _funnel_flow(scope: DashboardScope) -> Flow:
     """Per stage: (leads that entered it, of them advanced, mean stay in seconds or None)."""
     scope_sql, scope_params = scope.lead_sql("l")
     join = "JOIN leads l ON l.id = c.lead_id" if scope.narrowed else ""
@@ -576,20 +583,23 @@ def dashboard_top_closers(
         rows = cursor.fetchall()
     # An SDR's total counts the interactions they logged, not those on their leads.
     scope_interactions = None if scope.sdr_id is not None else int(rows[0][-1])
-    closers = [
-        CloserFigures(
-            closer_id=uuid.UUID(str(closer_id)),
-            nome_completo=nome,
-            total_leads=total_leads,
-            convertidos=convertidos,
-            taxa_conversao=percent(convertidos, total_leads),
-            valor_convertido=money(valor) or Decimal("0.00"),
-            total_interacoes=total_interacoes,
-        )
-        for closer_id, nome, total_leads, convertidos, valor, total_interacoes, _ in rows
-        if closer_id is not None  # the lone total row when nobody is ranked
-    ]
+    # (the lone total row when nobody is ranked has no closer)
+    closers = [_closer_figures(row[:-1]) for row in rows if row[0] is not None]
     return closers, scope_interactions
+
+
+def _closer_figures(row: tuple[Any, ...]) -> CloserFigures:
+    """A ranked row (id, name, total_leads, convertidos, valor, total_interacoes)."""
+    closer_id, nome, total_leads, convertidos, valor, total_interacoes = row
+    return CloserFigures(
+        closer_id=uuid.UUID(str(closer_id)),
+        nome_completo=nome,
+        total_leads=total_leads,
+        convertidos=convertidos,
+        taxa_conversao=percent(convertidos, total_leads),
+        valor_convertido=money(valor) or Decimal("0.00"),
+        total_interacoes=total_interacoes,
+    )
 
 
 def _top_closers_query(scope: DashboardScope) -> tuple[str, list[Any]]:
@@ -708,16 +718,161 @@ def origem_breakdown(scope: DashboardScope) -> list[OrigemFigures]:
 
 
 def sales_dashboard(scope: DashboardScope) -> SalesDashboard:
-    """The whole `GET /api/v1/leads/performance/` body for a scope."""
+    """The whole `GET /api/v1/leads/performance/` body for a scope: on PostgreSQL from the
+    daily rollups (leads/rollups.py, the same figures in two queries whatever the data size),
+    elsewhere (SQLite, development) from the raw rows (`reference_sales_dashboard`)."""
+    if connection.vendor != "postgresql":
+        return reference_sales_dashboard(scope)
     with transaction.atomic():
         _tune_for_aggregates()
+        return rollup_sales_dashboard(scope)
+
+
+def reference_sales_dashboard(scope: DashboardScope) -> SalesDashboard:
+    """The dashboard computed from the raw rows by the queries above (the definitions; the
+    rollups must give exactly these figures: tests/leads/test_rollups_property.py)."""
+    with transaction.atomic():
+        _tune_for_aggregates()
+        read_at = timezone.now()
         leads = _lead_aggregates(scope)
         top_closers, interactions = dashboard_top_closers(scope)
         return SalesDashboard(
             metrics=dashboard_metrics(scope, leads, interactions),
             funnel=dashboard_funnel(scope, leads),
             topClosers=top_closers,
+            atualizado_em=read_at,
         )
+
+
+# --- the same figures from the daily rollups (PostgreSQL) -------------------------------------
+
+
+def rollup_sales_dashboard(scope: DashboardScope) -> SalesDashboard:
+    """`sales_dashboard` from the rollups: one query for the sums (leads/rollups.py
+    `read_window`), one to rank the closers. Exact whatever the rollup job's lag, as of
+    `atualizado_em` (the moment the sums were read)."""
+    figures = rollups.read_window(
+        organization_id=scope.organization_id,
+        start=scope.start,
+        end=scope.end,
+        closer_id=scope.closer_id,
+        sdr_id=scope.sdr_id,
+    )
+    if scope.closer_id is not None:
+        row = figures.get(RollupGrain.CLOSER, scope.closer_id)
+    elif scope.sdr_id is not None:
+        row = figures.get(RollupGrain.SDR, scope.sdr_id)
+    else:
+        row = figures.get(RollupGrain.ORGANIZATION)
+    leads = _leads_from_rollups(row)
+    # The AUTHOR rows read are the scope's: all authors, or the member's own interactions.
+    interactions = sum(
+        int(values["interactions"])
+        for (grain, _), values in figures.rows.items()
+        if grain == RollupGrain.AUTHOR
+    )
+    return SalesDashboard(
+        metrics=dashboard_metrics(scope, leads, interactions),
+        funnel=dashboard_funnel(scope, leads, _flow_from_rollups(row, figures)),
+        topClosers=_rank_closers(scope, figures),
+        atualizado_em=figures.as_of or timezone.now(),
+    )
+
+
+def _ratio(total: Any, count: Any) -> Decimal | None:
+    return Decimal(total) / Decimal(count) if count else None
+
+
+def _leads_from_rollups(row: rollups.Figures) -> dict[str, Any]:
+    """The `_lead_aggregates` row from summed rollup measures."""
+    leads: dict[str, Any] = {
+        "total_leads": int(row["created"]),
+        "leads_qualificados": int(row["qualified"]),
+        "leads_convertidos": int(row["converted"]),
+        "valor_total_convertido": Decimal(row["valor_sum"]) if row["converted"] else None,
+        "ticket_medio": _ratio(row["valor_sum"], row["valor_count"]),
+        "tempo_medio_conversao": _ratio(row["cycle_seconds"], row["converted"]),
+        "leads_quentes": int(row[f"temperatura_{Temperatura.QUENTE}"]),
+        "leads_mornos": int(row[f"temperatura_{Temperatura.MORNO}"]),
+        "leads_frios": int(row[f"temperatura_{Temperatura.FRIO}"]),
+        "score_medio": _ratio(row["score_sum"], row["created"]),
+    }
+    for status in PIPELINE_ORDER:
+        leads[f"status_{status}"] = int(row[f"status_{status}"])
+    return leads
+
+
+def _flow_from_rollups(row: rollups.Figures, figures: rollups.WindowFigures) -> Flow:
+    """Per stage: entries minus re-entries (every lead once), the same for the entries that
+    advanced (a lead's first entry in the window advanced iff it is counted and its later
+    entries' are subtracted), and the mean ended stay."""
+    again = figures.get(rollups.REENTRY_GRAIN)
+    flow: Flow = {}
+    for stage in PIPELINE_ORDER:
+        entered = int(row[f"entered_{stage}"]) - int(again[f"entered_{stage}"])
+        if stage not in FLOW_STAGES:
+            flow[stage] = (entered, 0, None)
+            continue
+        advanced = int(row[f"advanced_{stage}"]) - int(again[f"advanced_{stage}"])
+        mean = _ratio(row[f"stay_seconds_{stage}"], row[f"ended_{stage}"])
+        flow[stage] = (entered, advanced, mean)
+    return flow
+
+
+_RANK_SQL = """
+WITH bl AS (
+    SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[], %s::numeric[])
+        AS t(closer_id, total_leads, convertidos, valor_convertido)
+),
+bi AS (SELECT * FROM unnest(%s::uuid[], %s::bigint[]) AS t(closer_id, total_interacoes))
+SELECT m.id, m.nome_completo,
+       COALESCE(bl.total_leads, 0) AS total_leads,
+       COALESCE(bl.convertidos, 0) AS convertidos,
+       COALESCE(bl.valor_convertido, 0) AS valor_convertido,
+       COALESCE(bi.total_interacoes, 0) AS total_interacoes
+FROM organization_users m
+LEFT JOIN bl ON bl.closer_id = m.id
+LEFT JOIN bi ON bi.closer_id = m.id
+WHERE m.organization_id = %s
+  AND (bl.closer_id IS NOT NULL OR (bi.closer_id IS NOT NULL AND m.role = %s))
+ORDER BY valor_convertido DESC, convertidos DESC, total_leads DESC, m.nome_completo, m.id
+LIMIT %s
+"""
+
+
+def _rank_closers(scope: DashboardScope, figures: rollups.WindowFigures) -> list[CloserFigures]:
+    """`topClosers` (dashboard_top_closers' definitions and order) from the rollup sums: the
+    closers with leads created or converted in the window, the closer-role authors."""
+    sdr = scope.sdr_id is not None
+    by_lead = {
+        closer: values
+        for closer, values in figures.members(
+            RollupGrain.CLOSER_SDR if sdr else RollupGrain.CLOSER
+        ).items()
+        if values["created"] or values["converted"]
+    }
+    by_author = {
+        author: int(values["interactions"])
+        for author, values in figures.members(
+            RollupGrain.AUTHOR_SDR if sdr else RollupGrain.AUTHOR
+        ).items()
+        if values["interactions"]
+    }
+    params: list[Any] = [
+        list(by_lead),
+        [int(values["created"]) for values in by_lead.values()],
+        [int(values["converted"]) for values in by_lead.values()],
+        [Decimal(values["valor_sum"]) for values in by_lead.values()],
+        list(by_author),
+        list(by_author.values()),
+        scope.organization_id,
+        Role.CLOSER.value,
+        TOP_CLOSERS_LIMIT,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_RANK_SQL, params)
+        rows = cursor.fetchall()
+    return [_closer_figures(row) for row in rows]
 
 
 def _tune_for_aggregates() -> None:

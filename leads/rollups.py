@@ -25,6 +25,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from typing import Any
@@ -35,7 +36,6 @@ from leads.models import (
     FLOW_STAGES,
     PIPELINE_ORDER,
     ROLLUP_MEASURES,
-    ROLLUP_SUMS,
     LeadStatus,
     RollupGrain,
     Temperatura,
@@ -123,14 +123,15 @@ def _in_ranges(column: str, whole: bool) -> str:
     return "" if whole else f"JOIN ranges r ON {column} >= r.lo AND {column} < r.hi"
 
 
-_STAGE_SQL = (
-    "CASE c.to_status "
-    + " ".join(f"WHEN '{name}' THEN {number}" for name, number in STAGE_NUMBER.items())
-    + " END"
-)
+def _stage_sql(alias: str) -> str:
+    """A move's stage number in SQL (`alias` is the lead_status_changes row)."""
+    cases = " ".join(f"WHEN '{name}' THEN {number}" for name, number in STAGE_NUMBER.items())
+    return f"CASE {alias}.to_status {cases} END"
+
+
 # Parts of the bucket statement that do not depend on its ranges.
 _PARTS = {
-    "stage": _STAGE_SQL,
+    "stage": _stage_sql("c"),
     "beyond": ", ".join(
         f"MAX(c.changed_at) FILTER (WHERE c.stage > {n}) OVER lead AS beyond_{n}"
         for n in range(1, len(FORWARD_STAGES))
@@ -155,8 +156,7 @@ _PARTS = {
 # lead, per converted lead and per move in the ranges, grouped at the four lead grains;
 # interactions at the two author grains.
 _BUCKET_SQL = """
-WITH ranges AS (SELECT * FROM unnest(%(lo)s::timestamptz[], %(hi)s::timestamptz[]) AS r(lo, hi)),
-moves AS (
+WITH moves AS (
     SELECT c.lead_id, c.changed_at, c.stage,
            LEAD(c.changed_at) OVER (PARTITION BY c.lead_id ORDER BY c.changed_at, c.to_status)
                AS next_at,
@@ -198,6 +198,10 @@ SELECT day, CASE GROUPING(sdr_id) WHEN 1 THEN {author} ELSE {author_sdr} END,
 FROM interactions
 GROUP BY GROUPING SETS ((day, author_id), (day, author_id, sdr_id))
 """
+_RANGES_CTE = (
+    "WITH ranges AS (SELECT * FROM unnest(%(lo)s::timestamptz[], %(hi)s::timestamptz[]) "
+    "AS r(lo, hi))"
+)
 _TOUCHED_LEADS = (
     "AND c.lead_id IN (SELECT x.lead_id FROM lead_status_changes x "
     "JOIN ranges r ON x.changed_at >= r.lo AND x.changed_at < r.hi "
@@ -206,8 +210,9 @@ _TOUCHED_LEADS = (
 
 
 def bucket_sql(*, whole: bool = False) -> str:
-    """Every bucket of organization `%(org)s` over the ranges `[%(lo)s[i], %(hi)s[i])` (or all
-    history when `whole`): rows (day, grain, closer_id, sdr_id, author_id, *ROLLUP_MEASURES)."""
+    """Every bucket of organization `%(org)s` over the time ranges of the caller's CTE `ranges
+    (lo, hi)` (`[lo, hi)`; all history when `whole`): rows (day, grain, closer_id, sdr_id,
+    author_id, *ROLLUP_MEASURES)."""
     return _BUCKET_SQL.format(
         **_PARTS,
         touched_leads="" if whole else _TOUCHED_LEADS,
@@ -243,7 +248,7 @@ def range_params(organization_id: uuid.UUID, ranges: Sequence[Range]) -> dict[st
 
 def _insert(organization_id: uuid.UUID, ranges: Sequence[Range], *, whole: bool) -> int:
     sql = (
-        f"INSERT INTO lead_daily_rollups (organization_id, {_COLUMNS}) "  # noqa: S608
+        f"INSERT INTO lead_daily_rollups (organization_id, {_COLUMNS}) {_RANGES_CTE} "  # noqa: S608
         f"SELECT %(org)s, {_COLUMNS} FROM ({bucket_sql(whole=whole)}) b"
     )
     with connection.cursor() as cursor:
@@ -339,5 +344,165 @@ def backfill(*, organization_ids: list[uuid.UUID] | None, log: Callable[[str], N
     return written
 
 
-# Numeric measures come back as Decimal, the counts as int.
-SUM_MEASURES = frozenset(ROLLUP_SUMS)
+# --- the dashboard's read ---------------------------------------------------------------------
+
+# Re-entries: moves into a stage inside the window whose previous move into the same stage is
+# also inside it (grain -1: `entered_<stage>` counts them, `advanced_<stage>` those followed by
+# a move further along). The daily sums count every entry; minus these, every lead once.
+REENTRY_GRAIN = -1
+_ADVANCED_LATER = (
+    "EXISTS (SELECT 1 FROM lead_status_changes b WHERE b.lead_id = c.lead_id "  # noqa: S608
+    "AND b.organization_id = c.organization_id AND b.changed_at > c.changed_at "
+    f"AND {_stage_sql('b')} > {_stage_sql('c')})"
+)
+
+
+def _reentry_columns() -> str:
+    columns = []
+    for name in ROLLUP_MEASURES:
+        kind, _, stage = name.partition("_")
+        if kind == "entered" and stage in STAGE_NUMBER:
+            columns.append(f"COUNT(*) FILTER (WHERE c.to_status = '{stage}')")
+        elif kind == "advanced" and stage in STAGE_NUMBER:
+            columns.append(f"COUNT(*) FILTER (WHERE c.to_status = '{stage}' AND {_ADVANCED_LATER})")
+        else:
+            columns.append("0")
+    return ", ".join(columns)
+
+
+# One statement, one snapshot: the marked days inside the window; the rollup rows of the clean
+# full days and the raw buckets of the edges and marked days (`bucket_sql`), summed per grain
+# and member for the scope's grains (`{grains}`); the re-entries; the time it was exact as of.
+_WINDOW_SQL = """
+WITH marked AS (
+    SELECT DISTINCT day FROM lead_rollup_marks
+    WHERE organization_id = %(org)s AND day > %(first_day)s AND day < %(last_day)s
+),
+ranges AS (
+    SELECT * FROM unnest(%(lo)s::timestamptz[], %(hi)s::timestamptz[]) AS r(lo, hi)
+    UNION ALL
+    SELECT day::timestamp AT TIME ZONE 'UTC', (day + 1)::timestamp AT TIME ZONE 'UTC' FROM marked
+),
+raw AS ({bucket}),
+picked AS (
+    SELECT grain, closer_id, sdr_id, author_id, {measures} FROM lead_daily_rollups
+    WHERE organization_id = %(org)s AND day > %(first_day)s AND day < %(last_day)s
+      AND day NOT IN (SELECT day FROM marked) AND ({grains})
+    UNION ALL
+    SELECT grain, closer_id, sdr_id, author_id, {measures} FROM raw WHERE ({grains})
+)
+SELECT grain, closer_id, sdr_id, author_id, {sums}, statement_timestamp()
+FROM picked GROUP BY grain, closer_id, sdr_id, author_id
+UNION ALL
+SELECT {reentry_grain}, NULL, NULL, NULL, {reentries}, statement_timestamp()
+FROM lead_status_changes c {reentry_join}
+WHERE c.organization_id = %(org)s AND c.prev_same_stage_at >= %(start)s
+  AND c.changed_at <= %(end)s {reentry_scope}
+"""
+
+
+def _scope_grains(closer_id: uuid.UUID | None, sdr_id: uuid.UUID | None) -> str:
+    """The rollup rows a scope reads (see `WindowFigures`); member ids are parameters."""
+    g = RollupGrain
+    if closer_id is not None:
+        return (
+            f"(grain = {g.CLOSER} AND closer_id = %(member)s) "
+            f"OR (grain = {g.AUTHOR} AND author_id = %(member)s)"
+        )
+    if sdr_id is not None:
+        return (
+            f"(grain = {g.SDR} AND sdr_id = %(member)s) "
+            f"OR (grain = {g.CLOSER_SDR} AND sdr_id = %(member)s AND closer_id IS NOT NULL) "
+            f"OR (grain = {g.AUTHOR} AND author_id = %(member)s) "
+            f"OR (grain = {g.AUTHOR_SDR} AND sdr_id = %(member)s)"
+        )
+    return (
+        f"grain IN ({g.ORGANIZATION}, {g.AUTHOR}) OR (grain = {g.CLOSER} AND closer_id IS NOT NULL)"
+    )
+
+
+def _window_sql(closer_id: uuid.UUID | None, sdr_id: uuid.UUID | None) -> str:
+    narrowed = closer_id is not None or sdr_id is not None
+    column = "closer_id" if closer_id is not None else "sdr_id"
+    return _WINDOW_SQL.format(
+        bucket=bucket_sql(),
+        measures=", ".join(ROLLUP_MEASURES),
+        sums=", ".join(f"SUM({name})" for name in ROLLUP_MEASURES),
+        grains=_scope_grains(closer_id, sdr_id),
+        reentry_grain=REENTRY_GRAIN,
+        reentries=_reentry_columns(),
+        reentry_join="JOIN leads l ON l.id = c.lead_id" if narrowed else "",
+        reentry_scope=f"AND l.{column} = %(member)s" if narrowed else "",
+    )
+
+
+Figures = dict[str, Any]  # measure name -> value
+
+
+@dataclass
+class WindowFigures:
+    """The rollup sums of a dashboard window for one scope, by grain and member."""
+
+    rows: dict[tuple[int, uuid.UUID | None], Figures] = field(default_factory=dict)
+    as_of: datetime | None = None
+
+    def get(self, grain: int, member: uuid.UUID | None = None) -> Figures:
+        return self.rows.get((grain, member)) or dict.fromkeys(ROLLUP_MEASURES, 0)
+
+    def members(self, grain: int) -> dict[uuid.UUID, Figures]:
+        return {
+            member: figures
+            for (row_grain, member), figures in self.rows.items()
+            if row_grain == grain and member is not None
+        }
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, clock.min, tzinfo=UTC)
+
+
+def read_window(
+    *,
+    organization_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    closer_id: uuid.UUID | None = None,
+    sdr_id: uuid.UUID | None = None,
+) -> WindowFigures:
+    """The sums of every measure over `[start, end]` for the scope (the organization, a closer,
+    or an SDR), keyed (grain, member): the member is the closer (CLOSER, CLOSER_SDR), the SDR
+    (SDR), the author (AUTHOR, AUTHOR_SDR) or None (ORGANIZATION, REENTRY_GRAIN). One query."""
+    first_day, last_day = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+    # The partial edge days, end included (PostgreSQL times are whole microseconds).
+    lo = [start, _midnight(last_day)]
+    hi = [_midnight(first_day + timedelta(days=1)), end + timedelta(microseconds=1)]
+    params: dict[str, Any] = {
+        "org": organization_id,
+        "first_day": first_day,
+        "last_day": last_day,
+        "lo": lo,
+        "hi": hi,
+        "start": start,
+        "end": end,
+        "member": closer_id or sdr_id,
+    }
+    figures = WindowFigures()
+    with connection.cursor() as cursor:
+        cursor.execute(_window_sql(closer_id, sdr_id), params)
+        for grain, closer, sdr, author, *values, as_of in cursor.fetchall():
+            member = _row_member(grain, closer, sdr, author)
+            figures.rows[(grain, member)] = dict(zip(ROLLUP_MEASURES, values, strict=True))
+            figures.as_of = as_of
+    return figures
+
+
+def _row_member(grain: int, closer: Any, sdr: Any, author: Any) -> uuid.UUID | None:
+    if grain in (RollupGrain.CLOSER, RollupGrain.CLOSER_SDR):
+        member = closer
+    elif grain == RollupGrain.SDR:
+        member = sdr
+    elif grain in (RollupGrain.AUTHOR, RollupGrain.AUTHOR_SDR):
+        member = author
+    else:
+        member = None
+    return None if member is None else uuid.UUID(str(member))

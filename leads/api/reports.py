@@ -103,6 +103,12 @@ class SalesDashboardSerializer(serializers.Serializer[Any]):
     metrics = MetricsSerializer()
     funnel = FunnelStageSerializer(many=True)
     topClosers = TopCloserSerializer(many=True)  # the contract's (camelCase) name
+    atualizado_em = serializers.DateTimeField(
+        help_text=gettext_lazy(
+            "Momento em que os números eram exatos (a leitura): os agregados diários são "
+            "completados com os dados ainda não consolidados, então não há atraso."
+        )
+    )
 
 
 class TimelineItemSerializer(serializers.Serializer[Any]):

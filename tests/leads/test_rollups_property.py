@@ -1,0 +1,284 @@
+"""Property: the dashboard read from the rollups equals the reference queries, on random
+histories, for every scope and period, whatever the state of the rollups (leads/rollups.py).
+
+Histories: leads created over ~400 days (some on window edges), status walks with re-entries,
+ties, losses and reopened conversions, reassignments of closer and SDR, interactions by random
+authors, back-dated; then bulk updates, deletes and late moves. Compared in three states: every
+mark pending (nothing rolled up), after the job, and after the job plus further writes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from leads import dashboard_selectors, rollups
+from leads.models import (
+    PIPELINE_ORDER,
+    Lead,
+    LeadInteraction,
+    LeadRollupMark,
+    LeadStatusChange,
+    Temperatura,
+)
+from organizations.models import Membership, Role
+from tests.conftest import Org, make_org
+from tests.factories import MembershipFactory
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="rollups are PostgreSQL only"),
+]
+
+PERIODS = (1, 7, 30, 365)
+# Moments (days ago) on and around the windows' edges, mixed with arbitrary ones.
+EDGES = (0.0001, 0.3, 1.0, 1.0001, 6.9999, 7.0, 29.5, 30.0, 30.0001, 364.99, 365.0, 365.01)
+days_ago = st.one_of(st.sampled_from(EDGES), st.floats(min_value=0.0001, max_value=400))
+gaps = st.one_of(st.just(0.0), st.floats(min_value=0.0, max_value=40))  # 0: tied moves
+
+
+@dataclass
+class People:
+    org: Org
+    closers: list[Membership | None]
+    sdrs: list[Membership | None]
+    authors: list[Membership | None]
+
+
+lead_plans = st.fixed_dictionaries(
+    {
+        "created": days_ago,
+        "walk": st.lists(st.tuples(st.sampled_from(PIPELINE_ORDER), gaps), min_size=0, max_size=6),
+        "reopen": st.booleans(),
+        "closer": st.integers(0, 2),
+        "sdr": st.integers(0, 2),
+        "temperatura": st.sampled_from(Temperatura.values),
+        "score": st.integers(0, 100),
+        "valor": st.one_of(st.none(), st.integers(1, 90_000)),
+        "interactions": st.lists(
+            st.tuples(st.integers(0, 4), st.floats(min_value=-20, max_value=30)), max_size=3
+        ),
+    }
+)
+later_writes = st.lists(
+    st.tuples(
+        st.sampled_from(["closer", "sdr", "delete", "move", "reopen", "interaction", "unmove"]),
+        st.integers(0, 50),
+        st.integers(0, 6),
+    ),
+    max_size=6,
+)
+
+
+def _people() -> People:
+    org = make_org()
+    c2 = MembershipFactory(organization=org.org, role=Role.CLOSER, nome_completo="Zé Segundo")
+    s2 = MembershipFactory(organization=org.org, role=Role.SDR, nome_completo="Ana Segunda")
+    return People(
+        org=org,
+        closers=[None, org.closer, c2],
+        sdrs=[None, org.sdr, s2],
+        authors=[None, org.closer, c2, org.sdr, org.admin],
+    )
+
+
+def _create(people: People, plan: dict[str, Any], now: datetime) -> None:
+    created = now - timedelta(days=plan["created"])
+    moments, at, status = [], created, "novo"
+    for status, gap in [("novo", 0.0), *plan["walk"]]:
+        at = min(at + timedelta(days=gap), now - timedelta(seconds=1))
+        moments.append((status, at))
+    converted_at = at if status == "convertido" else None
+    if plan["reopen"] and status == "convertido":  # reopened: back in negotiation
+        status, converted_at = "negociacao", None
+        moments.append((status, min(at + timedelta(hours=1), now - timedelta(seconds=1))))
+    lead = Lead.objects.create(
+        organization=people.org.org,
+        nome_completo="Lead",
+        status=status,
+        temperatura=plan["temperatura"],
+        lead_score=plan["score"],
+        closer=people.closers[plan["closer"]],
+        sdr=people.sdrs[plan["sdr"]],
+        created_at=created,
+        converted_at=converted_at,
+        valor_fechado=Decimal(plan["valor"]) if plan["valor"] else None,
+    )
+    LeadStatusChange.objects.bulk_create(
+        LeadStatusChange(organization=lead.organization, lead=lead, to_status=s, changed_at=t)
+        for s, t in moments
+    )
+    LeadInteraction.objects.bulk_create(
+        LeadInteraction(
+            organization=lead.organization,
+            lead=lead,
+            closer=people.authors[author],
+            data_interacao=min(created + timedelta(days=offset), now),
+        )
+        for author, offset in plan["interactions"]
+    )
+
+
+def _write(people: People, writes: list[tuple[str, int, int]], now: datetime) -> None:
+    """Further writes by every path that moves a figure (QuerySet.update, delete, new rows)."""
+    for kind, pick, choice in writes:
+        leads = list(Lead.objects.filter(organization=people.org.org).order_by("pk"))
+        if not leads:
+            return
+        lead = leads[pick % len(leads)]
+        same = Lead.objects.filter(pk=lead.pk)
+        if kind == "closer":
+            same.update(closer=people.closers[choice % 3])
+        elif kind == "sdr":
+            same.update(sdr=people.sdrs[choice % 3])
+        elif kind == "delete":
+            same.delete()
+        elif kind == "move":
+            status = PIPELINE_ORDER[choice]
+            LeadStatusChange.objects.create(
+                organization=lead.organization, lead=lead, to_status=status, changed_at=now
+            )
+            same.update(status=status, converted_at=now if status == "convertido" else None)
+        elif kind == "reopen":
+            same.update(status="qualificado", converted_at=None, lead_score=choice * 10)
+        elif kind == "interaction":
+            LeadInteraction.objects.filter(lead=lead).update(
+                data_interacao=now - timedelta(days=choice * 5 + 0.5)
+            )
+        else:
+            LeadStatusChange.objects.filter(
+                pk__in=LeadStatusChange.objects.filter(lead=lead).order_by("changed_at")[:1]
+            ).delete()
+
+
+def _scopes(people: People) -> list[dict[str, Any]]:
+    org = people.org
+    c2 = people.closers[2]
+    assert c2 is not None
+    return [
+        {"membership": org.admin},
+        {"membership": org.gestor, "closer_id": c2.pk},
+        {"membership": org.closer},
+        {"membership": org.sdr},
+    ]
+
+
+def _assert_same(people: People, now: datetime, state: str) -> None:
+    for scope_args in _scopes(people):
+        for period in PERIODS:
+            scope = dashboard_selectors.dashboard_scope(period_days=period, now=now, **scope_args)
+            got = dict(dashboard_selectors.sales_dashboard(scope))
+            want = dict(dashboard_selectors.reference_sales_dashboard(scope))
+            got.pop("atualizado_em")
+            want.pop("atualizado_em")
+            assert got == want, (state, scope_args["membership"].role, period)
+
+
+@pytest.fixture
+def people() -> People:
+    people = _people()
+    # Another organization's data, in every window: never counted.
+    other = _people()
+    for created in (0.5, 3, 20, 200):
+        plan = {
+            "created": created,
+            "walk": [("qualificado", 0.1), ("convertido", 0.1)],
+            "reopen": False,
+            "closer": 1,
+            "sdr": 1,
+            "temperatura": "quente",
+            "score": 90,
+            "valor": 5000,
+            "interactions": [(1, 0.2), (3, 0.1)],
+        }
+        _create(other, plan, timezone.now())
+    rollups.refresh_marked()
+    return people
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(plans=st.lists(lead_plans, min_size=1, max_size=7), writes=later_writes)
+def test_the_rollups_give_the_reference_figures(
+    people: People, plans: list[dict[str, Any]], writes: list[tuple[str, int, int]]
+) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        for plan in plans:
+            _create(people, plan, now)
+        _assert_same(people, now, "marks pending")
+        rollups.refresh_marked()
+        assert not LeadRollupMark.objects.exists()
+        _assert_same(people, now, "after the job")
+        _write(people, writes, now)
+        _assert_same(people, now, "after the job and more writes")
+        rollups.refresh_marked()
+        _assert_same(people, now, "after a second job")
+        transaction.set_rollback(True)
+
+
+def test_the_dashboard_reads_in_a_fixed_number_of_queries(people: People) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    now = timezone.now()
+    counts = []
+    for n in (1, 30):
+        for _ in range(n):
+            _create(people, {**_SMALL_PLAN, "created": n / 3}, now)
+        rollups.refresh_marked()
+        scope = dashboard_selectors.dashboard_scope(
+            membership=people.org.admin, period_days=365, now=now
+        )
+        with CaptureQueriesContext(connection) as queries:
+            dashboard_selectors.sales_dashboard(scope)
+        counts.append(len([q for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]))
+    # the session settings, the sums, the ranking
+    assert counts == [4, 4]
+
+
+_SMALL_PLAN: dict[str, Any] = {
+    "walk": [("em_contato", 0.1)],
+    "reopen": False,
+    "closer": 1,
+    "sdr": 2,
+    "temperatura": "morno",
+    "score": 40,
+    "valor": None,
+    "interactions": [(1, 0.05)],
+}
+
+
+def test_reference_and_rollups_agree_on_an_example_with_figures(people: People) -> None:
+    """Not vacuous: the data the property compares has non-zero figures in every family."""
+    now = timezone.now()
+    _create(people, {**_SMALL_PLAN, "created": 3, "walk": [("qualificado", 0.5)]}, now)
+    _create(
+        people,
+        {**_SMALL_PLAN, "created": 5, "walk": [("convertido", 1.0)], "valor": 1200},
+        now,
+    )
+    rollups.refresh_marked()
+    scope = dashboard_selectors.dashboard_scope(
+        membership=people.org.admin, period_days=30, now=now
+    )
+    body = dashboard_selectors.sales_dashboard(scope)
+    assert body["metrics"]["total_leads"] == 2
+    assert body["metrics"]["leads_convertidos"] == 1
+    assert body["metrics"]["total_interacoes"] == 2
+    assert body["funnel"][0]["entraram"] == 2
+    assert body["topClosers"][0]["valor_convertido"] == Decimal("1200.00")
+    assert isinstance(body["atualizado_em"], datetime)
+    assert uuid.UUID(str(body["topClosers"][0]["closer_id"])) == people.org.closer.pk
