@@ -206,10 +206,11 @@ def dashboards(client) -> tuple[dict, dict]:
     assert leads.status_code == 200
     assert mentees.status_code == 200
     # The window's own bounds move with the clock; every count and sum must not.
-    return {**leads.json(), "periodo": None}, {
+    # Both dashboards say when they read their figures (atualizado_em): the read time.
+    return {**leads.json(), "periodo": None, "atualizado_em": None}, {
         **mentees.json(),
         "periodo": None,
-        "atualizado_em": None,  # the read time
+        "atualizado_em": None,
     }
 
 
