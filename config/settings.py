@@ -153,6 +153,9 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------
 DATA_DIR.mkdir(exist_ok=True)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}")}
+# Every request in one transaction, except the API's read-only actions (lists, dashboards,
+# timelines, exports: organizations.scoping.OrgScopedMixin.READ_ONLY_ACTIONS), which skip the
+# BEGIN/COMMIT round trips; under READ COMMITTED each statement sees a fresh snapshot anyway.
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server, the worker and the scheduler share the file: WAL lets readers and one
@@ -289,7 +292,8 @@ SIMPLE_JWT = {
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # simplejwt's, reading the user and the request's membership in one query.
+        "organizations.authentication.MemberJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["organizations.permissions.IsActiveMember"],

@@ -34,33 +34,54 @@ class NotAMember(exceptions.PermissionDenied):
     default_code = "not_a_member"
 
 
+def organization_header(request: Any) -> uuid.UUID | None:
+    """The organization the request picks with `X-Organization-Id`; a malformed one is a 400."""
+    header = request.META.get(ORGANIZATION_HEADER, "").strip()
+    if not header:
+        return None
+    try:
+        return uuid.UUID(header)
+    except ValueError:
+        raise exceptions.ValidationError(
+            {
+                "X-Organization-Id": [
+                    _("Cabeçalho X-Organization-Id inválido: use o id da organização.")
+                ]
+            }
+        ) from None
+
+
+def active_membership(user_id: Any, organization_id: uuid.UUID | None) -> Membership | None:
+    """The user's active membership in that organization (or their oldest one), with its user
+    and organization: one query."""
+    memberships = Membership.objects.filter(user_id=user_id, ativo=True).select_related(
+        "organization", "user"
+    )
+    if organization_id is not None:
+        return memberships.filter(organization_id=organization_id).first()
+    return memberships.order_by("created_at", "id").first()
+
+
 def resolve_membership(request: Request) -> Membership:
     """The requester's active membership, chosen by `X-Organization-Id` or the oldest one."""
-    memberships = Membership.objects.filter(
-        user_id=cast(int, request.user.pk), ativo=True
-    ).select_related("organization", "user")
-    header = request.META.get(ORGANIZATION_HEADER, "").strip()
-    if header:
-        try:
-            org_id = uuid.UUID(header)
-        except ValueError:
-            raise exceptions.ValidationError(
-                {
-                    "X-Organization-Id": [
-                        _("Cabeçalho X-Organization-Id inválido: use o id da organização.")
-                    ]
-                }
-            ) from None
-        membership = memberships.filter(organization_id=org_id).first()
-    else:
-        membership = memberships.order_by("created_at", "id").first()
+    membership = active_membership(cast(int, request.user.pk), organization_header(request))
     if membership is None:
         raise NotAMember()
-    return cast("Membership", membership)
+    return membership
+
+
+def attach_membership(request: Request, membership: Membership) -> None:
+    # Also on the Django request, so middleware (request logs) can name the organization.
+    for target in (request, request._request):
+        setattr(target, "membership", membership)  # noqa: B010
+        setattr(target, "organization", membership.organization)  # noqa: B010
 
 
 def ensure_membership(request: Request) -> Membership | None:
-    """Attach `membership` and `organization` to the request once; None when anonymous."""
+    """Attach `membership` and `organization` to the request once; None when anonymous.
+
+    JWT requests usually have it already: `organizations.authentication` loads it with the user.
+    """
     cached = getattr(request, "membership", None)
     if cached is not None:
         return cast("Membership | None", cached)
@@ -68,10 +89,7 @@ def ensure_membership(request: Request) -> Membership | None:
     if not (user and user.is_authenticated):
         return None
     membership = resolve_membership(request)
-    # Also on the Django request, so middleware (request logs) can name the organization.
-    for target in (request, request._request):
-        setattr(target, "membership", membership)  # noqa: B010
-        setattr(target, "organization", membership.organization)  # noqa: B010
+    attach_membership(request, membership)
     return membership
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Model, QuerySet
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
@@ -43,12 +44,50 @@ class OrgScopedMixin(GenericAPIView[Any]):
     # membership lookup have already run on the primary when the switch happens.
     REPLICA_ACTIONS = frozenset({"list", "performance", "dashboard", "timeline", "export"})
 
+    @classmethod
+    def as_view(cls, *args: Any, **kwargs: Any) -> Any:
+        view: Any = super().as_view(*args, **kwargs)
+        # ATOMIC_REQUESTS would wrap every method of the route; `dispatch` opens the
+        # transaction itself, for everything but a read-only action.
+        view._non_atomic_requests = {DEFAULT_DB_ALIAS}
+        return view
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        self.outside_transaction = self.read_only_action(request.method) in self.REPLICA_ACTIONS
+        if self.outside_transaction:
+            # GET/HEAD of a list, dashboard, timeline or export: no BEGIN/COMMIT (two round
+            # trips of ~7 on a list page). They write nothing of their own; an export's audit
+            # signal is a single insert, committed by itself.
+            return super().dispatch(request, *args, **kwargs)
+        with transaction.atomic(using=DEFAULT_DB_ALIAS):
+            return super().dispatch(request, *args, **kwargs)
+
+    def handle_exception(self, exc: Exception) -> Any:
+        if not getattr(self, "outside_transaction", False):
+            return super().handle_exception(exc)
+        # DRF's exception handler marks the innermost atomic block for rollback. A read-only
+        # action opened none, so a block around it (a test's transaction, a caller's) is not
+        # the request's to doom.
+        connection = connections[DEFAULT_DB_ALIAS]
+        doomed = connection.needs_rollback
+        try:
+            return super().handle_exception(exc)
+        finally:
+            connection.needs_rollback = doomed
+
+    def read_only_action(self, method: str | None) -> str | None:
+        """The viewset action a GET or HEAD maps to (`list` for a plain list view); None for
+        every other method."""
+        if method not in ("GET", "HEAD"):
+            return None
+        action_map: dict[str, str] | None = getattr(self, "action_map", None)
+        if action_map is not None:
+            return action_map.get(method.lower())
+        return "list" if isinstance(self, ListModelMixin) else None
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        action = getattr(self, "action", None)
-        if action is None and isinstance(self, ListModelMixin):
-            action = "list"
-        if action in self.REPLICA_ACTIONS:
+        if self.read_only_action(request.method) in self.REPLICA_ACTIONS:
             replica.use_for_request(request)
 
     @property

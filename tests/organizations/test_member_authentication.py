@@ -1,0 +1,114 @@
+"""The JWT authentication that reads user and membership in one query
+(organizations/authentication.py), and read-only actions outside a transaction
+(organizations/scoping.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
+
+from organizations.models import Membership
+from tests.factories import LeadFactory, MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+LEADS = "/api/v1/leads/"
+TRANSACTION_STATEMENTS = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK")
+
+
+def bearer(membership: Membership, organization_header: str | None = None) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(membership.user)}")
+    if organization_header is not None:
+        client.credentials(
+            HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(membership.user)}",
+            HTTP_X_ORGANIZATION_ID=organization_header,
+        )
+    return client
+
+
+def statements(client: APIClient, method: str, path: str, **kwargs: Any) -> tuple[int, list[str]]:
+    with CaptureQueriesContext(connection) as captured:
+        response = getattr(client, method)(path, **kwargs)
+    return response.status_code, [query["sql"] for query in captured.captured_queries]
+
+
+def test_a_token_request_reads_user_and_membership_in_one_query(org_a):
+    LeadFactory(organization=org_a.org)
+    status, sql = statements(bearer(org_a.closer), "get", LEADS)
+    assert status == 200
+    auth = [s for s in sql if '"organizations_user"' in s or '"organization_users"' in s]
+    # One statement: the membership joined to its user and organization (the list's own
+    # statements name neither table in their FROM).
+    assert len([s for s in auth if 'FROM "organization_users"' in s]) == 1
+    assert not [s for s in sql if 'FROM "organizations_user"' in s]
+
+
+def test_the_header_picks_the_membership_in_that_same_query(org_a, org_b):
+    user = org_a.closer.user
+    other = MembershipFactory(organization=org_b.org, user=user, role="gestor")
+    me = bearer(other, str(org_b.org.id)).get("/api/v1/me/").json()
+    assert me["organization"]["id"] == str(org_b.org.id)
+    assert bearer(other).get("/api/v1/me/").json()["organization"]["id"] == str(org_a.org.id)
+
+
+def test_a_malformed_header_is_still_a_400(org_a):
+    response = bearer(org_a.closer, "not-a-uuid").get(LEADS)
+    assert response.status_code == 400
+    assert "X-Organization-Id" in response.json()["details"]
+
+
+def test_a_user_without_an_active_membership_is_refused_not_let_through(org_a):
+    client = bearer(org_a.closer)
+    Membership.objects.filter(pk=org_a.closer.pk).update(ativo=False)
+    assert client.get(LEADS).status_code == 403  # at once: nothing is cached
+
+
+def test_a_role_change_takes_effect_on_the_next_request(org_a):
+    client = bearer(org_a.closer)
+    assert client.get("/api/v1/routing-rules/").status_code == 403  # managers only
+    Membership.objects.filter(pk=org_a.closer.pk).update(role="admin")
+    assert client.get("/api/v1/routing-rules/").status_code == 200
+    Membership.objects.filter(pk=org_a.closer.pk).update(role="closer")
+    assert client.get("/api/v1/routing-rules/").status_code == 403
+
+
+def test_a_deactivated_user_is_a_401_even_with_an_active_membership(org_a):
+    client = bearer(org_a.closer)
+    type(org_a.closer.user).objects.filter(pk=org_a.closer.user_id).update(is_active=False)
+    assert client.get(LEADS).status_code == 401
+
+
+def test_a_list_runs_outside_a_transaction_and_a_write_inside_one(org_a):
+    client = bearer(org_a.admin)
+    status, sql = statements(client, "get", LEADS)
+    assert status == 200
+    assert not [s for s in sql if s.startswith(TRANSACTION_STATEMENTS)]
+    status, sql = statements(
+        client, "post", LEADS, data={"nome_completo": "Ana Transação"}, format="json"
+    )
+    assert status == 201
+    # Inside the test's transaction, the request's atomic block is a savepoint.
+    assert sql[0].startswith("SAVEPOINT")
+    assert sql[-1].startswith("RELEASE SAVEPOINT")
+
+
+def test_a_detail_read_stays_in_a_transaction(org_a):
+    lead = LeadFactory(organization=org_a.org)
+    status, sql = statements(bearer(org_a.admin), "get", f"{LEADS}{lead.pk}/")
+    assert status == 200
+    assert sql[0].startswith("SAVEPOINT")
+
+
+def test_a_refused_read_does_not_doom_the_transaction_around_it(org_a):
+    client = bearer(org_a.admin)
+    assert client.get(LEADS, {"status": "no-such-status"}).status_code == 400
+    assert connection.needs_rollback is False
+    # The enclosing (test) transaction still works, and so does the next request.
+    assert Membership.objects.filter(pk=org_a.admin.pk).exists()
+    assert client.get(LEADS).status_code == 200
