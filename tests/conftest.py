@@ -15,6 +15,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from organizations.models import Membership, Organization, Role
+from tests import fast_flush
 from tests.factories import MembershipFactory, OrganizationFactory
 
 
@@ -23,6 +24,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # Provider tests talk real HTTP to local stub servers (127.0.0.1): allowed explicitly here;
     # the SSRF tests (tests/integrations/test_outbound_guard.py, ...) switch it off again.
     settings.INTEGRATIONS_ALLOW_PRIVATE_URLS = True
+    # Transactional tests end with a flush: DELETEs instead of a TRUNCATE (tests/fast_flush.py).
+    fast_flush.install()
 
 
 @pytest.fixture(autouse=True)
