@@ -803,6 +803,15 @@ class LeadDailyRollup(models.Model):
         indexes = [
             models.Index(fields=["organization_id", "grain", "day"], name="ldr_org_grain_day"),
             models.Index(fields=["organization_id", "day"], name="ldr_org_day"),
+            # One member's rows: an SDR's (SDR, closer+SDR, author+SDR grains), a closer's
+            # (closer grain, author_id null) and an author's (author grain, closer_id null).
+            models.Index(
+                fields=["organization_id", "grain", "sdr_id", "day"], name="ldr_org_grain_sdr"
+            ),
+            models.Index(
+                fields=["organization_id", "grain", "closer_id", "author_id", "day"],
+                name="ldr_org_grain_member",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
+from types import SimpleNamespace
 from typing import Any
 
 from django.db import connection, transaction
@@ -78,9 +79,11 @@ def _created_facts() -> dict[str, str]:
     for temperatura in Temperatura.values:
         facts[f"temperatura_{temperatura}"] = _case(f"l.temperatura = '{temperatura}'")
     qualified = _quoted(QUALIFIED_OR_BEYOND)
+    # A scalar subquery (LIMIT 1): probed per cohort lead by index, never a hash of every
+    # qualifying move of the organization.
     facts["qualified"] = _case(
-        f"l.status IN ({qualified}) OR EXISTS (SELECT 1 FROM lead_status_changes q "  # noqa: S608
-        f"WHERE q.lead_id = l.id AND q.to_status IN ({qualified}))"
+        f"l.status IN ({qualified}) OR (SELECT true FROM lead_status_changes q "  # noqa: S608
+        f"WHERE q.lead_id = l.id AND q.to_status IN ({qualified}) LIMIT 1)"
     )
     return facts
 
@@ -123,6 +126,30 @@ def _in_ranges(column: str, whole: bool) -> str:
     return "" if whole else f"JOIN ranges r ON {column} >= r.lo AND {column} < r.hi"
 
 
+def _rows_in_ranges(table: str, alias: str, column: str, whole: bool) -> str:
+    """`table alias`, or (ranges) the organization's rows with `column` in a range: one index
+    range scan per range (LATERAL: the planner cannot estimate the ranges, so it would
+    otherwise scan the whole organization and join)."""
+    if whole:
+        return f"{table} {alias}"
+    return (
+        f"ranges r CROSS JOIN LATERAL (SELECT * FROM {table} {alias} "  # noqa: S608
+        f"WHERE {alias}.organization_id = %(org)s "
+        f"AND {alias}.{column} >= r.lo AND {alias}.{column} < r.hi OFFSET 0) {alias}"
+    )
+
+
+def _lead_of(alias: str, whole: bool) -> str:
+    """The current closer and SDR of the lead of row `alias`: a hash join over all history,
+    a probe by primary key per row in ranges (OFFSET 0 keeps the planner from flattening it)."""
+    if whole:
+        return f"JOIN leads l ON l.id = {alias}.lead_id"
+    return (
+        "CROSS JOIN LATERAL (SELECT l.closer_id, l.sdr_id FROM leads l "  # noqa: S608
+        f"WHERE l.id = {alias}.lead_id OFFSET 0) l"
+    )
+
+
 def _stage_sql(alias: str) -> str:
     """A move's stage number in SQL (`alias` is the lead_status_changes row)."""
     cases = " ".join(f"WHEN '{name}' THEN {number}" for name, number in STAGE_NUMBER.items())
@@ -162,28 +189,28 @@ WITH moves AS (
                AS next_at,
            {beyond}
     FROM (SELECT c.lead_id, c.changed_at, c.to_status, {stage} AS stage
-          FROM lead_status_changes c
-          WHERE c.organization_id = %(org)s {touched_leads}) c
+          FROM {move_source}
+          WHERE c.organization_id = %(org)s) c
     WINDOW lead AS (PARTITION BY c.lead_id)
 ),
 facts AS (
     {created_facts}
-    FROM leads l {created_range}
+    FROM {created_source}
     WHERE l.organization_id = %(org)s
     UNION ALL
     {converted_facts}
-    FROM leads l {converted_range}
+    FROM {converted_source}
     WHERE l.organization_id = %(org)s AND l.status = '{converted}'
       AND l.converted_at IS NOT NULL
     UNION ALL
     {move_facts}
     FROM moves m {move_range}
-    JOIN leads l ON l.id = m.lead_id
+    {move_lead}
 ),
 interactions AS (
     SELECT (i.data_interacao AT TIME ZONE 'UTC')::date AS day, i.closer_id AS author_id, l.sdr_id
-    FROM lead_interactions i {interaction_range}
-    JOIN leads l ON l.id = i.lead_id
+    FROM {interaction_source}
+    {interaction_lead}
     WHERE i.organization_id = %(org)s
 )
 SELECT day,
@@ -202,11 +229,12 @@ _RANGES_CTE = (
     "WITH ranges AS (SELECT * FROM unnest(%(lo)s::timestamptz[], %(hi)s::timestamptz[]) "
     "AS r(lo, hi))"
 )
-_TOUCHED_LEADS = (
-    "AND c.lead_id IN (SELECT x.lead_id FROM lead_status_changes x "
-    "JOIN ranges r ON x.changed_at >= r.lo AND x.changed_at < r.hi "
-    "WHERE x.organization_id = %(org)s)"
-)
+# Every move of the leads with a move in a range (a move's stay and advancement depend on the
+# lead's later moves), found by index: the leads from the ranges, then each lead's moves.
+_TOUCHED_MOVES = (  # noqa: S608
+    "(SELECT DISTINCT x.lead_id FROM {moves_in_ranges}) t CROSS JOIN LATERAL "
+    "(SELECT * FROM lead_status_changes c WHERE c.lead_id = t.lead_id OFFSET 0) c"
+).format(moves_in_ranges=_rows_in_ranges("lead_status_changes", "x", "changed_at", whole=False))
 
 
 def bucket_sql(*, whole: bool = False) -> str:
@@ -215,11 +243,13 @@ def bucket_sql(*, whole: bool = False) -> str:
     author_id, *ROLLUP_MEASURES)."""
     return _BUCKET_SQL.format(
         **_PARTS,
-        touched_leads="" if whole else _TOUCHED_LEADS,
-        created_range=_in_ranges("l.created_at", whole),
-        converted_range=_in_ranges("l.converted_at", whole),
+        move_source="lead_status_changes c" if whole else _TOUCHED_MOVES,
+        created_source=_rows_in_ranges("leads", "l", "created_at", whole),
+        converted_source=_rows_in_ranges("leads", "l", "converted_at", whole),
         move_range=_in_ranges("m.changed_at", whole),
-        interaction_range=_in_ranges("i.data_interacao", whole),
+        move_lead=_lead_of("m", whole),
+        interaction_lead=_lead_of("i", whole),
+        interaction_source=_rows_in_ranges("lead_interactions", "i", "data_interacao", whole),
     )
 
 
@@ -265,16 +295,52 @@ def _lock(*, wait: bool) -> bool:
         return bool(cursor.fetchone()[0])
 
 
+# A month's row (the sum of its days' rows, so that a long window reads ~12 rows per member
+# instead of ~365): `day` is the month's first day, `grain` the daily grain + MONTH.
+MONTH = 10
+_MONTHS_SQL = f"""
+INSERT INTO lead_daily_rollups (organization_id, day, grain, closer_id, sdr_id, author_id,
+                                {", ".join(ROLLUP_MEASURES)})
+SELECT organization_id, date_trunc('month', day::timestamp)::date, grain + {MONTH},
+       closer_id, sdr_id, author_id, {", ".join(f"SUM({name})" for name in ROLLUP_MEASURES)}
+FROM lead_daily_rollups
+WHERE organization_id = %(org)s AND grain < {MONTH} {{months}}
+GROUP BY organization_id, date_trunc('month', day::timestamp)::date, grain, closer_id, sdr_id,
+         author_id
+"""  # noqa: S608 (module constants only)
+
+
+def _insert_months(organization_id: uuid.UUID, months: list[date] | None) -> int:
+    """(Re)writes the month rows of `months` (all when None) from the day rows."""
+    with connection.cursor() as cursor:
+        if months is None:
+            cursor.execute(_MONTHS_SQL.format(months=""), {"org": organization_id})
+        else:
+            cursor.execute(
+                "DELETE FROM lead_daily_rollups WHERE organization_id = %s AND grain >= %s "
+                "AND day = ANY(%s::date[])",
+                [organization_id, MONTH, months],
+            )
+            in_months = "AND date_trunc('month', day::timestamp)::date = ANY(%(months)s::date[])"
+            cursor.execute(
+                _MONTHS_SQL.format(months=in_months), {"org": organization_id, "months": months}
+            )
+        return int(cursor.rowcount)
+
+
 def recompute(organization_id: uuid.UUID, days: Iterable[date]) -> int:
-    """Replaces the organization's rollup rows of `days` with figures from the raw rows
-    (inside the caller's transaction); returns the rows written."""
+    """Replaces the organization's rollup rows of `days` (and of their months) with figures
+    from the raw rows (inside the caller's transaction); returns the rows written."""
     days = sorted(set(days))
     with connection.cursor() as cursor:
         cursor.execute(
-            "DELETE FROM lead_daily_rollups WHERE organization_id = %s AND day = ANY(%s::date[])",
-            [organization_id, days],
+            "DELETE FROM lead_daily_rollups WHERE organization_id = %s AND grain < %s "
+            "AND day = ANY(%s::date[])",
+            [organization_id, MONTH, days],
         )
-    return _insert(organization_id, day_ranges(days), whole=False)
+    written = _insert(organization_id, day_ranges(days), whole=False)
+    months = sorted({day.replace(day=1) for day in days})
+    return written + _insert_months(organization_id, months)
 
 
 def refresh_marked(*, budget_seconds: float = JOB_BUDGET_SECONDS) -> int:
@@ -339,6 +405,7 @@ def backfill(*, organization_ids: list[uuid.UUID] | None, log: Callable[[str], N
                     "DELETE FROM lead_daily_rollups WHERE organization_id = %s", [organization_id]
                 )
             rows = _insert(organization_id, [], whole=True)
+            rows += _insert_months(organization_id, None)
         written += rows
         log(f"leads: {organization_id}: {rows} rows in {time.perf_counter() - started:.1f} s")
     return written
@@ -371,12 +438,27 @@ def _reentry_columns() -> str:
 
 
 # One statement, one snapshot: the marked days inside the window; the rollup rows of the clean
-# full days and the raw buckets of the edges and marked days (`bucket_sql`), summed per grain
-# and member for the scope's grains (`{grains}`); the re-entries; the time it was exact as of.
+# full months (month rows) and of the other clean full days (day rows) and the raw buckets of
+# the edges and marked days (`bucket_sql`), summed per grain and member for the scope's grains
+# (`{grains}`); the re-entries; the time the figures are exact as of.
 _WINDOW_SQL = """
 WITH marked AS (
     SELECT DISTINCT day FROM lead_rollup_marks
     WHERE organization_id = %(org)s AND day > %(first_day)s AND day < %(last_day)s
+),
+months AS (
+    SELECT m::date AS month
+    FROM generate_series(date_trunc('month', (%(first_day)s::date + 1)::timestamp),
+                         %(last_day)s::date::timestamp, interval '1 month') m
+    WHERE m::date > %(first_day)s AND (m + interval '1 month')::date <= %(last_day)s
+      AND NOT EXISTS (SELECT 1 FROM marked WHERE date_trunc('month', marked.day::timestamp) = m)
+),
+days AS (
+    SELECT d::date AS day
+    FROM generate_series((%(first_day)s::date + 1)::timestamp,
+                         (%(last_day)s::date - 1)::timestamp, interval '1 day') d
+    WHERE d::date NOT IN (SELECT day FROM marked)
+      AND date_trunc('month', d)::date NOT IN (SELECT month FROM months)
 ),
 ranges AS (
     SELECT * FROM unnest(%(lo)s::timestamptz[], %(hi)s::timestamptz[]) AS r(lo, hi)
@@ -386,8 +468,11 @@ ranges AS (
 raw AS ({bucket}),
 picked AS (
     SELECT grain, closer_id, sdr_id, author_id, {measures} FROM lead_daily_rollups
-    WHERE organization_id = %(org)s AND day > %(first_day)s AND day < %(last_day)s
-      AND day NOT IN (SELECT day FROM marked) AND ({grains})
+    WHERE organization_id = %(org)s AND day = ANY(ARRAY(SELECT day FROM days)) AND ({grains})
+    UNION ALL
+    SELECT grain - {month}, closer_id, sdr_id, author_id, {measures} FROM lead_daily_rollups
+    WHERE organization_id = %(org)s AND day = ANY(ARRAY(SELECT month FROM months))
+      AND ({month_grains})
     UNION ALL
     SELECT grain, closer_id, sdr_id, author_id, {measures} FROM raw WHERE ({grains})
 )
@@ -401,19 +486,24 @@ WHERE c.organization_id = %(org)s AND c.prev_same_stage_at >= %(start)s
 """
 
 
-def _scope_grains(closer_id: uuid.UUID | None, sdr_id: uuid.UUID | None) -> str:
-    """The rollup rows a scope reads (see `WindowFigures`); member ids are parameters."""
-    g = RollupGrain
+def _scope_grains(closer_id: uuid.UUID | None, sdr_id: uuid.UUID | None, offset: int = 0) -> str:
+    """The rollup rows a scope reads (see `WindowFigures`); member ids are parameters. Month
+    rows with `offset` MONTH."""
+    g = {grain.name: grain.value + offset for grain in RollupGrain}
+    return _grains_sql(closer_id, sdr_id, SimpleNamespace(**g))
+
+
+def _grains_sql(closer_id: uuid.UUID | None, sdr_id: uuid.UUID | None, g: Any) -> str:
     if closer_id is not None:
         return (
-            f"(grain = {g.CLOSER} AND closer_id = %(member)s) "
-            f"OR (grain = {g.AUTHOR} AND author_id = %(member)s)"
+            f"(grain = {g.CLOSER} AND closer_id = %(member)s AND author_id IS NULL) "
+            f"OR (grain = {g.AUTHOR} AND closer_id IS NULL AND author_id = %(member)s)"
         )
     if sdr_id is not None:
         return (
             f"(grain = {g.SDR} AND sdr_id = %(member)s) "
             f"OR (grain = {g.CLOSER_SDR} AND sdr_id = %(member)s AND closer_id IS NOT NULL) "
-            f"OR (grain = {g.AUTHOR} AND author_id = %(member)s) "
+            f"OR (grain = {g.AUTHOR} AND closer_id IS NULL AND author_id = %(member)s) "
             f"OR (grain = {g.AUTHOR_SDR} AND sdr_id = %(member)s)"
         )
     return (
@@ -429,6 +519,8 @@ def _window_sql(closer_id: uuid.UUID | None, sdr_id: uuid.UUID | None) -> str:
         measures=", ".join(ROLLUP_MEASURES),
         sums=", ".join(f"SUM({name})" for name in ROLLUP_MEASURES),
         grains=_scope_grains(closer_id, sdr_id),
+        month_grains=_scope_grains(closer_id, sdr_id, MONTH),
+        month=MONTH,
         reentry_grain=REENTRY_GRAIN,
         reentries=_reentry_columns(),
         reentry_join="JOIN leads l ON l.id = c.lead_id" if narrowed else "",
