@@ -27,7 +27,7 @@ import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
@@ -41,6 +41,7 @@ from schemathesis.generation.meta import TestPhase
 # operation, here called when the item runs instead of at collection (pinned in pyproject).
 from schemathesis.pytest._test_builder import build_operation_test
 
+from tests.conftest import Org, make_org
 from tests.factories import InteractionFactory, LeadFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -121,22 +122,34 @@ def _raised_throttles(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", THROTTLE_RATES)
 
 
-def _seed_and_authenticate(org: Any, role: str) -> dict[str, str]:
-    lead = LeadFactory(organization=org.org, closer=org.closer, sdr=org.sdr)
-    InteractionFactory(lead=lead)
-    TaskFactory(lead=lead, responsavel=org.closer)
+@pytest.fixture(scope="module")
+def seeded(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[str, dict[str, str]]]:
+    """The seeded organization, built once for the module's items (~250) instead of once per
+    item: inside a transaction kept open for the module, each item's own transaction is a
+    savepoint of it (pytest-django), so what an item writes is rolled back after it as before.
+    Headers per role: the admin's and the closer's."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        org = make_org(nome="Mentoria Alfa")
+        lead = LeadFactory(organization=org.org, closer=org.closer, sdr=org.sdr)
+        InteractionFactory(lead=lead)
+        TaskFactory(lead=lead, responsavel=org.closer)
+        yield {role: _authenticate(org, role) for role in ("admin", "closer")}
+        transaction.set_rollback(True)
+
+
+def _authenticate(org: Org, role: str) -> dict[str, str]:
     token = RefreshToken.for_user(org.member(role).user).access_token
     return {"Authorization": f"Bearer {token}", "X-Organization-Id": str(org.org.pk)}
 
 
 @pytest.fixture
-def headers(org_a: Any, _raised_throttles: None) -> dict[str, str]:
-    return _seed_and_authenticate(org_a, "admin")
+def headers(seeded: dict[str, dict[str, str]], _raised_throttles: None) -> dict[str, str]:
+    return seeded["admin"]
 
 
 @pytest.fixture
-def closer_headers(org_a: Any, _raised_throttles: None) -> dict[str, str]:
-    return _seed_and_authenticate(org_a, "closer")
+def closer_headers(seeded: dict[str, dict[str, str]], _raised_throttles: None) -> dict[str, str]:
+    return seeded["closer"]
 
 
 def _sampler() -> Callable[[Any], bool]:
