@@ -46,6 +46,9 @@ from leads.models import (
 LOCK_KEY = 7_218_431_018
 MARK_BATCH = 2_000
 JOB_BUDGET_SECONDS = 50.0
+# A recompute of more marked days than this rebuilds the organization's whole history in a
+# few statements (faster than probing most of its leads one range at a time).
+WHOLE_ABOVE_DAYS = 120
 
 # A stage's number: its place on the forward path (1-6), `perdido` 0 (never "further along").
 FORWARD_STAGES = [s for s in PIPELINE_ORDER if s != LeadStatus.PERDIDO]
@@ -328,10 +331,23 @@ def _insert_months(organization_id: uuid.UUID, months: list[date] | None) -> int
         return int(cursor.rowcount)
 
 
+def _rebuild(organization_id: uuid.UUID) -> int:
+    """All of the organization's rollup rows from all its history (caller's transaction)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(
+            "DELETE FROM lead_daily_rollups WHERE organization_id = %s", [organization_id]
+        )
+    return _insert(organization_id, [], whole=True) + _insert_months(organization_id, None)
+
+
 def recompute(organization_id: uuid.UUID, days: Iterable[date]) -> int:
     """Replaces the organization's rollup rows of `days` (and of their months) with figures
     from the raw rows (inside the caller's transaction); returns the rows written."""
     days = sorted(set(days))
+    if len(days) > WHOLE_ABOVE_DAYS:  # most of the history (a bulk score change): rebuild all
+        return _rebuild(organization_id)
     with connection.cursor() as cursor:
         cursor.execute(
             "DELETE FROM lead_daily_rollups WHERE organization_id = %s AND grain < %s "
@@ -398,14 +414,7 @@ def backfill(*, organization_ids: list[uuid.UUID] | None, log: Callable[[str], N
         started = time.perf_counter()
         with transaction.atomic():
             _lock(wait=True)
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
-                cursor.execute("SET LOCAL work_mem = '64MB'")
-                cursor.execute(
-                    "DELETE FROM lead_daily_rollups WHERE organization_id = %s", [organization_id]
-                )
-            rows = _insert(organization_id, [], whole=True)
-            rows += _insert_months(organization_id, None)
+            rows = _rebuild(organization_id)
         written += rows
         log(f"leads: {organization_id}: {rows} rows in {time.perf_counter() - started:.1f} s")
     return written

@@ -208,3 +208,21 @@ def test_a_write_during_the_job_keeps_its_mark(monkeypatch: pytest.MonkeyPatch) 
     rows = rollup_rows(org.org)
     rollups.backfill(organization_ids=[org.org.pk], log=lambda line: None)
     assert rollup_rows(org.org) == rows
+
+
+@pytest.mark.django_db
+def test_many_marked_days_rebuild_the_whole_history_to_the_same_rows(
+    org_a: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history(org_a)
+    rollups.backfill(organization_ids=[org_a.org.pk], log=lambda line: None)
+    rows = rollup_rows(org_a.org)
+    Lead.objects.filter(organization=org_a.org).update(lead_score=13)  # a bulk score change
+    assert LeadRollupMark.objects.count() >= 2
+    monkeypatch.setattr(rollups, "WHOLE_ABOVE_DAYS", 1)
+    jobs.refresh_rollups()
+    monkeypatch.undo()
+    rebuilt = rollup_rows(org_a.org)
+    assert rebuilt != rows  # the scores moved
+    rollups.backfill(organization_ids=[org_a.org.pk], log=lambda line: None)
+    assert rollup_rows(org_a.org) == rebuilt
