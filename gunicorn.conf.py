@@ -2,8 +2,10 @@
 
 Every value can be overridden from the environment (Docker, Procfile, systemd):
   PORT / GUNICORN_BIND           where to listen (default 0.0.0.0:8000)
-  WEB_CONCURRENCY                worker processes (default: 2 x CPU cores + 1, at most 12)
-  GUNICORN_THREADS               threads per worker (default 1: sync workers)
+  GUNICORN_WORKER_CLASS          gthread (default), sync, or uvicorn (ASGI: serve config.asgi)
+  GUNICORN_THREADS               threads per gthread worker (default 4)
+  WEB_CONCURRENCY                worker processes (default: CPU cores + 1 for gthread,
+                                 2 x CPU cores + 1 for sync and uvicorn; at most 12)
   GUNICORN_TIMEOUT               seconds before a silent worker is killed (default 30)
   GUNICORN_GRACEFUL_TIMEOUT      seconds to finish requests on restart/stop (default 30)
   GUNICORN_KEEPALIVE             seconds to keep idle connections from the proxy (default 5)
@@ -38,13 +40,28 @@ from config.logging import build_logging
 multiprocess.configure()
 
 
+# gthread, measured on the 2-core machine against sync and uvicorn workers (bench/README.md,
+# "Throughput"): threads keep the client's connection alive between requests (a sync worker
+# closes it after each one) and overlap one request's database waits with another's Python.
+# uvicorn workers run Django's sync views in a thread per request, each with its own database
+# connection: "too many clients" at concurrency 8.
+WORKER_CLASSES = {
+    "gthread": "gthread",
+    "sync": "sync",
+    "uvicorn": "uvicorn.workers.UvicornWorker",
+}
+_worker_class_name = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or "gthread"
+worker_class = WORKER_CLASSES[_worker_class_name]
+threads = int(os.environ.get("GUNICORN_THREADS") or (4 if _worker_class_name == "gthread" else 1))
+
+
 def _default_workers() -> int:
-    return min(multiprocessing.cpu_count() * 2 + 1, 12)
+    cores = multiprocessing.cpu_count()
+    return min(cores + 1 if _worker_class_name == "gthread" else cores * 2 + 1, 12)
 
 
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or _default_workers())
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))

@@ -7,7 +7,7 @@ import re
 import secrets
 import subprocess
 import textwrap
-from typing import cast
+from typing import Any, cast
 
 import pytest
 
@@ -160,11 +160,12 @@ def test_it_sizes_gunicorn_from_the_environment(subprocess_env, tmp_path):
         print(json.dumps({
             "workers": conf["workers"], "cpus": multiprocessing.cpu_count(),
             "timeout": conf["timeout"], "accesslog": conf["accesslog"], "bind": conf["bind"],
+            "worker_class": conf["worker_class"], "threads": conf["threads"],
         }))
         """
     )
 
-    def load(**env: str) -> dict[str, int]:
+    def load(**env: str) -> dict[str, Any]:
         result = subprocess.run(
             [PYTHON, "-c", script],
             cwd=ROOT,
@@ -174,10 +175,15 @@ def test_it_sizes_gunicorn_from_the_environment(subprocess_env, tmp_path):
             timeout=60,
             check=True,
         )
-        return cast(dict[str, int], json.loads(result.stdout))
+        return cast(dict[str, Any], json.loads(result.stdout))
 
     defaults = load()
-    assert defaults["workers"] == min(defaults["cpus"] * 2 + 1, 12)
+    # gthread by default (bench/README.md, "Throughput"): CPU + 1 workers of 4 threads.
+    assert (defaults["worker_class"], defaults["threads"]) == ("gthread", 4)
+    assert defaults["workers"] == min(defaults["cpus"] + 1, 12)
+    sync = load(GUNICORN_WORKER_CLASS="sync")
+    assert (sync["worker_class"], sync["threads"]) == ("sync", 1)
+    assert sync["workers"] == min(sync["cpus"] * 2 + 1, 12)
     assert defaults["timeout"] == 30
     assert defaults["accesslog"] is None
     assert defaults["bind"] == "0.0.0.0:8000"
