@@ -243,7 +243,7 @@ def test_the_sql_floor_stops_at_its_budget() -> None:
     figures = harness.replay_sql(
         _database_url(), ["SELECT pg_sleep(0.05)"], repeat=100, budget_seconds=0.2
     )
-    assert 5 <= figures["runs"] < 20
+    assert 3 <= figures["runs"] < 20
 
 
 def test_million_runs_write_the_readme_and_quick_ones_do_not() -> None:
