@@ -214,6 +214,9 @@ def server_settings(
     return settings
 
 
+# A scenario slower than this at concurrency 1 gets no throughput runs (`measure`).
+SLOW_MS = 1000.0
+
 # Base URL -> gunicorn master pid (its process group holds the workers): bench/ab.py reads
 # their CPU time.
 SERVERS: dict[str, int] = {}
@@ -688,6 +691,11 @@ def measure(
     if result.c1["requests"] < 5 and scenario.kind == "read":
         # Slower than a wrk run allows (a dashboard taking seconds): timed one by one instead.
         result.c1 = timed_requests(base, c1[0], count=5, budget=3 * args.duration)
+    if (result.c1["p50_ms"] or 0) > SLOW_MS:
+        # Requests of seconds at concurrency 8 and 32 would still run on the server when the
+        # next scenario starts (wrk stops at its deadline, the server does not).
+        throughput = ()
+        print(f"  {scenario.name}: p50 over {SLOW_MS:,.0f} ms, no throughput run", flush=True)
     if 8 in throughput:
         result.c8 = wrk(base, c8, connections=8, duration=args.throughput_duration)
     if 32 in throughput:
