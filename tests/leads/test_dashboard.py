@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -126,6 +126,9 @@ def test_it_computes_every_metric_for_the_organization(org_a, data, client_for):
     }
     assert body["periodo"]["dias"] == 30
     assert body["periodo"]["closer_id"] is None
+    # The moment the figures are exact as of: the read, at or after the window's end.
+    read_at = datetime.fromisoformat(body["atualizado_em"])
+    assert read_at >= datetime.fromisoformat(body["periodo"]["fim"])
 
 
 def test_it_gives_every_status_in_pipeline_order(org_a, data, client_for):
