@@ -8,6 +8,7 @@ from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
@@ -134,6 +135,17 @@ class LeadViewSet(
         if self.action in ("retrieve", "update", "partial_update"):
             return LeadDetailSerializer
         return super().get_serializer_class()
+
+    def filter_queryset(self, queryset: Any) -> Any:
+        # With none of LeadFilter's parameters given every one of its filters would return the
+        # queryset unchanged, yet django-filter would still build and validate a form of all
+        # of them (~0.7 ms of a list request): skip it then (the ordering filter still runs).
+        backends = list(self.filter_backends)
+        if not self.request.query_params.keys() & LeadFilter.base_filters.keys():
+            backends = [b for b in backends if not issubclass(b, DjangoFilterBackend)]
+        for backend in backends:
+            queryset = backend().filter_queryset(self.request, queryset, self)
+        return queryset
 
     def paginate_queryset(self, queryset: Any) -> Any:
         page = super().paginate_queryset(queryset)
