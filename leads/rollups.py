@@ -449,7 +449,9 @@ def _reentry_columns() -> str:
 # One statement, one snapshot: the marked days inside the window; the rollup rows of the clean
 # full months (month rows) and of the other clean full days (day rows) and the raw buckets of
 # the edges and marked days (`bucket_sql`), summed per grain and member for the scope's grains
-# (`{grains}`); the re-entries; the time the figures are exact as of.
+# (`{grains}`); the re-entries; the time the figures are exact as of. Today's edge comes from
+# today's row when that is exact: today unmarked (the row has every write so far) and no row
+# of today dated after "now" (which the window must leave out), four index probes.
 _WINDOW_SQL = """
 WITH marked AS (
     SELECT DISTINCT day FROM lead_rollup_marks
@@ -462,15 +464,32 @@ months AS (
     WHERE m::date > %(first_day)s AND (m + interval '1 month')::date <= %(last_day)s
       AND NOT EXISTS (SELECT 1 FROM marked WHERE date_trunc('month', marked.day::timestamp) = m)
 ),
+today AS (
+    SELECT 1 AS clean
+    WHERE NOT EXISTS (SELECT 1 FROM lead_rollup_marks
+                      WHERE organization_id = %(org)s AND day = %(last_day)s)
+      AND NOT EXISTS (SELECT 1 FROM leads WHERE organization_id = %(org)s
+                      AND created_at > %(end)s AND created_at < %(next_midnight)s)
+      AND NOT EXISTS (SELECT 1 FROM leads WHERE organization_id = %(org)s
+                      AND converted_at > %(end)s AND converted_at < %(next_midnight)s)
+      AND NOT EXISTS (SELECT 1 FROM lead_status_changes WHERE organization_id = %(org)s
+                      AND changed_at > %(end)s AND changed_at < %(next_midnight)s)
+      AND NOT EXISTS (SELECT 1 FROM lead_interactions WHERE organization_id = %(org)s
+                      AND data_interacao > %(end)s AND data_interacao < %(next_midnight)s)
+),
 days AS (
     SELECT d::date AS day
     FROM generate_series((%(first_day)s::date + 1)::timestamp,
                          (%(last_day)s::date - 1)::timestamp, interval '1 day') d
     WHERE d::date NOT IN (SELECT day FROM marked)
       AND date_trunc('month', d)::date NOT IN (SELECT month FROM months)
+    UNION ALL
+    SELECT %(last_day)s::date FROM today
 ),
 ranges AS (
-    SELECT * FROM unnest(%(lo)s::timestamptz[], %(hi)s::timestamptz[]) AS r(lo, hi)
+    SELECT r.lo, r.hi
+    FROM unnest(%(lo)s::timestamptz[], %(hi)s::timestamptz[]) WITH ORDINALITY AS r(lo, hi, n)
+    WHERE r.n = 1 OR NOT EXISTS (SELECT 1 FROM today)
     UNION ALL
     SELECT day::timestamp AT TIME ZONE 'UTC', (day + 1)::timestamp AT TIME ZONE 'UTC' FROM marked
 ),
@@ -585,6 +604,7 @@ def read_window(
         "hi": hi,
         "start": start,
         "end": end,
+        "next_midnight": _midnight(last_day + timedelta(days=1)),
         "member": closer_id or sdr_id,
     }
     figures = WindowFigures()

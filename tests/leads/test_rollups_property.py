@@ -122,7 +122,10 @@ def _create(people: People, plan: dict[str, Any], now: datetime) -> None:
             organization=lead.organization,
             lead=lead,
             closer=people.authors[author],
-            data_interacao=min(created + timedelta(days=offset), now),
+            # Now and then a few hours after "now" (scheduled): outside every window.
+            data_interacao=min(created + timedelta(days=offset), now)
+            if offset < 25
+            else now + timedelta(hours=offset - 25),
         )
         for author, offset in plan["interactions"]
     )
