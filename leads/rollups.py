@@ -451,7 +451,12 @@ def _reentry_columns() -> str:
 # the edges and marked days (`bucket_sql`), summed per grain and member for the scope's grains
 # (`{grains}`); the re-entries; the time the figures are exact as of. Today's edge comes from
 # today's row when that is exact: today unmarked (the row has every write so far) and no row
-# of today dated after "now" (which the window must leave out), four index probes.
+# of today dated after "now" (which the window must leave out), four index probes. The start
+# edge comes from the smaller side of its day: when `start` is in the first half of its day and
+# that day is unmarked with rows (`start_day`), as the day's rows MINUS the raw part [00:00,
+# start) (every measure is additive per fact and filed under the fact's day, and the raw part
+# is computed like the rows, so the difference is exactly [start, 24:00)); otherwise raw.
+# Ranges: 1 = [start, next midnight), 2 = today's edge, 3 = [start's midnight, start).
 _WINDOW_SQL = """
 WITH marked AS (
     SELECT DISTINCT day FROM lead_rollup_marks
@@ -477,6 +482,14 @@ today AS (
       AND NOT EXISTS (SELECT 1 FROM lead_interactions WHERE organization_id = %(org)s
                       AND data_interacao > %(end)s AND data_interacao < %(next_midnight)s)
 ),
+start_day AS (
+    SELECT 1 AS clean
+    WHERE %(start_from_row)s
+      AND NOT EXISTS (SELECT 1 FROM lead_rollup_marks
+                      WHERE organization_id = %(org)s AND day = %(first_day)s)
+      AND EXISTS (SELECT 1 FROM lead_daily_rollups
+                  WHERE organization_id = %(org)s AND day = %(first_day)s)
+),
 days AS (
     SELECT d::date AS day
     FROM generate_series((%(first_day)s::date + 1)::timestamp,
@@ -485,11 +498,15 @@ days AS (
       AND date_trunc('month', d)::date NOT IN (SELECT month FROM months)
     UNION ALL
     SELECT %(last_day)s::date FROM today
+    UNION ALL
+    SELECT %(first_day)s::date FROM start_day
 ),
 ranges AS (
     SELECT r.lo, r.hi
     FROM unnest(%(lo)s::timestamptz[], %(hi)s::timestamptz[]) WITH ORDINALITY AS r(lo, hi, n)
-    WHERE r.n = 1 OR NOT EXISTS (SELECT 1 FROM today)
+    WHERE CASE r.n WHEN 1 THEN NOT EXISTS (SELECT 1 FROM start_day)
+                   WHEN 2 THEN NOT EXISTS (SELECT 1 FROM today)
+                   ELSE EXISTS (SELECT 1 FROM start_day) END
     UNION ALL
     SELECT day::timestamp AT TIME ZONE 'UTC', (day + 1)::timestamp AT TIME ZONE 'UTC' FROM marked
 ),
@@ -502,7 +519,11 @@ picked AS (
     WHERE organization_id = %(org)s AND day = ANY(ARRAY(SELECT month FROM months))
       AND ({month_grains})
     UNION ALL
-    SELECT grain, closer_id, sdr_id, author_id, {measures} FROM raw WHERE ({grains})
+    SELECT grain, closer_id, sdr_id, author_id, {signed}
+    FROM (SELECT raw.*, CASE WHEN day = %(first_day)s AND EXISTS (SELECT 1 FROM start_day)
+                             THEN -1 ELSE 1 END AS sign
+          FROM raw) raw
+    WHERE ({grains})
 )
 SELECT grain, closer_id, sdr_id, author_id, {sums}, statement_timestamp()
 FROM picked GROUP BY grain, closer_id, sdr_id, author_id
@@ -545,6 +566,7 @@ def _window_sql(closer_id: uuid.UUID | None, sdr_id: uuid.UUID | None) -> str:
     return _WINDOW_SQL.format(
         bucket=bucket_sql(),
         measures=", ".join(ROLLUP_MEASURES),
+        signed=", ".join(f"sign * {name} AS {name}" for name in ROLLUP_MEASURES),
         sums=", ".join(f"SUM({name})" for name in ROLLUP_MEASURES),
         grains=_scope_grains(closer_id, sdr_id),
         month_grains=_scope_grains(closer_id, sdr_id, MONTH),
@@ -577,6 +599,9 @@ class WindowFigures:
         }
 
 
+HALF_DAY = timedelta(hours=12)
+
+
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, clock.min, tzinfo=UTC)
 
@@ -593,9 +618,10 @@ def read_window(
     or an SDR), keyed (grain, member): the member is the closer (CLOSER, CLOSER_SDR), the SDR
     (SDR), the author (AUTHOR, AUTHOR_SDR) or None (ORGANIZATION, REENTRY_GRAIN). One query."""
     first_day, last_day = start.astimezone(UTC).date(), end.astimezone(UTC).date()
-    # The partial edge days, end included (PostgreSQL times are whole microseconds).
-    lo = [start, _midnight(last_day)]
-    hi = [_midnight(first_day + timedelta(days=1)), end + timedelta(microseconds=1)]
+    # The partial edge days, end included (PostgreSQL times are whole microseconds), and the
+    # start day's part before `start` (subtracted from the day's rows, see `_WINDOW_SQL`).
+    lo = [start, _midnight(last_day), _midnight(first_day)]
+    hi = [_midnight(first_day + timedelta(days=1)), end + timedelta(microseconds=1), start]
     params: dict[str, Any] = {
         "org": organization_id,
         "first_day": first_day,
@@ -606,6 +632,8 @@ def read_window(
         "end": end,
         "next_midnight": _midnight(last_day + timedelta(days=1)),
         "member": closer_id or sdr_id,
+        # The smaller side of the start day: [00:00, start) when start is before noon.
+        "start_from_row": first_day < last_day and start - _midnight(first_day) < HALF_DAY,
     }
     figures = WindowFigures()
     with connection.cursor() as cursor:

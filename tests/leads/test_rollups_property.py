@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -43,6 +43,10 @@ PERIODS = (1, 7, 30, 365)
 # Moments (days ago) on and around the windows' edges, mixed with arbitrary ones.
 EDGES = (0.0001, 0.3, 1.0, 1.0001, 6.9999, 7.0, 29.5, 30.0, 30.0001, 364.99, 365.0, 365.01)
 days_ago = st.one_of(st.sampled_from(EDGES), st.floats(min_value=0.0001, max_value=400))
+# The UTC time of day of "now" (None: the real clock), so that the windows' start falls in
+# the first half of its day (its edge is the day's rows minus the raw part before it) and in
+# the second (raw), at midnight and around noon.
+clocks = st.sampled_from([None, 0.0, 1.6, 11.99, 12.0, 12.01, 18.5])
 gaps = st.one_of(st.just(0.0), st.floats(min_value=0.0, max_value=40))  # 0: tied moves
 
 
@@ -214,11 +218,14 @@ def people() -> People:
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(plans=st.lists(lead_plans, min_size=1, max_size=7), writes=later_writes)
+@given(plans=st.lists(lead_plans, min_size=1, max_size=7), writes=later_writes, clock=clocks)
 def test_the_rollups_give_the_reference_figures(
-    people: People, plans: list[dict[str, Any]], writes: list[tuple[str, int, int]]
+    people: People,
+    plans: list[dict[str, Any]],
+    writes: list[tuple[str, int, int]],
+    clock: float | None,
 ) -> None:
-    now = timezone.now()
+    now = _now_at(clock)
     with transaction.atomic():
         for plan in plans:
             _create(people, plan, now)
@@ -231,6 +238,16 @@ def test_the_rollups_give_the_reference_figures(
         rollups.refresh_marked()
         _assert_same(people, now, "after a second job")
         transaction.set_rollback(True)
+
+
+def _now_at(hours: float | None) -> datetime:
+    """The last moment so far at `hours` past a UTC midnight (the real now when None)."""
+    real = timezone.now()
+    if hours is None:
+        return real
+    midnight = datetime.combine(real.astimezone(UTC).date(), datetime.min.time(), tzinfo=UTC)
+    moment = midnight + timedelta(hours=hours)
+    return moment if moment <= real else moment - timedelta(days=1)
 
 
 def test_the_dashboard_reads_in_a_fixed_number_of_queries(people: People) -> None:
