@@ -45,8 +45,11 @@ from django.utils import timezone
 
 from leads import rollups
 from leads.models import (
+    CLOSED_STATUSES,
     FLOW_STAGES,
     PIPELINE_ORDER,
+    QUALIFIED_OR_BEYOND,
+    STAGE_NUMBER,
     Lead,
     LeadInteraction,
     LeadStatus,
@@ -61,20 +64,8 @@ MAX_PERIOD_DAYS = 365
 DEFAULT_PERIOD_DAYS = 30
 TOP_CLOSERS_LIMIT = 10
 
-# Stages that count as "qualified or further along" (perdido is not further along).
-QUALIFIED_OR_BEYOND = (
-    LeadStatus.QUALIFICADO.value,
-    LeadStatus.AGENDADO.value,
-    LeadStatus.NEGOCIACAO.value,
-    LeadStatus.CONVERTIDO.value,
-)
-# The forward path of the pipeline; `perdido` leaves it, so it is never "the next stage".
-FORWARD_STAGES = [s for s in PIPELINE_ORDER if s != LeadStatus.PERDIDO]
-# Stage names are inlined as SQL literals below: make sure they can never need quoting.
-if not all(stage.replace("_", "").isalpha() for stage in PIPELINE_ORDER):
-    raise RuntimeError("pipeline stage names must be plain words")
 # Stages with no next stage: advancement and time-in-stage are null for them.
-TERMINAL_STAGES = frozenset({LeadStatus.CONVERTIDO.value, LeadStatus.PERDIDO.value})
+TERMINAL_STAGES = CLOSED_STATUSES
 
 _UUID_FIELD = models.UUIDField()
 _DATETIME_FIELD = models.DateTimeField()
@@ -398,8 +389,6 @@ FROM (
 ) lead_flow
 """
 # A stage's number in the SQL above: its place on the forward path (1-6), `perdido` 0.
-_STAGE_NUMBER = {stage: FORWARD_STAGES.index(stage) + 1 for stage in FORWARD_STAGES}
-_STAGE_NUMBER[LeadStatus.PERDIDO.value] = 0
 
 
 Flow = dict[str, tuple[int, int, Decimal | None]]
@@ -456,13 +445,13 @@ def _funnel_flow(scope: DashboardScope) -> Flow:
     # Stage names and numbers are this module's constants (checked at import), never input.
     stage_number = (
         "CASE c.to_status "
-        + " ".join(f"WHEN '{stage}' THEN {number}" for stage, number in _STAGE_NUMBER.items())
+        + " ".join(f"WHEN '{stage}' THEN {number}" for stage, number in STAGE_NUMBER.items())
         + " END"
     )
     per_lead: list[str] = []
     outputs: list[str] = []
     for stage in PIPELINE_ORDER:
-        number = _STAGE_NUMBER[stage]
+        number = STAGE_NUMBER[stage]
         per_lead.append(f"MIN(changed_at) FILTER (WHERE stage = {number}) AS first_{stage}")
         outputs.append(f"COUNT(first_{stage}) AS entered_{stage}")
         if stage in TERMINAL_STAGES:

@@ -748,6 +748,22 @@ class LeadCount(models.Model):
 
 # Stages with a next stage on the forward path (advancement and time in stage apply to them).
 FLOW_STAGES = [s for s in PIPELINE_ORDER if s not in CLOSED_STATUSES]
+# The forward path of the pipeline; `perdido` leaves it, so it is never "the next stage".
+FORWARD_STAGES = [s for s in PIPELINE_ORDER if s != LeadStatus.PERDIDO]
+# A stage's number: its place on the forward path (1-6), `perdido` 0 (never "further along").
+STAGE_NUMBER = {stage: FORWARD_STAGES.index(stage) + 1 for stage in FORWARD_STAGES}
+STAGE_NUMBER[LeadStatus.PERDIDO.value] = 0
+# Stages that count as "qualified or further along" (perdido is not further along).
+QUALIFIED_OR_BEYOND = (
+    LeadStatus.QUALIFICADO.value,
+    LeadStatus.AGENDADO.value,
+    LeadStatus.NEGOCIACAO.value,
+    LeadStatus.CONVERTIDO.value,
+)
+# Stage and temperature names are inlined as SQL literals by the dashboard queries
+# (leads/dashboard_selectors.py, leads/rollups.py): they must never need quoting.
+if not all(name.replace("_", "").isalpha() for name in (*PIPELINE_ORDER, *Temperatura.values)):
+    raise RuntimeError("stage and temperature names must be plain words")
 # The measures of a daily rollup row, by the date that files a fact under a day: the lead's
 # creation (cohort), its conversion, a move (funnel flow) and an interaction.
 ROLLUP_COUNTS = (

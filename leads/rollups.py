@@ -35,8 +35,11 @@ from django.db import connection, transaction
 
 from leads.models import (
     FLOW_STAGES,
+    FORWARD_STAGES,
     PIPELINE_ORDER,
+    QUALIFIED_OR_BEYOND,
     ROLLUP_MEASURES,
+    STAGE_NUMBER,
     LeadStatus,
     RollupGrain,
     Temperatura,
@@ -50,19 +53,6 @@ JOB_BUDGET_SECONDS = 50.0
 # few statements (faster than probing most of its leads one range at a time).
 WHOLE_ABOVE_DAYS = 120
 
-# A stage's number: its place on the forward path (1-6), `perdido` 0 (never "further along").
-FORWARD_STAGES = [s for s in PIPELINE_ORDER if s != LeadStatus.PERDIDO]
-STAGE_NUMBER = {stage: FORWARD_STAGES.index(stage) + 1 for stage in FORWARD_STAGES}
-STAGE_NUMBER[LeadStatus.PERDIDO.value] = 0
-QUALIFIED_OR_BEYOND = (
-    LeadStatus.QUALIFICADO.value,
-    LeadStatus.AGENDADO.value,
-    LeadStatus.NEGOCIACAO.value,
-    LeadStatus.CONVERTIDO.value,
-)
-# Stage and temperature names are inlined as SQL literals: they must never need quoting.
-if not all(name.replace("_", "").isalpha() for name in (*PIPELINE_ORDER, *Temperatura.values)):
-    raise RuntimeError("stage and temperature names must be plain words")
 
 Range = tuple[datetime, datetime]  # [lo, hi)
 

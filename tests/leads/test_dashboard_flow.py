@@ -17,7 +17,7 @@ from django.db import connection
 from django.utils import timezone
 
 from leads import dashboard_selectors
-from leads.models import PIPELINE_ORDER, LeadStatusChange
+from leads.models import FORWARD_STAGES, PIPELINE_ORDER, LeadStatusChange
 from organizations.models import Role
 from tests.factories import InteractionFactory, LeadFactory, MembershipFactory
 
@@ -60,7 +60,7 @@ def reference_flow(scope):
         )
         if stage in dashboard_selectors.TERMINAL_STAGES:
             continue
-        forward = dashboard_selectors.FORWARD_STAGES
+        forward = FORWARD_STAGES
         beyond = ", ".join(f"'{later}'" for later in forward[forward.index(stage) + 1 :])
         per_lead.append(
             f"MAX(c.changed_at) FILTER (WHERE c.to_status IN ({beyond})) OVER lead_moves"
