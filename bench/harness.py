@@ -403,7 +403,12 @@ def replay_sql(
     timings: list[float] = []
     warm_ups = 3
     deadline = time.perf_counter() + budget_seconds if budget_seconds else math.inf
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    # The server's own session options (config.settings PG_SESSION_OPTIONS: JIT off), so
+    # the floor runs the statements as the endpoint's connection does.
+    from django.conf import settings
+
+    options = settings.DATABASES["default"].get("OPTIONS", {}).get("options", "")
+    with psycopg.connect(database_url, autocommit=True, options=options) as conn:
         conn.execute("SET TIME ZONE 'UTC'")
         for attempt in range(repeat + 3):
             started = time.perf_counter()
@@ -991,7 +996,8 @@ def write_readme_targets(path: Path, report: dict[str, Any], results_file: str) 
     block = [
         TARGETS_START,
         f"Run of {report['date']} on commit `{report['commit']}`: `bench/run"
-        f" {' '.join(report.get('argv', []))}`, {report['server']}; load average before"
+        f" {' '.join(report.get('argv', []))}`, {report['server']}; PostgreSQL"
+        f" {report.get('postgres', '-')}; load average before"
         f" {report['load_before']}, after {report['load_after']}. {met} of"
         f" {len(report['targets'])} targets met. Whole run: `{results_file}`.",
         "",
@@ -1257,14 +1263,22 @@ def run_scenarios(
                 }
 
 
+POSTGRES_SHOWN = ("shared_buffers", "effective_cache_size", "work_mem", "jit")
+
+
 def new_report(args: argparse.Namespace, sizes: dict[str, int], main_slug: str) -> dict[str, Any]:
     from django.db import connection
 
     from leads.models import Lead
 
     with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        postgres = cursor.fetchone()[0]
+        shown = []
+        for name in ("server_version", *POSTGRES_SHOWN):
+            cursor.execute(f"SHOW {name}")  # names from the constant below
+            shown.append(cursor.fetchone()[0])
+    # The server's sizing and the session's JIT (bench/run tunes the first two).
+    pairs = zip(POSTGRES_SHOWN, shown[1:], strict=True)
+    postgres = f"{shown[0]} (" + ", ".join(f"{name} {value}" for name, value in pairs) + ")"
     conf = server_settings(server_env(args), args.workers, args.worker_class, args.threads)
     workers = conf["workers"]
     server = f"gunicorn {workers} {conf['worker_class'].rsplit('.', 1)[-1]} workers" + (

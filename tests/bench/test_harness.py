@@ -69,6 +69,23 @@ def test_replay_sql_times_statements_over_a_real_connection() -> None:
     assert 0 < figures["p50_ms"] <= figures["p95_ms"]
 
 
+JIT_MUST_BE_OFF = (
+    "DO $$ BEGIN IF current_setting('jit') <> 'off'"
+    " THEN RAISE EXCEPTION 'jit is on'; END IF; END $$"
+)
+
+
+@pytest.mark.django_db
+def test_the_floor_runs_with_the_servers_session_options() -> None:
+    # Django's connections turn PostgreSQL's JIT off (config.settings PG_SESSION_OPTIONS); the
+    # SQL floor must replay the statements the same way, or it would time another plan.
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)
+    figures = harness.replay_sql(_database_url(), [JIT_MUST_BE_OFF], repeat=1)
+    assert figures["statements"] == 1
+
+
 def test_replay_sql_refuses_a_broken_statement() -> None:
     import psycopg
 
