@@ -17,6 +17,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 # The role sets and per-area policies live in organizations.access (shared with the admin).
 from organizations.access import ADMIN_ONLY, ALL_ROLES, MANAGERS, SALES_ROLES
+from organizations.membership_lookup import active_membership
 from organizations.models import Membership
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from rest_framework.request import Request
     from rest_framework.views import APIView
 
-__all__ = ["ADMIN_ONLY", "ALL_ROLES", "MANAGERS", "SALES_ROLES"]
+__all__ = ["ADMIN_ONLY", "ALL_ROLES", "MANAGERS", "SALES_ROLES", "active_membership"]
 
 ORGANIZATION_HEADER = "HTTP_X_ORGANIZATION_ID"
 
@@ -49,17 +50,6 @@ def organization_header(request: Any) -> uuid.UUID | None:
                 ]
             }
         ) from None
-
-
-def active_membership(user_id: Any, organization_id: uuid.UUID | None) -> Membership | None:
-    """The user's active membership in that organization (or their oldest one), with its user
-    and organization: one query."""
-    memberships = Membership.objects.filter(user_id=user_id, ativo=True).select_related(
-        "organization", "user"
-    )
-    if organization_id is not None:
-        return memberships.filter(organization_id=organization_id).first()
-    return memberships.order_by("created_at", "id").first()
 
 
 def resolve_membership(request: Request) -> Membership:

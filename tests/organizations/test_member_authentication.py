@@ -112,3 +112,40 @@ def test_a_refused_read_does_not_doom_the_transaction_around_it(org_a):
     # The enclosing (test) transaction still works, and so does the next request.
     assert Membership.objects.filter(pk=org_a.admin.pk).exists()
     assert client.get(LEADS).status_code == 200
+
+
+def _orm_membership(user_id: Any, organization_id: Any) -> Membership | None:
+    memberships = Membership.objects.filter(user_id=user_id, ativo=True).select_related(
+        "organization", "user"
+    )
+    if organization_id is not None:
+        memberships = memberships.filter(organization_id=organization_id)
+    return memberships.order_by("created_at", "id").first()
+
+
+def _fields(instance: Any) -> dict[str, Any]:
+    return {f.attname: getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields}
+
+
+def test_the_prepared_lookup_builds_what_the_orm_builds(org_a, org_b):
+    from organizations.membership_lookup import active_membership
+
+    user = org_a.closer.user
+    MembershipFactory(organization=org_b.org, user=user, role="gestor")
+    for organization_id in (None, org_a.org.id, org_b.org.id):
+        with CaptureQueriesContext(connection) as captured:
+            found = active_membership(user.pk, organization_id)
+            # The user and organization come with it: reading them runs no query.
+            assert found is not None
+            found_user, found_organization = found.user, found.organization
+        expected = _orm_membership(user.pk, organization_id)
+        assert expected is not None
+        assert len(captured.captured_queries) == 1
+        assert _fields(found) == _fields(expected)
+        assert _fields(found_user) == _fields(expected.user)
+        assert _fields(found_organization) == _fields(expected.organization)
+        assert not found._state.adding
+        assert found._state.db == expected._state.db
+    Membership.objects.filter(user=user, organization=org_b.org).update(ativo=False)
+    assert active_membership(user.pk, org_b.org.id) is None
+    assert active_membership(-1, None) is None
