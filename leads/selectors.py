@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Sequence
+from functools import cache
+from operator import itemgetter
+from typing import Any
 
-from django.db import connection
-from django.db.models import Count, F, Func, Q, QuerySet, Sum, Window
+from django.db import connection, connections
+from django.db.models import Count, F, Field, Func, Model, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 
 from config import search
-from leads.models import Lead, LeadCount, LeadInteraction
+from leads.models import Lead, LeadCount, LeadInteraction, LeadQualification
 from organizations.access import lead_visibility_q
 from organizations.models import Membership
 
@@ -59,10 +63,7 @@ def lead_list_queryset(*, membership: Membership) -> QuerySet[Lead]:
 
 # Per lead of the page, one index probe each: the count of its interactions and its latest one
 # (the (lead, -data_interacao) index gives the latest without sorting).
-_EXTRAS_SQL = """
-SELECT page.id, counted.n, latest.data_interacao, latest.tipo_interacao, latest.resultado
-FROM unnest(%s::uuid[]) AS page(id)
-CROSS JOIN LATERAL (
+_EXTRAS_JOINS = """CROSS JOIN LATERAL (
     SELECT COUNT(*) AS n FROM lead_interactions i WHERE i.lead_id = page.id
 ) counted
 LEFT JOIN LATERAL (
@@ -71,8 +72,12 @@ LEFT JOIN LATERAL (
     WHERE i.lead_id = page.id
     ORDER BY i.data_interacao DESC, i.created_at DESC
     LIMIT 1
-) latest ON TRUE
+) latest ON TRUE"""
+_EXTRAS_FROM = """
+SELECT page.id, counted.n, latest.data_interacao, latest.tipo_interacao, latest.resultado
+FROM unnest(%s::uuid[]) AS page(id)
 """
+_EXTRAS_SQL = _EXTRAS_FROM + _EXTRAS_JOINS
 
 
 def attach_list_extras(leads: Sequence[Lead]) -> Sequence[Lead]:
@@ -131,6 +136,148 @@ def _attach_extras_postgresql(leads: Sequence[Lead]) -> Sequence[Lead]:
             else None
         )
     return leads
+
+
+# --- one list page: its rows and their extras in one statement (PostgreSQL) -----------------
+#
+# The ORM still decides which leads and in what order (organization, visibility, filters,
+# search, ordering, offset or cursor position): it selects only their ids, an index read. One
+# fixed statement then reads those rows, their closer, SDR and qualification, and the extras of
+# `_EXTRAS_SQL`, in the ids' order. No model instance is built: each row is a named tuple
+# carrying the attributes LeadSerializer reads (the same names as the model's), so its field
+# handlers (leads/api/serializers.py) stay the one place of the representation rules.
+
+
+def _columns(model: type[Model], names: Iterable[str]) -> tuple[Field[Any, Any], ...]:
+    fields = {field.attname: field for field in model._meta.concrete_fields}
+    return tuple(fields[name] for name in names)
+
+
+# What the list shows of the closer or SDR and of the qualification (LeadSerializer's nested
+# shapes, the primary key first: a row without it is no related object). Every lead column
+# but the search text.
+LISTED_MEMBER_FIELDS = ("id", "nome_completo", "tipo_closer")
+LISTED_QUALIFICATION_FIELDS = (
+    "id",
+    "qualification_score",
+    "authority_nivel",
+    "budget_confirmado",
+)
+# (alias, columns) in the order of the statement's select list.
+_PAGE_TABLES: tuple[tuple[str, tuple[Field[Any, Any], ...]], ...] = (
+    ("l", tuple(f for f in Lead._meta.concrete_fields if f.name != "search_fold")),
+    ("c", _columns(Membership, LISTED_MEMBER_FIELDS)),
+    ("s", _columns(Membership, LISTED_MEMBER_FIELDS)),
+    ("q", _columns(LeadQualification, LISTED_QUALIFICATION_FIELDS)),
+)
+_LATEST_FIELDS = ("data_interacao", "tipo_interacao", "resultado")
+
+
+def _row_class(name: str, attributes: Iterable[str]) -> Any:
+    """A named tuple class with `pk` as on a model instance (its first item)."""
+    base = namedtuple(name, tuple(attributes))  # type: ignore[misc]
+    return type(name, (base,), {"__slots__": (), "pk": property(itemgetter(0))})
+
+
+ListedLead = _row_class(
+    "ListedLead",
+    (
+        *(f.attname for f in _PAGE_TABLES[0][1]),
+        "closer",
+        "sdr",
+        "qualification",
+        "interactions_count",
+        "last_interaction",
+    ),
+)
+ListedMember = _row_class("ListedMember", (f.attname for f in _PAGE_TABLES[1][1]))
+ListedQualification = _row_class("ListedQualification", (f.attname for f in _PAGE_TABLES[3][1]))
+ListedInteraction = _row_class("ListedInteraction", ("lead_id", *_LATEST_FIELDS))
+
+
+@cache
+def _page_sql(alias: str) -> tuple[str, str]:
+    """The statement before and after the ids query (which goes inside `ARRAY(...)`)."""
+    quote = connections[alias].ops.quote_name
+    select = [f"{table}.{quote(str(f.column))}" for table, fields in _PAGE_TABLES for f in fields]
+    select += ["counted.n", *(f"latest.{name}" for name in _LATEST_FIELDS)]
+    head = f"SELECT {', '.join(select)}\nFROM unnest(ARRAY(\n"
+    tail = f"""
+)) WITH ORDINALITY AS page(id, position)
+JOIN {quote(Lead._meta.db_table)} l ON l.id = page.id
+LEFT JOIN {quote(Membership._meta.db_table)} c ON c.id = l.closer_id
+LEFT JOIN {quote(Membership._meta.db_table)} s ON s.id = l.sdr_id
+LEFT JOIN {quote(LeadQualification._meta.db_table)} q ON q.lead_id = l.id
+{_EXTRAS_JOINS}
+ORDER BY page.position"""
+    return head, tail
+
+
+Converter = Callable[[Any, Any, Any], Any]
+
+
+@cache
+def _page_converters(alias: str) -> tuple[tuple[int, tuple[Converter, ...], Any], ...]:
+    """Django's db converters of the statement's columns (PostgreSQL: the JSON `tags`), as
+    the ORM applies them: (position, converters, column)."""
+    db = connections[alias]
+    found = []
+    columns = [field.get_col(table) for table, fields in _PAGE_TABLES for field in fields]
+    for position, column in enumerate(columns):
+        converters = db.ops.get_db_converters(column) + column.get_db_converters(db)
+        if converters:
+            found.append((position, tuple(converters), column))
+    return tuple(found)
+
+
+def lead_list_page(queryset: QuerySet[Lead], start: int, stop: int) -> list[Any]:
+    """The rows `[start:stop]` of the list's queryset with their closer, SDR, qualification,
+    `interactions_count` and `last_interaction`, for LeadSerializer.
+
+    PostgreSQL: one statement, row objects (`ListedLead`), no model instance. Elsewhere:
+    model instances and `attach_list_extras`.
+    """
+    db = connections[queryset.db]
+    if db.vendor != "postgresql":
+        return list(attach_list_extras(list(queryset[start:stop])))
+    ids = queryset.values_list("pk", flat=True)[start:stop]
+    sql, params = ids.query.get_compiler(using=queryset.db).as_sql()
+    head, tail = _page_sql(queryset.db)
+    with db.cursor() as cursor:
+        cursor.execute(head + sql + tail, params)
+        rows = cursor.fetchall()
+    converters = _page_converters(queryset.db)
+    if converters:
+        rows = [_converted(row, converters, db) for row in rows]
+    return [_listed(row) for row in rows]
+
+
+def _converted(row: tuple[Any, ...], converters: Any, db: Any) -> list[Any]:
+    values = list(row)
+    for position, functions, column in converters:
+        for convert in functions:
+            values[position] = convert(values[position], column, db)
+    return values
+
+
+_LEAD_END = len(_PAGE_TABLES[0][1])
+_CLOSER_END = _LEAD_END + len(_PAGE_TABLES[1][1])
+_SDR_END = _CLOSER_END + len(_PAGE_TABLES[2][1])
+_QUALIFICATION_END = _SDR_END + len(_PAGE_TABLES[3][1])
+
+
+def _listed(row: Sequence[Any]) -> Any:
+    count, moment, tipo, resultado = row[_QUALIFICATION_END:]
+    return ListedLead(
+        *row[:_LEAD_END],
+        None if row[_LEAD_END] is None else ListedMember._make(row[_LEAD_END:_CLOSER_END]),
+        None if row[_CLOSER_END] is None else ListedMember._make(row[_CLOSER_END:_SDR_END]),
+        None
+        if row[_SDR_END] is None
+        else ListedQualification._make(row[_SDR_END:_QUALIFICATION_END]),
+        count,
+        None if moment is None else ListedInteraction(row[0], moment, tipo, resultado),
+    )
 
 
 def tags_any_q(tags: Sequence[str]) -> Q:

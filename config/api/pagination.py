@@ -47,6 +47,22 @@ def _positive_int(request: Request, name: str, default: int, maximum: int | None
     return value
 
 
+def _rows(
+    queryset: QuerySet[Any] | Sequence[Any], start: int, stop: int, view: APIView | None
+) -> list[Any]:
+    """The rows `[start:stop]`: through the view's `page_rows(queryset, start, stop)` when it
+    has one (a list that reads its page its own way: leads), else the queryset's slice."""
+    if not isinstance(queryset, QuerySet):
+        return list(queryset[start:stop])
+    page_rows = getattr(view, "page_rows", None)
+    if callable(page_rows):
+        return list(page_rows(queryset, start, stop))
+    if start >= DEFERRED_JOIN_OFFSET:
+        ids = queryset.values("pk")
+        return list(queryset.filter(pk__in=ids[start:stop]))
+    return list(queryset[start:stop])
+
+
 class PagePagination(BasePagination):
     """Offset pagination; a page past the last is an empty page, not an error."""
 
@@ -64,10 +80,7 @@ class PagePagination(BasePagination):
         if offset >= self.total:
             return []
         try:
-            if isinstance(queryset, QuerySet) and offset >= DEFERRED_JOIN_OFFSET:
-                ids = queryset.values("pk")
-                return list(queryset.filter(pk__in=ids[offset : offset + self.limit]))
-            return list(queryset[offset : offset + self.limit])
+            return _rows(queryset, offset, offset + self.limit, view)
         except InvalidPage:  # pragma: no cover - slicing a queryset does not raise it
             return []
 
@@ -173,7 +186,7 @@ class PageOrCursorPagination(PagePagination):
         raw = request.query_params.get(self.cursor_param, "")
         if raw:
             queryset = queryset.filter(self._after(queryset, keys, self._decode(raw, keys)))
-        rows = list(queryset[: self.limit + 1])
+        rows = _rows(queryset, 0, self.limit + 1, view)
         self.next_cursor = None
         if len(rows) > self.limit:
             rows = rows[: self.limit]

@@ -321,6 +321,8 @@ class LeadSerializer(StrictModelSerializer):
             qualification = lead.qualification
         except LeadQualification.DoesNotExist:
             return None
+        if qualification is None:  # a list page's row (leads.selectors.lead_list_page)
+            return None
         return cast(
             "dict[str, Any] | None", _represent(LeadQualificationSummarySerializer, qualification)
         )

@@ -147,11 +147,9 @@ class LeadViewSet(
             queryset = backend().filter_queryset(self.request, queryset, self)
         return queryset
 
-    def paginate_queryset(self, queryset: Any) -> Any:
-        page = super().paginate_queryset(queryset)
-        if page is not None:
-            selectors.attach_list_extras(page)
-        return page
+    def page_rows(self, queryset: QuerySet[Lead], start: int, stop: int) -> list[Any]:
+        """A list page with its extras (config.api.pagination reads the page through this)."""
+        return selectors.lead_list_page(queryset, start, stop)
 
     def get_object(self) -> Lead:
         lead: Lead = super().get_object()

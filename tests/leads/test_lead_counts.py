@@ -103,7 +103,8 @@ def _lead_count_statements(queries: CaptureQueriesContext) -> list[str]:
     return [
         q["sql"]
         for q in queries.captured_queries
-        if "COUNT(" in q["sql"].upper() and 'FROM "leads"' in q["sql"]
+        # A COUNT over leads (the list page's statement counts interactions, not leads).
+        if q["sql"].upper().startswith("SELECT COUNT(") and 'FROM "leads"' in q["sql"]
     ]
 
 

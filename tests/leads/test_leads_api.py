@@ -75,7 +75,11 @@ def test_it_runs_the_same_number_of_queries_for_any_page_size(org_a, client_for)
             response = client.get(URL, {"limit": limit})
         assert response.status_code == 200
         counts.append(len(queries))
-    assert counts[0] == counts[1]
+    # The requester's membership, the kept total, and the page with its closer, SDR,
+    # qualification and interaction extras in one statement (PostgreSQL; SQLite: its extras
+    # apart, two more).
+    one_page = 1 if connection.vendor == "postgresql" else 3
+    assert counts == [2 + one_page, 2 + one_page]
 
 
 def test_it_paginates_and_returns_an_empty_page_past_the_end(org_a, client_for):
