@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Sequence
@@ -9,9 +10,10 @@ from functools import cache
 from operator import itemgetter
 from typing import Any
 
-from django.db import connection, connections
-from django.db.models import Count, F, Field, Func, Model, Q, QuerySet, Sum, Window
+from django.db import connection, connections, router
+from django.db.models import Count, F, Field, Func, Model, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
+from psycopg.types.datetime import TimestamptzLoader
 
 from config import search
 from leads.models import Lead, LeadCount, LeadInteraction, LeadQualification
@@ -27,9 +29,21 @@ SEARCH_FOLDED_FIELD = "search_fold"
 
 
 def lead_total(organization_id: uuid.UUID | str) -> int:
-    """The organization's number of leads, from the counts the triggers keep (no scan)."""
-    total = LeadCount.objects.filter(organization_id=organization_id).aggregate(n=Sum("total"))
-    return int(total["n"] or 0)
+    """The organization's number of leads, from the counts the triggers keep (no scan).
+
+    A fixed statement: the ORM's aggregate took longer to compile than to run (every list
+    request reads it)."""
+    db = connections[router.db_for_read(LeadCount)]
+    key = LeadCount._meta.get_field("organization_id").get_db_prep_value(
+        organization_id, db, prepared=False
+    )
+    with db.cursor() as cursor:
+        cursor.execute(_TOTAL_SQL, [key])
+        row = cursor.fetchone()
+    return int(row[0] if row and row[0] is not None else 0)
+
+
+_TOTAL_SQL = "SELECT SUM(total) FROM lead_counts WHERE organization_id = %s"
 
 
 def kept_total_applies(membership: Membership, params: Iterable[str]) -> bool:
@@ -258,6 +272,11 @@ def lead_list_page(queryset: QuerySet[Lead], start: int, stop: int) -> list[Any]
     sql, params = ids.query.get_compiler(using=queryset.db).as_sql()
     head, tail = _page_sql(queryset.db)
     with db.cursor() as cursor:
+        if db.timezone is datetime.UTC:
+            # psycopg's own (C) timestamptz loader rather than Django's Python subclass of it,
+            # which only sets the connection's tzinfo: with the session in UTC, as Django sets
+            # it, both give the same datetimes (UTC tzinfo), several times faster.
+            cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
         cursor.execute(head + sql + tail, params)
         rows = cursor.fetchall()
     converters = _page_converters(queryset.db)

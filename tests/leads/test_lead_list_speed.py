@@ -28,6 +28,7 @@ from leads.api.serializers import (
     LeadSerializer,
     _represent,
 )
+from leads.api.views import LeadViewSet
 from leads.models import PIPELINE_ORDER, Lead
 from tests.factories import InteractionFactory, LeadFactory, QualificationFactory
 
@@ -214,13 +215,28 @@ def _walk_pages(client, membership, params, limit) -> list[str]:
     raise AssertionError("the pages never end")
 
 
+def _model_page_rows(view, queryset, start: int, stop: int) -> list[Lead]:
+    return list(selectors.attach_list_extras(list(queryset[start:stop])))
+
+
+def _position(cursor: str | None) -> Any:
+    return None if cursor is None else signing.loads(cursor, salt=pagination.CURSOR_SALT)
+
+
 def _walk_cursor(client, membership, params, limit) -> list[str]:
     ids: list[str] = []
     cursor = ""
     for _ in range(30):
-        response = client.get(URL, {**params, "cursor": cursor, "limit": limit})
+        query = {**params, "cursor": cursor, "limit": limit}
+        response = client.get(URL, query)
         ids += _assert_old_way(membership, response)
         cursor = response.json()["pagination"]["next_cursor"]
+        # The next cursor holds the position model instances give (signed with a timestamp:
+        # compared decoded).
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(LeadViewSet, "page_rows", _model_page_rows)
+            regular = client.get(URL, query).json()
+        assert _position(regular["pagination"]["next_cursor"]) == _position(cursor)
         if cursor is None:
             return ids
     raise AssertionError("the cursor never ends")
@@ -523,6 +539,7 @@ for args in (["migrate"], ["migrate", "leads", "0005"], ["migrate", "leads"], ["
     print("$ migrate", *args[1:], flush=True)
     call_command(*args, verbosity=1)
 from tests.factories import LeadFactory
+from leads.api.views import LeadViewSet
 from leads.models import PIPELINE_ORDER, Lead
 from leads.selectors import lead_search
 lead = LeadFactory(nome_completo="Sérgio Dias", email="SD@x.com", empresa="")
