@@ -13,11 +13,12 @@ write path (services, bulk `QuerySet.update`/`delete`, cascades, the daily engag
 - months: per reported (ano, mes), the sum of faturamento and the number of reports;
 - feedback days: per data_feedback, answers, promoters, detractors and the sum of nota_geral.
 
-The readers below return exactly what the reference queries in mentorados.selectors return
-(same keys, same values: means are divided by PostgreSQL, as AVG does, so they round alike). A
-read touches at most the days and months of the period (and future start dates), however many
-mentees, reports and feedbacks there are. SQLite (`make run`) has no triggers: the selectors
-read the raw tables there (`available()` is false).
+The readers below (one statement for the dashboard, one for the NPS by month) return exactly
+what the reference queries in mentorados.selectors return (same keys, same values and types:
+means are divided by PostgreSQL, as AVG does, so they round alike). A read touches at most the
+days and months of the period (and future start dates), however many mentees, reports and
+feedbacks there are. SQLite (`make run`) has no triggers: the selectors read the raw tables
+there (`available()` is false).
 """
 
 from __future__ import annotations
@@ -25,18 +26,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from django.db import OperationalError, connection, connections, router, transaction
-from django.db.models import DecimalField, ExpressionWrapper, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear, NullIf
 
 from mentorados import figures
 from mentorados.models import (
-    MentoradoRollupDay,
-    MentoradoRollupFeedbackDay,
-    MentoradoRollupMonth,
     MentoradoRollupState,
 )
 from organizations.models import Organization
@@ -49,94 +46,140 @@ def available() -> bool:
     return connections[router.db_for_read(MentoradoRollupState)].vendor == "postgresql"
 
 
-def _mean(total: str, count: str) -> ExpressionWrapper[Any]:
-    """SUM(total) / SUM(count) in the database: the numeric division AVG itself ends with."""
-    return ExpressionWrapper(
-        Sum(total) / NullIf(Sum(count), 0), output_field=DecimalField(max_digits=40)
-    )
+# The readers are hand-written SQL: building the same statements with the ORM (aggregate(),
+# Coalesce, NullIf, ExpressionWrapper) cost several times what PostgreSQL takes to run them.
+# Sums of bigint columns are numeric in PostgreSQL: `::bigint` gives the ints the reference's
+# COUNTs give. A mean is SUM(total) / SUM(count) in the database, the numeric division AVG
+# itself ends with, so both round alike.
+_STATE_COUNTS = ("total", "ativos", "pausados", "concluidos", "cancelados", "com_fim")
+_STATE_COLUMNS = ", ".join(
+    [f"COALESCE(SUM({name}), 0)::bigint AS {name}" for name in _STATE_COUNTS]
+    + [f"COALESCE(SUM(faixa_{low}), 0)::bigint AS band_{low}" for low in BANDS]
+)
+
+# The whole dashboard in one statement: four aggregates without GROUP BY (one row each, so
+# their cross join is one row): the state, the days since `start`, the feedback days of the
+# period and the reported months of the period (as arrays, oldest first; NULL when none).
+#
+# expostos (data_inicio <= today and (data_fim null or data_fim >= start)): data_fim >=
+# data_inicio (a check constraint), so a mentee that ended before `start` also started before
+# today, and expostos = (total - started after today) - (with data_fim - data_fim >= start).
+DASHBOARD_SQL = f"""
+SELECT * FROM (
+    SELECT {_STATE_COLUMNS},
+        SUM(faturamento_atual_soma) AS faturamento_total_atual,
+        SUM(crescimento_soma) / NULLIF(SUM(crescimento_contagem), 0) AS crescimento_medio,
+        SUM(engagement_soma) / NULLIF(SUM(ativos), 0) AS engagement_media
+    FROM mentorado_rollup_state
+    WHERE organization_id = %(organization)s
+) state, (
+    SELECT COALESCE(SUM(inicios) FILTER (WHERE dia <= %(today)s), 0)::bigint AS novos,
+        COALESCE(SUM(inicios) FILTER (WHERE dia > %(today)s), 0)::bigint AS futuros,
+        COALESCE(SUM(fins), 0)::bigint AS fins_desde,
+        COALESCE(SUM(cancelados_fim) FILTER (WHERE dia <= %(today)s), 0)::bigint AS churned
+    FROM mentorado_rollup_days
+    WHERE organization_id = %(organization)s AND dia >= %(start)s
+) days, (
+    SELECT COALESCE(SUM(respostas), 0)::bigint AS respostas,
+        COALESCE(SUM(promotores), 0)::bigint AS promotores,
+        COALESCE(SUM(detratores), 0)::bigint AS detratores,
+        SUM(nota_geral_soma) / NULLIF(SUM(respostas), 0) AS nota_geral_media
+    FROM mentorado_rollup_feedback_days
+    WHERE organization_id = %(organization)s AND dia >= %(start)s AND dia <= %(today)s
+) feedback, (
+    SELECT array_agg(ano ORDER BY ano, mes) AS meses_ano,
+        array_agg(mes ORDER BY ano, mes) AS meses_mes,
+        array_agg(faturamento_total ORDER BY ano, mes) AS meses_faturamento_total,
+        array_agg(faturamento_medio ORDER BY ano, mes) AS meses_faturamento_medio,
+        array_agg(mentorados_reportando ORDER BY ano, mes) AS meses_mentorados_reportando
+    FROM (
+        SELECT ano, mes, SUM(faturamento_soma) AS faturamento_total,
+            SUM(faturamento_soma) / NULLIF(SUM(relatorios), 0) AS faturamento_medio,
+            SUM(relatorios)::bigint AS mentorados_reportando
+        FROM mentorado_rollup_months
+        WHERE organization_id = %(organization)s
+            AND (ano, mes) >= (%(first_ano)s, %(first_mes)s)
+            AND (ano, mes) <= (%(last_ano)s, %(last_mes)s)
+        GROUP BY ano, mes
+        HAVING SUM(relatorios) > 0
+    ) reported
+) months
+"""  # noqa: S608 (module constants only)
+_MONTH_FIELDS = ("ano", "mes", "faturamento_total", "faturamento_medio", "mentorados_reportando")
+_ANSWER_FIELDS = ("promotores", "detratores", "nota_geral_media")
+
+NPS_MONTHS_SQL = """
+SELECT EXTRACT(YEAR FROM dia)::integer AS ano, EXTRACT(MONTH FROM dia)::integer AS mes,
+    SUM(respostas)::bigint AS total, SUM(promotores)::bigint AS promotores,
+    SUM(detratores)::bigint AS detratores
+FROM mentorado_rollup_feedback_days
+WHERE organization_id = %(organization)s AND dia >= %(start)s AND dia <= %(end)s
+GROUP BY 1, 2
+HAVING SUM(respostas) > 0
+"""
 
 
-def _total(field: str, **filters: Any) -> Coalesce:
-    return Coalesce(Sum(field, filter=Q(**filters) if filters else None), 0)
+@dataclass(frozen=True)
+class DashboardFigures:
+    """What the dashboard reads, shaped as the reference queries of mentorados.selectors give
+    it: `mentees` as `_mentee_aggregates`, `answers` as `satisfaction_between` and `months` as
+    `_reported_months` (the period's months with reports, oldest first)."""
+
+    mentees: dict[str, Any]
+    answers: dict[str, Any]
+    months: list[dict[str, Any]]
 
 
-def mentee_aggregates(organization_id: uuid.UUID, *, start: date, today: date) -> dict[str, Any]:
-    """selectors._mentee_aggregates from the state and days rollups (two small queries).
+def _fetch(sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    # The alias the ORM would read the rollups from (the replica inside an opted-in request).
+    with connections[router.db_for_read(MentoradoRollupState)].cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
-    expostos (data_inicio <= today and (data_fim null or data_fim >= start)): data_fim >=
-    data_inicio (a check constraint), so a mentee that ended before `start` also started before
-    today, and expostos = (total - started after today) - (with data_fim - data_fim >= start).
+
+def dashboard_figures(
+    organization_id: uuid.UUID,
+    *,
+    start: date,
+    today: date,
+    first_month: tuple[int, int],
+    last_month: tuple[int, int],
+) -> DashboardFigures:
+    """The dashboard's figures from the four rollups, in one statement (`DASHBOARD_SQL`).
+
+    `start`..`today` are the period's days, `first_month`..`last_month` its (ano, mes).
     """
-    counts = ("total", "ativos", "pausados", "concluidos", "cancelados", "com_fim")
-    # Aggregates may not share a name with a column they read: `n_` prefixes the counts.
-    state = MentoradoRollupState.objects.filter(organization_id=organization_id).aggregate(
-        **{f"n_{name}": _total(name) for name in counts},
-        faturamento_total_atual=Sum("faturamento_atual_soma"),
-        crescimento_medio=_mean("crescimento_soma", "crescimento_contagem"),
-        engagement_media=_mean("engagement_soma", "ativos"),
-        **{f"band_{low}": _total(f"faixa_{low}") for low in BANDS},
+    params = {
+        "organization": organization_id,
+        "start": start,
+        "today": today,
+        "first_ano": first_month[0],
+        "first_mes": first_month[1],
+        "last_ano": last_month[0],
+        "last_mes": last_month[1],
+    }
+    row = _fetch(DASHBOARD_SQL, params)[0]
+    mentees = {name: row[name] for name in _STATE_COUNTS[:-1]}
+    mentees.update(
+        (name, row[name])
+        for name in ("faturamento_total_atual", "crescimento_medio", "engagement_media")
     )
-    state.update({name: state.pop(f"n_{name}") for name in counts})
-    days = MentoradoRollupDay.objects.filter(organization_id=organization_id, dia__gte=start)
-    counted = days.aggregate(
-        novos=_total("inicios", dia__lte=today),
-        futuros=_total("inicios", dia__gt=today),
-        fins_desde=_total("fins"),
-        churned=_total("cancelados_fim", dia__lte=today),
-    )
-    state["novos"] = counted["novos"]
-    state["churned"] = counted["churned"]
-    state["expostos"] = (state["total"] - counted["futuros"]) - (
-        state.pop("com_fim") - counted["fins_desde"]
-    )
-    return state
+    mentees.update((f"band_{low}", row[f"band_{low}"]) for low in BANDS)
+    mentees["novos"] = row["novos"]
+    mentees["churned"] = row["churned"]
+    mentees["expostos"] = (row["total"] - row["futuros"]) - (row["com_fim"] - row["fins_desde"])
+    answers = {"total": row["respostas"], **{name: row[name] for name in _ANSWER_FIELDS}}
+    columns = [row[f"meses_{name}"] or [] for name in _MONTH_FIELDS]
+    months = [
+        dict(zip(_MONTH_FIELDS, values, strict=True)) for values in zip(*columns, strict=True)
+    ]
+    return DashboardFigures(mentees=mentees, answers=answers, months=months)
 
 
-def monthly_revenue(organization_id: uuid.UUID, month_filter: Q) -> QuerySet[Any]:
-    """selectors._monthly_revenue's rows ((ano, mes) with reports) from the months rollup."""
-    return (
-        MentoradoRollupMonth.objects.filter(organization_id=organization_id)
-        .filter(month_filter)
-        .values("ano", "mes")
-        .annotate(
-            faturamento_total=Sum("faturamento_soma"),
-            faturamento_medio=_mean("faturamento_soma", "relatorios"),
-            mentorados_reportando=Sum("relatorios"),
-        )
-        .filter(mentorados_reportando__gt=0)
-        .order_by()
-    )
-
-
-def _feedback_days(organization_id: uuid.UUID, start: date, end: date) -> QuerySet[Any]:
-    return MentoradoRollupFeedbackDay.objects.filter(
-        organization_id=organization_id, dia__gte=start, dia__lte=end
-    )
-
-
-def satisfaction_between(organization_id: uuid.UUID, *, start: date, end: date) -> dict[str, Any]:
-    """selectors.satisfaction_between from the feedback days rollup."""
-    return _feedback_days(organization_id, start, end).aggregate(
-        total=_total("respostas"),
-        promotores=_total("promotores"),
-        detratores=_total("detratores"),
-        nota_geral_media=_mean("nota_geral_soma", "respostas"),
-    )
-
-
-def nps_months(organization_id: uuid.UUID, *, start: date, end: date) -> QuerySet[Any]:
+def nps_months(organization_id: uuid.UUID, *, start: date, end: date) -> list[dict[str, Any]]:
     """selectors.nps_by_month's rows ((ano, mes) with answers) from the feedback days rollup."""
-    rows: QuerySet[Any] = (
-        _feedback_days(organization_id, start, end)
-        .annotate(ano=ExtractYear("dia"), mes=ExtractMonth("dia"))
-        .values("ano", "mes")
-        .annotate(
-            total=Sum("respostas"), promotores=Sum("promotores"), detratores=Sum("detratores")
-        )
-        .filter(total__gt=0)
-        .order_by()
-    )
-    return rows
+    return _fetch(NPS_MONTHS_SQL, {"organization": organization_id, "start": start, "end": end})
 
 
 # The rebuild waits at most this long for the raw tables' writers in flight, then gives up and

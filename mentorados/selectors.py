@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -179,31 +180,36 @@ def mentorado_dashboard(
     Period: `period` calendar months ending with the current month in the organization's time
     zone (see `Period`); its first day is `start`, its last day is today. Each section's
     figures are defined on its selector. On PostgreSQL the figures are read from the rollups
-    kept by triggers in every writing transaction (mentorados/rollups.py: four small queries
-    whose cost does not grow with the data), elsewhere (or with from_rollups=False, the
-    reference) from three aggregate queries over the raw rows: the same figures either way.
+    kept by triggers in every writing transaction (mentorados/rollups.py: one statement whose
+    cost does not grow with the data), elsewhere (or with from_rollups=False, the reference)
+    from three aggregate queries over the raw rows: the same figures either way.
     `atualizado_em` is the moment the figures are exact as of (the read: nothing lags).
     """
     today = today or organization_today(organization)
     window = Period(months=period, today=today)
     start = window.start
-    use_rollups = _use_rollups(from_rollups)
     atualizado_em = timezone.now()
-    if use_rollups:
-        mentees = rollups.mentee_aggregates(organization.pk, start=start, today=today)
+    reported: Iterable[dict[str, Any]]
+    if _use_rollups(from_rollups):
+        read = rollups.dashboard_figures(
+            organization.pk,
+            start=start,
+            today=today,
+            first_month=figures.month_of_index(window.first_index),
+            last_month=figures.month_of_index(window.last_index),
+        )
+        mentees, answers, reported = read.mentees, read.answers, read.months
     else:
         mentees = _mentee_aggregates(organization, start=start, today=today)
+        answers = satisfaction_between(organization=organization, start=start, end=today)
+        reported = _reported_months(organization, window)
     return {
         "period": {"months": period, "start": start.isoformat(), "end": today.isoformat()},
         "atualizado_em": atualizado_em,
         "overview": dashboard_overview(mentees),
-        "growth": dashboard_growth(
-            organization, window=window, mentees=mentees, from_rollups=use_rollups
-        ),
+        "growth": dashboard_growth(mentees, window=window, reported=reported),
         "engagement": dashboard_engagement(mentees),
-        "satisfaction": dashboard_satisfaction(
-            organization, start=start, today=today, from_rollups=use_rollups
-        ),
+        "satisfaction": dashboard_satisfaction(answers),
     }
 
 
@@ -262,11 +268,7 @@ def dashboard_overview(mentees: dict[str, Any]) -> dict[str, Any]:
 
 
 def dashboard_growth(
-    organization: Organization,
-    *,
-    window: Period,
-    mentees: dict[str, Any],
-    from_rollups: bool = False,
+    mentees: dict[str, Any], *, window: Period, reported: Iterable[dict[str, Any]]
 ) -> dict[str, Any]:
     """Revenue growth.
 
@@ -276,21 +278,19 @@ def dashboard_growth(
     - meses: every month of the period, oldest first, over the reports of all mentees of the
       organization: faturamento_total (sum, "0.00" when nobody reported), faturamento_medio
       (mean per reporting mentee, 2 places; null when nobody reported), mentorados_reportando.
+      `reported` has the period's months with reports (`_reported_months`).
     """
     return {
         "crescimento_medio_12m": _one_decimal(mentees["crescimento_medio"]),
         "faturamento_total_atual": _money(mentees["faturamento_total_atual"] or 0),
-        "meses": _monthly_revenue(organization, window, from_rollups=from_rollups),
+        "meses": _monthly_revenue(window, reported),
     }
 
 
-def _monthly_revenue(
-    organization: Organization, window: Period, *, from_rollups: bool
-) -> list[dict[str, Any]]:
-    rows = (
-        rollups.monthly_revenue(organization.pk, window.month_filter())
-        if from_rollups
-        else EvolucaoFinanceira.objects.for_org(organization)
+def _reported_months(organization: Organization, window: Period) -> QuerySet[Any]:
+    """The period's months with reports: (ano, mes), sum, mean and number of reports."""
+    rows: QuerySet[Any] = (
+        EvolucaoFinanceira.objects.for_org(organization)
         .filter(window.month_filter())
         .order_by()
         .values("ano", "mes")
@@ -300,6 +300,10 @@ def _monthly_revenue(
             mentorados_reportando=Count("mentorado_id"),
         )
     )
+    return rows
+
+
+def _monthly_revenue(window: Period, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     reported = {(row["ano"], row["mes"]): row for row in rows}
     meses = []
     for index in range(window.first_index, window.last_index + 1):
@@ -332,20 +336,13 @@ def dashboard_engagement(mentees: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def dashboard_satisfaction(
-    organization: Organization, *, start: date, today: date, from_rollups: bool = False
-) -> dict[str, Any]:
-    """Feedbacks with data_feedback within [start, today].
+def dashboard_satisfaction(answers: dict[str, Any]) -> dict[str, Any]:
+    """Feedbacks with data_feedback within [start, today] (`satisfaction_between`).
 
     - promotores (nota_nps 9-10), neutros (7-8), detratores (0-6), total_respostas;
     - nps = figures.nps_from_counts of those counts (null with no answer);
     - nota_geral_media: mean nota_geral, one decimal; null with no answer.
     """
-    answers = (
-        rollups.satisfaction_between(organization.pk, start=start, end=today)
-        if from_rollups
-        else satisfaction_between(organization=organization, start=start, end=today)
-    )
     total_answers = answers["total"]
     return {
         "nps": figures.nps_from_counts(
@@ -375,19 +372,10 @@ def nps_by_month(
     the feedback days rollup on PostgreSQL, like the dashboard)."""
     today = today or organization_today(organization)
     window = Period(months=period, today=today)
-    grouped = (
+    grouped: Iterable[dict[str, Any]] = (
         rollups.nps_months(organization.pk, start=window.start, end=today)
         if _use_rollups(from_rollups)
-        else MentoradoFeedback.objects.for_org(organization)
-        .filter(data_feedback__gte=window.start, data_feedback__lte=today)
-        .annotate(ano=ExtractYear("data_feedback"), mes=ExtractMonth("data_feedback"))
-        .order_by()
-        .values("ano", "mes")
-        .annotate(
-            total=Count("pk"),
-            promotores=Count("pk", filter=Q(nota_nps__gte=figures.PROMOTER_MIN)),
-            detratores=Count("pk", filter=Q(nota_nps__lte=figures.DETRACTOR_MAX)),
-        )
+        else _answers_by_month(organization, start=window.start, end=today)
     )
     rows = {(row["ano"], row["mes"]): row for row in grouped}
     months = []
@@ -410,3 +398,20 @@ def nps_by_month(
             }
         )
     return months
+
+
+def _answers_by_month(organization: Organization | Any, *, start: date, end: date) -> QuerySet[Any]:
+    """Answers, promoters and detractors per (ano, mes) of data_feedback within [start, end]."""
+    rows: QuerySet[Any] = (
+        MentoradoFeedback.objects.for_org(organization)
+        .filter(data_feedback__gte=start, data_feedback__lte=end)
+        .annotate(ano=ExtractYear("data_feedback"), mes=ExtractMonth("data_feedback"))
+        .order_by()
+        .values("ano", "mes")
+        .annotate(
+            total=Count("pk"),
+            promotores=Count("pk", filter=Q(nota_nps__gte=figures.PROMOTER_MIN)),
+            detratores=Count("pk", filter=Q(nota_nps__lte=figures.DETRACTOR_MAX)),
+        )
+    )
+    return rows

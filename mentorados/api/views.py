@@ -38,6 +38,8 @@ from organizations.permissions import MANAGERS
 from organizations.scoping import OrgScopedMixin
 
 MENTEE_WRITERS = MANAGERS | {Role.MENTOR}
+# Shared by every dashboard response instead of a field built per request.
+DASHBOARD_MOMENT = serializers.DateTimeField()
 
 
 class NotYourMentee(exceptions.PermissionDenied):
@@ -146,7 +148,7 @@ class MentoradoViewSet(
         data = selectors.mentorado_dashboard(
             organization=self.organization, period=query.validated_data["period"]
         )
-        data["atualizado_em"] = serializers.DateTimeField().to_representation(data["atualizado_em"])
+        data["atualizado_em"] = DASHBOARD_MOMENT.to_representation(data["atualizado_em"])
         return Response(data)
 
 

@@ -200,12 +200,13 @@ def test_the_daily_engagement_job_is_counted(org_a: Any) -> None:
 
 
 @pytest.mark.django_db
-def test_the_dashboard_reads_the_rollups_in_four_queries(org_a: Any, org_b: Any) -> None:
+def test_the_dashboard_reads_the_four_rollups_in_one_statement(org_a: Any, org_b: Any) -> None:
     build(org_a.org)
     with CaptureQueriesContext(connection) as queries:
         mentorado_dashboard(organization=org_a.org, period=36, today=TODAY)
-    assert len(queries) == 4
-    assert all("mentorado_rollup_" in query["sql"] for query in queries.captured_queries)
+    assert len(queries) == 1
+    tables = ["state", "days", "months", "feedback_days"]
+    assert all(f"mentorado_rollup_{table}" in queries[0]["sql"] for table in tables)
 
 
 @pytest.mark.django_db
