@@ -8,7 +8,7 @@ from functools import cache
 from operator import attrgetter
 from typing import Any, cast
 
-from django.db.models import QuerySet
+from django.db.models import Manager, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -175,13 +175,34 @@ def _nested(getter: Handler, handlers: list[tuple[str, Handler]]) -> Handler:
 def _handlers_of(
     serializer_class: type[serializers.Serializer[Any]], zone_name: str
 ) -> list[tuple[str, Handler]]:
-    # Per time zone: datetime handlers resolve the current time zone when they are built.
-    return _field_handlers(serializer_class())
+    # Per time zone: datetime handlers resolve the current time zone when they are built. The
+    # serializer whose methods the handlers call knows that zone (no lookup per row).
+    serializer = serializer_class()
+    serializer._handlers_zone = zone_name  # type: ignore[attr-defined]
+    return _field_handlers(serializer)
 
 
-def _represent(serializer_class: type[serializers.Serializer[Any]], instance: Any) -> Any:
-    handlers = _handlers_of(serializer_class, timezone.get_current_timezone_name())
+def _represent(
+    serializer_class: type[serializers.Serializer[Any]], instance: Any, zone_name: str | None = None
+) -> Any:
+    """`zone_name`: the current time zone's name, when the caller knows it already."""
+    handlers = _handlers_of(serializer_class, zone_name or timezone.get_current_timezone_name())
     return {name: field(instance) for name, field in handlers}
+
+
+class LeadListSerializer(serializers.ListSerializer):  # type: ignore[type-arg]
+    """A page of leads: the handlers resolved once per page, not once per lead."""
+
+    def to_representation(self, data: Any) -> list[Any]:
+        child = self.child
+        if (
+            not isinstance(child, LeadSerializer)
+            or type(child).to_representation is not LeadSerializer.to_representation
+        ):
+            return super().to_representation(data)  # a subclass with its own (the detail)
+        items = data.all() if isinstance(data, Manager) else data
+        handlers = _handlers_of(type(child), timezone.get_current_timezone_name())
+        return [{name: field(item) for name, field in handlers} for item in items]
 
 
 class LeadSerializer(StrictModelSerializer):
@@ -245,6 +266,7 @@ class LeadSerializer(StrictModelSerializer):
             "qualification",
             "last_interaction",
         ]
+        list_serializer_class = LeadListSerializer
         read_only_fields = [
             "id",
             "temperatura",
@@ -324,12 +346,19 @@ class LeadSerializer(StrictModelSerializer):
         if qualification is None:  # a list page's row (leads.selectors.lead_list_page)
             return None
         return cast(
-            "dict[str, Any] | None", _represent(LeadQualificationSummarySerializer, qualification)
+            "dict[str, Any] | None",
+            _represent(LeadQualificationSummarySerializer, qualification, self._zone()),
         )
 
     def get_last_interaction(self, lead: Lead) -> dict[str, Any] | None:
         last = getattr(lead, "last_interaction", None)
-        return _represent(LastInteractionSerializer, last) if last is not None else None
+        if last is None:
+            return None
+        return cast("dict[str, Any]", _represent(LastInteractionSerializer, last, self._zone()))
+
+    def _zone(self) -> str | None:
+        # Set on the serializer whose methods the cached handlers call (`_handlers_of`).
+        return getattr(self, "_handlers_zone", None)
 
 
 class LeadReopenSerializer(serializers.Serializer[Any]):
