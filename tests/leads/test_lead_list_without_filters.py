@@ -1,5 +1,6 @@
-"""The leads list skips django-filter when none of its parameters is given
-(leads/api/views.py LeadViewSet.filter_queryset): same answer, no form built."""
+"""The leads list skips django-filter when none of its parameters is given, and builds a
+FilterSet of only the given ones otherwise (leads/api/views.py LeadViewSet.filter_queryset,
+GivenFiltersBackend): same answer as DRF's own loop over the whole LeadFilter."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from rest_framework.generics import GenericAPIView
 from leads.api import filters
 from leads.api.views import LeadViewSet
 from tests.factories import LeadFactory
+
+FILTER_NAMES = set(filters.LeadFilter.base_filters)
 
 pytestmark = pytest.mark.django_db
 
@@ -60,3 +63,65 @@ def test_a_filter_parameter_still_goes_through_django_filter(
     assert [lead["status"] for lead in response.json()["data"]] == ["qualificado"]
     assert built == ["status"]
     assert client.get(URL, {"status": "nope"}).status_code == 400  # still validated
+
+
+def _regular(client: Any, query: str) -> Any:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LeadViewSet, "filter_queryset", GenericAPIView.filter_queryset)
+        return client.get(URL + query)
+
+
+GIVEN_FILTERS = [
+    "?status=novo",
+    "?status=em_contato,qualificado&temperatura=quente&score_min=50",
+    "?search=silva&ordering=nome_completo",
+    "?tags=vip,evento&valor_min=10",
+    "?closer_id=me&date_from=2020-01-01&date_to=2099-12-31",
+    "?origem=instagram&closer_id=me&sdr_id=&page=1&limit=2",
+    "?status=novo&cursor=",
+    # invalid values: the same 400 bodies
+    "?status=nope",
+    "?score_min=101&temperatura=morno",
+    "?date_from=ontem&search=ana",
+    "?valor_min=-1&status=perdido,nope",
+]
+
+
+@pytest.fixture
+def validated(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The filters of each LeadFilter validated (one per filtered request)."""
+    calls: list[list[str]] = []
+    original = filters.LeadFilter.is_valid
+
+    def recording(self: Any) -> bool:
+        calls.append(sorted(self.filters))
+        return original(self)
+
+    monkeypatch.setattr(filters.LeadFilter, "is_valid", recording)
+    return calls
+
+
+@pytest.mark.parametrize("query", GIVEN_FILTERS)
+def test_only_the_given_filters_take_part_with_the_same_answer(
+    org_a: Any, client_for: Any, validated: list[list[str]], query: str
+) -> None:
+    for n in range(6):
+        LeadFactory(
+            organization=org_a.org,
+            nome_completo=["Ana Silva", "Bruno"][n % 2],
+            status=["novo", "qualificado", "em_contato"][n % 3],
+            temperatura=["quente", "morno"][n % 2],
+            lead_score=n * 20,
+            tags=[["vip"], [], ["evento"]][n % 3],
+            closer=org_a.closer if n % 2 else None,
+            sdr=org_a.sdr if n % 3 else None,
+        )
+    client = client_for(org_a.closer)
+    narrowed = client.get(URL + query)
+    assert validated == [sorted(set(narrowed.wsgi_request.GET) & FILTER_NAMES)]
+    regular = _regular(client, query)
+    assert validated[1] == sorted(FILTER_NAMES)  # DRF's loop: the whole LeadFilter
+    assert narrowed.status_code == regular.status_code
+    assert narrowed.content == regular.content, query
+    if narrowed.status_code == 200 and "cursor" not in query:
+        assert narrowed.json()["data"], query  # the filters match something
