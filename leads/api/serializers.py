@@ -128,9 +128,40 @@ def _field_handlers(serializer: serializers.Serializer[Any]) -> list[tuple[str, 
             handlers.append((name, attrgetter(model._meta.get_field(source).attname)))
         elif isinstance(field, serializers.DateTimeField):
             handlers.append((name, _datetime(attrgetter(source), field)))
+        elif (same := _unchanged_type(field)) is not None:
+            handlers.append((name, _unless(same, attrgetter(source), field.to_representation)))
         else:
             handlers.append((name, _plain(attrgetter(source), field.to_representation)))
     return handlers
+
+
+# Fields whose `to_representation` gives back a value of this exact type unchanged: `str(s)`,
+# `int(i)`, and BooleanField's lookups of True and False.
+_SAME_VALUE: tuple[tuple[type[serializers.Field[Any, Any, Any, Any]], type], ...] = (
+    (serializers.CharField, str),
+    (serializers.IntegerField, int),
+    (serializers.BooleanField, bool),
+)
+
+
+def _unchanged_type(field: serializers.Field[Any, Any, Any, Any]) -> type | None:
+    for base, kind in _SAME_VALUE:
+        if isinstance(field, base) and type(field).to_representation is base.to_representation:
+            return kind
+    return None
+
+
+def _unless(same: type, getter: Handler, represent: Handler) -> Handler:
+    """`_plain`, without the call for a value of type `same` (`type` is exact: not a subclass,
+    so neither a bool for an int nor a str subclass with its own `__str__`)."""
+
+    def handle(instance: Any) -> Any:
+        value = getter(instance)
+        if value is None or type(value) is same:
+            return value
+        return represent(value)
+
+    return handle
 
 
 def _datetime(getter: Handler, field: serializers.DateTimeField) -> Handler:
