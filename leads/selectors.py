@@ -34,16 +34,18 @@ def lead_total(organization_id: uuid.UUID | str) -> int:
     A fixed statement: the ORM's aggregate took longer to compile than to run (every list
     request reads it)."""
     db = connections[router.db_for_read(LeadCount)]
-    key = LeadCount._meta.get_field("organization_id").get_db_prep_value(
-        organization_id, db, prepared=False
-    )
     with db.cursor() as cursor:
-        cursor.execute(_TOTAL_SQL, [key])
+        cursor.execute(_TOTAL_SQL, [_organization_key(organization_id, db)])
         row = cursor.fetchone()
     return int(row[0] if row and row[0] is not None else 0)
 
 
 _TOTAL_SQL = "SELECT SUM(total) FROM lead_counts WHERE organization_id = %s"
+
+
+def _organization_key(organization_id: uuid.UUID | str, db: Any) -> Any:
+    field = LeadCount._meta.get_field("organization_id")
+    return field.get_db_prep_value(organization_id, db, prepared=False)
 
 
 def kept_total_applies(membership: Membership, params: Iterable[str]) -> bool:
@@ -268,9 +270,35 @@ def lead_list_page(queryset: QuerySet[Lead], start: int, stop: int) -> list[Any]
     db = connections[queryset.db]
     if db.vendor != "postgresql":
         return list(attach_list_extras(list(queryset[start:stop])))
+    return [_listed(row) for row in _page_rows(queryset, start, stop, None)]
+
+
+def lead_list_page_and_total(
+    queryset: QuerySet[Lead], start: int, stop: int, organization_id: uuid.UUID | str
+) -> tuple[list[Any], int] | None:
+    """`lead_list_page` and `lead_total` in the same statement (one snapshot), for a list whose
+    total is the kept one. None when that statement cannot tell the total (no row: a page past
+    the end) or off PostgreSQL: the caller reads them apart."""
+    if connections[queryset.db].vendor != "postgresql":
+        return None
+    rows = _page_rows(queryset, start, stop, organization_id)
+    if not rows:
+        return None
+    return [_listed(row) for row in rows], int(rows[0][-1] or 0)
+
+
+def _page_rows(
+    queryset: QuerySet[Lead], start: int, stop: int, organization_id: uuid.UUID | str | None
+) -> list[Any]:
+    """The page statement's rows, converted; with the kept total as a last column when an
+    organization is given."""
+    db = connections[queryset.db]
     ids = queryset.values_list("pk", flat=True)[start:stop]
     sql, params = ids.query.get_compiler(using=queryset.db).as_sql()
     head, tail = _page_sql(queryset.db)
+    if organization_id is not None:
+        head = head.replace("\nFROM unnest(", f",\n({_TOTAL_SQL})\nFROM unnest(", 1)
+        params = (_organization_key(organization_id, db), *params)
     with db.cursor() as cursor:
         if db.timezone is datetime.UTC:
             # psycopg's own (C) timestamptz loader rather than Django's Python subclass of it,
@@ -278,11 +306,11 @@ def lead_list_page(queryset: QuerySet[Lead], start: int, stop: int) -> list[Any]
             # it, both give the same datetimes (UTC tzinfo), several times faster.
             cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
         cursor.execute(head + sql + tail, params)
-        rows = cursor.fetchall()
+        rows: list[Any] = cursor.fetchall()
     converters = _page_converters(queryset.db)
     if converters:
         rows = [_converted(row, converters, db) for row in rows]
-    return [_listed(row) for row in rows]
+    return rows
 
 
 def _converted(row: tuple[Any, ...], converters: Any, db: Any) -> list[Any]:
@@ -300,7 +328,7 @@ _QUALIFICATION_END = _SDR_END + len(_PAGE_TABLES[3][1])
 
 
 def _listed(row: Sequence[Any]) -> Any:
-    count, moment, tipo, resultado = row[_QUALIFICATION_END:]
+    count, moment, tipo, resultado = row[_QUALIFICATION_END : _QUALIFICATION_END + 4]
     return ListedLead(
         *row[:_LEAD_END],
         None if row[_LEAD_END] is None else ListedMember._make(row[_LEAD_END:_CLOSER_END]),

@@ -75,8 +75,16 @@ class PagePagination(BasePagination):
     ) -> list[Any]:
         self.page = _positive_int(request, "page", 1, self.max_page)
         self.limit = _positive_int(request, "limit", self.default_limit, self.max_limit)
-        self.total = self._total(queryset, view)
         offset = (self.page - 1) * self.limit
+        # A view may read a page and its total together: `page_and_total(queryset, start,
+        # stop)` gives (rows, total), or None to have them read apart (leads: the kept count).
+        together = getattr(view, "page_and_total", None)
+        if callable(together) and isinstance(queryset, QuerySet):
+            found = together(queryset, offset, offset + self.limit)
+            if found is not None:
+                rows, self.total = found
+                return list(rows)
+        self.total = self._total(queryset, view)
         if offset >= self.total:
             return []
         try:

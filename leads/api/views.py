@@ -21,6 +21,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api import pagination
 from config.api.pagination import PageOrCursorPagination
 from config.api.sync import ConditionalUpdateMixin
 from leads import selectors, services
@@ -145,11 +146,16 @@ class LeadViewSet(
 
     def kept_total(self) -> int | None:
         """The unfiltered list's `total` from the kept count (config.api.pagination)."""
+        organization_id = self.kept_total_source()
+        return None if organization_id is None else selectors.lead_total(organization_id)
+
+    def kept_total_source(self) -> Any:
+        """The organization whose kept count is this list's total, or None (a filtered list)."""
         if self.action != "list":
             return None
         if not selectors.kept_total_applies(self.membership, self.request.query_params.keys()):
             return None
-        return selectors.lead_total(self.membership.organization_id)
+        return self.membership.organization_id
 
     def get_serializer_class(self) -> Any:
         # The detail (and the answer to an edit) carries links; a list stays lean. If-Match
@@ -176,6 +182,17 @@ class LeadViewSet(
     def page_rows(self, queryset: QuerySet[Lead], start: int, stop: int) -> list[Any]:
         """A list page with its extras (config.api.pagination reads the page through this)."""
         return selectors.lead_list_page(queryset, start, stop)
+
+    def page_and_total(
+        self, queryset: QuerySet[Lead], start: int, stop: int
+    ) -> tuple[list[Any], int] | None:
+        """A shallow page and the kept total in one statement (config.api.pagination), when
+        the kept total is the list's; None otherwise (the page and the total apart)."""
+        if start >= pagination.DEFERRED_JOIN_OFFSET or self.kept_total_source() is None:
+            return None
+        return selectors.lead_list_page_and_total(
+            queryset, start, stop, self.membership.organization_id
+        )
 
     def get_object(self) -> Lead:
         lead: Lead = super().get_object()

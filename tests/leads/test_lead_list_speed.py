@@ -319,6 +319,39 @@ def test_deep_pages_read_ids_first_with_the_same_result(org_a, client_for):
         assert "OFFSET 2" in page[0]
 
 
+def test_a_shallow_unfiltered_page_reads_the_kept_total_in_its_own_statement(
+    org_a, client_for, monkeypatch
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("one statement on PostgreSQL")
+    LeadFactory.create_batch(5, organization=org_a.org)
+    client = client_for(org_a.admin)
+
+    def read(params) -> tuple[dict[str, Any], list[str]]:
+        with CaptureQueriesContext(connection) as queries:
+            body = client.get(URL, params).json()
+        return body["pagination"], [q["sql"] for q in queries.captured_queries]
+
+    # membership, page + total
+    shallow, statements = read({"limit": 2, "page": 2})
+    assert (shallow["total"], shallow["pages"], len(statements)) == (5, 3, 2)
+    assert "lead_counts" in statements[-1]
+    assert "WITH ORDINALITY" in statements[-1]
+    # past the end: no row to carry the total, which is read apart
+    past, statements = read({"limit": 2, "page": 4})
+    assert (past["total"], len(statements)) == (5, 3)
+    # a deep page: the kept total first, then the page only if there is one
+    monkeypatch.setattr(pagination, "DEFERRED_JOIN_OFFSET", 2)
+    deep, statements = read({"limit": 2, "page": 2})
+    assert (deep["total"], len(statements)) == (5, 3)
+    assert "lead_counts" in statements[1]
+    assert "lead_counts" not in statements[2]
+    # a filtered list counts its rows apart
+    filtered, statements = read({"limit": 2, "status": "novo"})
+    assert (filtered["total"], len(statements)) == (5, 3)
+    assert not any("lead_counts" in sql for sql in statements)
+
+
 def _count_queries(client, params) -> int:
     with CaptureQueriesContext(connection) as queries:
         response = client.get(URL, params)
