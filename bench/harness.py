@@ -408,7 +408,12 @@ def replay_sql(
     from django.conf import settings
 
     options = settings.DATABASES["default"].get("OPTIONS", {}).get("options", "")
-    with psycopg.connect(database_url, autocommit=True, options=options) as conn:
+    # Not prepared: psycopg would prepare a statement after its 5th run and PostgreSQL would
+    # stop planning it, while Django's connections send each statement to be planned anew
+    # (client-side binding). The floor is the statements as the request sent them.
+    with psycopg.connect(
+        database_url, autocommit=True, options=options, prepare_threshold=None
+    ) as conn:
         conn.execute("SET TIME ZONE 'UTC'")
         for attempt in range(repeat + 3):
             started = time.perf_counter()

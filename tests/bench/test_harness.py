@@ -86,6 +86,23 @@ def test_the_floor_runs_with_the_servers_session_options() -> None:
     assert figures["statements"] == 1
 
 
+def test_the_floor_plans_every_statement_as_django_does(monkeypatch) -> None:
+    # Prepared statements skip planning, which every request of the server pays.
+    import psycopg
+
+    opened: list[Any] = []
+    connect = psycopg.connect
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        opened.append(connect(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(psycopg, "connect", spy)
+    harness.replay_sql(_database_url(), ["SELECT 1"], repeat=8)
+    assert opened
+    assert opened[0].prepare_threshold is None
+
+
 def test_replay_sql_refuses_a_broken_statement() -> None:
     import psycopg
 
