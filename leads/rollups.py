@@ -389,6 +389,17 @@ def _refresh_batch() -> int:
     return sum(len(days) for days in by_organization.values())
 
 
+def _clear_marks(organization_id: uuid.UUID) -> None:
+    """Drops the organization's marks before a rebuild: the rebuild's statements run after
+    this one, so they see every write these marks stand for. A write committed later keeps its
+    mark (this statement does not see it) for the job. Left behind, the marks would send the
+    dashboard to the raw rows for every marked day until the job had recomputed them all."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM lead_rollup_marks WHERE organization_id = %s", [organization_id]
+        )
+
+
 def backfill(*, organization_ids: list[uuid.UUID] | None, log: Callable[[str], None]) -> int:
     """(Re)builds the rollups of these organizations (all when None) from all their history,
     one transaction per organization; returns the rows written (config/rollups.py)."""
@@ -404,6 +415,7 @@ def backfill(*, organization_ids: list[uuid.UUID] | None, log: Callable[[str], N
         started = time.perf_counter()
         with transaction.atomic():
             _lock(wait=True)
+            _clear_marks(organization_id)
             rows = _rebuild(organization_id)
         written += rows
         log(f"leads: {organization_id}: {rows} rows in {time.perf_counter() - started:.1f} s")
