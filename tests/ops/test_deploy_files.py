@@ -35,6 +35,14 @@ def test_it_composes_web_worker_scheduler_postgres_and_redis():
     assert services["redis"]["image"].startswith("redis:")
 
 
+def test_its_postgres_is_sized_for_the_host_not_left_at_128_mb():
+    command = compose()["services"]["db"]["command"]
+    settings = dict(arg.split("=", 1) for arg in command if "=" in arg)
+    assert settings["shared_buffers"].startswith("${POSTGRES_SHARED_BUFFERS:-")
+    assert settings["effective_cache_size"].startswith("${POSTGRES_EFFECTIVE_CACHE_SIZE:-")
+    assert command[0] == "postgres"
+
+
 def test_it_migrates_before_any_process_starts():
     services = compose()["services"]
 
