@@ -205,7 +205,8 @@ class LeadReportsMixin:
     def timeline(self, request: Request, pk: str | None = None) -> Response:
         view: Any = self
         lead: Lead = get_object_or_404(view.visible_leads(), pk=pk)
-        # The paginator itself: LeadViewSet.paginate_queryset decorates pages of leads.
+        # The paginator itself: a timeline is no queryset, so it is sliced as it is (the
+        # view's `page_rows` reads pages of leads only).
         rows = view.paginator.paginate_queryset(timeline.LeadTimeline(lead), request, view=view)
         return cast(
             "Response", view.get_paginated_response([timeline.timeline_item(row) for row in rows])
