@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import connection, connections, router
 from django.db.models import Count, F, Field, Func, Model, Q, QuerySet, Window
+from django.db.models.fields.related_lookups import RelatedExact
 from django.db.models.functions import RowNumber
 from psycopg.types.datetime import TimestamptzLoader
 
@@ -293,12 +294,12 @@ def _page_rows(
     """The page statement's rows, converted; with the kept total as a last column when an
     organization is given."""
     db = connections[queryset.db]
-    ids = queryset.values_list("pk", flat=True)[start:stop]
-    sql, params = ids.query.get_compiler(using=queryset.db).as_sql()
+    key = None if organization_id is None else _organization_key(organization_id, db)
+    sql, params = _ids_sql(queryset, start, stop, key)
     head, tail = _page_sql(queryset.db)
-    if organization_id is not None:
+    if key is not None:
         head = head.replace("\nFROM unnest(", f",\n({_TOTAL_SQL})\nFROM unnest(", 1)
-        params = (_organization_key(organization_id, db), *params)
+        params = (key, *params)
     with db.cursor() as cursor:
         if db.timezone is datetime.UTC:
             # psycopg's own (C) timestamptz loader rather than Django's Python subclass of it,
@@ -311,6 +312,67 @@ def _page_rows(
     if converters:
         rows = [_converted(row, converters, db) for row in rows]
     return rows
+
+
+# The ids statement of an organization's whole list, by (alias, ordering, start, stop): the
+# ORM compiled the same text on every request (~0.4 ms); only the organization differs.
+_WHOLE_LIST_IDS: dict[tuple[Any, ...], str] = {}
+
+
+def _ids_sql(
+    queryset: QuerySet[Lead], start: int, stop: int, organization_key: Any
+) -> tuple[str, tuple[Any, ...]]:
+    """The ORM's statement of the page's ids. `organization_key`: the organization of a whole
+    list (the kept total's), whose statement is reused when the queryset is just that."""
+    cache_key = None
+    if organization_key is not None:
+        cache_key = _whole_list_key(queryset, start, stop, organization_key)
+    if cache_key is not None and cache_key in _WHOLE_LIST_IDS:
+        return _WHOLE_LIST_IDS[cache_key], (organization_key,)
+    ids = queryset.values_list("pk", flat=True)[start:stop]
+    sql, params = ids.query.get_compiler(using=queryset.db).as_sql()
+    if cache_key is not None and tuple(params) == (organization_key,):
+        if len(_WHOLE_LIST_IDS) >= 256:
+            _WHOLE_LIST_IDS.clear()
+        _WHOLE_LIST_IDS[cache_key] = sql
+    return sql, tuple(params)
+
+
+def _whole_list_key(
+    queryset: QuerySet[Lead], start: int, stop: int, organization_key: Any
+) -> tuple[Any, ...] | None:
+    """A key of the ids statement when the queryset is only `organization = organization_key`
+    in an ordering of field names (nothing else that would change its text), else None."""
+    query = queryset.query
+    where = query.where
+    if (
+        query.model is not Lead
+        or where.connector != "AND"
+        or where.negated
+        or len(where.children) != 1
+        or query.extra
+        or query.annotations
+        or query.distinct
+        or query.combinator
+        or query.extra_order_by
+        or query.low_mark
+        or query.high_mark is not None
+        or not all(isinstance(name, str) for name in query.order_by)
+    ):
+        return None
+    condition: Any = where.children[0]
+    if (
+        type(condition) is not RelatedExact
+        or getattr(condition.lhs, "target", None) is not _LEAD_ORGANIZATION
+        or getattr(condition.lhs, "alias", None) != Lead._meta.db_table
+        or condition.rhs != organization_key
+    ):
+        return None
+    ordering = (query.order_by, query.default_ordering, query.standard_ordering)
+    return (queryset.db, *ordering, start, stop)
+
+
+_LEAD_ORGANIZATION = Lead._meta.get_field("organization")
 
 
 def _converted(row: tuple[Any, ...], converters: Any, db: Any) -> list[Any]:

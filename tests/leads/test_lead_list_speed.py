@@ -652,3 +652,24 @@ def test_extras_in_one_lateral_query_match_the_portable_queries(org_a) -> None:
     counts = sorted(count for count, _ in lateral)
     assert counts == [0, 1, 2, 4]
     assert any(latest and latest[1] == "whatsapp" for _, latest in lateral)
+
+
+def test_the_whole_lists_ids_statement_is_reused_only_for_a_whole_list(org_a, org_b):
+    def compiled(queryset, start, stop):
+        ids = queryset.values_list("pk", flat=True)[start:stop]
+        sql, params = ids.query.get_compiler(using=queryset.db).as_sql()
+        return sql, tuple(params)
+
+    selectors._WHOLE_LIST_IDS.clear()
+    for o in (org_a, org_b, org_a):
+        key = selectors._organization_key(o.org.pk, connection)
+        for ordering in (("-created_at", "-id"), ("nome_completo",)):
+            whole = selectors.lead_list_queryset(membership=o.admin).order_by(*ordering)
+            assert selectors._ids_sql(whole, 20, 40, key) == compiled(whole, 20, 40)
+            filtered = whole.filter(status="novo")
+            assert selectors._whole_list_key(filtered, 0, 20, key) is None
+            assert selectors._ids_sql(filtered, 0, 20, key) == compiled(filtered, 0, 20)
+    other = selectors._organization_key(org_b.org.pk, connection)
+    whole_a = selectors.lead_list_queryset(membership=org_a.admin)
+    assert selectors._whole_list_key(whole_a, 0, 20, other) is None
+    assert len(selectors._WHOLE_LIST_IDS) == 2
