@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, timedelta
 from functools import cache
 from operator import attrgetter
 from typing import Any, cast
+from uuid import UUID
+from zoneinfo import ZoneInfo
 
+import orjson
 from django.db.models import Manager, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -128,6 +131,8 @@ def _field_handlers(serializer: serializers.Serializer[Any]) -> list[tuple[str, 
             handlers.append((name, attrgetter(model._meta.get_field(source).attname)))
         elif isinstance(field, serializers.DateTimeField):
             handlers.append((name, _datetime(attrgetter(source), field)))
+        elif _canonical_uuid(field):
+            handlers.append((name, _uuid(attrgetter(source), field.to_representation)))
         elif (same := _unchanged_type(field)) is not None:
             handlers.append((name, _unless(same, attrgetter(source), field.to_representation)))
         else:
@@ -172,14 +177,42 @@ def _datetime(getter: Handler, field: serializers.DateTimeField) -> Handler:
     if zone is None or output_format is None or output_format.lower() != ISO_8601:
         return _plain(getter, represent)
 
+    in_utc = zone is UTC or (isinstance(zone, ZoneInfo) and zone.key == "UTC")
+
     def handle(instance: Any) -> Any:
         value = getter(instance)
         if value is None:
             return None
         if value.tzinfo is None:
             return represent(value)  # naive: DRF's own handling
+        if in_utc and value.tzinfo is UTC:
+            # The same text as isoformat() with "Z" for "+00:00", several times faster.
+            return orjson.dumps(value, option=orjson.OPT_UTC_Z)[1:-1].decode()
         text: str = value.astimezone(zone).isoformat()
         return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    return handle
+
+
+def _canonical_uuid(field: serializers.Field[Any, Any, Any, Any]) -> bool:
+    """A UUIDField written as `str(uuid)` (DRF's default "hex_verbose" format)."""
+    return (
+        isinstance(field, serializers.UUIDField)
+        and type(field).to_representation is serializers.UUIDField.to_representation
+        and field.uuid_format == "hex_verbose"
+    )
+
+
+def _uuid(getter: Handler, represent: Handler) -> Handler:
+    """`_plain` for a UUIDField: a UUID's canonical text (`str(uuid)`) through orjson."""
+
+    def handle(instance: Any) -> Any:
+        value = getter(instance)
+        if value is None:
+            return None
+        if type(value) is UUID:
+            return orjson.dumps(value)[1:-1].decode()
+        return represent(value)
 
     return handle
 

@@ -9,6 +9,7 @@ import sys
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -673,3 +674,38 @@ def test_the_whole_lists_ids_statement_is_reused_only_for_a_whole_list(org_a, or
     whole_a = selectors.lead_list_queryset(membership=org_a.admin)
     assert selectors._whole_list_key(whole_a, 0, 20, other) is None
     assert len(selectors._WHOLE_LIST_IDS) == 2
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/Sao_Paulo"])
+def test_datetime_and_uuid_handlers_write_what_drfs_fields_write(zone):
+    import uuid
+    import zoneinfo
+    from datetime import UTC, datetime
+
+    from leads.api.serializers import _handlers_of
+
+    rng = random.Random(7)
+    moments = [
+        datetime(
+            rng.randint(1, 9999),
+            rng.randint(1, 12),
+            rng.randint(1, 28),
+            rng.randint(0, 23),
+            rng.randint(0, 59),
+            rng.randint(0, 59),
+            rng.choice([0, 1, 999999, rng.randint(0, 10**6 - 1)]),
+            tzinfo=rng.choice([UTC, zoneinfo.ZoneInfo("UTC"), zoneinfo.ZoneInfo("Asia/Tokyo")]),
+        )
+        for _ in range(300)
+    ]
+    with timezone.override(zone):
+        handlers = dict(_handlers_of(LastInteractionSerializer, zone))
+        field = drf_serializers.DateTimeField()
+        for moment in moments:
+            row = SimpleNamespace(data_interacao=moment)
+            assert handlers["data_interacao"](row) == field.to_representation(moment)
+        uuid_field = drf_serializers.UUIDField()
+        ids = dict(_handlers_of(LeadSerializer, zone))["id"]
+        for _ in range(50):
+            value = uuid.UUID(int=rng.getrandbits(128))
+            assert ids(Lead(id=value)) == uuid_field.to_representation(value)
