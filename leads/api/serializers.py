@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, timedelta
+from decimal import Decimal
 from functools import cache
 from operator import attrgetter
 from typing import Any, cast
@@ -131,6 +132,8 @@ def _field_handlers(serializer: serializers.Serializer[Any]) -> list[tuple[str, 
             handlers.append((name, attrgetter(model._meta.get_field(source).attname)))
         elif isinstance(field, serializers.DateTimeField):
             handlers.append((name, _datetime(attrgetter(source), field)))
+        elif isinstance(field, serializers.DecimalField) and _plain_decimal(field):
+            handlers.append((name, _decimal(attrgetter(source), field)))
         elif _canonical_uuid(field):
             handlers.append((name, _uuid(attrgetter(source), field.to_representation)))
         elif (same := _unchanged_type(field)) is not None:
@@ -190,6 +193,38 @@ def _datetime(getter: Handler, field: serializers.DateTimeField) -> Handler:
             return orjson.dumps(value, option=orjson.OPT_UTC_Z)[1:-1].decode()
         text: str = value.astimezone(zone).isoformat()
         return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    return handle
+
+
+def _plain_decimal(field: serializers.DecimalField) -> bool:
+    """A DecimalField written as `'{:f}'.format(quantized)`, DRF's default output."""
+    return (
+        type(field).to_representation is serializers.DecimalField.to_representation
+        and type(field).quantize is serializers.DecimalField.quantize
+        and field.decimal_places is not None
+        and field.max_digits is not None
+        and getattr(field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING)
+        and not field.normalize_output
+        and not field.localize
+    )
+
+
+def _decimal(getter: Handler, field: serializers.DecimalField) -> Handler:
+    """`_plain` for a DecimalField: a finite Decimal that already has the field's decimal
+    places and fits its digits is its own quantized value (what a numeric column gives)."""
+    represent = field.to_representation
+    exponent, max_digits = -cast(int, field.decimal_places), cast(int, field.max_digits)
+
+    def handle(instance: Any) -> Any:
+        value = getter(instance)
+        if value is None:
+            return None
+        if type(value) is Decimal and value.is_finite():
+            _sign, digits, places = value.as_tuple()
+            if places == exponent and len(digits) <= max_digits:
+                return f"{value:f}"
+        return represent(value)
 
     return handle
 
