@@ -152,7 +152,9 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATA_DIR.mkdir(exist_ok=True)
-PG_SESSION_OPTIONS = "-c jit=off"  # libpq `options` of every PostgreSQL connection
+# libpq `options` of every PostgreSQL connection (docs/scaling.md, "The database server").
+# Empty behind a pooler that refuses startup options; set jit there with ALTER DATABASE.
+PG_SESSION_OPTIONS = env.str("DATABASE_SESSION_OPTIONS", default="-c jit=off")
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}")}
 # Every request in one transaction, except the API's read-only actions (lists, dashboards,
 # timelines, exports: organizations.scoping.OrgScopedMixin.READ_ONLY_ACTIONS), which skip the
@@ -174,7 +176,8 @@ else:
     # PostgreSQL's JIT compiles a plan whose estimated cost passes jit_above_cost: tens to
     # hundreds of milliseconds spent on a web request's aggregate (a dashboard, a common
     # search's count) that runs in a few without it (bench/README.md). Off for the session.
-    DATABASES["default"]["OPTIONS"].setdefault("options", PG_SESSION_OPTIONS)
+    if PG_SESSION_OPTIONS:
+        DATABASES["default"]["OPTIONS"].setdefault("options", PG_SESSION_OPTIONS)
 # django-prometheus's wrappers of the same backends: query, connection and error metrics.
 _INSTRUMENTED_ENGINES = {
     "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
@@ -194,7 +197,8 @@ if env.str("DATABASE_REPLICA_URL", default=""):
     DATABASES["replica"].setdefault("CONN_MAX_AGE", DATABASES["default"].get("CONN_MAX_AGE", 0))
     DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
-    DATABASES["replica"]["OPTIONS"].setdefault("options", PG_SESSION_OPTIONS)
+    if PG_SESSION_OPTIONS:
+        DATABASES["replica"]["OPTIONS"].setdefault("options", PG_SESSION_OPTIONS)
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 DATABASE_ROUTERS = ["config.replica.ReplicaRouter"]
 REPLICA_PIN_SECONDS = env.int("REPLICA_PIN_SECONDS", default=10)
