@@ -1,4 +1,4 @@
-"""The requester's membership, with its user and organization, in one prepared statement.
+"""The requester's membership, with its user and organization, in one statement written once.
 
 Every API request looks it up (organizations.authentication). The ORM would compile a
 three-table `select_related` query on each request, which took longer than running it
@@ -61,16 +61,24 @@ def _statement(alias: str, *, by_organization: bool) -> tuple[str, list[Any]]:
         columns += [f"{table_alias}.{quote(str(field.column))}" for field in fields]
         readers.append(_reader(model, fields, start, alias))
     m, u, o = (quote(model._meta.db_table) for model, _alias in models)
+    user_fk, user_pk = _join_columns("user", quote)
+    org_fk, org_pk = _join_columns("organization", quote)
     sql = (
         # Names from the models' metadata, quoted by the backend; values are parameters.
         f"SELECT {', '.join(columns)} FROM {m} m"  # noqa: S608
-        f" INNER JOIN {u} u ON u.{quote('id')} = m.{quote('user_id')}"
-        f" INNER JOIN {o} o ON o.{quote('id')} = m.{quote('organization_id')}"
-        f" WHERE m.{quote('user_id')} = %s AND m.{quote('ativo')} = %s"
+        f" INNER JOIN {u} u ON u.{user_pk} = m.{user_fk}"
+        f" INNER JOIN {o} o ON o.{org_pk} = m.{org_fk}"
+        f" WHERE m.{user_fk} = %s AND m.{quote('ativo')} = %s"
     )
     if by_organization:
-        sql += f" AND m.{quote('organization_id')} = %s"
+        sql += f" AND m.{org_fk} = %s"
     return sql + f" ORDER BY m.{quote('created_at')}, m.{quote('id')} LIMIT 1", readers
+
+
+def _join_columns(name: str, quote: Any) -> tuple[str, str]:
+    """Membership's foreign key column `name` and the column it points to, quoted."""
+    field: Any = Membership._meta.get_field(name)
+    return quote(str(field.column)), quote(str(field.target_field.column))
 
 
 def _reader(model: type[Model], fields: list[Field[Any, Any]], start: int, alias: str) -> Any:
