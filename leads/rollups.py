@@ -288,37 +288,50 @@ def _lock(*, wait: bool) -> bool:
         return bool(cursor.fetchone()[0])
 
 
-# A month's row (the sum of its days' rows, so that a long window reads ~12 rows per member
-# instead of ~365): `day` is the month's first day, `grain` the daily grain + MONTH.
+# A month's row and a week's row (each the sum of its days' rows, so that a long window reads
+# ~12 rows per member instead of ~365, and a 30-day one ~10 instead of 30): `day` is the
+# month's first day or the ISO week's Monday, `grain` the daily grain + MONTH or + WEEK.
 MONTH = 10
-_MONTHS_SQL = f"""
+WEEK = 20
+_PERIODS = (("month", MONTH), ("week", WEEK))
+_PERIOD_SQL = f"""
 INSERT INTO lead_daily_rollups (organization_id, day, grain, closer_id, sdr_id, author_id,
                                 {", ".join(ROLLUP_MEASURES)})
-SELECT organization_id, date_trunc('month', day::timestamp)::date, grain + {MONTH},
+SELECT organization_id, date_trunc('{{unit}}', day::timestamp)::date, grain + {{offset}},
        closer_id, sdr_id, author_id, {", ".join(f"SUM({name})" for name in ROLLUP_MEASURES)}
 FROM lead_daily_rollups
-WHERE organization_id = %(org)s AND grain < {MONTH} {{months}}
-GROUP BY organization_id, date_trunc('month', day::timestamp)::date, grain, closer_id, sdr_id,
+WHERE organization_id = %(org)s AND grain < {MONTH} {{starts}}
+GROUP BY organization_id, date_trunc('{{unit}}', day::timestamp)::date, grain, closer_id, sdr_id,
          author_id
 """  # noqa: S608 (module constants only)
 
 
-def _insert_months(organization_id: uuid.UUID, months: list[date] | None) -> int:
-    """(Re)writes the month rows of `months` (all when None) from the day rows."""
+def _period_start(unit: str, day: date) -> date:
+    return day.replace(day=1) if unit == "month" else day - timedelta(days=day.weekday())
+
+
+def _insert_periods(organization_id: uuid.UUID, days: Iterable[date] | None) -> int:
+    """(Re)writes the month and week rows holding `days` (all when None) from the day rows."""
+    written = 0
     with connection.cursor() as cursor:
-        if months is None:
-            cursor.execute(_MONTHS_SQL.format(months=""), {"org": organization_id})
-        else:
-            cursor.execute(
-                "DELETE FROM lead_daily_rollups WHERE organization_id = %s AND grain >= %s "
-                "AND day = ANY(%s::date[])",
-                [organization_id, MONTH, months],
-            )
-            in_months = "AND date_trunc('month', day::timestamp)::date = ANY(%(months)s::date[])"
-            cursor.execute(
-                _MONTHS_SQL.format(months=in_months), {"org": organization_id, "months": months}
-            )
-        return int(cursor.rowcount)
+        for unit, offset in _PERIODS:
+            if days is None:
+                sql = _PERIOD_SQL.format(unit=unit, offset=offset, starts="")
+                cursor.execute(sql, {"org": organization_id})
+            else:
+                starts = sorted({_period_start(unit, day) for day in days})
+                cursor.execute(
+                    "DELETE FROM lead_daily_rollups WHERE organization_id = %s AND grain >= %s "
+                    "AND grain < %s AND day = ANY(%s::date[])",
+                    [organization_id, offset, offset + MONTH, starts],
+                )
+                in_starts = (
+                    f"AND date_trunc('{unit}', day::timestamp)::date = ANY(%(starts)s::date[])"
+                )
+                sql = _PERIOD_SQL.format(unit=unit, offset=offset, starts=in_starts)
+                cursor.execute(sql, {"org": organization_id, "starts": starts})
+            written += int(cursor.rowcount)
+    return written
 
 
 def _rebuild(organization_id: uuid.UUID) -> int:
@@ -329,7 +342,7 @@ def _rebuild(organization_id: uuid.UUID) -> int:
         cursor.execute(
             "DELETE FROM lead_daily_rollups WHERE organization_id = %s", [organization_id]
         )
-    return _insert(organization_id, [], whole=True) + _insert_months(organization_id, None)
+    return _insert(organization_id, [], whole=True) + _insert_periods(organization_id, None)
 
 
 def recompute(organization_id: uuid.UUID, days: Iterable[date]) -> int:
@@ -345,8 +358,7 @@ def recompute(organization_id: uuid.UUID, days: Iterable[date]) -> int:
             [organization_id, MONTH, days],
         )
     written = _insert(organization_id, day_ranges(days), whole=False)
-    months = sorted({day.replace(day=1) for day in days})
-    return written + _insert_months(organization_id, months)
+    return written + _insert_periods(organization_id, days)
 
 
 def refresh_marked(*, budget_seconds: float = JOB_BUDGET_SECONDS) -> int:
@@ -449,7 +461,8 @@ def _reentry_columns() -> str:
 
 
 # One statement, one snapshot: the marked days inside the window; the rollup rows of the clean
-# full months (month rows) and of the other clean full days (day rows) and the raw buckets of
+# full months (month rows), of the clean full ISO weeks outside them (week rows) and of the
+# other clean full days (day rows) and the raw buckets of
 # the edges and marked days (`bucket_sql`), summed per grain and member for the scope's grains
 # (`{grains}`); the re-entries; the time the figures are exact as of. Today's edge comes from
 # today's row when that is exact: today unmarked (the row has every write so far) and no row
@@ -470,6 +483,16 @@ months AS (
                          %(last_day)s::date::timestamp, interval '1 month') m
     WHERE m::date > %(first_day)s AND (m + interval '1 month')::date <= %(last_day)s
       AND NOT EXISTS (SELECT 1 FROM marked WHERE date_trunc('month', marked.day::timestamp) = m)
+),
+weeks AS (
+    SELECT w::date AS week
+    FROM generate_series(date_trunc('week', (%(first_day)s::date + 1)::timestamp),
+                         %(last_day)s::date::timestamp, interval '1 week') w
+    WHERE w::date > %(first_day)s AND (w + interval '1 week')::date <= %(last_day)s
+      AND date_trunc('month', w)::date NOT IN (SELECT month FROM months)
+      AND date_trunc('month', w + interval '6 days')::date NOT IN (SELECT month FROM months)
+      AND NOT EXISTS (SELECT 1 FROM marked
+                      WHERE marked.day >= w::date AND marked.day < (w + interval '1 week')::date)
 ),
 today AS (
     SELECT 1 AS clean
@@ -498,6 +521,7 @@ days AS (
                          (%(last_day)s::date - 1)::timestamp, interval '1 day') d
     WHERE d::date NOT IN (SELECT day FROM marked)
       AND date_trunc('month', d)::date NOT IN (SELECT month FROM months)
+      AND date_trunc('week', d)::date NOT IN (SELECT week FROM weeks)
     UNION ALL
     SELECT %(last_day)s::date FROM today
     UNION ALL
@@ -521,6 +545,10 @@ picked AS (
     WHERE organization_id = %(org)s AND day = ANY(ARRAY(SELECT month FROM months))
       AND ({month_grains})
     UNION ALL
+    SELECT grain - {week}, closer_id, sdr_id, author_id, {measures} FROM lead_daily_rollups
+    WHERE organization_id = %(org)s AND day = ANY(ARRAY(SELECT week FROM weeks))
+      AND ({week_grains})
+    UNION ALL
     SELECT grain, closer_id, sdr_id, author_id, {signed}
     FROM (SELECT raw.*, CASE WHEN day = %(first_day)s AND EXISTS (SELECT 1 FROM start_day)
                              THEN -1 ELSE 1 END AS sign
@@ -539,7 +567,7 @@ WHERE c.organization_id = %(org)s AND c.prev_same_stage_at >= %(start)s
 
 def _scope_grains(closer_id: uuid.UUID | None, sdr_id: uuid.UUID | None, offset: int = 0) -> str:
     """The rollup rows a scope reads (see `WindowFigures`); member ids are parameters. Month
-    rows with `offset` MONTH."""
+    or week rows with `offset` MONTH or WEEK."""
     g = {grain.name: grain.value + offset for grain in RollupGrain}
     return _grains_sql(closer_id, sdr_id, SimpleNamespace(**g))
 
@@ -573,6 +601,8 @@ def _window_sql(closer_id: uuid.UUID | None, sdr_id: uuid.UUID | None) -> str:
         grains=_scope_grains(closer_id, sdr_id),
         month_grains=_scope_grains(closer_id, sdr_id, MONTH),
         month=MONTH,
+        week_grains=_scope_grains(closer_id, sdr_id, WEEK),
+        week=WEEK,
         reentry_grain=REENTRY_GRAIN,
         reentries=_reentry_columns(),
         reentry_join="JOIN leads l ON l.id = c.lead_id" if narrowed else "",
