@@ -7,7 +7,8 @@ interaction author and each (author, lead's SDR) pair. A fact is filed under the
 date that defines its set (leads/dashboard_selectors.py): a lead under its creation day
 (cohort counts by current status and temperatura, qualified, score), again under its conversion
 day (conversions, value, cycle time), each move under its day (entries per stage, entries that
-advanced later, ended stays and their length), each interaction under its day.
+advanced later, ended stays and their length), each interaction under its day. Month and ISO
+week rows (the sums of their day rows) let a long window read a few rows per member.
 
 Freshness: triggers (migration 0020) append the (organization, day) buckets a write makes stale
 to `lead_rollup_marks` in the writing transaction. `refresh_marked` (the `leads-rollups` job,
