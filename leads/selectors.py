@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
 from operator import itemgetter
 from typing import Any
@@ -16,7 +16,7 @@ from django.db.models.fields.related_lookups import RelatedExact
 from django.db.models.functions import RowNumber
 from psycopg.types.datetime import TimestamptzLoader
 
-from config import search
+from config import db_rows, search
 from leads.models import Lead, LeadCount, LeadInteraction, LeadQualification
 from organizations.access import lead_visibility_q
 from organizations.models import Membership
@@ -244,21 +244,11 @@ ORDER BY page.position"""
     return head, tail
 
 
-Converter = Callable[[Any, Any, Any], Any]
-
-
 @cache
-def _page_converters(alias: str) -> tuple[tuple[int, tuple[Converter, ...], Any], ...]:
-    """Django's db converters of the statement's columns (PostgreSQL: the JSON `tags`), as
-    the ORM applies them: (position, converters, column)."""
-    db = connections[alias]
-    found = []
-    columns = [field.get_col(table) for table, fields in _PAGE_TABLES for field in fields]
-    for position, column in enumerate(columns):
-        converters = db.ops.get_db_converters(column) + column.get_db_converters(db)
-        if converters:
-            found.append((position, tuple(converters), column))
-    return tuple(found)
+def _page_converters(alias: str) -> db_rows.Converters:
+    """Django's db converters of the statement's columns (PostgreSQL: the JSON `tags`)."""
+    columns = [(table, field) for table, fields in _PAGE_TABLES for field in fields]
+    return db_rows.column_converters(columns, connections[alias])
 
 
 def lead_list_page(queryset: QuerySet[Lead], start: int, stop: int) -> list[Any]:
@@ -310,7 +300,7 @@ def _page_rows(
         rows: list[Any] = cursor.fetchall()
     converters = _page_converters(queryset.db)
     if converters:
-        rows = [_converted(row, converters, db) for row in rows]
+        rows = [db_rows.converted(row, converters, db) for row in rows]
     return rows
 
 
@@ -373,14 +363,6 @@ def _whole_list_key(
 
 
 _LEAD_ORGANIZATION = Lead._meta.get_field("organization")
-
-
-def _converted(row: tuple[Any, ...], converters: Any, db: Any) -> list[Any]:
-    values = list(row)
-    for position, functions, column in converters:
-        for convert in functions:
-            values[position] = convert(values[position], column, db)
-    return values
 
 
 _LEAD_END = len(_PAGE_TABLES[0][1])

@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections, router
 from django.db.models import Field, Model
 
+from config import db_rows
 from organizations.models import Membership, Organization
 
 
@@ -85,18 +86,12 @@ def _reader(model: type[Model], fields: list[Field[Any, Any]], start: int, alias
     """Builds `model`'s instance from its slice of a row, as the ORM's iterator does."""
     connection = connections[alias]
     names = [field.attname for field in fields]
-    converters = []
-    for field in fields:
-        column = field.get_col(model._meta.db_table)
-        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-        converters.append((column, found))
+    table = str(model._meta.db_table)
+    converters = db_rows.column_converters(((table, field) for field in fields), connection)
     stop = start + len(fields)
 
     def read(row: tuple[Any, ...]) -> Model:
-        values = list(row[start:stop])
-        for index, (column, found) in enumerate(converters):
-            for convert in found:
-                values[index] = convert(values[index], column, connection)
+        values = db_rows.converted(row[start:stop], converters, connection)
         return model.from_db(alias, names, values)
 
     return read
