@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api import pagination
+from config.api.filters import StrictOrderingFilter
 from config.api.pagination import PageOrCursorPagination
 from config.api.sync import ConditionalUpdateMixin
 from leads import selectors, services
@@ -60,14 +61,17 @@ class LeadAccessMixin(OrgScopedMixin):
 
 class GivenFiltersBackend(DjangoFilterBackend):
     """django-filter with a FilterSet of only the filters whose parameters the request gives
-    (same filters, same order, same validation of what is given)."""
+    (same filters, same order, same validation of what is given), and none at all when it
+    gives none: a filter whose parameter is absent returns the queryset unchanged, yet
+    django-filter would copy every filter and build and validate a form of all of them (~0.7
+    ms of a list request). The OpenAPI schema still lists every filter."""
 
     def get_filterset_class(self, view: Any, queryset: Any = None) -> Any:
         filterset_class = super().get_filterset_class(view, queryset)
-        if filterset_class is None:
-            return None
+        if filterset_class is None or getattr(view, "swagger_fake_view", False):
+            return filterset_class
         names = view.request.query_params.keys() & filterset_class.base_filters.keys()
-        return _given_filters(filterset_class, frozenset(names))
+        return _given_filters(filterset_class, frozenset(names)) if names else None
 
 
 @lru_cache(maxsize=256)
@@ -121,6 +125,7 @@ class LeadViewSet(
     queryset = Lead.objects.all()
     serializer_class = LeadSerializer
     filterset_class = LeadFilter
+    filter_backends = [GivenFiltersBackend, StrictOrderingFilter]
     pagination_class = PageOrCursorPagination
     ordering_fields = [
         "created_at",
@@ -163,21 +168,6 @@ class LeadViewSet(
         if self.action in ("retrieve", "update", "partial_update"):
             return LeadDetailSerializer
         return super().get_serializer_class()
-
-    def filter_queryset(self, queryset: Any) -> Any:
-        # A filter of LeadFilter whose parameter is not given returns the queryset unchanged,
-        # yet django-filter would still copy every filter and build and validate a form of all
-        # of them (~0.7 ms of a list request): with none given skip it (the ordering filter
-        # still runs), else only the given ones take part (GivenFiltersBackend).
-        backends = list(self.filter_backends)
-        given = self.request.query_params.keys() & LeadFilter.base_filters.keys()
-        if not given:
-            backends = [b for b in backends if not issubclass(b, DjangoFilterBackend)]
-        for backend in backends:
-            if backend is DjangoFilterBackend:
-                backend = GivenFiltersBackend
-            queryset = backend().filter_queryset(self.request, queryset, self)
-        return queryset
 
     def page_rows(self, queryset: QuerySet[Lead], start: int, stop: int) -> list[Any]:
         """A list page with its extras (config.api.pagination reads the page through this)."""
