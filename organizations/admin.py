@@ -27,7 +27,7 @@ from unfold.admin import ModelAdmin, StackedInline, TabularInline
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from unfold.widgets import (
     UnfoldAdminEmailInputWidget,
-    UnfoldAdminPasswordInput,
+    UnfoldAdminPasswordWidget,
     UnfoldAdminSelectWidget,
 )
 
@@ -343,7 +343,7 @@ class MemberAddForm(forms.ModelForm[Membership]):
         label=capfirst(_("senha inicial")),
         required=False,
         strip=False,
-        widget=UnfoldAdminPasswordInput(attrs={"autocomplete": "new-password"}),
+        widget=UnfoldAdminPasswordWidget(attrs={"autocomplete": "new-password"}),
         help_text=_("Deixe em branco para enviar por email um link para o membro criar a senha."),
     )
 
