@@ -28,12 +28,12 @@ from leads import dashboard_selectors
 from leads.admin_board import admin_membership, no_membership_page
 from leads.admin_painel import origem_label, painel_link
 from leads.api.reports import DASHBOARD_ROLES, PerformanceQuerySerializer
-from leads.models import LeadStatus, Temperatura
+from leads.models import PRESET_PERIOD_DAYS, LeadStatus, Temperatura
 from mentorados.api.serializers import DashboardQuerySerializer
 from mentorados.selectors import mentorado_dashboard, nps_by_month
 from organizations.models import Membership, OrganizationNps, Role
 
-PERIODS = (7, 30, 90, 180, 365)
+PERIODS = PRESET_PERIOD_DAYS
 MENTEE_PERIODS = (3, 6, 12, 24, 36)
 
 # What each figure means (shown next to it): the definitions of leads/dashboard_selectors.py and

@@ -125,7 +125,8 @@ def notify_due_tasks() -> int:
 
 @job_logged
 def refresh_rollups() -> int:
-    """Every minute: recompute the dashboard rollup buckets marked stale; returns how many."""
+    """Every minute: recompute the dashboard rollup buckets marked stale, then build the hour
+    rows of the days the preset windows start on; returns how many days it (re)computed."""
     if connection.vendor != "postgresql":
         return 0
-    return rollups.refresh_marked()
+    return rollups.refresh_marked() + rollups.refresh_edge_hours()

@@ -785,6 +785,12 @@ ROLLUP_SUMS = (
     *(f"stay_seconds_{stage}" for stage in FLOW_STAGES),
 )
 ROLLUP_MEASURES = (*ROLLUP_COUNTS, *ROLLUP_SUMS)
+# The back office's dashboard periods (days). The rollups keep hour rows for the days their
+# windows start on (leads/rollups.py), so that a window's partial first day costs at most one
+# hour of raw rows.
+PRESET_PERIOD_DAYS = (7, 30, 90, 180, 365)
+# The grain of an hour row is the daily grain plus this (month rows: + 10, week rows: + 20).
+ROLLUP_HOUR_GRAINS = 30
 
 
 class RollupGrain(models.IntegerChoices):
@@ -813,11 +819,34 @@ class LeadDailyRollup(models.Model):
     closer_id = models.UUIDField(null=True)
     sdr_id = models.UUIDField(null=True)
     author_id = models.UUIDField(null=True)
+    # The UTC hour (0-23) of an hour row (leads/rollups.py HOUR); null on the other rows.
+    hour = models.SmallIntegerField(null=True)
 
     class Meta:
         db_table = "lead_daily_rollups"
         indexes = [
-            models.Index(fields=["organization_id", "grain", "day"], name="ldr_org_grain_day"),
+            # The hour rows (few) by day: the job drops those of days no longer an edge.
+            models.Index(
+                fields=["day"],
+                name="ldr_hour_day",
+                condition=models.Q(grain__gte=ROLLUP_HOUR_GRAINS),
+            ),
+            # A window's rows of a grain; with the measures that rank the closers, so that
+            # hundreds of members' rows are read from the index alone (leads/rollups.py).
+            models.Index(
+                fields=["organization_id", "grain", "day"],
+                include=[
+                    "closer_id",
+                    "sdr_id",
+                    "author_id",
+                    "hour",
+                    "created",
+                    "converted",
+                    "valor_sum",
+                    "interactions",
+                ],
+                name="ldr_members_cover",
+            ),
             models.Index(fields=["organization_id", "day"], name="ldr_org_day"),
             # One member's rows: an SDR's (SDR, closer+SDR, author+SDR grains), a closer's
             # (closer grain, author_id null) and an author's (author grain, closer_id null).

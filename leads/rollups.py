@@ -38,8 +38,11 @@ from leads.models import (
     FLOW_STAGES,
     FORWARD_STAGES,
     PIPELINE_ORDER,
+    PRESET_PERIOD_DAYS,
     QUALIFIED_OR_BEYOND,
+    ROLLUP_HOUR_GRAINS,
     ROLLUP_MEASURES,
+    ROLLUP_SUMS,
     STAGE_NUMBER,
     LeadStatus,
     RollupGrain,
@@ -111,9 +114,17 @@ def _move_facts() -> dict[str, str]:
 _LEAD_MEASURES = [name for name in ROLLUP_MEASURES if name != "interactions"]
 
 
-def _fact_select(day: str, facts: dict[str, str]) -> str:
+def _bucket_of(moment: str, unit: str) -> str:
+    """The bucket a fact at `moment` is filed under: its UTC day (a date) or, for the hour
+    rows, its UTC hour (a timestamp)."""
+    if unit == "hour":
+        return f"date_trunc('hour', {moment} AT TIME ZONE 'UTC')"
+    return f"({moment} AT TIME ZONE 'UTC')::date"
+
+
+def _fact_select(moment: str, facts: dict[str, str], unit: str) -> str:
     columns = ", ".join(f"{facts.get(name, '0')} AS {name}" for name in _LEAD_MEASURES)
-    return f"SELECT ({day} AT TIME ZONE 'UTC')::date AS day, l.closer_id, l.sdr_id, {columns}"
+    return f"SELECT {_bucket_of(moment, unit)} AS day, l.closer_id, l.sdr_id, {columns}"
 
 
 def _in_ranges(column: str, whole: bool) -> str:
@@ -157,9 +168,6 @@ _PARTS = {
         f"MAX(c.changed_at) FILTER (WHERE c.stage > {n}) OVER lead AS beyond_{n}"
         for n in range(1, len(FORWARD_STAGES))
     ),
-    "created_facts": _fact_select("l.created_at", _created_facts()),
-    "converted_facts": _fact_select("l.converted_at", _converted_facts()),
-    "move_facts": _fact_select("m.changed_at", _move_facts()),
     "converted": LeadStatus.CONVERTIDO.value,
     "sums": ", ".join(f"SUM({name}) AS {name}" for name in _LEAD_MEASURES),
     "zeros": ", ".join(f"0 AS {name}" for name in _LEAD_MEASURES),
@@ -202,7 +210,7 @@ facts AS (
     {move_lead}
 ),
 interactions AS (
-    SELECT (i.data_interacao AT TIME ZONE 'UTC')::date AS day, i.closer_id AS author_id, l.sdr_id
+    SELECT {interaction_bucket} AS day, i.closer_id AS author_id, l.sdr_id
     FROM {interaction_source}
     {interaction_lead}
     WHERE i.organization_id = %(org)s
@@ -231,12 +239,16 @@ _TOUCHED_MOVES = (  # noqa: S608
 ).format(moves_in_ranges=_rows_in_ranges("lead_status_changes", "x", "changed_at", whole=False))
 
 
-def bucket_sql(*, whole: bool = False) -> str:
+def bucket_sql(*, whole: bool = False, unit: str = "day") -> str:
     """Every bucket of organization `%(org)s` over the time ranges of the caller's CTE `ranges
     (lo, hi)` (`[lo, hi)`; all history when `whole`): rows (day, grain, closer_id, sdr_id,
-    author_id, *ROLLUP_MEASURES)."""
+    author_id, *ROLLUP_MEASURES); `day` is the UTC hour (a timestamp) when `unit` is "hour"."""
     return _BUCKET_SQL.format(
         **_PARTS,
+        created_facts=_fact_select("l.created_at", _created_facts(), unit),
+        converted_facts=_fact_select("l.converted_at", _converted_facts(), unit),
+        move_facts=_fact_select("m.changed_at", _move_facts(), unit),
+        interaction_bucket=_bucket_of("i.data_interacao", unit),
         move_source="lead_status_changes c" if whole else _TOUCHED_MOVES,
         created_source=_rows_in_ranges("leads", "l", "created_at", whole),
         converted_source=_rows_in_ranges("leads", "l", "converted_at", whole),
@@ -335,15 +347,108 @@ def _insert_periods(organization_id: uuid.UUID, days: Iterable[date] | None) -> 
     return written
 
 
-def _rebuild(organization_id: uuid.UUID) -> int:
-    """All of the organization's rollup rows from all its history (caller's transaction)."""
+# Hour rows of the days the back office's windows start on (PRESET_PERIOD_DAYS, today's and
+# tomorrow's): a window's first day is partial, and from its hour rows the raw part is at most
+# one hour instead of up to half a day (the rest of a large organization's read, bench/README).
+# `grain` = the daily grain + HOUR, `hour` the UTC hour; a HOURS_BUILT row (no member, zeros)
+# says the day's hours are built, since a day may have no hour rows at all. They are rebuilt
+# with their day's rows (`recompute`), and dropped once no window starts on their day.
+HOUR = ROLLUP_HOUR_GRAINS
+HOURS_BUILT = HOUR + 9
+_HOUR_SQL = f"""
+INSERT INTO lead_daily_rollups (organization_id, day, hour, grain, closer_id, sdr_id, author_id,
+                                {", ".join(ROLLUP_MEASURES)})
+{_RANGES_CTE}
+SELECT %(org)s, day::date, EXTRACT(HOUR FROM day), grain + {HOUR}, closer_id, sdr_id, author_id,
+       {", ".join(ROLLUP_MEASURES)}
+FROM ({bucket_sql(unit="hour")}) b
+UNION ALL
+SELECT %(org)s, d, NULL, {HOURS_BUILT}, NULL, NULL, NULL, {", ".join("0" for _ in ROLLUP_MEASURES)}
+FROM unnest(%(days)s::date[]) d
+"""  # noqa: S608 (module constants only)
+
+
+def edge_days(today: date) -> list[date]:
+    """The UTC days the preset windows start on today and tomorrow."""
+    return sorted(
+        {today - timedelta(days=days - ahead) for days in PRESET_PERIOD_DAYS for ahead in (0, 1)}
+    )
+
+
+def build_hours(organization_id: uuid.UUID, days: Iterable[date]) -> int:
+    """(Re)writes the hour rows of these UTC days (inside the caller's transaction)."""
+    days = sorted(set(days))
+    if not days:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM lead_daily_rollups WHERE organization_id = %s AND grain >= %s "
+            "AND day = ANY(%s::date[])",
+            [organization_id, HOUR, days],
+        )
+        params = {**range_params(organization_id, day_ranges(days)), "days": days}
+        cursor.execute(_HOUR_SQL, params)
+        return int(cursor.rowcount)
+
+
+def _hour_days(organization_id: uuid.UUID, days: list[date] | None = None) -> list[date]:
+    """The days (of `days`; all when None) whose hour rows are built."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT day FROM lead_daily_rollups WHERE organization_id = %s AND grain = %s "
+            "AND (%s::date[] IS NULL OR day = ANY(%s::date[]))",
+            [organization_id, HOURS_BUILT, days, days],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def refresh_edge_hours(
+    *, today: date | None = None, budget_seconds: float = JOB_BUDGET_SECONDS
+) -> int:
+    """The job's second part: builds the hour rows of every organization's edge days that
+    lack them (one transaction per organization, until the budget is spent) and drops those
+    of days no longer an edge; returns how many days it built."""
+    days = edge_days(today or datetime.now(UTC).date())
+    started, built = time.monotonic(), 0
+    with transaction.atomic():
+        if not _lock(wait=False):
+            return 0
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM lead_daily_rollups WHERE grain >= %s AND day <> ALL(%s::date[])",
+                [HOUR, days],
+            )
+            cursor.execute(
+                "SELECT o.id, array_agg(d ORDER BY d) FROM organizations o "
+                "CROSS JOIN unnest(%s::date[]) d WHERE NOT EXISTS (SELECT 1 FROM "
+                "lead_daily_rollups r WHERE r.organization_id = o.id AND r.grain = %s "
+                "AND r.day = d) GROUP BY o.id ORDER BY o.id",
+                [days, HOURS_BUILT],
+            )
+            missing = cursor.fetchall()
+    for organization_id, org_days in missing:
+        if time.monotonic() - started >= budget_seconds:
+            break
+        with transaction.atomic():
+            if not _lock(wait=False):
+                break
+            build_hours(organization_id, org_days)
+        built += len(org_days)
+    return built
+
+
+def _rebuild(organization_id: uuid.UUID, hour_days: Iterable[date] | None = None) -> int:
+    """All of the organization's rollup rows from all its history (caller's transaction), with
+    the hour rows of `hour_days` (None: of the days they were built for)."""
+    hour_days = _hour_days(organization_id) if hour_days is None else hour_days
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL jit = off")
         cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(
             "DELETE FROM lead_daily_rollups WHERE organization_id = %s", [organization_id]
         )
-    return _insert(organization_id, [], whole=True) + _insert_periods(organization_id, None)
+    written = _insert(organization_id, [], whole=True) + _insert_periods(organization_id, None)
+    return written + build_hours(organization_id, hour_days)
 
 
 def recompute(organization_id: uuid.UUID, days: Iterable[date]) -> int:
@@ -359,6 +464,7 @@ def recompute(organization_id: uuid.UUID, days: Iterable[date]) -> int:
             [organization_id, MONTH, days],
         )
     written = _insert(organization_id, day_ranges(days), whole=False)
+    written += build_hours(organization_id, _hour_days(organization_id, days))
     return written + _insert_periods(organization_id, days)
 
 
@@ -429,7 +535,7 @@ def backfill(*, organization_ids: list[uuid.UUID] | None, log: Callable[[str], N
         with transaction.atomic():
             _lock(wait=True)
             _clear_marks(organization_id)
-            rows = _rebuild(organization_id)
+            rows = _rebuild(organization_id, edge_days(datetime.now(UTC).date()))
         written += rows
         log(f"leads: {organization_id}: {rows} rows in {time.perf_counter() - started:.1f} s")
     return written
@@ -461,6 +567,17 @@ def _reentry_columns() -> str:
     return ", ".join(columns)
 
 
+# The measures of the rows that rank the closers (`_rank_closers`; `_grains_sql`'s "members"):
+# the scope's own row has every measure, these rows only these (reading, summing and
+# converting every measure of hundreds of members was most of a large organization's read).
+MEMBER_MEASURES = ("created", "converted", "valor_sum", "interactions")
+
+
+def _sum(name: str) -> str:
+    # Counts as integers (SUM of a bigint is numeric, and a Decimal per value costs).
+    return f"SUM({name})" if name in ROLLUP_SUMS else f"SUM({name})::bigint"
+
+
 # One statement, one snapshot: the marked days inside the window; the rollup rows of the clean
 # full months (month rows), of the clean full ISO weeks outside them (week rows) and of the
 # other clean full days (day rows) and the raw buckets of
@@ -468,11 +585,14 @@ def _reentry_columns() -> str:
 # (`{grains}`); the re-entries; the time the figures are exact as of. Today's edge comes from
 # today's row when that is exact: today unmarked (the row has every write so far) and no row
 # of today dated after "now" (which the window must leave out), four index probes. The start
-# edge comes from the smaller side of its day: when `start` is in the first half of its day and
-# that day is unmarked with rows (`start_day`), as the day's rows MINUS the raw part [00:00,
-# start) (every measure is additive per fact and filed under the fact's day, and the raw part
-# is computed like the rows, so the difference is exactly [start, 24:00)); otherwise raw.
-# Ranges: 1 = [start, next midnight), 2 = today's edge, 3 = [start's midnight, start).
+# edge comes, when its day is unmarked with hour rows built (`start_hours`), from the hour
+# rows from the hour after `start` on plus the raw part [start, that hour). Otherwise from the
+# smaller side of its day: when `start` is in the first half of its day and that day is
+# unmarked with rows (`start_day`), as the day's rows MINUS the raw part [00:00, start) (every
+# measure is additive per fact and filed under the fact's day, and the raw part is computed
+# like the rows, so the difference is exactly [start, 24:00)); otherwise raw.
+# Ranges: 1 = [start, next midnight), 2 = today's edge, 3 = [start's midnight, start),
+# 4 = [start, its next whole hour).
 _WINDOW_SQL = """
 WITH marked AS (
     SELECT DISTINCT day FROM lead_rollup_marks
@@ -508,9 +628,18 @@ today AS (
       AND NOT EXISTS (SELECT 1 FROM lead_interactions WHERE organization_id = %(org)s
                       AND data_interacao > %(end)s AND data_interacao < %(next_midnight)s)
 ),
+start_hours AS (
+    SELECT 1 AS clean
+    WHERE %(partial_start)s
+      AND NOT EXISTS (SELECT 1 FROM lead_rollup_marks
+                      WHERE organization_id = %(org)s AND day = %(first_day)s)
+      AND EXISTS (SELECT 1 FROM lead_daily_rollups
+                  WHERE organization_id = %(org)s AND grain = {hours_built}
+                    AND day = %(first_day)s)
+),
 start_day AS (
     SELECT 1 AS clean
-    WHERE %(start_from_row)s
+    WHERE %(start_from_row)s AND NOT EXISTS (SELECT 1 FROM start_hours)
       AND NOT EXISTS (SELECT 1 FROM lead_rollup_marks
                       WHERE organization_id = %(org)s AND day = %(first_day)s)
       AND EXISTS (SELECT 1 FROM lead_daily_rollups
@@ -532,63 +661,103 @@ ranges AS (
     SELECT r.lo, r.hi
     FROM unnest(%(lo)s::timestamptz[], %(hi)s::timestamptz[]) WITH ORDINALITY AS r(lo, hi, n)
     WHERE CASE r.n WHEN 1 THEN NOT EXISTS (SELECT 1 FROM start_day)
+                               AND NOT EXISTS (SELECT 1 FROM start_hours)
                    WHEN 2 THEN NOT EXISTS (SELECT 1 FROM today)
-                   ELSE EXISTS (SELECT 1 FROM start_day) END
+                   WHEN 3 THEN EXISTS (SELECT 1 FROM start_day)
+                   ELSE EXISTS (SELECT 1 FROM start_hours) END
     UNION ALL
     SELECT day::timestamp AT TIME ZONE 'UTC', (day + 1)::timestamp AT TIME ZONE 'UTC' FROM marked
 ),
 raw AS ({bucket}),
-picked AS (
-    SELECT grain, closer_id, sdr_id, author_id, {measures} FROM lead_daily_rollups
-    WHERE organization_id = %(org)s AND day = ANY(ARRAY(SELECT day FROM days)) AND ({grains})
-    UNION ALL
-    SELECT grain - {month}, closer_id, sdr_id, author_id, {measures} FROM lead_daily_rollups
-    WHERE organization_id = %(org)s AND day = ANY(ARRAY(SELECT month FROM months))
-      AND ({month_grains})
-    UNION ALL
-    SELECT grain - {week}, closer_id, sdr_id, author_id, {measures} FROM lead_daily_rollups
-    WHERE organization_id = %(org)s AND day = ANY(ARRAY(SELECT week FROM weeks))
-      AND ({week_grains})
-    UNION ALL
-    SELECT grain, closer_id, sdr_id, author_id, {signed}
-    FROM (SELECT raw.*, CASE WHEN day = %(first_day)s AND EXISTS (SELECT 1 FROM start_day)
-                             THEN -1 ELSE 1 END AS sign
-          FROM raw) raw
-    WHERE ({grains})
-)
-SELECT grain, closer_id, sdr_id, author_id, {sums}, statement_timestamp()
-FROM picked GROUP BY grain, closer_id, sdr_id, author_id
+whole AS ({whole}),
+members AS ({members})
+SELECT true, grain, closer_id, sdr_id, author_id, {sums}, statement_timestamp()
+FROM whole GROUP BY grain, closer_id, sdr_id, author_id
 UNION ALL
-SELECT {reentry_grain}, NULL, NULL, NULL, {reentries}, statement_timestamp()
+SELECT false, grain, closer_id, sdr_id, author_id, {member_sums}, statement_timestamp()
+FROM members GROUP BY grain, closer_id, sdr_id, author_id
+UNION ALL
+SELECT true, {reentry_grain}, NULL, NULL, NULL, {reentries}, statement_timestamp()
 FROM lead_status_changes c {reentry_join}
 WHERE c.organization_id = %(org)s AND c.prev_same_stage_at >= %(start)s
   AND c.changed_at <= %(end)s {reentry_scope}
 """
 
 
-def _scope_grains(closer_id: uuid.UUID | None, sdr_id: uuid.UUID | None, offset: int = 0) -> str:
-    """The rollup rows a scope reads (see `WindowFigures`); member ids are parameters. Month
-    or week rows with `offset` MONTH or WEEK."""
-    g = {grain.name: grain.value + offset for grain in RollupGrain}
-    return _grains_sql(closer_id, sdr_id, SimpleNamespace(**g))
+# The rows a scope reads of one part (`{grains}`, `{columns}`): the day, month, week and hour
+# rows and the raw buckets (the start day's part before `start` subtracted, see above).
+_PICKED_SQL = """
+    SELECT grain, closer_id, sdr_id, author_id, {columns} FROM lead_daily_rollups
+    WHERE organization_id = %(org)s AND day = ANY(ARRAY(SELECT day FROM days)) AND ({grains})
+    UNION ALL
+    SELECT grain - {month}, closer_id, sdr_id, author_id, {columns} FROM lead_daily_rollups
+    WHERE organization_id = %(org)s AND day = ANY(ARRAY(SELECT month FROM months))
+      AND ({month_grains})
+    UNION ALL
+    SELECT grain - {week}, closer_id, sdr_id, author_id, {columns} FROM lead_daily_rollups
+    WHERE organization_id = %(org)s AND day = ANY(ARRAY(SELECT week FROM weeks))
+      AND ({week_grains})
+    UNION ALL
+    SELECT grain - {hour}, closer_id, sdr_id, author_id, {columns} FROM lead_daily_rollups
+    WHERE organization_id = %(org)s AND day = %(first_day)s AND hour >= %(from_hour)s
+      AND ({hour_grains}) AND EXISTS (SELECT 1 FROM start_hours)
+    UNION ALL
+    SELECT grain, closer_id, sdr_id, author_id, {signed}
+    FROM (SELECT raw.*, CASE WHEN day = %(first_day)s AND EXISTS (SELECT 1 FROM start_day)
+                             THEN -1 ELSE 1 END AS sign
+          FROM raw) raw
+    WHERE ({grains})
+"""
 
 
-def _grains_sql(closer_id: uuid.UUID | None, sdr_id: uuid.UUID | None, g: Any) -> str:
-    if closer_id is not None:
-        return (
-            f"(grain = {g.CLOSER} AND closer_id = %(member)s AND author_id IS NULL) "
-            f"OR (grain = {g.AUTHOR} AND closer_id IS NULL AND author_id = %(member)s)"
-        )
-    if sdr_id is not None:
-        return (
-            f"(grain = {g.SDR} AND sdr_id = %(member)s) "
-            f"OR (grain = {g.CLOSER_SDR} AND sdr_id = %(member)s AND closer_id IS NOT NULL) "
-            f"OR (grain = {g.AUTHOR} AND closer_id IS NULL AND author_id = %(member)s) "
-            f"OR (grain = {g.AUTHOR_SDR} AND sdr_id = %(member)s)"
-        )
-    return (
-        f"grain IN ({g.ORGANIZATION}, {g.AUTHOR}) OR (grain = {g.CLOSER} AND closer_id IS NOT NULL)"
+def _picked_sql(part: str, closer_id: uuid.UUID | None, sdr_id: uuid.UUID | None) -> str:
+    """The rows of the scope's `part`: "whole" (its own row, every measure) or "members" (the
+    rows that rank the closers, MEMBER_MEASURES only)."""
+    names = ROLLUP_MEASURES if part == "whole" else MEMBER_MEASURES
+
+    def grains(offset: int) -> str:
+        g = SimpleNamespace(**{grain.name: grain.value + offset for grain in RollupGrain})
+        return _grains_sql(closer_id, sdr_id, g)[part]
+
+    return _PICKED_SQL.format(
+        columns=", ".join(names),
+        signed=", ".join(f"sign * {name} AS {name}" for name in names),
+        grains=grains(0),
+        month_grains=grains(MONTH),
+        week_grains=grains(WEEK),
+        hour_grains=grains(HOUR),
+        month=MONTH,
+        week=WEEK,
+        hour=HOUR,
     )
+
+
+def _grains_sql(closer_id: uuid.UUID | None, sdr_id: uuid.UUID | None, g: Any) -> dict[str, str]:
+    """The rollup rows of a scope, by part: "whole" (the scope's own row) and "members" (the
+    rows that rank the closers; the interactions' total is their AUTHOR rows' sum)."""
+    if closer_id is not None:
+        return {
+            "whole": f"grain = {g.CLOSER} AND closer_id = %(member)s AND author_id IS NULL",
+            "members": f"grain = {g.AUTHOR} AND closer_id IS NULL AND author_id = %(member)s",
+        }
+    if sdr_id is not None:
+        return {
+            "whole": f"grain = {g.SDR} AND sdr_id = %(member)s",
+            "members": (
+                f"grain IN ({g.CLOSER_SDR}, {g.AUTHOR}, {g.AUTHOR_SDR}) AND ("
+                f"(grain = {g.CLOSER_SDR} AND sdr_id = %(member)s AND closer_id IS NOT NULL) "
+                f"OR (grain = {g.AUTHOR} AND closer_id IS NULL AND author_id = %(member)s) "
+                f"OR (grain = {g.AUTHOR_SDR} AND sdr_id = %(member)s))"
+            ),
+        }
+    # `grain IN` first: one index range per grain, the rest checked on the index's columns
+    # (ldr_members_cover: an index-only scan), not a bitmap per alternative.
+    return {
+        "whole": f"grain = {g.ORGANIZATION}",
+        "members": (
+            f"grain IN ({g.AUTHOR}, {g.CLOSER}) AND (grain = {g.AUTHOR} OR closer_id IS NOT NULL)"
+        ),
+    }
 
 
 def _window_sql(closer_id: uuid.UUID | None, sdr_id: uuid.UUID | None) -> str:
@@ -596,14 +765,13 @@ def _window_sql(closer_id: uuid.UUID | None, sdr_id: uuid.UUID | None) -> str:
     column = "closer_id" if closer_id is not None else "sdr_id"
     return _WINDOW_SQL.format(
         bucket=bucket_sql(),
-        measures=", ".join(ROLLUP_MEASURES),
-        signed=", ".join(f"sign * {name} AS {name}" for name in ROLLUP_MEASURES),
-        sums=", ".join(f"SUM({name})" for name in ROLLUP_MEASURES),
-        grains=_scope_grains(closer_id, sdr_id),
-        month_grains=_scope_grains(closer_id, sdr_id, MONTH),
-        month=MONTH,
-        week_grains=_scope_grains(closer_id, sdr_id, WEEK),
-        week=WEEK,
+        whole=_picked_sql("whole", closer_id, sdr_id),
+        members=_picked_sql("members", closer_id, sdr_id),
+        sums=", ".join(_sum(name) for name in ROLLUP_MEASURES),
+        member_sums=", ".join(
+            _sum(name) if name in MEMBER_MEASURES else "NULL" for name in ROLLUP_MEASURES
+        ),
+        hours_built=HOURS_BUILT,
         reentry_grain=REENTRY_GRAIN,
         reentries=_reentry_columns(),
         reentry_join="JOIN leads l ON l.id = c.lead_id" if narrowed else "",
@@ -616,7 +784,9 @@ Figures = dict[str, Any]  # measure name -> value
 
 @dataclass
 class WindowFigures:
-    """The rollup sums of a dashboard window for one scope, by grain and member."""
+    """The rollup sums of a dashboard window for one scope, by grain and member: every
+    measure for the scope's own row (`_grains_sql`'s "whole") and the re-entries,
+    MEMBER_MEASURES for the rows that rank the closers ("members")."""
 
     rows: dict[tuple[int, uuid.UUID | None], Figures] = field(default_factory=dict)
     as_of: datetime | None = None
@@ -633,6 +803,7 @@ class WindowFigures:
 
 
 HALF_DAY = timedelta(hours=12)
+_MEMBER_INDEXES = [(name, ROLLUP_MEASURES.index(name)) for name in MEMBER_MEASURES]
 
 
 def _midnight(day: date) -> datetime:
@@ -653,8 +824,18 @@ def read_window(
     first_day, last_day = start.astimezone(UTC).date(), end.astimezone(UTC).date()
     # The partial edge days, end included (PostgreSQL times are whole microseconds), and the
     # start day's part before `start` (subtracted from the day's rows, see `_WINDOW_SQL`).
-    lo = [start, _midnight(last_day), _midnight(first_day)]
-    hi = [_midnight(first_day + timedelta(days=1)), end + timedelta(microseconds=1), start]
+    # With the start day's hour rows: the raw part [start, its next whole hour) and the hour
+    # rows from that hour on.
+    next_hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if next_hour < start:
+        next_hour += timedelta(hours=1)
+    lo = [start, _midnight(last_day), _midnight(first_day), start]
+    hi = [
+        _midnight(first_day + timedelta(days=1)),
+        end + timedelta(microseconds=1),
+        start,
+        next_hour,
+    ]
     params: dict[str, Any] = {
         "org": organization_id,
         "first_day": first_day,
@@ -667,13 +848,19 @@ def read_window(
         "member": closer_id or sdr_id,
         # The smaller side of the start day: [00:00, start) when start is before noon.
         "start_from_row": first_day < last_day and start - _midnight(first_day) < HALF_DAY,
+        "partial_start": first_day < last_day,
+        "from_hour": (next_hour - _midnight(first_day)) // timedelta(hours=1),
     }
     figures = WindowFigures()
     with connection.cursor() as cursor:
         cursor.execute(_window_sql(closer_id, sdr_id), params)
-        for grain, closer, sdr, author, *values, as_of in cursor.fetchall():
+        for whole, grain, closer, sdr, author, *values, as_of in cursor.fetchall():
             member = _row_member(grain, closer, sdr, author)
-            figures.rows[(grain, member)] = dict(zip(ROLLUP_MEASURES, values, strict=True))
+            if whole:
+                row = dict(zip(ROLLUP_MEASURES, values, strict=True))
+            else:
+                row = {name: values[index] for name, index in _MEMBER_INDEXES}
+            figures.rows[(grain, member)] = row
             figures.as_of = as_of
     return figures
 

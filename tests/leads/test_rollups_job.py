@@ -37,7 +37,7 @@ def ago(days: float) -> Any:
     return timezone.now() - timedelta(days=days)
 
 
-ROW_FIELDS = ("day", "grain", "closer_id", "sdr_id", "author_id", *ROLLUP_MEASURES)
+ROW_FIELDS = ("day", "hour", "grain", "closer_id", "sdr_id", "author_id", *ROLLUP_MEASURES)
 
 
 def rollup_rows(organization: Organization) -> list[tuple[Any, ...]]:
@@ -221,7 +221,7 @@ def test_a_write_during_the_job_keeps_its_mark(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(rollups, "recompute", original)
     assert LeadInteraction.objects.filter(pk=written[0]).exists()
     assert LeadRollupMark.objects.filter(day=ago(0.2).date()).exists()  # the write's mark
-    rollups.refresh_marked()
+    jobs.refresh_rollups()  # the marks, then the edge days' hour rows (as the backfill)
     rows = rollup_rows(org.org)
     rollups.backfill(organization_ids=[org.org.pk], log=lambda line: None)
     assert rollup_rows(org.org) == rows
@@ -243,3 +243,34 @@ def test_many_marked_days_rebuild_the_whole_history_to_the_same_rows(
     assert rebuilt != rows  # the scores moved
     rollups.backfill(organization_ids=[org_a.org.pk], log=lambda line: None)
     assert rollup_rows(org_a.org) == rebuilt
+
+
+@pytest.mark.django_db
+def test_the_job_keeps_hour_rows_for_the_preset_windows_start_days_only(
+    org_a: Any, org_b: Any
+) -> None:
+    today = timezone.now().date()
+    built = LeadDailyRollup.objects.filter(grain=rollups.HOURS_BUILT)
+    assert rollups.refresh_edge_hours(today=today) == 2 * len(rollups.edge_days(today))
+    for org in (org_a, org_b):
+        days = set(built.filter(organization_id=org.org.pk).values_list("day", flat=True))
+        assert days == set(rollups.edge_days(today))
+    assert rollups.refresh_edge_hours(today=today) == 0  # built: nothing to do
+    # A lead created on a start day (30 days ago): the job's recompute of its marked day
+    # rebuilds that day's hour rows too.
+    start = timezone.now() - timedelta(days=30)
+    LeadFactory(organization=org_a.org, created_at=start)
+    hours = LeadDailyRollup.objects.filter(
+        organization_id=org_a.org.pk, grain=rollups.HOUR, day=start.date()
+    )
+    assert not hours.filter(created__gt=0).exists()
+    jobs.refresh_rollups()
+    assert list(hours.filter(created__gt=0).values_list("hour", "created")) == [(start.hour, 1)]
+    # The next day: yesterday's edge days that are no longer one lose their hour rows.
+    tomorrow = today + timedelta(days=1)
+    rollups.refresh_edge_hours(today=tomorrow)
+    days = set(built.filter(organization_id=org_a.org.pk).values_list("day", flat=True))
+    assert days == set(rollups.edge_days(tomorrow))
+    assert not LeadDailyRollup.objects.filter(
+        grain__gte=rollups.HOUR, day__in=set(rollups.edge_days(today)) - days
+    ).exists()

@@ -3,8 +3,9 @@ histories, for every scope and period, whatever the state of the rollups (leads/
 
 Histories: leads created over ~400 days (some on window edges), status walks with re-entries,
 ties, losses and reopened conversions, reassignments of closer and SDR, interactions by random
-authors, back-dated; then bulk updates, deletes and late moves. Compared in three states: every
-mark pending (nothing rolled up), after the job, and after the job plus further writes.
+authors, back-dated; then bulk updates, deletes and late moves. Compared in five states: every
+mark pending (nothing rolled up), after the job, with the windows' start days' hour rows, after
+further writes, and after a second job.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,9 +27,11 @@ from leads import dashboard_selectors, rollups
 from leads.models import (
     PIPELINE_ORDER,
     Lead,
+    LeadDailyRollup,
     LeadInteraction,
     LeadRollupMark,
     LeadStatusChange,
+    RollupGrain,
     Temperatura,
 )
 from organizations.models import Membership, Role
@@ -45,8 +49,8 @@ EDGES = (0.0001, 0.3, 1.0, 1.0001, 6.9999, 7.0, 29.5, 30.0, 30.0001, 364.99, 365
 days_ago = st.one_of(st.sampled_from(EDGES), st.floats(min_value=0.0001, max_value=400))
 # The UTC time of day of "now" (None: the real clock), so that the windows' start falls in
 # the first half of its day (its edge is the day's rows minus the raw part before it) and in
-# the second (raw), at midnight and around noon.
-clocks = st.sampled_from([None, 0.0, 1.6, 11.99, 12.0, 12.01, 18.5])
+# the second (raw), at midnight and around noon, on a whole hour and inside one (hour rows).
+clocks = st.sampled_from([None, 0.0, 1.6, 11.99, 12.0, 12.01, 18.5, 23.75])
 gaps = st.one_of(st.just(0.0), st.floats(min_value=0.0, max_value=40))  # 0: tied moves
 
 
@@ -233,11 +237,17 @@ def test_the_rollups_give_the_reference_figures(
         rollups.refresh_marked()
         assert not LeadRollupMark.objects.exists()
         _assert_same(people, now, "after the job")
+        rollups.build_hours(people.org.org.pk, _start_days(now))
+        _assert_same(people, now, "with the start days' hour rows")
         _write(people, writes, now)
         _assert_same(people, now, "after the job and more writes")
         rollups.refresh_marked()
         _assert_same(people, now, "after a second job")
         transaction.set_rollback(True)
+
+
+def _start_days(now: datetime) -> list[Any]:
+    return [(now - timedelta(days=period)).astimezone(UTC).date() for period in PERIODS]
 
 
 def _now_at(hours: float | None) -> datetime:
@@ -302,3 +312,32 @@ def test_reference_and_rollups_agree_on_an_example_with_figures(people: People) 
     assert body["topClosers"][0]["valor_convertido"] == Decimal("1200.00")
     assert isinstance(body["atualizado_em"], datetime)
     assert uuid.UUID(str(body["topClosers"][0]["closer_id"])) == people.org.closer.pk
+
+
+def test_the_start_edge_reads_the_hour_rows_once_built(people: People) -> None:
+    """With the start day's hour rows built, the window reads them from the hour after its
+    start on and the raw rows before that hour (not the day's rows, nor the partial hour's)."""
+    now = _now_at(18.5)  # the 30-day window starts at 18:30 of its day
+    for hours_after in (0.25, 2.0):  # one lead in [18:30, 19:00), one in the 20:00 hour
+        _create(people, {**_SMALL_PLAN, "created": 30 - hours_after / 24}, now)
+    rollups.refresh_marked()
+    scope = dashboard_selectors.dashboard_scope(
+        membership=people.org.admin, period_days=30, now=now
+    )
+    total = dashboard_selectors.reference_sales_dashboard(scope)["metrics"]["total_leads"]
+    assert total == 2
+    rollups.build_hours(people.org.org.pk, [scope.start.astimezone(UTC).date()])
+    hours = LeadDailyRollup.objects.filter(
+        organization_id=people.org.org.pk, grain=rollups.HOUR + RollupGrain.ORGANIZATION
+    )
+    created = sorted(hours.filter(created__gt=0).values_list("hour", "created"))
+    assert created == [(18, 1), (20, 1)]
+
+    def read() -> int:
+        return int(dashboard_selectors.sales_dashboard(scope)["metrics"]["total_leads"])
+
+    assert read() == total
+    hours.filter(hour=20).update(created=F("created") + 100)  # read: the figure moves
+    assert read() == total + 100
+    hours.filter(hour=18).update(created=F("created") + 100)  # partial hour: raw, not read
+    assert read() == total + 100
