@@ -671,10 +671,10 @@ ranges AS (
 raw AS ({bucket}),
 whole AS ({whole}),
 members AS ({members})
-SELECT true, grain, closer_id, sdr_id, author_id, {sums}, statement_timestamp()
+SELECT true, grain, closer_id, sdr_id, author_id, {sums}, NULL::timestamptz
 FROM whole GROUP BY grain, closer_id, sdr_id, author_id
 UNION ALL
-SELECT false, grain, closer_id, sdr_id, author_id, {member_sums}, statement_timestamp()
+SELECT false, grain, closer_id, sdr_id, author_id, {member_sums}, NULL
 FROM members GROUP BY grain, closer_id, sdr_id, author_id
 UNION ALL
 SELECT true, {reentry_grain}, NULL, NULL, NULL, {reentries}, statement_timestamp()
@@ -861,7 +861,7 @@ def read_window(
             else:
                 row = {name: values[index] for name, index in _MEMBER_INDEXES}
             figures.rows[(grain, member)] = row
-            figures.as_of = as_of
+            figures.as_of = as_of or figures.as_of  # on the re-entries' row (always one)
     return figures
 
 
@@ -874,4 +874,4 @@ def _row_member(grain: int, closer: Any, sdr: Any, author: Any) -> uuid.UUID | N
         member = author
     else:
         member = None
-    return None if member is None else uuid.UUID(str(member))
+    return member if member is None or isinstance(member, uuid.UUID) else uuid.UUID(str(member))
