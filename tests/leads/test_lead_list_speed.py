@@ -569,7 +569,7 @@ def test_the_list_indexes_exist_and_search_can_use_the_trigram_index(org_a):
 # process for all of it: each `manage.py` start would load the project again.
 SQLITE_MIGRATIONS_CHECK = """
 from django.core.management import call_command
-for args in (["migrate"], ["migrate", "leads", "0005"], ["migrate", "leads"], ["migrate"]):
+for args in (["migrate"], ["migrate", "leads", "0005"], ["migrate"]):
     print("$ migrate", *args[1:], flush=True)
     call_command(*args, verbosity=1)
 from tests.factories import LeadFactory
@@ -602,7 +602,7 @@ def test_the_migrations_apply_and_unapply_on_sqlite(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     steps = [line for line in result.stdout.splitlines() if line.startswith("$ migrate")]
-    assert steps == ["$ migrate", "$ migrate leads 0005", "$ migrate leads", "$ migrate"]
+    assert steps == ["$ migrate", "$ migrate leads 0005", "$ migrate"]
     assert "Unapplying leads.0006" in result.stdout, result.stdout
     assert result.stdout.strip().endswith("'sergio dias\\x1fsd@x.com\\x1fpadaria sao joao' True"), (
         result.stdout + result.stderr
