@@ -737,8 +737,8 @@ def reference_sales_dashboard(scope: DashboardScope) -> SalesDashboard:
 
 
 def rollup_sales_dashboard(scope: DashboardScope) -> SalesDashboard:
-    """`sales_dashboard` from the rollups: one query for the sums (leads/rollups.py
-    `read_window`), one to rank the closers. Exact whatever the rollup job's lag, as of
+    """`sales_dashboard` from the rollups: one query for the sums and the closers' ranking
+    (leads/rollups.py `read_window`). Exact whatever the rollup job's lag, as of
     `atualizado_em` (the moment the sums were read)."""
     figures = rollups.read_window(
         organization_id=scope.organization_id,
@@ -746,6 +746,8 @@ def rollup_sales_dashboard(scope: DashboardScope) -> SalesDashboard:
         end=scope.end,
         closer_id=scope.closer_id,
         sdr_id=scope.sdr_id,
+        rank_role=Role.CLOSER.value,
+        rank_limit=TOP_CLOSERS_LIMIT,
     )
     if scope.closer_id is not None:
         row = figures.get(RollupGrain.CLOSER, scope.closer_id)
@@ -754,16 +756,10 @@ def rollup_sales_dashboard(scope: DashboardScope) -> SalesDashboard:
     else:
         row = figures.get(RollupGrain.ORGANIZATION)
     leads = _leads_from_rollups(row)
-    # The AUTHOR rows read are the scope's: all authors, or the member's own interactions.
-    interactions = sum(
-        int(values["interactions"])
-        for (grain, _), values in figures.rows.items()
-        if grain == RollupGrain.AUTHOR
-    )
     return SalesDashboard(
-        metrics=dashboard_metrics(scope, leads, interactions),
+        metrics=dashboard_metrics(scope, leads, figures.interactions),
         funnel=dashboard_funnel(scope, leads, _flow_from_rollups(row, figures)),
-        topClosers=_rank_closers(scope, figures),
+        topClosers=[_closer_figures(ranked) for ranked in figures.ranking],
         atualizado_em=figures.as_of or timezone.now(),
     )
 
@@ -806,62 +802,6 @@ def _flow_from_rollups(row: rollups.Figures, figures: rollups.WindowFigures) -> 
         mean = _ratio(row[f"stay_seconds_{stage}"], row[f"ended_{stage}"])
         flow[stage] = (entered, advanced, mean)
     return flow
-
-
-_RANK_SQL = """
-WITH bl AS (
-    SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[], %s::numeric[])
-        AS t(closer_id, total_leads, convertidos, valor_convertido)
-),
-bi AS (SELECT * FROM unnest(%s::uuid[], %s::bigint[]) AS t(closer_id, total_interacoes))
-SELECT m.id, m.nome_completo,
-       COALESCE(bl.total_leads, 0) AS total_leads,
-       COALESCE(bl.convertidos, 0) AS convertidos,
-       COALESCE(bl.valor_convertido, 0) AS valor_convertido,
-       COALESCE(bi.total_interacoes, 0) AS total_interacoes
-FROM organization_users m
-LEFT JOIN bl ON bl.closer_id = m.id
-LEFT JOIN bi ON bi.closer_id = m.id
-WHERE m.organization_id = %s
-  AND (bl.closer_id IS NOT NULL OR (bi.closer_id IS NOT NULL AND m.role = %s))
-ORDER BY valor_convertido DESC, convertidos DESC, total_leads DESC, m.nome_completo, m.id
-LIMIT %s
-"""
-
-
-def _rank_closers(scope: DashboardScope, figures: rollups.WindowFigures) -> list[CloserFigures]:
-    """`topClosers` (dashboard_top_closers' definitions and order) from the rollup sums: the
-    closers with leads created or converted in the window, the closer-role authors."""
-    sdr = scope.sdr_id is not None
-    by_lead = {
-        closer: values
-        for closer, values in figures.members(
-            RollupGrain.CLOSER_SDR if sdr else RollupGrain.CLOSER
-        ).items()
-        if values["created"] or values["converted"]
-    }
-    by_author = {
-        author: int(values["interactions"])
-        for author, values in figures.members(
-            RollupGrain.AUTHOR_SDR if sdr else RollupGrain.AUTHOR
-        ).items()
-        if values["interactions"]
-    }
-    params: list[Any] = [
-        list(by_lead),
-        [int(values["created"]) for values in by_lead.values()],
-        [int(values["converted"]) for values in by_lead.values()],
-        [Decimal(values["valor_sum"]) for values in by_lead.values()],
-        list(by_author),
-        list(by_author.values()),
-        scope.organization_id,
-        Role.CLOSER.value,
-        TOP_CLOSERS_LIMIT,
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(_RANK_SQL, params)
-        rows = cursor.fetchall()
-    return [_closer_figures(row) for row in rows]
 
 
 def _tune_for_aggregates() -> None:

@@ -567,9 +567,9 @@ def _reentry_columns() -> str:
     return ", ".join(columns)
 
 
-# The measures of the rows that rank the closers (`_rank_closers`; `_grains_sql`'s "members"):
-# the scope's own row has every measure, these rows only these (reading, summing and
-# converting every measure of hundreds of members was most of a large organization's read).
+# The measures of the rows that rank the closers (`_grains_sql`'s "members", ranked inside the
+# statement): the scope's own row has every measure, these rows only these (reading, summing
+# and converting every measure of hundreds of members was most of a large organization's read).
 MEMBER_MEASURES = ("created", "converted", "valor_sum", "interactions")
 
 
@@ -670,17 +670,53 @@ ranges AS (
 ),
 raw AS ({bucket}),
 whole AS ({whole}),
-members AS ({members})
-SELECT true, grain, closer_id, sdr_id, author_id, {sums}, NULL::timestamptz
+members AS ({members}),
+ranking AS (
+    SELECT grain, closer_id, author_id, created, converted, valor_sum, interactions FROM whole
+    UNION ALL
+    SELECT grain, closer_id, author_id, created, converted, valor_sum, interactions FROM members
+),
+by_lead AS (
+    SELECT closer_id AS id, SUM(created)::bigint AS created,
+           SUM(converted)::bigint AS converted, SUM(valor_sum) AS valor_sum
+    FROM ranking WHERE grain = {lead_grain} AND closer_id IS NOT NULL GROUP BY closer_id
+    HAVING SUM(created) <> 0 OR SUM(converted) <> 0
+),
+by_author AS (
+    SELECT author_id AS id, SUM(interactions)::bigint AS interactions
+    FROM ranking WHERE grain = {author_grain} AND author_id IS NOT NULL GROUP BY author_id
+    HAVING SUM(interactions) <> 0
+),
+ranked AS (
+    SELECT m.id, m.nome_completo, COALESCE(bl.created, 0) AS created,
+           COALESCE(bl.converted, 0) AS converted, COALESCE(bl.valor_sum, 0) AS valor_sum,
+           COALESCE(ba.interactions, 0) AS interactions
+    FROM organization_users m
+    LEFT JOIN by_lead bl ON bl.id = m.id
+    LEFT JOIN by_author ba ON ba.id = m.id
+    WHERE m.organization_id = %(org)s
+      AND (bl.id IS NOT NULL OR (ba.id IS NOT NULL AND m.role = %(rank_role)s))
+),
+top AS (
+    SELECT *, row_number() OVER (ORDER BY valor_sum DESC, converted DESC, created DESC,
+                                          nome_completo, id) AS position
+    FROM ranked ORDER BY position LIMIT %(rank_limit)s
+)
+SELECT 'whole', grain, closer_id, sdr_id, author_id, {sums}, NULL::timestamptz, NULL::text,
+       NULL::bigint
 FROM whole GROUP BY grain, closer_id, sdr_id, author_id
 UNION ALL
-SELECT false, grain, closer_id, sdr_id, author_id, {member_sums}, NULL
-FROM members GROUP BY grain, closer_id, sdr_id, author_id
-UNION ALL
-SELECT true, {reentry_grain}, NULL, NULL, NULL, {reentries}, statement_timestamp()
+SELECT 'whole', {reentry_grain}, NULL, NULL, NULL, {reentries}, statement_timestamp(), NULL,
+       NULL
 FROM lead_status_changes c {reentry_join}
 WHERE c.organization_id = %(org)s AND c.prev_same_stage_at >= %(start)s
   AND c.changed_at <= %(end)s {reentry_scope}
+UNION ALL
+SELECT 'rank', NULL, id, NULL, NULL, {rank_columns}, NULL, nome_completo, position FROM top
+UNION ALL
+SELECT 'interactions', NULL, NULL, NULL, NULL, {interaction_columns}, NULL, NULL, NULL
+FROM (SELECT SUM(interactions)::bigint AS interactions FROM ranking
+      WHERE grain = {author}) total
 """
 
 
@@ -768,9 +804,16 @@ def _window_sql(closer_id: uuid.UUID | None, sdr_id: uuid.UUID | None) -> str:
         whole=_picked_sql("whole", closer_id, sdr_id),
         members=_picked_sql("members", closer_id, sdr_id),
         sums=", ".join(_sum(name) for name in ROLLUP_MEASURES),
-        member_sums=", ".join(
-            _sum(name) if name in MEMBER_MEASURES else "NULL" for name in ROLLUP_MEASURES
+        rank_columns=", ".join(
+            name if name in MEMBER_MEASURES else "NULL" for name in ROLLUP_MEASURES
         ),
+        interaction_columns=", ".join(
+            "COALESCE(interactions, 0)" if name == "interactions" else "NULL"
+            for name in ROLLUP_MEASURES
+        ),
+        lead_grain=int(RollupGrain.CLOSER_SDR if sdr_id is not None else RollupGrain.CLOSER),
+        author_grain=int(RollupGrain.AUTHOR_SDR if sdr_id is not None else RollupGrain.AUTHOR),
+        author=int(RollupGrain.AUTHOR),
         hours_built=HOURS_BUILT,
         reentry_grain=REENTRY_GRAIN,
         reentries=_reentry_columns(),
@@ -784,26 +827,23 @@ Figures = dict[str, Any]  # measure name -> value
 
 @dataclass
 class WindowFigures:
-    """The rollup sums of a dashboard window for one scope, by grain and member: every
-    measure for the scope's own row (`_grains_sql`'s "whole") and the re-entries,
-    MEMBER_MEASURES for the rows that rank the closers ("members")."""
+    """The rollup sums of a dashboard window for one scope: every measure of the scope's own
+    row (`_grains_sql`'s "whole") and of the re-entries, keyed (grain, member); the ranked
+    closers, best first, as (id, name, created, converted, valor_sum, interactions) from the
+    rows that rank them ("members"); and the scope's interactions."""
 
     rows: dict[tuple[int, uuid.UUID | None], Figures] = field(default_factory=dict)
+    ranking: list[tuple[Any, ...]] = field(default_factory=list)
+    interactions: int = 0
     as_of: datetime | None = None
 
     def get(self, grain: int, member: uuid.UUID | None = None) -> Figures:
         return self.rows.get((grain, member)) or dict.fromkeys(ROLLUP_MEASURES, 0)
 
-    def members(self, grain: int) -> dict[uuid.UUID, Figures]:
-        return {
-            member: figures
-            for (row_grain, member), figures in self.rows.items()
-            if row_grain == grain and member is not None
-        }
-
 
 HALF_DAY = timedelta(hours=12)
-_MEMBER_INDEXES = [(name, ROLLUP_MEASURES.index(name)) for name in MEMBER_MEASURES]
+_RANK_INDEXES = [ROLLUP_MEASURES.index(name) for name in MEMBER_MEASURES]
+_INTERACTIONS = ROLLUP_MEASURES.index("interactions")
 
 
 def _midnight(day: date) -> datetime:
@@ -817,10 +857,14 @@ def read_window(
     end: datetime,
     closer_id: uuid.UUID | None = None,
     sdr_id: uuid.UUID | None = None,
+    rank_role: str = "closer",
+    rank_limit: int = 10,
 ) -> WindowFigures:
     """The sums of every measure over `[start, end]` for the scope (the organization, a closer,
-    or an SDR), keyed (grain, member): the member is the closer (CLOSER, CLOSER_SDR), the SDR
-    (SDR), the author (AUTHOR, AUTHOR_SDR) or None (ORGANIZATION, REENTRY_GRAIN). One query."""
+    or an SDR), keyed (grain, member): the member is the closer (CLOSER), the SDR (SDR) or
+    None (ORGANIZATION, REENTRY_GRAIN); the first `rank_limit` closers (members with leads
+    created or converted in the window, or `rank_role` members with interactions) by value,
+    conversions, leads, name. One query."""
     first_day, last_day = start.astimezone(UTC).date(), end.astimezone(UTC).date()
     # The partial edge days, end included (PostgreSQL times are whole microseconds), and the
     # start day's part before `start` (subtracted from the day's rows, see `_WINDOW_SQL`).
@@ -846,6 +890,8 @@ def read_window(
         "end": end,
         "next_midnight": _midnight(last_day + timedelta(days=1)),
         "member": closer_id or sdr_id,
+        "rank_role": rank_role,
+        "rank_limit": rank_limit,
         # The smaller side of the start day: [00:00, start) when start is before noon.
         "start_from_row": first_day < last_day and start - _midnight(first_day) < HALF_DAY,
         "partial_start": first_day < last_day,
@@ -854,14 +900,17 @@ def read_window(
     figures = WindowFigures()
     with connection.cursor() as cursor:
         cursor.execute(_window_sql(closer_id, sdr_id), params)
-        for whole, grain, closer, sdr, author, *values, as_of in cursor.fetchall():
-            member = _row_member(grain, closer, sdr, author)
-            if whole:
-                row = dict(zip(ROLLUP_MEASURES, values, strict=True))
+        for part, grain, closer, sdr, author, *values, as_of, name, position in cursor.fetchall():
+            if part == "whole":
+                member = _row_member(grain, closer, sdr, author)
+                figures.rows[(grain, member)] = dict(zip(ROLLUP_MEASURES, values, strict=True))
+                figures.as_of = as_of or figures.as_of  # on the re-entries' row (always one)
+            elif part == "rank":
+                ranked = (closer, name, *(values[index] for index in _RANK_INDEXES))
+                figures.ranking.append((position, *ranked))
             else:
-                row = {name: values[index] for name, index in _MEMBER_INDEXES}
-            figures.rows[(grain, member)] = row
-            figures.as_of = as_of or figures.as_of  # on the re-entries' row (always one)
+                figures.interactions = int(values[_INTERACTIONS])
+    figures.ranking = [row[1:] for row in sorted(figures.ranking, key=lambda row: row[0])]
     return figures
 
 

@@ -448,8 +448,8 @@ def test_it_uses_a_fixed_number_of_queries(org_a, data, client_for):
         get(client_for(org_a.admin), period=1)
     assert len(full) == len(empty)
     # membership, closer check, 2 session settings, the rollup sums (leads/rollups.py
-    # read_window: rollups, raw edge days, re-entries in one statement), the closers' ranking
-    assert len([q for q in full.captured_queries if "SAVEPOINT" not in q["sql"]]) <= 6
+    # read_window: rollups, raw edge days, re-entries and the closers' ranking in one statement)
+    assert len([q for q in full.captured_queries if "SAVEPOINT" not in q["sql"]]) <= 5
 
 
 def test_it_aggregates_without_touching_a_lead_per_row(org_a, client_for):
