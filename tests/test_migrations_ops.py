@@ -3,11 +3,10 @@ re-run over indexes that are already there (a non-atomic migration interrupted h
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.db.migrations import Migration
 from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,9 +35,12 @@ def test_index_migrations_go_back_and_forth() -> None:
     assert not REMOVED & present
     seen: dict[str, set[str]] = {}
 
-    def progress(action: str, migration: Any = None, fake: bool = False) -> None:
-        unapplied = action == "unapply_success" and migration.app_label == "leads"
-        if unapplied and migration.name in BACK_TO:
+    def progress(
+        action: str, migration: Migration | None = None, fake: bool | None = None, /
+    ) -> None:
+        if action != "unapply_success" or migration is None:
+            return
+        if migration.app_label == "leads" and migration.name in BACK_TO:
             seen[BACK_TO[migration.name]] = _indexes()
 
     try:
