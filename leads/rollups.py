@@ -865,38 +865,8 @@ def read_window(
     None (ORGANIZATION, REENTRY_GRAIN); the first `rank_limit` closers (members with leads
     created or converted in the window, or `rank_role` members with interactions) by value,
     conversions, leads, name. One query."""
-    first_day, last_day = start.astimezone(UTC).date(), end.astimezone(UTC).date()
-    # The partial edge days, end included (PostgreSQL times are whole microseconds), and the
-    # start day's part before `start` (subtracted from the day's rows, see `_WINDOW_SQL`).
-    # With the start day's hour rows: the raw part [start, its next whole hour) and the hour
-    # rows from that hour on.
-    next_hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    if next_hour < start:
-        next_hour += timedelta(hours=1)
-    lo = [start, _midnight(last_day), _midnight(first_day), start]
-    hi = [
-        _midnight(first_day + timedelta(days=1)),
-        end + timedelta(microseconds=1),
-        start,
-        next_hour,
-    ]
-    params: dict[str, Any] = {
-        "org": organization_id,
-        "first_day": first_day,
-        "last_day": last_day,
-        "lo": lo,
-        "hi": hi,
-        "start": start,
-        "end": end,
-        "next_midnight": _midnight(last_day + timedelta(days=1)),
-        "member": closer_id or sdr_id,
-        "rank_role": rank_role,
-        "rank_limit": rank_limit,
-        # The smaller side of the start day: [00:00, start) when start is before noon.
-        "start_from_row": first_day < last_day and start - _midnight(first_day) < HALF_DAY,
-        "partial_start": first_day < last_day,
-        "from_hour": (next_hour - _midnight(first_day)) // timedelta(hours=1),
-    }
+    params = _window_params(organization_id, start, end)
+    params.update(member=closer_id or sdr_id, rank_role=rank_role, rank_limit=rank_limit)
     figures = WindowFigures()
     with connection.cursor() as cursor:
         cursor.execute(_window_sql(closer_id, sdr_id), params)
@@ -912,6 +882,39 @@ def read_window(
                 figures.interactions = int(values[_INTERACTIONS])
     figures.ranking = [row[1:] for row in sorted(figures.ranking, key=lambda row: row[0])]
     return figures
+
+
+def _window_params(organization_id: uuid.UUID, start: datetime, end: datetime) -> dict[str, Any]:
+    """`_WINDOW_SQL`'s parameters for the window `[start, end]` (the scope's are added)."""
+    first_day, last_day = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+    # The partial edge days, end included (PostgreSQL times are whole microseconds), and the
+    # start day's part before `start` (subtracted from the day's rows, see `_WINDOW_SQL`).
+    # With the start day's hour rows: the raw part [start, its next whole hour) and the hour
+    # rows from that hour on.
+    next_hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if next_hour < start:
+        next_hour += timedelta(hours=1)
+    lo = [start, _midnight(last_day), _midnight(first_day), start]
+    hi = [
+        _midnight(first_day + timedelta(days=1)),
+        end + timedelta(microseconds=1),
+        start,
+        next_hour,
+    ]
+    return {
+        "org": organization_id,
+        "first_day": first_day,
+        "last_day": last_day,
+        "lo": lo,
+        "hi": hi,
+        "start": start,
+        "end": end,
+        "next_midnight": _midnight(last_day + timedelta(days=1)),
+        # The smaller side of the start day: [00:00, start) when start is before noon.
+        "start_from_row": first_day < last_day and start - _midnight(first_day) < HALF_DAY,
+        "partial_start": first_day < last_day,
+        "from_hour": (next_hour - _midnight(first_day)) // timedelta(hours=1),
+    }
 
 
 def _row_member(grain: int, closer: Any, sdr: Any, author: Any) -> uuid.UUID | None:
