@@ -789,8 +789,10 @@ ROLLUP_MEASURES = (*ROLLUP_COUNTS, *ROLLUP_SUMS)
 # windows start on (leads/rollups.py), so that a window's partial first day costs at most one
 # hour of raw rows.
 PRESET_PERIOD_DAYS = (7, 30, 90, 180, 365)
-# The grain of an hour row is the daily grain plus this (month rows: + 10, week rows: + 20).
+# The grain of an hour row is the daily grain plus this (month rows: + 10, week rows: + 20);
+# a row of grain ROLLUP_HOURS_BUILT says a day's hour rows are built (leads/rollups.py).
 ROLLUP_HOUR_GRAINS = 30
+ROLLUP_HOURS_BUILT = ROLLUP_HOUR_GRAINS + 9
 
 
 class RollupGrain(models.IntegerChoices):
@@ -825,11 +827,12 @@ class LeadDailyRollup(models.Model):
     class Meta:
         db_table = "lead_daily_rollups"
         indexes = [
-            # The hour rows (few) by day: the job drops those of days no longer an edge.
+            # The days whose hour rows are built (one row per organization and day): the job
+            # finds those no longer a start day without scanning the hour rows.
             models.Index(
                 fields=["day"],
-                name="ldr_hour_day",
-                condition=models.Q(grain__gte=ROLLUP_HOUR_GRAINS),
+                name="ldr_hours_built_day",
+                condition=models.Q(grain=ROLLUP_HOURS_BUILT),
             ),
             # A window's rows of a grain; with the measures that rank the closers, so that
             # hundreds of members' rows are read from the index alone (leads/rollups.py).

@@ -41,6 +41,7 @@ from leads.models import (
     PRESET_PERIOD_DAYS,
     QUALIFIED_OR_BEYOND,
     ROLLUP_HOUR_GRAINS,
+    ROLLUP_HOURS_BUILT,
     ROLLUP_MEASURES,
     ROLLUP_SUMS,
     STAGE_NUMBER,
@@ -354,7 +355,7 @@ def _insert_periods(organization_id: uuid.UUID, days: Iterable[date] | None) -> 
 # says the day's hours are built, since a day may have no hour rows at all. They are rebuilt
 # with their day's rows (`recompute`), and dropped once no window starts on their day.
 HOUR = ROLLUP_HOUR_GRAINS
-HOURS_BUILT = HOUR + 9
+HOURS_BUILT = ROLLUP_HOURS_BUILT
 _HOUR_SQL = f"""
 INSERT INTO lead_daily_rollups (organization_id, day, hour, grain, closer_id, sdr_id, author_id,
                                 {", ".join(ROLLUP_MEASURES)})
@@ -414,10 +415,18 @@ def refresh_edge_hours(
         if not _lock(wait=False):
             return 0
         with connection.cursor() as cursor:
+            # The built days no longer a start day (a small partial index), then their rows.
             cursor.execute(
-                "DELETE FROM lead_daily_rollups WHERE grain >= %s AND day <> ALL(%s::date[])",
-                [HOUR, days],
+                "SELECT organization_id, array_agg(day) FROM lead_daily_rollups "
+                "WHERE grain = %s AND day <> ALL(%s::date[]) GROUP BY organization_id",
+                [HOURS_BUILT, days],
             )
+            for organization_id, stale in cursor.fetchall():
+                cursor.execute(
+                    "DELETE FROM lead_daily_rollups WHERE organization_id = %s AND grain >= %s "
+                    "AND day = ANY(%s::date[])",
+                    [organization_id, HOUR, stale],
+                )
             cursor.execute(
                 "SELECT o.id, array_agg(d ORDER BY d) FROM organizations o "
                 "CROSS JOIN unnest(%s::date[]) d WHERE NOT EXISTS (SELECT 1 FROM "
