@@ -54,7 +54,6 @@ from leads.models import (
     LeadInteraction,
     LeadStatus,
     LeadStatusChange,
-    RollupGrain,
     Temperatura,
 )
 from organizations.models import Membership, Role
@@ -749,16 +748,10 @@ def rollup_sales_dashboard(scope: DashboardScope) -> SalesDashboard:
         rank_role=Role.CLOSER.value,
         rank_limit=TOP_CLOSERS_LIMIT,
     )
-    if scope.closer_id is not None:
-        row = figures.get(RollupGrain.CLOSER, scope.closer_id)
-    elif scope.sdr_id is not None:
-        row = figures.get(RollupGrain.SDR, scope.sdr_id)
-    else:
-        row = figures.get(RollupGrain.ORGANIZATION)
-    leads = _leads_from_rollups(row)
+    leads = _leads_from_rollups(figures.scope)
     return SalesDashboard(
         metrics=dashboard_metrics(scope, leads, figures.interactions),
-        funnel=dashboard_funnel(scope, leads, _flow_from_rollups(row, figures)),
+        funnel=dashboard_funnel(scope, leads, _flow_from_rollups(figures)),
         topClosers=[_closer_figures(ranked) for ranked in figures.ranking],
         atualizado_em=figures.as_of or timezone.now(),
     )
@@ -787,11 +780,11 @@ def _leads_from_rollups(row: rollups.Figures) -> dict[str, Any]:
     return leads
 
 
-def _flow_from_rollups(row: rollups.Figures, figures: rollups.WindowFigures) -> Flow:
+def _flow_from_rollups(figures: rollups.WindowFigures) -> Flow:
     """Per stage: entries minus re-entries (every lead once), the same for the entries that
     advanced (a lead's first entry in the window advanced iff it is counted and its later
     entries' are subtracted), and the mean ended stay."""
-    again = figures.get(rollups.REENTRY_GRAIN)
+    row, again = figures.scope, figures.reentries
     flow: Flow = {}
     for stage in PIPELINE_ORDER:
         entered = int(row[f"entered_{stage}"]) - int(again[f"entered_{stage}"])

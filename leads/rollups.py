@@ -22,6 +22,7 @@ lag. One statement computes every bucket of an organization over a set of time r
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections import defaultdict
@@ -369,11 +370,19 @@ FROM unnest(%(days)s::date[]) d
 """  # noqa: S608 (module constants only)
 
 
-def edge_days(today: date) -> list[date]:
-    """The UTC days the preset windows start on today and tomorrow."""
+def edge_days(today: date | None = None) -> list[date]:
+    """The UTC days the preset windows start on today (UTC unless given) and tomorrow."""
+    today = today or datetime.now(UTC).date()
     return sorted(
         {today - timedelta(days=days - ahead) for days in PRESET_PERIOD_DAYS for ahead in (0, 1)}
     )
+
+
+# Every hour row (HOURS_BUILT included) of organizations' days, given as parallel arrays.
+_DROP_HOURS_SQL = (
+    "DELETE FROM lead_daily_rollups r USING unnest(%s::uuid[], %s::date[]) AS d(org, day) "
+    "WHERE r.organization_id = d.org AND r.day = d.day AND r.grain >= %s"
+)
 
 
 def build_hours(organization_id: uuid.UUID, days: Iterable[date]) -> int:
@@ -382,11 +391,7 @@ def build_hours(organization_id: uuid.UUID, days: Iterable[date]) -> int:
     if not days:
         return 0
     with connection.cursor() as cursor:
-        cursor.execute(
-            "DELETE FROM lead_daily_rollups WHERE organization_id = %s AND grain >= %s "
-            "AND day = ANY(%s::date[])",
-            [organization_id, HOUR, days],
-        )
+        cursor.execute(_DROP_HOURS_SQL, [[organization_id] * len(days), days, HOUR])
         params = {**range_params(organization_id, day_ranges(days)), "days": days}
         cursor.execute(_HOUR_SQL, params)
         return int(cursor.rowcount)
@@ -409,7 +414,7 @@ def refresh_edge_hours(
     """The job's second part: builds the hour rows of every organization's edge days that
     lack them (one transaction per organization, until the budget is spent) and drops those
     of days no longer an edge; returns how many days it built."""
-    days = edge_days(today or datetime.now(UTC).date())
+    days = edge_days(today)
     started, built = time.monotonic(), 0
     with transaction.atomic():
         if not _lock(wait=False):
@@ -417,16 +422,14 @@ def refresh_edge_hours(
         with connection.cursor() as cursor:
             # The built days no longer a start day (a small partial index), then their rows.
             cursor.execute(
-                "SELECT organization_id, array_agg(day) FROM lead_daily_rollups "
-                "WHERE grain = %s AND day <> ALL(%s::date[]) GROUP BY organization_id",
+                "SELECT organization_id, day FROM lead_daily_rollups "
+                "WHERE grain = %s AND day <> ALL(%s::date[])",
                 [HOURS_BUILT, days],
             )
-            for organization_id, stale in cursor.fetchall():
-                cursor.execute(
-                    "DELETE FROM lead_daily_rollups WHERE organization_id = %s AND grain >= %s "
-                    "AND day = ANY(%s::date[])",
-                    [organization_id, HOUR, stale],
-                )
+            stale = cursor.fetchall()
+            if stale:
+                orgs, stale_days = zip(*stale, strict=True)
+                cursor.execute(_DROP_HOURS_SQL, [list(orgs), list(stale_days), HOUR])
             cursor.execute(
                 "SELECT o.id, array_agg(d ORDER BY d) FROM organizations o "
                 "CROSS JOIN unnest(%s::date[]) d WHERE NOT EXISTS (SELECT 1 FROM "
@@ -544,7 +547,7 @@ def backfill(*, organization_ids: list[uuid.UUID] | None, log: Callable[[str], N
         with transaction.atomic():
             _lock(wait=True)
             _clear_marks(organization_id)
-            rows = _rebuild(organization_id, edge_days(datetime.now(UTC).date()))
+            rows = _rebuild(organization_id, edge_days())
         written += rows
         log(f"leads: {organization_id}: {rows} rows in {time.perf_counter() - started:.1f} s")
     return written
@@ -553,9 +556,8 @@ def backfill(*, organization_ids: list[uuid.UUID] | None, log: Callable[[str], N
 # --- the dashboard's read ---------------------------------------------------------------------
 
 # Re-entries: moves into a stage inside the window whose previous move into the same stage is
-# also inside it (grain -1: `entered_<stage>` counts them, `advanced_<stage>` those followed by
-# a move further along). The daily sums count every entry; minus these, every lead once.
-REENTRY_GRAIN = -1
+# also inside it (`entered_<stage>` counts them, `advanced_<stage>` those followed by a move
+# further along). The daily sums count every entry; minus these, every lead once.
 _ADVANCED_LATER = (
     "EXISTS (SELECT 1 FROM lead_status_changes b WHERE b.lead_id = c.lead_id "  # noqa: S608
     "AND b.organization_id = c.organization_id AND b.changed_at > c.changed_at "
@@ -711,19 +713,17 @@ top AS (
                                           nome_completo, id) AS position
     FROM ranked ORDER BY position LIMIT %(rank_limit)s
 )
-SELECT 'whole', grain, closer_id, sdr_id, author_id, {sums}, NULL::timestamptz, NULL::text,
-       NULL::bigint
-FROM whole GROUP BY grain, closer_id, sdr_id, author_id
+SELECT 'scope', NULL::uuid, {sums}, NULL::timestamptz, NULL::text, NULL::bigint
+FROM whole GROUP BY grain
 UNION ALL
-SELECT 'whole', {reentry_grain}, NULL, NULL, NULL, {reentries}, statement_timestamp(), NULL,
-       NULL
+SELECT 'reentries', NULL, {reentries}, statement_timestamp(), NULL, NULL
 FROM lead_status_changes c {reentry_join}
 WHERE c.organization_id = %(org)s AND c.prev_same_stage_at >= %(start)s
   AND c.changed_at <= %(end)s {reentry_scope}
 UNION ALL
-SELECT 'rank', NULL, id, NULL, NULL, {rank_columns}, NULL, nome_completo, position FROM top
+SELECT 'rank', id, {rank_columns}, NULL, nome_completo, position FROM top
 UNION ALL
-SELECT 'interactions', NULL, NULL, NULL, NULL, {interaction_columns}, NULL, NULL, NULL
+SELECT 'interactions', NULL, {interaction_columns}, NULL, NULL, NULL
 FROM (SELECT SUM(interactions)::bigint AS interactions FROM ranking
       WHERE grain = {author}) total
 """
@@ -755,14 +755,14 @@ _PICKED_SQL = """
 """
 
 
-def _picked_sql(part: str, closer_id: uuid.UUID | None, sdr_id: uuid.UUID | None) -> str:
+def _picked_sql(part: str, narrowed_by: str | None) -> str:
     """The rows of the scope's `part`: "whole" (its own row, every measure) or "members" (the
     rows that rank the closers, MEMBER_MEASURES only)."""
     names = ROLLUP_MEASURES if part == "whole" else MEMBER_MEASURES
 
     def grains(offset: int) -> str:
         g = SimpleNamespace(**{grain.name: grain.value + offset for grain in RollupGrain})
-        return _grains_sql(closer_id, sdr_id, g)[part]
+        return _grains_sql(narrowed_by, g)[part]
 
     return _PICKED_SQL.format(
         columns=", ".join(names),
@@ -777,15 +777,15 @@ def _picked_sql(part: str, closer_id: uuid.UUID | None, sdr_id: uuid.UUID | None
     )
 
 
-def _grains_sql(closer_id: uuid.UUID | None, sdr_id: uuid.UUID | None, g: Any) -> dict[str, str]:
+def _grains_sql(narrowed_by: str | None, g: Any) -> dict[str, str]:
     """The rollup rows of a scope, by part: "whole" (the scope's own row) and "members" (the
     rows that rank the closers; the interactions' total is their AUTHOR rows' sum)."""
-    if closer_id is not None:
+    if narrowed_by == "closer_id":
         return {
             "whole": f"grain = {g.CLOSER} AND closer_id = %(member)s AND author_id IS NULL",
             "members": f"grain = {g.AUTHOR} AND closer_id IS NULL AND author_id = %(member)s",
         }
-    if sdr_id is not None:
+    if narrowed_by == "sdr_id":
         return {
             "whole": f"grain = {g.SDR} AND sdr_id = %(member)s",
             "members": (
@@ -805,13 +805,15 @@ def _grains_sql(closer_id: uuid.UUID | None, sdr_id: uuid.UUID | None, g: Any) -
     }
 
 
-def _window_sql(closer_id: uuid.UUID | None, sdr_id: uuid.UUID | None) -> str:
-    narrowed = closer_id is not None or sdr_id is not None
-    column = "closer_id" if closer_id is not None else "sdr_id"
+@functools.cache
+def _window_sql(narrowed_by: str | None) -> str:
+    """The statement for a scope narrowed by "closer_id", "sdr_id" or nothing (the member is
+    a parameter): three texts of ~28 KB, built once per process."""
+    by_sdr = narrowed_by == "sdr_id"
     return _WINDOW_SQL.format(
         bucket=bucket_sql(),
-        whole=_picked_sql("whole", closer_id, sdr_id),
-        members=_picked_sql("members", closer_id, sdr_id),
+        whole=_picked_sql("whole", narrowed_by),
+        members=_picked_sql("members", narrowed_by),
         sums=", ".join(_sum(name) for name in ROLLUP_MEASURES),
         rank_columns=", ".join(
             name if name in MEMBER_MEASURES else "NULL" for name in ROLLUP_MEASURES
@@ -820,34 +822,35 @@ def _window_sql(closer_id: uuid.UUID | None, sdr_id: uuid.UUID | None) -> str:
             "COALESCE(interactions, 0)" if name == "interactions" else "NULL"
             for name in ROLLUP_MEASURES
         ),
-        lead_grain=int(RollupGrain.CLOSER_SDR if sdr_id is not None else RollupGrain.CLOSER),
-        author_grain=int(RollupGrain.AUTHOR_SDR if sdr_id is not None else RollupGrain.AUTHOR),
+        lead_grain=int(RollupGrain.CLOSER_SDR if by_sdr else RollupGrain.CLOSER),
+        author_grain=int(RollupGrain.AUTHOR_SDR if by_sdr else RollupGrain.AUTHOR),
         author=int(RollupGrain.AUTHOR),
         hours_built=HOURS_BUILT,
-        reentry_grain=REENTRY_GRAIN,
         reentries=_reentry_columns(),
-        reentry_join="JOIN leads l ON l.id = c.lead_id" if narrowed else "",
-        reentry_scope=f"AND l.{column} = %(member)s" if narrowed else "",
+        reentry_join="JOIN leads l ON l.id = c.lead_id" if narrowed_by else "",
+        reentry_scope=f"AND l.{narrowed_by} = %(member)s" if narrowed_by else "",
     )
 
 
 Figures = dict[str, Any]  # measure name -> value
 
 
+def _zeros() -> Figures:
+    return dict.fromkeys(ROLLUP_MEASURES, 0)
+
+
 @dataclass
 class WindowFigures:
     """The rollup sums of a dashboard window for one scope: every measure of the scope's own
-    row (`_grains_sql`'s "whole") and of the re-entries, keyed (grain, member); the ranked
-    closers, best first, as (id, name, created, converted, valor_sum, interactions) from the
-    rows that rank them ("members"); and the scope's interactions."""
+    row (`_grains_sql`'s "whole") and of the re-entries; the ranked closers, best first, as
+    (id, name, created, converted, valor_sum, interactions) from the rows that rank them
+    ("members"); and the scope's interactions."""
 
-    rows: dict[tuple[int, uuid.UUID | None], Figures] = field(default_factory=dict)
+    scope: Figures = field(default_factory=_zeros)
+    reentries: Figures = field(default_factory=_zeros)
     ranking: list[tuple[Any, ...]] = field(default_factory=list)
     interactions: int = 0
     as_of: datetime | None = None
-
-    def get(self, grain: int, member: uuid.UUID | None = None) -> Figures:
-        return self.rows.get((grain, member)) or dict.fromkeys(ROLLUP_MEASURES, 0)
 
 
 HALF_DAY = timedelta(hours=12)
@@ -870,22 +873,25 @@ def read_window(
     rank_limit: int = 10,
 ) -> WindowFigures:
     """The sums of every measure over `[start, end]` for the scope (the organization, a closer,
-    or an SDR), keyed (grain, member): the member is the closer (CLOSER), the SDR (SDR) or
-    None (ORGANIZATION, REENTRY_GRAIN); the first `rank_limit` closers (members with leads
-    created or converted in the window, or `rank_role` members with interactions) by value,
+    or an SDR) and its re-entries; the first `rank_limit` closers (members with leads created
+    or converted in the window, or `rank_role` members with interactions) by value,
     conversions, leads, name. One query."""
     params = _window_params(organization_id, start, end)
     params.update(member=closer_id or sdr_id, rank_role=rank_role, rank_limit=rank_limit)
     figures = WindowFigures()
     with connection.cursor() as cursor:
-        cursor.execute(_window_sql(closer_id, sdr_id), params)
-        for part, grain, closer, sdr, author, *values, as_of, name, position in cursor.fetchall():
-            if part == "whole":
-                member = _row_member(grain, closer, sdr, author)
-                figures.rows[(grain, member)] = dict(zip(ROLLUP_MEASURES, values, strict=True))
-                figures.as_of = as_of or figures.as_of  # on the re-entries' row (always one)
+        narrowed_by = (
+            "closer_id" if closer_id is not None else "sdr_id" if sdr_id is not None else None
+        )
+        cursor.execute(_window_sql(narrowed_by), params)
+        for part, member, *values, as_of, name, position in cursor.fetchall():
+            if part == "scope":
+                figures.scope = dict(zip(ROLLUP_MEASURES, values, strict=True))
+            elif part == "reentries":  # always one row
+                figures.reentries = dict(zip(ROLLUP_MEASURES, values, strict=True))
+                figures.as_of = as_of
             elif part == "rank":
-                ranked = (closer, name, *(values[index] for index in _RANK_INDEXES))
+                ranked = (member, name, *(values[index] for index in _RANK_INDEXES))
                 figures.ranking.append((position, *ranked))
             else:
                 figures.interactions = int(values[_INTERACTIONS])
@@ -924,15 +930,3 @@ def _window_params(organization_id: uuid.UUID, start: datetime, end: datetime) -
         "partial_start": first_day < last_day,
         "from_hour": (next_hour - _midnight(first_day)) // timedelta(hours=1),
     }
-
-
-def _row_member(grain: int, closer: Any, sdr: Any, author: Any) -> uuid.UUID | None:
-    if grain in (RollupGrain.CLOSER, RollupGrain.CLOSER_SDR):
-        member = closer
-    elif grain == RollupGrain.SDR:
-        member = sdr
-    elif grain in (RollupGrain.AUTHOR, RollupGrain.AUTHOR_SDR):
-        member = author
-    else:
-        member = None
-    return member if member is None or isinstance(member, uuid.UUID) else uuid.UUID(str(member))
