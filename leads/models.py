@@ -876,10 +876,12 @@ for _measure in ROLLUP_SUMS:
 
 class LeadRollupMark(models.Model):
     """A day whose rollups a write has made stale (append-only; written by the triggers of
-    migration 0020 in the writing transaction, deleted by the job once it recomputed them)."""
+    migrations 0020 and 0024 in the writing transaction, deleted by the job once it recomputed
+    them), with the UTC hour of the fact (NULL: the whole day) for the days with hour rows."""
 
     organization_id = models.UUIDField()
     day = models.DateField()
+    hour = models.SmallIntegerField(null=True)
     marked_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import io
 import threading
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from leads import jobs, rollups
@@ -207,14 +208,14 @@ def test_a_write_during_the_job_keeps_its_mark(monkeypatch: pytest.MonkeyPatch) 
     original = rollups.recompute
     written: list[uuid.UUID] = []
 
-    def recompute_with_a_write(organization_id: uuid.UUID, days: Any) -> int:
+    def recompute_with_a_write(organization_id: uuid.UUID, days: Any, hours: Any) -> int:
         if not written:  # another connection logs an interaction on a day being recomputed
             _in_thread(
                 lambda: written.append(
                     InteractionFactory(lead=lead, closer=org.closer, data_interacao=ago(0.2)).pk
                 )
             )
-        return original(organization_id, days)
+        return original(organization_id, days, hours)
 
     monkeypatch.setattr(rollups, "recompute", recompute_with_a_write)
     rollups.refresh_marked(budget_seconds=0)  # one batch
@@ -246,10 +247,10 @@ def test_many_marked_days_rebuild_the_whole_history_to_the_same_rows(
 
 
 @pytest.mark.django_db
-def test_the_job_keeps_hour_rows_for_the_preset_windows_start_days_only(
-    org_a: Any, org_b: Any
-) -> None:
+def test_the_job_keeps_hour_rows_for_the_windows_edge_days_only(org_a: Any, org_b: Any) -> None:
     today = timezone.now().date()
+    tomorrow = today + timedelta(days=1)
+    assert {today, tomorrow, today - timedelta(days=30)} <= set(rollups.edge_days(today))
     built = LeadDailyRollup.objects.filter(grain=rollups.HOURS_BUILT)
     organizations = Organization.objects.count()  # org_a, org_b and any other present
     assert rollups.refresh_edge_hours(today=today) == organizations * len(rollups.edge_days(today))
@@ -268,10 +269,30 @@ def test_the_job_keeps_hour_rows_for_the_preset_windows_start_days_only(
     jobs.refresh_rollups()
     assert list(hours.filter(created__gt=0).values_list("hour", "created")) == [(start.hour, 1)]
     # The next day: yesterday's edge days that are no longer one lose their hour rows.
-    tomorrow = today + timedelta(days=1)
     rollups.refresh_edge_hours(today=tomorrow)
     days = set(built.filter(organization_id=org_a.org.pk).values_list("day", flat=True))
     assert days == set(rollups.edge_days(tomorrow))
     assert not LeadDailyRollup.objects.filter(
         grain__gte=rollups.HOUR, day__in=set(rollups.edge_days(today)) - days
     ).exists()
+
+
+@pytest.mark.django_db
+def test_the_job_rewrites_only_the_marked_hours_of_a_day_with_hour_rows(org_a: Any) -> None:
+    day = timezone.now().date() - timedelta(days=30)
+    at = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+    LeadFactory(organization=org_a.org, created_at=at + timedelta(hours=10))
+    LeadFactory(organization=org_a.org, created_at=at + timedelta(hours=15))
+    rollups.refresh_marked()
+    rollups.build_hours(org_a.org.pk, [day])
+    hours = LeadDailyRollup.objects.filter(
+        organization_id=org_a.org.pk, grain=rollups.HOUR, day=day
+    )
+    hours.filter(hour=10).update(created=F("created") + 100)  # a stand-in for a stale row
+    LeadFactory(organization=org_a.org, created_at=at + timedelta(hours=15, minutes=30))
+    assert set(LeadRollupMark.objects.values_list("day", "hour")) == {(day, 15)}
+    rollups.refresh_marked()
+    assert sorted(hours.values_list("hour", "created")) == [(10, 101), (15, 2)]
+    LeadRollupMark.objects.create(organization_id=org_a.org.pk, day=day)  # no hour: the day
+    rollups.refresh_marked()
+    assert sorted(hours.values_list("hour", "created")) == [(10, 1), (15, 2)]

@@ -3,9 +3,10 @@ histories, for every scope and period, whatever the state of the rollups (leads/
 
 Histories: leads created over ~400 days (some on window edges), status walks with re-entries,
 ties, losses and reopened conversions, reassignments of closer and SDR, interactions by random
-authors, back-dated; then bulk updates, deletes and late moves. Compared in five states: every
-mark pending (nothing rolled up), after the job, with the windows' start days' hour rows, after
-further writes, and after a second job.
+authors, back-dated; then bulk updates, deletes and late moves. Compared in six states: every
+mark pending (nothing rolled up), after the job, with the hour rows of the windows' start days
+and of today, after further writes (today's marked hours), after a second job, and with a mark
+on the current hour (today from the hour rows the job rewrote).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ pytestmark = [
 
 PERIODS = (1, 7, 30, 365)
 # Moments (days ago) on and around the windows' edges, mixed with arbitrary ones.
-EDGES = (0.0001, 0.3, 1.0, 1.0001, 6.9999, 7.0, 29.5, 30.0, 30.0001, 364.99, 365.0, 365.01)
+EDGES = (0.0001, 0.1, 0.2, 0.3, 1.0, 1.0001, 6.9999, 7.0, 29.5, 30.0, 30.0001, 364.99, 365.0, 365.01)
 days_ago = st.one_of(st.sampled_from(EDGES), st.floats(min_value=0.0001, max_value=400))
 # The UTC time of day of "now" (None: the real clock), so that the windows' start falls in
 # the first half of its day (its edge is the day's rows minus the raw part before it) and in
@@ -237,12 +238,17 @@ def test_the_rollups_give_the_reference_figures(
         rollups.refresh_marked()
         assert not LeadRollupMark.objects.exists()
         _assert_same(people, now, "after the job")
-        rollups.build_hours(people.org.org.pk, _start_days(now))
-        _assert_same(people, now, "with the start days' hour rows")
+        rollups.build_hours(people.org.org.pk, [*_start_days(now), now.astimezone(UTC).date()])
+        _assert_same(people, now, "with the start days' and today's hour rows")
         _write(people, writes, now)
         _assert_same(people, now, "after the job and more writes")
         rollups.refresh_marked()
         _assert_same(people, now, "after a second job")
+        utc_now = now.astimezone(UTC)
+        LeadRollupMark.objects.create(
+            organization_id=people.org.org.pk, day=utc_now.date(), hour=utc_now.hour
+        )
+        _assert_same(people, now, "with a mark on the current hour")
         transaction.set_rollback(True)
 
 
@@ -341,3 +347,40 @@ def test_the_start_edge_reads_the_hour_rows_once_built(people: People) -> None:
     assert read() == total + 100
     hours.filter(hour=18).update(created=F("created") + 100)  # partial hour: raw, not read
     assert read() == total + 100
+
+
+def test_today_reads_its_hour_rows_while_marked(people: People) -> None:
+    """With today marked and its hour rows built, the window reads the hour rows of today's
+    unmarked hours before the current one and the raw rows of the others."""
+    now = _now_at(18.5)
+    today = now.astimezone(UTC).date()
+    for hours_ago in (8.0, 3.0, 0.1):  # 10:30, 15:30, 18:24
+        _create(people, {**_SMALL_PLAN, "created": hours_ago / 24}, now)
+    rollups.refresh_marked()
+    rollups.build_hours(people.org.org.pk, [today])
+    scope = dashboard_selectors.dashboard_scope(
+        membership=people.org.admin, period_days=30, now=now
+    )
+    total = dashboard_selectors.reference_sales_dashboard(scope)["metrics"]["total_leads"]
+    assert total == 3
+    hours = LeadDailyRollup.objects.filter(
+        organization_id=people.org.org.pk, day=today, grain=rollups.HOUR + RollupGrain.ORGANIZATION
+    )
+    assert sorted(hours.filter(created__gt=0).values_list("hour", "created")) == [
+        (10, 1),
+        (15, 1),
+        (18, 1),
+    ]
+
+    def read() -> int:
+        return int(dashboard_selectors.sales_dashboard(scope)["metrics"]["total_leads"])
+
+    hours.filter(hour=10).update(created=F("created") + 100)
+    assert read() == total  # today unmarked: today's day rows
+    mark = {"organization_id": people.org.org.pk, "day": today}
+    LeadRollupMark.objects.create(**mark, hour=15)
+    assert read() == total + 100  # the hour rows of 10:00
+    hours.filter(hour__in=(15, 18)).update(created=F("created") + 100)
+    assert read() == total + 100  # 15:00 marked and 18:00 current: raw, not read
+    LeadRollupMark.objects.create(**mark, hour=None)
+    assert read() == total  # a mark without an hour: the whole day raw
