@@ -6,7 +6,7 @@ do not use. This class records the same series (`django_cache_get_total`, hits, 
 failures, backend="native_redis"), plus the latency of every cache operation, which
 django-prometheus does not measure.
 
-Fail open: the cache holds nothing that a request cannot do without (DRF's throttle history,
+Fail open: the cache holds nothing that a request cannot do without (the throttles' counters,
 cached reads), so when Redis is unreachable every operation answers as if the cache were empty
 (get -> default, add -> False, set -> nothing) instead of raising into the request: the API
 keeps answering without throttling or caching. Each such failure increments
@@ -113,6 +113,10 @@ def _delta(key: Any, delta: int = 1, *args: Any, **kwargs: Any) -> int:
     return delta
 
 
+def _counted_nothing(*args: Any, **kwargs: Any) -> tuple[int, int]:
+    return 0, 0
+
+
 class InstrumentedRedisCache(RedisCache):
     """RedisCache counting gets, hits and misses, timing every operation, failing open."""
 
@@ -174,6 +178,20 @@ class InstrumentedRedisCache(RedisCache):
     def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         with self._timer("incr"):
             return super().incr(key, delta, version=version)
+
+    @_fail_open("count", _counted_nothing)
+    def count(self, key: Any, timeout: int, version: int | None = None) -> tuple[int, int]:
+        """Adds one to the key's counter, which starts at 0 and expires `timeout` seconds after
+        its first count, in one round trip: (the count, its seconds left). A throttle's fixed
+        window (config/api/throttling.py)."""
+        key = self.make_and_validate_key(key, version=version)
+        with self._timer("count"):
+            pipeline = self._cache.get_client(key, write=True).pipeline(transaction=False)
+            pipeline.set(key, 0, ex=timeout, nx=True)  # Django stores ints unpickled: INCR works
+            pipeline.incr(key)
+            pipeline.ttl(key)
+            _, count, seconds_left = pipeline.execute()
+        return int(count), int(seconds_left)
 
     @_fail_open("has_key", _false)
     def has_key(self, key: Any, version: int | None = None) -> bool:

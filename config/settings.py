@@ -330,7 +330,7 @@ REST_FRAMEWORK = {
         "auth": env.str("THROTTLE_AUTH", default="10/min"),
         "user": env.str("THROTTLE_USER", default="1200/min"),
     },
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["config.api.throttling.UserRateThrottle"],
     "ORDERING_PARAM": "ordering",
     "COERCE_DECIMAL_TO_STRING": True,
     "DATETIME_FORMAT": "iso-8601",

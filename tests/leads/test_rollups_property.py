@@ -46,7 +46,22 @@ pytestmark = [
 
 PERIODS = (1, 7, 30, 365)
 # Moments (days ago) on and around the windows' edges, mixed with arbitrary ones.
-EDGES = (0.0001, 0.1, 0.2, 0.3, 1.0, 1.0001, 6.9999, 7.0, 29.5, 30.0, 30.0001, 364.99, 365.0, 365.01)
+EDGES = (
+    0.0001,
+    0.1,
+    0.2,
+    0.3,
+    1.0,
+    1.0001,
+    6.9999,
+    7.0,
+    29.5,
+    30.0,
+    30.0001,
+    364.99,
+    365.0,
+    365.01,
+)
 days_ago = st.one_of(st.sampled_from(EDGES), st.floats(min_value=0.0001, max_value=400))
 # The UTC time of day of "now" (None: the real clock), so that the windows' start falls in
 # the first half of its day (its edge is the day's rows minus the raw part before it) and in

@@ -1,0 +1,97 @@
+"""The sales dashboard while today is marked (a write this hour), in-process.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench DEBUG=true \\
+        .venv/bin/python bench/today_marked.py [slug] [repeats] [hour]
+
+On a bench data set (`bench/run --million` leaves `bench-7`, 1,000,000 leads, the default).
+"Now" is yesterday (UTC) at `hour`:30 (default 23:30: the day's worst case, 23 whole hours
+before it); that day's hour rows are built, as the `leads-rollups` job keeps today's. The
+dashboard (the organization's admin, period 30 and 365) is read in four states, interleaved so
+that a busy machine's noise falls on all of them:
+
+- `clean`: no mark on the day (its hour rows, the current hour raw);
+- `hour`: a mark on the current hour, what a write this hour leaves until the job runs;
+- `all hours`: a mark on every hour of the day, the hour path's worst case;
+- `day`: a mark without an hour, as every mark was before migration 0024: the raw rows since
+  midnight.
+
+Prints p50/p95 ms per state and period. Leaves the marks as it found them; the day's hour rows
+stay only if that day is one the job keeps (leads.rollups.edge_days).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django
+
+django.setup()
+
+from django.db import transaction  # noqa: E402
+
+from leads import dashboard_selectors, rollups  # noqa: E402
+from leads.models import LeadDailyRollup, LeadRollupMark  # noqa: E402
+from organizations.models import Membership, Organization, Role  # noqa: E402
+
+STATES = ("clean", "hour", "all hours", "day")
+
+
+def marks_for(state: str, hour: int) -> list[int | None]:
+    return {"clean": [], "hour": [hour], "all hours": list(range(24)), "day": [None]}[state]
+
+
+def main() -> None:
+    slug = sys.argv[1] if len(sys.argv) > 1 else "bench-7"
+    repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 15
+    hour = int(sys.argv[3]) if len(sys.argv) > 3 else 23
+    organization = Organization.objects.get(slug=slug)
+    admin = Membership.objects.filter(organization=organization, role=Role.ADMIN).first()
+    day = datetime.now(UTC).date() - timedelta(days=1)
+    now = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=hour, minutes=30)
+    if LeadRollupMark.objects.filter(organization_id=organization.pk, day=day).exists():
+        raise SystemExit(f"{day} is marked: run the job (leads.jobs.refresh_rollups) first")
+    started = time.perf_counter()
+    with transaction.atomic():
+        rollups.build_hours(organization.pk, [day])
+    print(f"{slug}: hour rows of {day} built in {time.perf_counter() - started:.1f} s")
+    scopes = {
+        period: dashboard_selectors.dashboard_scope(membership=admin, period_days=period, now=now)
+        for period in (30, 365)
+    }
+    timings: dict[tuple[str, int], list[float]] = {}
+    try:
+        for _ in range(repeats + 1):  # the first round warms the caches, not counted
+            for state in STATES:
+                LeadRollupMark.objects.bulk_create(
+                    LeadRollupMark(organization_id=organization.pk, day=day, hour=mark)
+                    for mark in marks_for(state, hour)
+                )
+                for period, scope in scopes.items():
+                    started = time.perf_counter()
+                    dashboard_selectors.sales_dashboard(scope)
+                    elapsed = (time.perf_counter() - started) * 1000
+                    timings.setdefault((state, period), []).append(elapsed)
+                LeadRollupMark.objects.filter(organization_id=organization.pk, day=day).delete()
+    finally:
+        LeadRollupMark.objects.filter(organization_id=organization.pk, day=day).delete()
+        if day not in rollups.edge_days():
+            LeadDailyRollup.objects.filter(
+                organization_id=organization.pk, day=day, grain__gte=rollups.HOUR
+            ).delete()
+    print(f"now = {now:%Y-%m-%d %H:%M} UTC, {repeats} rounds, ms in-process")
+    for (state, period), values in timings.items():
+        values = sorted(values[1:])
+        p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+        print(f"  {state:<10} period {period:>3}: p50 {statistics.median(values):7.1f}  p95 {p95:7.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""The API's throttles count requests in a fixed window, one Redis counter per client
+(config/api/throttling.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from rest_framework.throttling import SimpleRateThrottle
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def three_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"user": "3/min", "auth": "10/min"})
+
+
+def test_a_user_over_the_rate_gets_a_429_with_retry_after(
+    org_a: Any, client_for: Any, three_a_minute: None
+) -> None:
+    closer = client_for(org_a.closer)
+    statuses = [closer.get("/api/v1/leads/").status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    refused = closer.get("/api/v1/leads/")
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    body = refused.json()
+    assert body["error"]
+    assert 1 <= body["details"]["retry_after"] <= 60
+    # Another user has an allowance of their own.
+    assert client_for(org_a.sdr).get("/api/v1/leads/").status_code == 200
+
+
+def test_the_counter_is_one_integer_that_expires_with_its_window(
+    org_a: Any, client_for: Any, three_a_minute: None
+) -> None:
+    client_for(org_a.closer).get("/api/v1/leads/")
+    client_for(org_a.closer).get("/api/v1/leads/")
+    key = f"throttle_user_{org_a.closer.user.pk}"
+    assert cache.get(key) == 2
+    client = cache._cache.get_client(cache.make_key(key))
+    assert 0 < client.ttl(cache.make_key(key)) <= 60
+    cache.delete(key)  # the window over: a new allowance
+    statuses = [client_for(org_a.closer).get("/api/v1/leads/").status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]
