@@ -10,8 +10,8 @@ day (conversions, value, cycle time), each move under its day (entries per stage
 advanced later, ended stays and their length), each interaction under its day. Month and ISO
 week rows (the sums of their day rows) let a long window read a few rows per member.
 
-Freshness: triggers (migration 0020) append the (organization, day) buckets a write makes stale
-to `lead_rollup_marks` in the writing transaction. `refresh_marked` (the `leads-rollups` job,
+Freshness: triggers (migrations 0020 and 0024) append the (organization, day, hour) buckets a
+write makes stale to `lead_rollup_marks` in the writing transaction. `refresh_marked` (the `leads-rollups` job,
 every minute) recomputes the marked buckets from the raw rows and deletes exactly the marks it
 read. The dashboard (`leads.dashboard_selectors.sales_dashboard`) reads the rollups of the
 window's clean full days and computes the rest (the two partial edge days and the marked days)
