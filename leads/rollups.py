@@ -11,13 +11,14 @@ advanced later, ended stays and their length), each interaction under its day. M
 week rows (the sums of their day rows) let a long window read a few rows per member.
 
 Freshness: triggers (migrations 0020 and 0024) append the (organization, day, hour) buckets a
-write makes stale to `lead_rollup_marks` in the writing transaction. `refresh_marked` (the `leads-rollups` job,
-every minute) recomputes the marked buckets from the raw rows and deletes exactly the marks it
-read. The dashboard (`leads.dashboard_selectors.sales_dashboard`) reads the rollups of the
-window's clean full days and computes the rest (the two partial edge days and the marked days)
-from the raw rows with the same SQL (`bucket_sql`), so its figures are exact whatever the job's
-lag. One statement computes every bucket of an organization over a set of time ranges: the job
-(a few days), the backfill (all history at once) and the dashboard's raw part share it.
+write makes stale to `lead_rollup_marks` in the writing transaction. `refresh_marked` (the
+`leads-rollups` job, every minute) recomputes the marked buckets from the raw rows and deletes
+exactly the marks it read. The dashboard (`leads.dashboard_selectors.sales_dashboard`) reads
+the rollups of the window's clean full days and computes the rest (the two partial edge days
+and the marked days) from the raw rows with the same SQL (`bucket_sql`), so its figures are
+exact whatever the job's lag. One statement computes every bucket of an organization over a
+set of time ranges: the job (a few days), the backfill (all history at once) and the
+dashboard's raw part share it.
 """
 
 from __future__ import annotations

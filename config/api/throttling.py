@@ -12,15 +12,19 @@ once. A Redis outage fails open, as every cache operation does (config/cache.py)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from rest_framework import throttling
+
+from config.cache import InstrumentedRedisCache
 
 
 class CountingThrottle(throttling.SimpleRateThrottle):
     """SimpleRateThrottle with a fixed-window counter instead of the request log."""
 
     seconds_left = 0
+    num_requests: int  # set from the rate by SimpleRateThrottle.__init__
+    duration: int
 
     def allow_request(self, request: Any, view: Any) -> bool:
         if self.rate is None:
@@ -28,7 +32,8 @@ class CountingThrottle(throttling.SimpleRateThrottle):
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
-        count, self.seconds_left = self.cache.count(self.key, self.duration)
+        counter = cast(InstrumentedRedisCache, self.cache)  # settings.CACHES
+        count, self.seconds_left = counter.count(self.key, self.duration)
         return bool(count <= self.num_requests)
 
     def wait(self) -> float | None:
