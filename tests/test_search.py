@@ -26,15 +26,19 @@ def names(response) -> set[str]:
 
 @pytest.fixture
 def leads(org_a, org_b):
-    LeadFactory(organization=org_a.org, nome_completo="Sérgio Dias", email="sd@x.com.br")
+    # Every searched field given: Faker's companies carry surnames ("Conceição S.A.").
+    LeadFactory(
+        organization=org_a.org, nome_completo="Sérgio Dias", email="sd@x.com.br", empresa="Acme"
+    )
     LeadFactory(organization=org_a.org, nome_completo="João Ávila", empresa="Padaria São João")
     LeadFactory(
         organization=org_a.org,
         nome_completo="Ana Lima",
         email="ANA.CONCEICAO@Exemplo.com.br",
         telefone="+5511987654321",
+        empresa="Lima Consultoria",
     )
-    LeadFactory(organization=org_b.org, nome_completo="Sérgio de Outra Org")
+    LeadFactory(organization=org_b.org, nome_completo="Sérgio de Outra Org", empresa="Outra")
 
 
 @pytest.mark.django_db
