@@ -139,9 +139,9 @@ def test_it_never_shows_another_organizations_cards(org_a, org_b):
 )
 def test_it_filters_like_the_api(org_a, params, expected):
     leads = {
-        "quente": LeadFactory(organization=org_a.org, temperatura="quente"),
-        "indicacao": LeadFactory(organization=org_a.org, origem="indicacao"),
-        "vip": LeadFactory(organization=org_a.org, tags=["vip", "retorno"]),
+        "quente": LeadFactory(organization=org_a.org, temperatura="quente", nome_completo="Q"),
+        "indicacao": LeadFactory(organization=org_a.org, origem="indicacao", nome_completo="I"),
+        "vip": LeadFactory(organization=org_a.org, tags=["vip", "retorno"], nome_completo="V"),
         "zuleica": LeadFactory(organization=org_a.org, nome_completo="Zuleica Andrade"),
     }
     html = login(org_a.gestor).get(BOARD, params).content.decode()
@@ -306,7 +306,7 @@ def test_it_sends_anonymous_visitors_to_the_login(client):
 
 
 def test_it_searches_ignoring_accents_like_the_api(org_a):
-    sergio = LeadFactory(organization=org_a.org, nome_completo="Sérgio Lima")
-    LeadFactory(organization=org_a.org, nome_completo="Outra Pessoa")
+    sergio = LeadFactory(organization=org_a.org, nome_completo="Sérgio Lima", empresa="Acme")
+    LeadFactory(organization=org_a.org, nome_completo="Outra Pessoa", empresa="Outra")
     html = login(org_a.gestor).get(BOARD, {"search": "sergio"}).content.decode()
     assert card_ids(html) == {str(sergio.pk)}

@@ -72,9 +72,16 @@ def test_it_filters_by_status_mentor_and_search(org_a, client_for):
         nome_completo="Joana Prado",
         telefone="+5511987650001",
     )
-    MentoradoFactory(organization=org_a.org, mentor=other_mentor, status="pausado")
+    # Fixed names: a Faker name could be a Joana too.
+    MentoradoFactory(
+        organization=org_a.org, mentor=other_mentor, status="pausado", nome_completo="Bia Souto"
+    )
     cancelled = MentoradoFactory(
-        organization=org_a.org, status="cancelado", programa="Elite", data_fim=date(2025, 5, 1)
+        organization=org_a.org,
+        status="cancelado",
+        programa="Elite",
+        data_fim=date(2025, 5, 1),
+        nome_completo="Caio Reis",
     )
     client = client_for(org_a.mentor)
 
