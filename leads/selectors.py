@@ -278,11 +278,31 @@ def lead_list_page_and_total(
     return [_listed(row) for row in rows], int(rows[0][-1] or 0)
 
 
+def lead_list_page_and_count(
+    queryset: QuerySet[Lead], start: int, stop: int
+) -> tuple[list[Any], int] | None:
+    """`lead_list_page` and the queryset's exact count in the same statement (one snapshot,
+    one round trip), for a list whose total is not the kept one (filters, a search, a role's
+    narrowing). None when that statement cannot tell the count (no row: a page past the end)
+    or off PostgreSQL: the caller reads them apart."""
+    if connections[queryset.db].vendor != "postgresql":
+        return None
+    rows = _page_rows(queryset, start, stop, None, count=True)
+    if not rows:
+        return None
+    return [_listed(row) for row in rows], int(rows[0][-1])
+
+
 def _page_rows(
-    queryset: QuerySet[Lead], start: int, stop: int, organization_id: uuid.UUID | str | None
+    queryset: QuerySet[Lead],
+    start: int,
+    stop: int,
+    organization_id: uuid.UUID | str | None,
+    *,
+    count: bool = False,
 ) -> list[Any]:
     """The page statement's rows, converted; with the kept total as a last column when an
-    organization is given."""
+    organization is given, or with the queryset's count when `count`."""
     db = connections[queryset.db]
     key = None if organization_id is None else _organization_key(organization_id, db)
     sql, params = _ids_sql(queryset, start, stop, key)
@@ -290,6 +310,12 @@ def _page_rows(
     if key is not None:
         head = head.replace("\nFROM unnest(", f",\n({_TOTAL_SQL})\nFROM unnest(", 1)
         params = (key, *params)
+    elif count:
+        counted = queryset.order_by().values("pk")
+        count_sql, count_params = counted.query.get_compiler(using=queryset.db).as_sql()
+        total = f"(SELECT COUNT(*) FROM ({count_sql}) counted)"
+        head = head.replace("\nFROM unnest(", f",\n{total}\nFROM unnest(", 1)
+        params = (*count_params, *params)
     with db.cursor() as cursor:
         if db.timezone is datetime.UTC:
             # psycopg's own (C) timestamptz loader rather than Django's Python subclass of it,

@@ -183,10 +183,13 @@ class LeadViewSet(
     def page_and_total(
         self, queryset: QuerySet[Lead], start: int, stop: int
     ) -> tuple[list[Any], int] | None:
-        """A shallow page and the kept total in one statement (config.api.pagination), when
-        the kept total is the list's; None otherwise (the page and the total apart)."""
-        if start >= pagination.DEFERRED_JOIN_OFFSET or self.kept_total_source() is None:
+        """A shallow page and its total in one statement (config.api.pagination): the kept
+        total when it is the list's, else the queryset's count; None for a deep page (the
+        count first: a page past the end is not read) or when the statement cannot tell."""
+        if start >= pagination.DEFERRED_JOIN_OFFSET:
             return None
+        if self.kept_total_source() is None:
+            return selectors.lead_list_page_and_count(queryset, start, stop)
         return selectors.lead_list_page_and_total(
             queryset, start, stop, self.membership.organization_id
         )
