@@ -642,13 +642,16 @@ def _sum(name: str) -> str:
 # (`today_marked`) and of [end's whole hour, end]: an organization writing all day has today
 # marked nearly always, and the raw rows since midnight cost ~0.7 s at 1,000,000 leads. The start
 # edge comes, when its day is unmarked with hour rows built (`start_hours`), from the hour
-# rows from the hour after `start` on plus the raw part [start, that hour). Otherwise from the
+# rows from the hour after `start` on plus the raw part [start, that hour), or, `start` in the
+# first half of its hour, from the rows from its own hour on minus [that hour, start) (the
+# smaller side of the hour, as below for the day's). Otherwise from the
 # smaller side of its day: when `start` is in the first half of its day and that day is
 # unmarked with rows (`start_day`), as the day's rows MINUS the raw part [00:00, start) (every
 # measure is additive per fact and filed under the fact's day, and the raw part is computed
 # like the rows, so the difference is exactly [start, 24:00)); otherwise raw.
 # Ranges: 1 = [start, next midnight), 2 = today's edge, 3 = [start's midnight, start),
-# 4 = [start, its next whole hour), 5 = [end's whole hour, end]; then the marked days and hours.
+# 4 = [start, its next whole hour) or [its own hour, start), 5 = [end's whole hour, end]; then
+# the marked days and hours.
 _WINDOW_SQL = """
 WITH marked AS (
     SELECT DISTINCT day FROM lead_rollup_marks
@@ -818,7 +821,10 @@ _PICKED_SQL = """
       AND ({hour_grains}) AND EXISTS (SELECT 1 FROM today_hours)
     UNION ALL
     SELECT grain, closer_id, sdr_id, author_id, {signed}
-    FROM (SELECT raw.*, CASE WHEN day = %(first_day)s AND EXISTS (SELECT 1 FROM start_day)
+    FROM (SELECT raw.*, CASE WHEN day = %(first_day)s
+                                  AND (EXISTS (SELECT 1 FROM start_day)
+                                       OR (%(start_hour_less)s
+                                           AND EXISTS (SELECT 1 FROM start_hours)))
                              THEN -1 ELSE 1 END AS sign
           FROM raw) raw
     WHERE ({grains})
@@ -975,18 +981,21 @@ def _window_params(organization_id: uuid.UUID, start: datetime, end: datetime) -
     # The partial edge days, end included (PostgreSQL times are whole microseconds), and the
     # start day's part before `start` (subtracted from the day's rows, see `_WINDOW_SQL`).
     # With the start day's hour rows: the raw part [start, its next whole hour) and the hour
-    # rows from that hour on.
-    next_hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    if next_hour < start:
-        next_hour += timedelta(hours=1)
+    # rows from that hour on; or, when `start` is in the first half of its hour, the hour
+    # rows from start's own hour on MINUS the raw part [that hour, start) (the smaller side,
+    # as for the day): at most half an hour of raw facts.
+    start_hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    next_hour = start_hour if start_hour == start else start_hour + timedelta(hours=1)
+    hour_less = timedelta(0) < start - start_hour < timedelta(minutes=30)
+    from_hour = start_hour if hour_less else next_hour
     # With today's hour rows: the raw part [end's whole hour, end] (and the marked hours).
     end_hour = end.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    lo = [start, _midnight(last_day), _midnight(first_day), start, end_hour]
+    lo = [start, _midnight(last_day), _midnight(first_day), min(start, from_hour), end_hour]
     hi = [
         _midnight(first_day + timedelta(days=1)),
         end + timedelta(microseconds=1),
         start,
-        next_hour,
+        max(start, from_hour),
         end + timedelta(microseconds=1),
     ]
     return {
@@ -1002,6 +1011,7 @@ def _window_params(organization_id: uuid.UUID, start: datetime, end: datetime) -
         # The smaller side of the start day: [00:00, start) when start is before noon.
         "start_from_row": first_day < last_day and start - _midnight(first_day) < HALF_DAY,
         "partial_start": first_day < last_day,
-        "from_hour": (next_hour - _midnight(first_day)) // timedelta(hours=1),
+        "from_hour": (from_hour - _midnight(first_day)) // timedelta(hours=1),
+        "start_hour_less": hour_less,
         "end_hour": end_hour.hour,
     }

@@ -65,8 +65,9 @@ EDGES = (
 days_ago = st.one_of(st.sampled_from(EDGES), st.floats(min_value=0.0001, max_value=400))
 # The UTC time of day of "now" (None: the real clock), so that the windows' start falls in
 # the first half of its day (its edge is the day's rows minus the raw part before it) and in
-# the second (raw), at midnight and around noon, on a whole hour and inside one (hour rows).
-clocks = st.sampled_from([None, 0.0, 1.6, 11.99, 12.0, 12.01, 18.5, 23.75])
+# the second (raw), at midnight and around noon, on a whole hour and inside one (hour rows: in
+# the first half of the hour its row minus the raw part before it, in the second half raw).
+clocks = st.sampled_from([None, 0.0, 1.6, 6.2, 11.99, 12.0, 12.01, 18.5, 23.75])
 gaps = st.one_of(st.just(0.0), st.floats(min_value=0.0, max_value=40))  # 0: tied moves
 
 
@@ -399,3 +400,29 @@ def test_today_reads_its_hour_rows_while_marked(people: People) -> None:
     assert read() == total + 100  # 15:00 marked and 18:00 current: raw, not read
     LeadRollupMark.objects.create(**mark, hour=None)
     assert read() == total  # a mark without an hour: the whole day raw
+
+
+def test_a_start_early_in_its_hour_reads_that_hours_rows_minus_the_raw_part_before_it(
+    people: People,
+) -> None:
+    now = _now_at(18.25)  # the 30-day window starts at 18:15 of its day
+    for minutes_after in (-10, 5, 110):  # 18:05 (outside), 18:20, 20:05
+        _create(people, {**_SMALL_PLAN, "created": 30 - minutes_after / 1440}, now)
+    rollups.refresh_marked()
+    scope = dashboard_selectors.dashboard_scope(
+        membership=people.org.admin, period_days=30, now=now
+    )
+    total = dashboard_selectors.reference_sales_dashboard(scope)["metrics"]["total_leads"]
+    assert total == 2
+    rollups.build_hours(people.org.org.pk, [scope.start.astimezone(UTC).date()])
+    hours = LeadDailyRollup.objects.filter(
+        organization_id=people.org.org.pk, grain=rollups.HOUR + RollupGrain.ORGANIZATION
+    )
+    assert sorted(hours.filter(created__gt=0).values_list("hour", "created")) == [(18, 2), (20, 1)]
+
+    def read() -> int:
+        return int(dashboard_selectors.sales_dashboard(scope)["metrics"]["total_leads"])
+
+    assert read() == total  # 18:00's two minus the raw 18:05
+    hours.filter(hour=18).update(created=F("created") + 100)  # read: the figure moves
+    assert read() == total + 100
