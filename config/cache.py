@@ -186,7 +186,9 @@ class InstrumentedRedisCache(RedisCache):
         window (config/api/throttling.py)."""
         key = self.make_and_validate_key(key, version=version)
         with self._timer("count"):
-            pipeline = self._cache.get_client(key, write=True).pipeline(transaction=False)
+            # MULTI/EXEC: the key cannot expire between SET and INCR (an INCR then would make a
+            # counter without expiry).
+            pipeline = self._cache.get_client(key, write=True).pipeline(transaction=True)
             pipeline.set(key, 0, ex=timeout, nx=True)  # Django stores ints unpickled: INCR works
             pipeline.incr(key)
             pipeline.ttl(key)

@@ -37,10 +37,17 @@ def test_the_counter_is_one_integer_that_expires_with_its_window(
 ) -> None:
     client_for(org_a.closer).get("/api/v1/leads/")
     client_for(org_a.closer).get("/api/v1/leads/")
-    key = f"throttle_user_{org_a.closer.user.pk}"
+    key = f"throttle_count_user_{org_a.closer.user.pk}"
     assert cache.get(key) == 2
     client = cast(Any, cache)._cache.get_client(cache.make_key(key))
     assert 0 < client.ttl(cache.make_key(key)) <= 60
     cache.delete(key)  # the window over: a new allowance
     statuses = [client_for(org_a.closer).get("/api/v1/leads/").status_code for _ in range(3)]
     assert statuses == [200, 200, 200]
+
+
+def test_a_log_drf_left_under_the_old_key_does_not_break_the_counter(
+    org_a: Any, client_for: Any, three_a_minute: None
+) -> None:
+    cache.set(f"throttle_user_{org_a.closer.user.pk}", [1.0, 2.0], 60)  # before the deploy
+    assert client_for(org_a.closer).get("/api/v1/leads/").status_code == 200
