@@ -265,32 +265,19 @@ def lead_list_page(queryset: QuerySet[Lead], start: int, stop: int) -> list[Any]
 
 
 def lead_list_page_and_total(
-    queryset: QuerySet[Lead], start: int, stop: int, organization_id: uuid.UUID | str
+    queryset: QuerySet[Lead], start: int, stop: int, organization_id: uuid.UUID | str | None
 ) -> tuple[list[Any], int] | None:
-    """`lead_list_page` and `lead_total` in the same statement (one snapshot), for a list whose
-    total is the kept one. None when that statement cannot tell the total (no row: a page past
-    the end) or off PostgreSQL: the caller reads them apart."""
+    """`lead_list_page` and its total in the same statement (one snapshot, one round trip):
+    the organization's kept count (`lead_total`) when given, for its whole list; else the
+    queryset's exact count (filters, a search, a role's narrowing). None when that statement
+    cannot tell the total (no row: a page past the end) or off PostgreSQL: the caller reads
+    them apart."""
     if connections[queryset.db].vendor != "postgresql":
         return None
-    rows = _page_rows(queryset, start, stop, organization_id)
+    rows = _page_rows(queryset, start, stop, organization_id, count=organization_id is None)
     if not rows:
         return None
     return [_listed(row) for row in rows], int(rows[0][-1] or 0)
-
-
-def lead_list_page_and_count(
-    queryset: QuerySet[Lead], start: int, stop: int
-) -> tuple[list[Any], int] | None:
-    """`lead_list_page` and the queryset's exact count in the same statement (one snapshot,
-    one round trip), for a list whose total is not the kept one (filters, a search, a role's
-    narrowing). None when that statement cannot tell the count (no row: a page past the end)
-    or off PostgreSQL: the caller reads them apart."""
-    if connections[queryset.db].vendor != "postgresql":
-        return None
-    rows = _page_rows(queryset, start, stop, None, count=True)
-    if not rows:
-        return None
-    return [_listed(row) for row in rows], int(rows[0][-1])
 
 
 def _page_rows(

@@ -188,11 +188,7 @@ class LeadViewSet(
         count first: a page past the end is not read) or when the statement cannot tell."""
         if start >= pagination.DEFERRED_JOIN_OFFSET:
             return None
-        if self.kept_total_source() is None:
-            return selectors.lead_list_page_and_count(queryset, start, stop)
-        return selectors.lead_list_page_and_total(
-            queryset, start, stop, self.membership.organization_id
-        )
+        return selectors.lead_list_page_and_total(queryset, start, stop, self.kept_total_source())
 
     def get_object(self) -> Lead:
         lead: Lead = super().get_object()

@@ -104,7 +104,7 @@ def _lead_count_statements(queries: CaptureQueriesContext) -> list[str]:
         q["sql"]
         for q in queries.captured_queries
         # A COUNT over leads (the list page's statement counts interactions, not leads), on
-        # its own or inside the page's statement (leads.selectors.lead_list_page_and_count).
+        # its own or inside the page's statement (leads.selectors.lead_list_page_and_total).
         if (q["sql"].upper().startswith("SELECT COUNT(") and 'FROM "leads"' in q["sql"])
         or 'COUNT(*) FROM (SELECT "leads"."id"' in q["sql"]
     ]
