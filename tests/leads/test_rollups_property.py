@@ -336,33 +336,49 @@ def test_reference_and_rollups_agree_on_an_example_with_figures(people: People) 
     assert uuid.UUID(str(body["topClosers"][0]["closer_id"])) == people.org.closer.pk
 
 
-def test_the_start_edge_reads_the_hour_rows_once_built(people: People) -> None:
-    """With the start day's hour rows built, the window reads them from the hour after its
-    start on and the raw rows before that hour (not the day's rows, nor the partial hour's)."""
-    now = _now_at(18.5)  # the 30-day window starts at 18:30 of its day
-    for hours_after in (0.25, 2.0):  # one lead in [18:30, 19:00), one in the 20:00 hour
-        _create(people, {**_SMALL_PLAN, "created": 30 - hours_after / 24}, now)
+@dataclass
+class HourCase:
+    total: int  # the reference figure
+    hours: Any  # the organization's hour rows (organization grain) of the built day
+    scope: Any
+
+    def read(self) -> int:
+        return int(dashboard_selectors.sales_dashboard(self.scope)["metrics"]["total_leads"])
+
+
+def _hour_case(people: People, now: datetime, days_ago: list[float], day: Any = None) -> HourCase:
+    """Leads created `days_ago` before `now`, the job run, the hour rows of `day` built (the
+    30-day window's start day by default): the window's reference total and its hour rows."""
+    for ago in days_ago:
+        _create(people, {**_SMALL_PLAN, "created": ago}, now)
     rollups.refresh_marked()
     scope = dashboard_selectors.dashboard_scope(
         membership=people.org.admin, period_days=30, now=now
     )
-    total = dashboard_selectors.reference_sales_dashboard(scope)["metrics"]["total_leads"]
-    assert total == 2
-    rollups.build_hours(people.org.org.pk, [scope.start.astimezone(UTC).date()])
+    day = day or scope.start.astimezone(UTC).date()
+    rollups.build_hours(people.org.org.pk, [day])
     hours = LeadDailyRollup.objects.filter(
-        organization_id=people.org.org.pk, grain=rollups.HOUR + RollupGrain.ORGANIZATION
+        organization_id=people.org.org.pk, day=day, grain=rollups.HOUR + RollupGrain.ORGANIZATION
     )
-    created = sorted(hours.filter(created__gt=0).values_list("hour", "created"))
-    assert created == [(18, 1), (20, 1)]
+    total = dashboard_selectors.reference_sales_dashboard(scope)["metrics"]["total_leads"]
+    return HourCase(int(total), hours, scope)
 
-    def read() -> int:
-        return int(dashboard_selectors.sales_dashboard(scope)["metrics"]["total_leads"])
 
-    assert read() == total
-    hours.filter(hour=20).update(created=F("created") + 100)  # read: the figure moves
-    assert read() == total + 100
-    hours.filter(hour=18).update(created=F("created") + 100)  # partial hour: raw, not read
-    assert read() == total + 100
+def test_the_start_edge_reads_the_hour_rows_once_built(people: People) -> None:
+    """With the start day's hour rows built, the window reads them from the hour after its
+    start on and the raw rows before that hour (not the day's rows, nor the partial hour's)."""
+    # The 30-day window starts at 18:30 of its day: one lead in [18:30, 19:00), one at 20:30.
+    case = _hour_case(people, _now_at(18.5), [30 - 0.25 / 24, 30 - 2 / 24])
+    assert case.total == 2
+    assert sorted(case.hours.filter(created__gt=0).values_list("hour", "created")) == [
+        (18, 1),
+        (20, 1),
+    ]
+    assert case.read() == case.total
+    case.hours.filter(hour=20).update(created=F("created") + 100)  # read: the figure moves
+    assert case.read() == case.total + 100
+    case.hours.filter(hour=18).update(created=F("created") + 100)  # partial hour: raw, not read
+    assert case.read() == case.total + 100
 
 
 def test_today_reads_its_hour_rows_while_marked(people: People) -> None:
@@ -370,59 +386,35 @@ def test_today_reads_its_hour_rows_while_marked(people: People) -> None:
     unmarked hours before the current one and the raw rows of the others."""
     now = _now_at(18.5)
     today = now.astimezone(UTC).date()
-    for hours_ago in (8.0, 3.0, 0.1):  # 10:30, 15:30, 18:24
-        _create(people, {**_SMALL_PLAN, "created": hours_ago / 24}, now)
-    rollups.refresh_marked()
-    rollups.build_hours(people.org.org.pk, [today])
-    scope = dashboard_selectors.dashboard_scope(
-        membership=people.org.admin, period_days=30, now=now
-    )
-    total = dashboard_selectors.reference_sales_dashboard(scope)["metrics"]["total_leads"]
-    assert total == 3
-    hours = LeadDailyRollup.objects.filter(
-        organization_id=people.org.org.pk, day=today, grain=rollups.HOUR + RollupGrain.ORGANIZATION
-    )
-    assert sorted(hours.filter(created__gt=0).values_list("hour", "created")) == [
+    # Leads at 10:30, 15:30 and 18:24.
+    case = _hour_case(people, now, [8.0 / 24, 3.0 / 24, 0.1 / 24], today)
+    assert case.total == 3
+    assert sorted(case.hours.filter(created__gt=0).values_list("hour", "created")) == [
         (10, 1),
         (15, 1),
         (18, 1),
     ]
-
-    def read() -> int:
-        return int(dashboard_selectors.sales_dashboard(scope)["metrics"]["total_leads"])
-
-    hours.filter(hour=10).update(created=F("created") + 100)
-    assert read() == total  # today unmarked: today's day rows
+    case.hours.filter(hour=10).update(created=F("created") + 100)
+    assert case.read() == case.total  # today unmarked: today's day rows
     mark = {"organization_id": people.org.org.pk, "day": today}
     LeadRollupMark.objects.create(**mark, hour=15)
-    assert read() == total + 100  # the hour rows of 10:00
-    hours.filter(hour__in=(15, 18)).update(created=F("created") + 100)
-    assert read() == total + 100  # 15:00 marked and 18:00 current: raw, not read
+    assert case.read() == case.total + 100  # the hour rows of 10:00
+    case.hours.filter(hour__in=(15, 18)).update(created=F("created") + 100)
+    assert case.read() == case.total + 100  # 15:00 marked and 18:00 current: raw, not read
     LeadRollupMark.objects.create(**mark, hour=None)
-    assert read() == total  # a mark without an hour: the whole day raw
+    assert case.read() == case.total  # a mark without an hour: the whole day raw
 
 
 def test_a_start_early_in_its_hour_reads_that_hours_rows_minus_the_raw_part_before_it(
     people: People,
 ) -> None:
-    now = _now_at(18.25)  # the 30-day window starts at 18:15 of its day
-    for minutes_after in (-10, 5, 110):  # 18:05 (outside), 18:20, 20:05
-        _create(people, {**_SMALL_PLAN, "created": 30 - minutes_after / 1440}, now)
-    rollups.refresh_marked()
-    scope = dashboard_selectors.dashboard_scope(
-        membership=people.org.admin, period_days=30, now=now
-    )
-    total = dashboard_selectors.reference_sales_dashboard(scope)["metrics"]["total_leads"]
-    assert total == 2
-    rollups.build_hours(people.org.org.pk, [scope.start.astimezone(UTC).date()])
-    hours = LeadDailyRollup.objects.filter(
-        organization_id=people.org.org.pk, grain=rollups.HOUR + RollupGrain.ORGANIZATION
-    )
-    assert sorted(hours.filter(created__gt=0).values_list("hour", "created")) == [(18, 2), (20, 1)]
-
-    def read() -> int:
-        return int(dashboard_selectors.sales_dashboard(scope)["metrics"]["total_leads"])
-
-    assert read() == total  # 18:00's two minus the raw 18:05
-    hours.filter(hour=18).update(created=F("created") + 100)  # read: the figure moves
-    assert read() == total + 100
+    # The 30-day window starts at 18:15 of its day: leads at 18:05 (outside), 18:20, 20:05.
+    case = _hour_case(people, _now_at(18.25), [30 - minutes / 1440 for minutes in (-10, 5, 110)])
+    assert case.total == 2
+    assert sorted(case.hours.filter(created__gt=0).values_list("hour", "created")) == [
+        (18, 2),
+        (20, 1),
+    ]
+    assert case.read() == case.total  # 18:00's two minus the raw 18:05
+    case.hours.filter(hour=18).update(created=F("created") + 100)  # read: the figure moves
+    assert case.read() == case.total + 100
