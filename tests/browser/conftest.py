@@ -38,8 +38,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# Playwright's default is 30 s; a page of ours that needs more than this is broken.
-DEFAULT_TIMEOUT_MS = 10_000
+# Playwright's default is 30 s. Ours takes a page in well under a second, but a CI machine with
+# 2 cores running every xdist worker and chromium at once was seen to take over 10 s to make a
+# login button clickable (load average ~9): 20 s fails a broken page without failing a slow one.
+DEFAULT_TIMEOUT_MS = 20_000
 
 
 @pytest.hookimpl(wrapper=True)

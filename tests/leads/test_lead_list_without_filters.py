@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import django_filters
 import pytest
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 
 from config.api.filters import StrictOrderingFilter
 from leads.api import filters
-from leads.api.views import LeadViewSet
+from leads.api.views import LeadViewSet, _given_filters
+from organizations.models import Membership
 from tests.factories import LeadFactory
 
 FILTER_NAMES = set(filters.LeadFilter.base_filters)
@@ -128,3 +130,39 @@ def test_only_the_given_filters_take_part_with_the_same_answer(
     assert narrowed.content == regular.content, query
     if narrowed.status_code == 200 and "cursor" not in query:
         assert narrowed.json()["data"], query  # the filters match something
+
+
+def test_a_narrowed_filterset_builds_its_form_class_once(org_a: Any, client_for: Any) -> None:
+    LeadFactory(organization=org_a.org, status="novo", lead_score=40)
+    client = client_for(org_a.admin)
+    narrowed = _given_filters(filters.LeadFilter, frozenset({"status", "score_min"}))
+    narrowed._form_class = None
+
+    first = client.get(URL + "?status=novo&score_min=10")
+    form_class = narrowed._form_class
+    invalid = client.get(URL + "?status=qualificado&score_min=muito")
+    again = client.get(URL + "?score_min=50&status=novo")
+
+    assert first.status_code == 200
+    assert len(first.json()["data"]) == 1
+    assert form_class is not None
+    assert narrowed._form_class is form_class
+    assert invalid.status_code == 400
+    assert "score_min" in invalid.json()["details"]
+    assert again.status_code == 200
+    assert again.json()["data"] == []
+
+
+def test_a_filter_whose_field_depends_on_the_request_keeps_a_form_class_per_request() -> None:
+    class MemberChoices(filters.LeadFilter):
+        closer = django_filters.ModelChoiceFilter(
+            queryset=lambda request: Membership.objects.none()
+        )
+
+    narrowed = _given_filters(MemberChoices, frozenset({"closer", "status"}))
+    plain = _given_filters(MemberChoices, frozenset({"status"}))
+
+    assert narrowed._form_once is False
+    assert narrowed().get_form_class() is not narrowed().get_form_class()
+    assert plain._form_once is True
+    assert plain().get_form_class() is plain().get_form_class()
