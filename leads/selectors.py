@@ -292,7 +292,7 @@ def _page_rows(
     organization is given, or with the queryset's count when `count`."""
     db = connections[queryset.db]
     key = None if organization_id is None else _organization_key(organization_id, db)
-    sql, params = _ids_sql(queryset, start, stop, key)
+    sql, params = _ids_sql(queryset, start, stop)
     head, tail = _page_sql(queryset.db)
     if key is not None:
         head = head.replace("\nFROM unnest(", f",\n({_TOTAL_SQL})\nFROM unnest(", 1)
@@ -322,30 +322,27 @@ def _page_rows(
 _WHOLE_LIST_IDS: dict[tuple[Any, ...], str] = {}
 
 
-def _ids_sql(
-    queryset: QuerySet[Lead], start: int, stop: int, organization_key: Any
-) -> tuple[str, tuple[Any, ...]]:
-    """The ORM's statement of the page's ids. `organization_key`: the organization of a whole
-    list (the kept total's), whose statement is reused when the queryset is just that."""
-    cache_key = None
-    if organization_key is not None:
-        cache_key = _whole_list_key(queryset, start, stop, organization_key)
-    if cache_key is not None and cache_key in _WHOLE_LIST_IDS:
-        return _WHOLE_LIST_IDS[cache_key], (organization_key,)
+def _ids_sql(queryset: QuerySet[Lead], start: int, stop: int) -> tuple[str, tuple[Any, ...]]:
+    """The ORM's statement of the page's ids, reused when the queryset is an organization's
+    whole list (the default list, its deep pages, the first page of its cursor mode)."""
+    whole = _whole_list_key(queryset, start, stop)
+    if whole is not None and whole[0] in _WHOLE_LIST_IDS:
+        return _WHOLE_LIST_IDS[whole[0]], (whole[1],)
     ids = queryset.values_list("pk", flat=True)[start:stop]
     sql, params = ids.query.get_compiler(using=queryset.db).as_sql()
-    if cache_key is not None and tuple(params) == (organization_key,):
+    if whole is not None and tuple(params) == (whole[1],):
         if len(_WHOLE_LIST_IDS) >= 256:
             _WHOLE_LIST_IDS.clear()
-        _WHOLE_LIST_IDS[cache_key] = sql
+        _WHOLE_LIST_IDS[whole[0]] = sql
     return sql, tuple(params)
 
 
 def _whole_list_key(
-    queryset: QuerySet[Lead], start: int, stop: int, organization_key: Any
-) -> tuple[Any, ...] | None:
-    """A key of the ids statement when the queryset is only `organization = organization_key`
-    in an ordering of field names (nothing else that would change its text), else None."""
+    queryset: QuerySet[Lead], start: int, stop: int
+) -> tuple[tuple[Any, ...], Any] | None:
+    """(key of the ids statement, the organization's parameter) when the queryset is only
+    `organization = <id>` in an ordering of field names (nothing else that would change its
+    text), else None."""
     query = queryset.query
     where = query.where
     if (
@@ -368,11 +365,12 @@ def _whole_list_key(
         type(condition) is not RelatedExact
         or getattr(condition.lhs, "target", None) is not _LEAD_ORGANIZATION
         or getattr(condition.lhs, "alias", None) != Lead._meta.db_table
-        or condition.rhs != organization_key
+        or not isinstance(condition.rhs, uuid.UUID)
     ):
         return None
     ordering = (query.order_by, query.default_ordering, query.standard_ordering)
-    return (queryset.db, *ordering, start, stop)
+    key = _organization_key(condition.rhs, connections[queryset.db])
+    return (queryset.db, *ordering, start, stop), key
 
 
 _LEAD_ORGANIZATION = Lead._meta.get_field("organization")

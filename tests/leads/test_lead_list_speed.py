@@ -670,17 +670,32 @@ def test_the_whole_lists_ids_statement_is_reused_only_for_a_whole_list(org_a, or
 
     selectors._WHOLE_LIST_IDS.clear()
     for o in (org_a, org_b, org_a):
-        key = selectors._organization_key(o.org.pk, connection)
         for ordering in (("-created_at", "-id"), ("nome_completo",)):
             whole = selectors.lead_list_queryset(membership=o.admin).order_by(*ordering)
-            assert selectors._ids_sql(whole, 20, 40, key) == compiled(whole, 20, 40)
+            assert selectors._ids_sql(whole, 20, 40) == compiled(whole, 20, 40)
+            assert selectors._whole_list_key(whole, 20, 40)[1] == o.org.pk
             filtered = whole.filter(status="novo")
-            assert selectors._whole_list_key(filtered, 0, 20, key) is None
-            assert selectors._ids_sql(filtered, 0, 20, key) == compiled(filtered, 0, 20)
-    other = selectors._organization_key(org_b.org.pk, connection)
-    whole_a = selectors.lead_list_queryset(membership=org_a.admin)
-    assert selectors._whole_list_key(whole_a, 0, 20, other) is None
+            assert selectors._whole_list_key(filtered, 0, 20) is None
+            assert selectors._ids_sql(filtered, 0, 20) == compiled(filtered, 0, 20)
+            after = whole.filter(created_at__lt=timezone.now())  # a cursor's position
+            assert selectors._whole_list_key(after, 0, 20) is None
+            assert selectors._ids_sql(after, 0, 20) == compiled(after, 0, 20)
     assert len(selectors._WHOLE_LIST_IDS) == 2
+
+
+def test_the_cursor_modes_first_page_reuses_the_whole_lists_ids_statement(org_a, client_for):
+    LeadFactory.create_batch(3, organization=org_a.org)
+    client = client_for(org_a.admin)
+    selectors._WHOLE_LIST_IDS.clear()
+
+    first = client.get("/api/v1/leads/?cursor=&limit=2")
+    keys = list(selectors._WHOLE_LIST_IDS)
+    second = client.get(f"/api/v1/leads/?cursor={first.json()['pagination']['next_cursor']}")
+
+    assert [key[-2:] for key in keys] == [(0, 3)]  # limit + 1 rows: is there a next page?
+    assert len(first.json()["data"]) == 2
+    assert len(second.json()["data"]) == 1
+    assert list(selectors._WHOLE_LIST_IDS) == keys  # a position is not the whole list
 
 
 @pytest.mark.parametrize("zone", ["UTC", "America/Sao_Paulo"])
