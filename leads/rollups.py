@@ -644,7 +644,9 @@ def _sum(name: str) -> str:
 # edge comes, when its day is unmarked with hour rows built (`start_hours`), from the hour
 # rows from the hour after `start` on plus the raw part [start, that hour), or, `start` in the
 # first half of its hour, from the rows from its own hour on minus [that hour, start) (the
-# smaller side of the hour, as below for the day's). Otherwise from the
+# smaller side of the hour, as below for the day's); and when that hour is before noon, "the
+# hour rows from it on" are read as the day's rows minus the hour rows before it (fewer rows
+# per member: 12 at most, not 23; `days` holds the start day then). Otherwise from the
 # smaller side of its day: when `start` is in the first half of its day and that day is
 # unmarked with rows (`start_day`), as the day's rows MINUS the raw part [00:00, start) (every
 # measure is additive per fact and filed under the fact's day, and the raw part is computed
@@ -729,6 +731,8 @@ days AS (
     SELECT %(last_day)s::date FROM today
     UNION ALL
     SELECT %(first_day)s::date FROM start_day
+    UNION ALL
+    SELECT %(first_day)s::date FROM start_hours WHERE %(day_less_hours)s
 ),
 ranges AS (
     SELECT r.lo, r.hi
@@ -811,8 +815,9 @@ _PICKED_SQL = """
     WHERE organization_id = %(org)s AND day = ANY(ARRAY(SELECT week FROM weeks))
       AND ({week_grains})
     UNION ALL
-    SELECT grain - {hour}, closer_id, sdr_id, author_id, {columns} FROM lead_daily_rollups
-    WHERE organization_id = %(org)s AND day = %(first_day)s AND hour >= %(from_hour)s
+    SELECT grain - {hour}, closer_id, sdr_id, author_id, {hour_signed} FROM lead_daily_rollups
+    WHERE organization_id = %(org)s AND day = %(first_day)s
+      AND hour >= %(start_hours_lo)s AND hour < %(start_hours_hi)s
       AND ({hour_grains}) AND EXISTS (SELECT 1 FROM start_hours)
     UNION ALL
     SELECT grain - {hour}, closer_id, sdr_id, author_id, {columns} FROM lead_daily_rollups
@@ -843,6 +848,9 @@ def _picked_sql(part: str, narrowed_by: str | None) -> str:
     return _PICKED_SQL.format(
         columns=", ".join(names),
         signed=", ".join(f"sign * {name} AS {name}" for name in names),
+        hour_signed=", ".join(
+            f"CASE WHEN %(day_less_hours)s THEN -{name} ELSE {name} END AS {name}" for name in names
+        ),
         grains=grains(0),
         month_grains=grains(MONTH),
         week_grains=grains(WEEK),
@@ -988,6 +996,7 @@ def _window_params(organization_id: uuid.UUID, start: datetime, end: datetime) -
     next_hour = start_hour if start_hour == start else start_hour + timedelta(hours=1)
     hour_less = timedelta(0) < start - start_hour < timedelta(minutes=30)
     from_hour = start_hour if hour_less else next_hour
+    hours_before = (from_hour - _midnight(first_day)) // timedelta(hours=1)
     # With today's hour rows: the raw part [end's whole hour, end] (and the marked hours).
     end_hour = end.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     lo = [start, _midnight(last_day), _midnight(first_day), min(start, from_hour), end_hour]
@@ -1011,7 +1020,12 @@ def _window_params(organization_id: uuid.UUID, start: datetime, end: datetime) -
         # The smaller side of the start day: [00:00, start) when start is before noon.
         "start_from_row": first_day < last_day and start - _midnight(first_day) < HALF_DAY,
         "partial_start": first_day < last_day,
-        "from_hour": (from_hour - _midnight(first_day)) // timedelta(hours=1),
+        # The start day's rows from `from_hour` on (`start_hours`): its hour rows from there,
+        # or, when fewer rows, its day rows MINUS its hour rows before (`from_hour` 11 or
+        # earlier): 12 rows at most per member and grain, not up to 24.
+        "day_less_hours": hours_before < 12,
+        "start_hours_lo": 0 if hours_before < 12 else hours_before,
+        "start_hours_hi": hours_before if hours_before < 12 else 24,
         "start_hour_less": hour_less,
         "end_hour": end_hour.hour,
     }

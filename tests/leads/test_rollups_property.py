@@ -418,3 +418,34 @@ def test_a_start_early_in_its_hour_reads_that_hours_rows_minus_the_raw_part_befo
     assert case.read() == case.total  # 18:00's two minus the raw 18:05
     case.hours.filter(hour=18).update(created=F("created") + 100)  # read: the figure moves
     assert case.read() == case.total + 100
+
+
+def test_a_morning_start_reads_the_days_rows_minus_the_hours_before_it(people: People) -> None:
+    """A start before noon: the start day's rows minus its hour rows before the start's next
+    whole hour, plus the raw part up to that hour (at most 12 rows per member, not 23)."""
+    # The 30-day window starts at 07:40 of its day: leads at 03:00 (outside), 07:50, 10:00.
+    case = _hour_case(
+        people, _now_at(7 + 40 / 60), [30 + 280 / 1440, 30 - 10 / 1440, 30 - 140 / 1440]
+    )
+    assert case.total == 2
+    assert sorted(case.hours.filter(created__gt=0).values_list("hour", "created")) == [
+        (3, 1),
+        (7, 1),
+        (10, 1),
+    ]
+    body = dashboard_selectors.sales_dashboard(case.scope)
+    reference = dashboard_selectors.reference_sales_dashboard(case.scope)
+    assert body["metrics"] == reference["metrics"]
+    assert body["topClosers"] == reference["topClosers"]
+    assert body["topClosers"][0]["total_leads"] == 2
+    case.hours.filter(hour=10).update(created=F("created") + 100)  # after: the day's row instead
+    assert case.read() == case.total
+    case.hours.filter(hour=3).update(created=F("created") + 100)  # before: subtracted
+    assert case.read() == case.total - 100
+    day_row = LeadDailyRollup.objects.filter(
+        organization_id=people.org.org.pk,
+        day=case.scope.start.astimezone(UTC).date(),
+        grain=RollupGrain.ORGANIZATION,
+    )
+    day_row.update(created=F("created") + 100)
+    assert case.read() == case.total
