@@ -673,7 +673,9 @@ def test_the_whole_lists_ids_statement_is_reused_only_for_a_whole_list(org_a, or
         for ordering in (("-created_at", "-id"), ("nome_completo",)):
             whole = selectors.lead_list_queryset(membership=o.admin).order_by(*ordering)
             assert selectors._ids_sql(whole, 20, 40) == compiled(whole, 20, 40)
-            assert selectors._whole_list_key(whole, 20, 40)[1] == o.org.pk
+            whole_key = selectors._whole_list_key(whole, 20, 40)
+            assert whole_key is not None
+            assert whole_key[1] == o.org.pk
             filtered = whole.filter(status="novo")
             assert selectors._whole_list_key(filtered, 0, 20) is None
             assert selectors._ids_sql(filtered, 0, 20) == compiled(filtered, 0, 20)
