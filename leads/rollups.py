@@ -646,7 +646,7 @@ def _sum(name: str) -> str:
 # first half of its hour, from the rows from its own hour on minus [that hour, start) (the
 # smaller side of the hour, as below for the day's); and when that hour is before noon, "the
 # hour rows from it on" are read as the day's rows minus the hour rows before it (fewer rows
-# per member: 12 at most, not 23; `days` holds the start day then). Otherwise from the
+# per member: 12 at most, not up to 24; `days` holds the start day then). Otherwise from the
 # smaller side of its day: when `start` is in the first half of its day and that day is
 # unmarked with rows (`start_day`), as the day's rows MINUS the raw part [00:00, start) (every
 # measure is additive per fact and filed under the fact's day, and the raw part is computed

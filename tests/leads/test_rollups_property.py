@@ -422,7 +422,7 @@ def test_a_start_early_in_its_hour_reads_that_hours_rows_minus_the_raw_part_befo
 
 def test_a_morning_start_reads_the_days_rows_minus_the_hours_before_it(people: People) -> None:
     """A start before noon: the start day's rows minus its hour rows before the start's next
-    whole hour, plus the raw part up to that hour (at most 12 rows per member, not 23)."""
+    whole hour, plus the raw part up to that hour (at most 12 rows per member, not up to 24)."""
     # The 30-day window starts at 07:40 of its day: leads at 03:00 (outside), 07:50, 10:00.
     case = _hour_case(
         people, _now_at(7 + 40 / 60), [30 + 280 / 1440, 30 - 10 / 1440, 30 - 140 / 1440]
@@ -447,5 +447,5 @@ def test_a_morning_start_reads_the_days_rows_minus_the_hours_before_it(people: P
         day=case.scope.start.astimezone(UTC).date(),
         grain=RollupGrain.ORGANIZATION,
     )
-    day_row.update(created=F("created") + 100)
+    day_row.update(created=F("created") + 100)  # the day's row: read, it adds the 100 back
     assert case.read() == case.total
