@@ -325,15 +325,15 @@ _WHOLE_LIST_IDS: dict[tuple[Any, ...], str] = {}
 def _ids_sql(queryset: QuerySet[Lead], start: int, stop: int) -> tuple[str, tuple[Any, ...]]:
     """The ORM's statement of the page's ids, reused when the queryset is an organization's
     whole list (the default list, its deep pages, the first page of its cursor mode)."""
-    whole = _whole_list_key(queryset, start, stop)
-    if whole is not None and whole[0] in _WHOLE_LIST_IDS:
-        return _WHOLE_LIST_IDS[whole[0]], (whole[1],)
+    cache_key, organization = _whole_list_key(queryset, start, stop) or (None, None)
+    if cache_key in _WHOLE_LIST_IDS:
+        return _WHOLE_LIST_IDS[cache_key], (organization,)
     ids = queryset.values_list("pk", flat=True)[start:stop]
     sql, params = ids.query.get_compiler(using=queryset.db).as_sql()
-    if whole is not None and tuple(params) == (whole[1],):
+    if cache_key is not None and tuple(params) == (organization,):
         if len(_WHOLE_LIST_IDS) >= 256:
             _WHOLE_LIST_IDS.clear()
-        _WHOLE_LIST_IDS[whole[0]] = sql
+        _WHOLE_LIST_IDS[cache_key] = sql
     return sql, tuple(params)
 
 

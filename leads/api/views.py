@@ -85,36 +85,28 @@ class GivenFiltersBackend(DjangoFilterBackend):
 @lru_cache(maxsize=256)
 def _given_filters(filterset_class: Any, names: frozenset[str]) -> Any:
     narrowed: Any = type(
-        filterset_class.__name__,
-        (_FormOnce, filterset_class),
-        {"__module__": __name__, "_form_class": None},
+        filterset_class.__name__, (_FormOnce, filterset_class), {"__module__": __name__}
     )
     narrowed.base_filters = {
         name: f for name, f in filterset_class.base_filters.items() if name in names
     }
-    # A filter whose form field depends on the request (a model choice narrowed to the
-    # requester's organization) needs a form class per request, as django-filter builds it.
-    narrowed._form_once = not any(
-        isinstance(f, QuerySetRequestMixin) for f in narrowed.base_filters.values()
-    )
     return narrowed
 
 
 class _FormOnce:
     """django-filter builds a new form class (a new field per filter) for every FilterSet it
-    makes; a narrowed FilterSet whose fields do not depend on the request builds it once. The
-    form instances stay per request (a Form copies its class's fields when made)."""
-
-    _form_class: Any = None
-    _form_once = False
+    makes; a narrowed FilterSet keeps the first one it builds, unless a filter's field depends
+    on the request (a model choice narrowed to the requester's organization). The form
+    instances stay per request (a Form copies its class's fields when made)."""
 
     def get_form_class(self) -> Any:
-        cls = type(self)
-        if not cls._form_once:
-            return super().get_form_class()  # type: ignore[misc]
-        if cls._form_class is None:
-            cls._form_class = super().get_form_class()  # type: ignore[misc]
-        return cls._form_class
+        cls: Any = type(self)
+        form_class = cls.__dict__.get("_form_class")
+        if form_class is None:
+            form_class = super().get_form_class()  # type: ignore[misc]
+            if not any(isinstance(f, QuerySetRequestMixin) for f in cls.base_filters.values()):
+                cls._form_class = form_class
+        return form_class
 
 
 @extend_schema_view(
