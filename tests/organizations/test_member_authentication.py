@@ -4,14 +4,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from freezegun import freeze_time
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.tokens import AccessToken
 
+from organizations import authentication
 from organizations.models import Membership
 from tests.factories import LeadFactory, MembershipFactory
 
@@ -65,8 +70,9 @@ def test_a_malformed_header_is_still_a_400(org_a):
 
 def test_a_user_without_an_active_membership_is_refused_not_let_through(org_a):
     client = bearer(org_a.closer)
+    assert client.get(LEADS).status_code == 200  # the token is now kept as validated
     Membership.objects.filter(pk=org_a.closer.pk).update(ativo=False)
-    assert client.get(LEADS).status_code == 403  # at once: nothing is cached
+    assert client.get(LEADS).status_code == 403  # at once: the membership is not kept
 
 
 def test_a_role_change_takes_effect_on_the_next_request(org_a):
@@ -80,6 +86,7 @@ def test_a_role_change_takes_effect_on_the_next_request(org_a):
 
 def test_a_deactivated_user_is_a_401_even_with_an_active_membership(org_a):
     client = bearer(org_a.closer)
+    assert client.get(LEADS).status_code == 200
     type(org_a.closer.user).objects.filter(pk=org_a.closer.user_id).update(is_active=False)
     assert client.get(LEADS).status_code == 401
 
@@ -149,3 +156,47 @@ def test_the_prepared_lookup_builds_what_the_orm_builds(org_a, org_b):
     Membership.objects.filter(user=user, organization=org_b.org).update(ativo=False)
     assert active_membership(user.pk, org_b.org.id) is None
     assert active_membership(-1, None) is None
+
+
+def test_a_token_is_validated_once_then_only_its_expiry_is_checked(org_a):
+    authentication._validated.cache_clear()
+    token = str(AccessToken.for_user(org_a.closer.user))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    decoded: list[Any] = []
+    decode = TokenBackend.decode
+
+    def counted(backend: TokenBackend, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(args[0])
+        return decode(backend, *args, **kwargs)
+
+    with mock.patch.object(TokenBackend, "decode", counted):
+        assert [client.get(LEADS).status_code for _ in range(3)] == [200, 200, 200]
+        assert len(decoded) == 1
+        other = bearer(org_a.admin)  # another token: validated on its own
+        assert other.get(LEADS).status_code == 200
+        assert len(decoded) == 2
+    # Past its expiry the kept token is refused as simplejwt refuses an expired one.
+    expires = datetime.fromtimestamp(authentication._validated(token.encode())["exp"], tz=UTC)
+    with freeze_time(expires + timedelta(seconds=1)):
+        refused = client.get(LEADS)
+        fresh = APIClient()
+        fresh.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        authentication._validated.cache_clear()
+        assert fresh.get(LEADS).json() == refused.json()
+    assert refused.status_code == 401
+    assert "token_not_valid" in str(refused.json())
+
+
+def test_a_token_differing_from_a_kept_one_is_validated_and_refused(org_a):
+    token = str(AccessToken.for_user(org_a.closer.user))
+    assert client_with(token).get(LEADS).status_code == 200
+    head, payload, signature = token.split(".")
+    forged = ".".join([head, payload, signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")])
+    assert client_with(forged).get(LEADS).status_code == 401
+
+
+def client_with(token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
