@@ -4,20 +4,20 @@ simplejwt's `JWTAuthentication` reads the user (one query) and the permission ch
 the active membership (`organizations.permissions.resolve_membership`, a second one). Here one
 query reads the membership the request will use, chosen exactly as the permission check would
 (`X-Organization-Id`, else the oldest active one), with its user and organization, and attaches
-it to the request. Nothing is cached across requests: a deactivated membership, a changed role or
-a deactivated user takes effect on the very next request.
+it to the request. The membership is not kept across requests: a deactivated membership, a
+changed role or a deactivated user takes effect on the very next request.
 
 Without an active membership (or with a malformed `X-Organization-Id`, an inactive user, or
 `CHECK_REVOKE_TOKEN`) it falls back to simplejwt's own user lookup, so its errors stay the same
 and the permission check answers as before (403 not a member, 400 bad header).
 
 The access token's own validation (signature and claims, PyJWT through simplejwt) is kept per
-process by the token's exact bytes, up to `VALIDATED_TOKENS` of them: 0.15-0.3 ms a request
-measured (bench/README.md, "Validated tokens"). An access token is a pure function of its bytes
+process by the token's exact bytes, up to `VALIDATED_TOKENS` of them: ~0.1 ms a request
+(bench/README.md, "Authentication"). An access token is a pure function of its bytes
 and the clock (simplejwt checks no blacklist for it), so a kept one is checked again only for
 expiry, on every request, with simplejwt's own `check_exp`; an expired one goes through
 simplejwt again for its usual error. Only valid tokens are kept: a rejected one raises, and
-`lru_cache` keeps no exception. The membership is still read on every request.
+`lru_cache` keeps no exception.
 """
 
 from __future__ import annotations
