@@ -80,6 +80,16 @@ class BackOfficeSite(UnfoldAdminSite):
             return redirect("admin-meu-dia")
         return cast("HttpResponse", super().index(request, extra_context))
 
+    def _build_app_dict(self, request: HttpRequest, label: str | None = None) -> dict[str, Any]:
+        app_dict: dict[str, Any] = super()._build_app_dict(request, label)
+        # The names as text once: `get_app_list` sorts them, and a lazy name is translated
+        # again at every comparison (~1,300 translations a page, a third of the menu's time).
+        for app in app_dict.values():
+            app["name"] = str(app["name"])
+            for model in app["models"]:
+                model["name"] = str(model["name"])
+        return app_dict
+
     def admin_view(self, view: Any, cacheable: bool = False) -> Any:
         inner = super().admin_view(view, cacheable)
 

@@ -35,15 +35,9 @@ FORMULA_PREFIXES = ("=", "+", "-", "@")
 
 
 def _import_memberships(request: HttpRequest) -> list[Membership]:
-    cached = getattr(request, "_import_memberships", None)
-    if cached is None:
-        cached = list(
-            Membership.objects.filter(
-                user_id=cast(int, request.user.pk), ativo=True, role__in=csv_io.IMPORT_ROLES
-            ).select_related("organization")
-        )
-        setattr(request, "_import_memberships", cached)  # noqa: B010
-    return cached
+    """The requester's active memberships whose role may import: from the back office's own
+    list of them (read once per request, organizations.access), not a query of their own."""
+    return [m for m in access.admin_memberships(request) if m.role in csv_io.IMPORT_ROLES]
 
 
 class UploadForm(forms.Form):

@@ -167,19 +167,35 @@ def admin_memberships(request: HttpRequest) -> list[Membership]:
 def admin_membership(request: HttpRequest) -> Membership | None:
     """The membership the back office acts as: `?org=` (one of theirs; another organization's
     id is ignored, never honoured), else the one chosen before in this session, else the
-    oldest, as the API does without `X-Organization-Id`."""
+    oldest, as the API does without `X-Organization-Id`.
+
+    Kept on the request with the session's choice it was made under (a page asks ~180 times:
+    every permission check and menu entry); a choice changed in the session since is honoured.
+    """
+    session = getattr(request, "session", None)
+    kept = getattr(request, "_backoffice_membership", None)
+    if kept is not None and kept[0] == _remembered(session):
+        return cast("Membership | None", kept[1])
+    membership = _choose_membership(request, session)
+    request._backoffice_membership = (_remembered(session), membership)  # type: ignore[attr-defined]
+    return membership
+
+
+def _remembered(session: Any) -> str:
+    return str(session.get(SESSION_KEY, "")) if session is not None else ""
+
+
+def _choose_membership(request: HttpRequest, session: Any) -> Membership | None:
     memberships = admin_memberships(request)
     if not memberships:
         return None
     by_org = {str(m.organization_id): m for m in memberships}
     chosen = request.GET.get("org", "") if request.method == "GET" else ""
-    session = getattr(request, "session", None)
     if chosen in by_org:
         if session is not None and session.get(SESSION_KEY) != chosen:
             session[SESSION_KEY] = chosen
         return by_org[chosen]
-    remembered = session.get(SESSION_KEY, "") if session is not None else ""
-    return by_org.get(remembered, memberships[0])
+    return by_org.get(_remembered(session), memberships[0])
 
 
 def has_backoffice_access(request: HttpRequest) -> bool:

@@ -158,3 +158,69 @@ def test_it_links_the_dashboard_from_the_admin_index(staff_client):
 
 def test_it_keeps_the_dashboard_page_for_staff(client, org_a):
     assert client.get("/admin/painel/").status_code == 302
+
+
+def test_the_acting_membership_is_chosen_once_a_request_unless_the_session_changes(
+    rf, org_a, org_b, django_assert_num_queries
+):
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from organizations import access
+    from tests.factories import MembershipFactory
+
+    user = org_a.gestor.user
+    other = MembershipFactory(organization=org_b.org, user=user, role="gestor")
+    request = rf.get("/admin/")
+    request.user = user
+    request.session = SessionStore()
+    assert access.admin_membership(request) == org_a.gestor  # the oldest
+    with django_assert_num_queries(0):
+        for _ in range(50):  # every permission check and menu entry of a page
+            assert access.admin_membership(request) == org_a.gestor
+    # A choice made in the session during the request (switching organization) is honoured.
+    request.session[access.SESSION_KEY] = str(org_b.org.pk)
+    assert access.admin_membership(request) == other
+
+
+def test_the_menu_names_are_text_in_the_order_of_their_translation(client, org_a):
+    from django.contrib import admin
+    from django.utils import translation
+
+    client.force_login(org_a.gestor.user)
+    for language in ("pt-br", "en"):
+        response = client.get("/admin/leads/lead/", HTTP_ACCEPT_LANGUAGE=language)
+        assert response.status_code == 200
+        request = response.wsgi_request
+        with translation.override(language):
+            apps = admin.site.get_app_list(request)
+            names = [app["name"] for app in apps]
+            assert all(type(name) is str for name in names)
+            assert names == sorted(names, key=str.lower)
+            for app in apps:
+                models = [model["name"] for model in app["models"]]
+                assert all(type(name) is str for name in models)
+                assert models == sorted(models)
+    with translation.override("en"):
+        english = [m["name"] for app in admin.site.get_app_list(request) for m in app["models"]]
+    assert "Leads" in english
+
+
+def test_an_admin_page_reads_the_import_roles_from_the_pages_memberships(
+    client, org_a, django_assert_num_queries
+):
+    """The import menu entry asks which memberships may import: the page's list of them, not
+    a query of its own (one query fewer on every back-office page)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(org_a.gestor.user)
+    client.get("/admin/leads/routingrule/")
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/admin/leads/routingrule/").status_code == 200
+    memberships = [
+        q["sql"]
+        for q in captured.captured_queries
+        if 'FROM "organization_users"' in q["sql"] and "role" in q["sql"] and " IN (" in q["sql"]
+    ]
+    assert memberships == [], memberships
+    assert client.get("/admin/leads/leadimport/").status_code == 200
