@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
+from django.contrib import admin
+from django.contrib.sessions.backends.db import SessionStore
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from leads.models import Lead, LeadStatusChange
-from tests.factories import PASSWORD, LeadFactory, UserFactory
+from organizations import access
+from tests.factories import PASSWORD, LeadFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -161,31 +169,26 @@ def test_it_keeps_the_dashboard_page_for_staff(client, org_a):
 
 
 def test_the_acting_membership_is_chosen_once_a_request_unless_the_session_changes(
-    rf, org_a, org_b, django_assert_num_queries
+    rf, org_a, org_b
 ):
-    from django.contrib.sessions.backends.db import SessionStore
-
-    from organizations import access
-    from tests.factories import MembershipFactory
-
     user = org_a.gestor.user
     other = MembershipFactory(organization=org_b.org, user=user, role="gestor")
     request = rf.get("/admin/")
     request.user = user
     request.session = SessionStore()
-    assert access.admin_membership(request) == org_a.gestor  # the oldest
-    with django_assert_num_queries(0):
-        for _ in range(50):  # every permission check and menu entry of a page
-            assert access.admin_membership(request) == org_a.gestor
-    # A choice made in the session during the request (switching organization) is honoured.
-    request.session[access.SESSION_KEY] = str(org_b.org.pk)
-    assert access.admin_membership(request) == other
+    with mock.patch.object(access, "_choose_membership", wraps=access._choose_membership) as choose:
+        for _ in range(50):  # every permission check and menu entry of a page asks
+            assert access.admin_membership(request) == org_a.gestor  # the oldest
+        assert choose.call_count == 1
+        # A choice made in the session during the request (switching organization) is
+        # honoured.
+        request.session[access.SESSION_KEY] = str(org_b.org.pk)
+        assert access.admin_membership(request) == other
+        assert access.admin_membership(request) == other
+        assert choose.call_count == 2
 
 
 def test_the_menu_names_are_text_in_the_order_of_their_translation(client, org_a):
-    from django.contrib import admin
-    from django.utils import translation
-
     client.force_login(org_a.gestor.user)
     for language in ("pt-br", "en"):
         response = client.get("/admin/leads/lead/", HTTP_ACCEPT_LANGUAGE=language)
@@ -205,14 +208,9 @@ def test_the_menu_names_are_text_in_the_order_of_their_translation(client, org_a
     assert "Leads" in english
 
 
-def test_an_admin_page_reads_the_import_roles_from_the_pages_memberships(
-    client, org_a, django_assert_num_queries
-):
+def test_an_admin_page_reads_the_import_roles_from_the_pages_memberships(client, org_a):
     """The import menu entry asks which memberships may import: the page's list of them, not
     a query of its own (one query fewer on every back-office page)."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     client.force_login(org_a.gestor.user)
     client.get("/admin/leads/routingrule/")
     with CaptureQueriesContext(connection) as captured:

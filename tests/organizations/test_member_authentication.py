@@ -27,13 +27,15 @@ TRANSACTION_STATEMENTS = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT", "
 
 
 def bearer(membership: Membership, organization_header: str | None = None) -> APIClient:
+    return client_with(str(AccessToken.for_user(membership.user)), organization_header)
+
+
+def client_with(token: str, organization_header: str | None = None) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(membership.user)}")
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
     if organization_header is not None:
-        client.credentials(
-            HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(membership.user)}",
-            HTTP_X_ORGANIZATION_ID=organization_header,
-        )
+        headers["HTTP_X_ORGANIZATION_ID"] = organization_header
+    client.credentials(**headers)
     return client
 
 
@@ -161,8 +163,7 @@ def test_the_prepared_lookup_builds_what_the_orm_builds(org_a, org_b):
 def test_a_token_is_validated_once_then_only_its_expiry_is_checked(org_a):
     authentication._validated.cache_clear()
     token = str(AccessToken.for_user(org_a.closer.user))
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    client = client_with(token)
     decoded: list[Any] = []
     decode = TokenBackend.decode
 
@@ -180,10 +181,8 @@ def test_a_token_is_validated_once_then_only_its_expiry_is_checked(org_a):
     expires = datetime.fromtimestamp(authentication._validated(token.encode())["exp"], tz=UTC)
     with freeze_time(expires + timedelta(seconds=1)):
         refused = client.get(LEADS)
-        fresh = APIClient()
-        fresh.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
         authentication._validated.cache_clear()
-        assert fresh.get(LEADS).json() == refused.json()
+        assert client_with(token).get(LEADS).json() == refused.json()
     assert refused.status_code == 401
     assert "token_not_valid" in str(refused.json())
 
@@ -194,9 +193,3 @@ def test_a_token_differing_from_a_kept_one_is_validated_and_refused(org_a):
     head, payload, signature = token.split(".")
     forged = ".".join([head, payload, signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")])
     assert client_with(forged).get(LEADS).status_code == 401
-
-
-def client_with(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
