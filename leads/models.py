@@ -744,6 +744,41 @@ class LeadCount(models.Model):
         return f"{self.organization_id}/{self.shard}: {self.total}"
 
 
+class LeadSearchRow(models.Model):
+    """A narrow copy of each lead's searched text, kept by database triggers (issue "Scale", 2).
+
+    A search-only list of a whole organization counts its matches here instead of in `leads`:
+    a common term ("silva") matches a few percent of every page, and a trigram match is always
+    rechecked against the row, so the count reads every page of the organization either way.
+    These rows are about half as wide as a lead, so half the pages (bench/README.md, docs/
+    scaling.md). Triggers on `leads` (leads/migrations/0025_lead_search_rows.py) insert, update
+    and delete a row with its lead's in the same transaction, on every path (API, import, bulk
+    writes, update(), raw SQL, merge, cascade): the count is exact. `search_fold` and `telefone`
+    carry the names of the lead's columns so that `config.search.search_condition` applies to
+    both tables unchanged. Not foreign keys, like `LeadCount`: the triggers own the rows.
+    """
+
+    lead_id = models.UUIDField(primary_key=True)
+    organization_id = models.UUIDField()
+    search_fold = models.TextField(null=True)
+    telefone = models.CharField(max_length=20, null=True)
+
+    class Meta:
+        db_table = "lead_search_rows"
+        indexes = [
+            # The same organization-first trigram index as the leads' lead_org_search_col.
+            GinIndex(
+                F("organization_id"),
+                OpClass(F("search_fold"), name="gin_trgm_ops"),
+                OpClass(F("telefone"), name="gin_trgm_ops"),
+                name="lead_search_rows_trgm",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.lead_id)
+
+
 # --- sales dashboard rollups (leads/rollups.py) ---------------------------------------------
 
 # Stages with a next stage on the forward path (advancement and time in stage apply to them).

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections import namedtuple
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from operator import itemgetter
 from typing import Any
@@ -17,7 +18,7 @@ from django.db.models.functions import RowNumber
 from psycopg.types.datetime import TimestamptzLoader
 
 from config import db_rows, search
-from leads.models import Lead, LeadCount, LeadInteraction, LeadQualification
+from leads.models import Lead, LeadCount, LeadInteraction, LeadQualification, LeadSearchRow
 from organizations.access import lead_visibility_q
 from organizations.models import Membership
 
@@ -29,19 +30,47 @@ SEARCH_DIGITS_FIELD = "telefone"
 SEARCH_FOLDED_FIELD = "search_fold"
 
 
-def lead_total(organization_id: uuid.UUID | str) -> int:
-    """The organization's number of leads, from the counts the triggers keep (no scan).
+@dataclass(frozen=True)
+class KeptTotal:
+    """Where a list's exact `total` is read without counting `leads`: the organization's kept
+    count (`lead_counts`) for its whole list, or its matches in `lead_search_rows` for a
+    list narrowed by `search` only (a narrow copy of the searched text: half the pages)."""
 
-    A fixed statement: the ORM's aggregate took longer to compile than to run (every list
-    request reads it)."""
+    organization_id: uuid.UUID | str
+    search: str | None = None
+
+
+def lead_total(organization_id: uuid.UUID | str, search: str | None = None) -> int:
+    """The organization's number of leads, from the counts the triggers keep (no scan); with
+    `search`, the number of its leads that match it (counted in lead_search_rows)."""
+    source = KeptTotal(organization_id, search)
     db = connections[router.db_for_read(LeadCount)]
+    sql, params = _total_statement(source, db)
     with db.cursor() as cursor:
-        cursor.execute(_TOTAL_SQL, [_organization_key(organization_id, db)])
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     return int(row[0] if row and row[0] is not None else 0)
 
 
+# A fixed statement: the ORM's aggregate took longer to compile than to run (every list
+# request reads it).
 _TOTAL_SQL = "SELECT SUM(total) FROM lead_counts WHERE organization_id = %s"
+
+
+def _total_statement(source: KeptTotal, db: Any) -> tuple[str, tuple[Any, ...]]:
+    """The statement (a single value) of a kept total, on the connection `db`."""
+    condition = None if source.search is None else _search_condition(source.search)
+    if condition is None:
+        return _TOTAL_SQL, (_organization_key(source.organization_id, db),)
+    matches = (
+        LeadSearchRow.objects.using(db.alias)
+        .filter(organization_id=source.organization_id)
+        .filter(condition)
+        .order_by()
+        .values("pk")
+    )
+    sql, params = matches.query.get_compiler(using=db.alias).as_sql()
+    return f"SELECT COUNT(*) FROM ({sql}) matches", tuple(params)  # noqa: S608 (the ORM's SQL)
 
 
 def _organization_key(organization_id: uuid.UUID | str, db: Any) -> Any:
@@ -49,14 +78,34 @@ def _organization_key(organization_id: uuid.UUID | str, db: Any) -> Any:
     return field.get_db_prep_value(organization_id, db, prepared=False)
 
 
-def kept_total_applies(membership: Membership, params: Iterable[str]) -> bool:
-    """True when the list is the organization's whole lead table: no filter, search or
-    narrowing by role, so `lead_total` is its exact count. `params` are the query's names."""
-    return not (set(params) - UNFILTERING_PARAMS) and not lead_visibility_q(membership)
+def kept_total_for(membership: Membership, params: Mapping[str, str]) -> KeptTotal | None:
+    """The kept total of a list request, or None (a filtered list, counted in `leads`).
+
+    It applies when the list is the organization's whole lead table (no filter, search or
+    narrowing by role), or that table narrowed by `search` alone. `params` are the request's
+    query parameters (their last values, as the filters read them)."""
+    if lead_visibility_q(membership):
+        return None
+    names = set(params) - UNFILTERING_PARAMS
+    if not names:
+        return KeptTotal(membership.organization_id)
+    if names == {"search"}:
+        return KeptTotal(membership.organization_id, params.get("search") or "")
+    return None
 
 
 # Query parameters that change neither which leads nor how many are listed.
 UNFILTERING_PARAMS = frozenset({"page", "limit", "ordering", "format"})
+
+
+def _search_condition(value: str) -> Q | None:
+    # The same condition as `lead_search`: lead_search_rows carries the columns it names.
+    return search.search_condition(
+        value,
+        text_fields=SEARCH_TEXT_FIELDS,
+        digits_field=SEARCH_DIGITS_FIELD,
+        folded_field=SEARCH_FOLDED_FIELD,
+    )
 
 
 def lead_search(queryset: QuerySet[Lead], value: str) -> QuerySet[Lead]:
@@ -265,16 +314,15 @@ def lead_list_page(queryset: QuerySet[Lead], start: int, stop: int) -> list[Any]
 
 
 def lead_list_page_and_total(
-    queryset: QuerySet[Lead], start: int, stop: int, organization_id: uuid.UUID | str | None
+    queryset: QuerySet[Lead], start: int, stop: int, kept: KeptTotal | None
 ) -> tuple[list[Any], int] | None:
     """`lead_list_page` and its total in the same statement (one snapshot, one round trip):
-    the organization's kept count (`lead_total`) when given, for its whole list; else the
-    queryset's exact count (filters, a search, a role's narrowing). None when that statement
-    cannot tell the total (no row: a page past the end) or off PostgreSQL: the caller reads
-    them apart."""
+    the kept total (`lead_total`) when given; else the queryset's exact count (filters, a
+    role's narrowing). None when that statement cannot tell the total (no row: a page past
+    the end) or off PostgreSQL: the caller reads them apart."""
     if connections[queryset.db].vendor != "postgresql":
         return None
-    rows = _page_rows(queryset, start, stop, organization_id, count=organization_id is None)
+    rows = _page_rows(queryset, start, stop, kept, count=kept is None)
     if not rows:
         return None
     return [_listed(row) for row in rows], int(rows[0][-1] or 0)
@@ -284,25 +332,25 @@ def _page_rows(
     queryset: QuerySet[Lead],
     start: int,
     stop: int,
-    organization_id: uuid.UUID | str | None,
+    kept: KeptTotal | None,
     *,
     count: bool = False,
 ) -> list[Any]:
-    """The page statement's rows, converted; with the kept total as a last column when an
-    organization is given, or with the queryset's count when `count`."""
+    """The page statement's rows, converted; with the kept total as a last column when one
+    is given, or with the queryset's count when `count`."""
     db = connections[queryset.db]
-    key = None if organization_id is None else _organization_key(organization_id, db)
     sql, params = _ids_sql(queryset, start, stop)
     head, tail = _page_sql(queryset.db)
-    if key is not None:
-        head = head.replace("\nFROM unnest(", f",\n({_TOTAL_SQL})\nFROM unnest(", 1)
-        params = (key, *params)
+    total_sql, total_params = None, ()
+    if kept is not None:
+        total_sql, total_params = _total_statement(kept, db)
     elif count:
         counted = queryset.order_by().values("pk")
-        count_sql, count_params = counted.query.get_compiler(using=queryset.db).as_sql()
-        total = f"(SELECT COUNT(*) FROM ({count_sql}) counted)"  # noqa: S608 (the ORM's SQL)
-        head = head.replace("\nFROM unnest(", f",\n{total}\nFROM unnest(", 1)
-        params = (*count_params, *params)
+        count_sql, total_params = counted.query.get_compiler(using=queryset.db).as_sql()
+        total_sql = f"SELECT COUNT(*) FROM ({count_sql}) counted"  # noqa: S608 (the ORM's SQL)
+    if total_sql is not None:
+        head = head.replace("\nFROM unnest(", f",\n({total_sql})\nFROM unnest(", 1)
+        params = (*total_params, *params)
     with db.cursor() as cursor:
         if db.timezone is datetime.UTC:
             # psycopg's own (C) timestamptz loader rather than Django's Python subclass of it,

@@ -176,17 +176,16 @@ class LeadViewSet(
         return selectors.lead_list_queryset(membership=self.membership)
 
     def kept_total(self) -> int | None:
-        """The unfiltered list's `total` from the kept count (config.api.pagination)."""
-        organization_id = self.kept_total_source()
-        return None if organization_id is None else selectors.lead_total(organization_id)
+        """The list's `total` without counting `leads` (config.api.pagination): the kept
+        count of the whole list, or of a search-only list's matches; None for other lists."""
+        kept = self.kept_total_source()
+        return None if kept is None else selectors.lead_total(kept.organization_id, kept.search)
 
-    def kept_total_source(self) -> Any:
-        """The organization whose kept count is this list's total, or None (a filtered list)."""
+    def kept_total_source(self) -> selectors.KeptTotal | None:
+        """Where this list's total is kept, or None (a filtered list: its rows are counted)."""
         if self.action != "list":
             return None
-        if not selectors.kept_total_applies(self.membership, self.request.query_params.keys()):
-            return None
-        return self.membership.organization_id
+        return selectors.kept_total_for(self.membership, self.request.query_params)
 
     def get_serializer_class(self) -> Any:
         # The detail (and the answer to an edit) carries links; a list stays lean. If-Match
