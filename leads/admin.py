@@ -16,6 +16,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from config.admin_errors import SERVICE_ERRORS, service_error_messages
+from config.admin_filters import SkipScanRelatedOnlyFilter, SkipScanValuesFilter
 from config.errors import ApplicationError
 from config.formatting import money_column
 from config.search import AccentBlindSearchAdminMixin
@@ -280,6 +281,47 @@ class LeadAdmin(LeadPageMixin, AccentBlindSearchAdminMixin, OrgScopedAdmin):
     def scope_queryset(self, queryset: QuerySet[Any], membership: Membership) -> QuerySet[Any]:
         return queryset.filter(access.lead_visibility_q(membership))
 
+    # Filters whose choices (the values in use) come from a skip scan over an organization-
+    # first index (config.admin_filters): a DISTINCT over a million leads took 60-150 ms each.
+    skip_scan_filters = ("closer", "sdr", "origem")
+
+    def skip_scan_organization(self, request: HttpRequest) -> Any:
+        """The organization whose whole lead table this list shows, or None (a superuser's
+        list of every organization, or a seller who sees only their own leads)."""
+        if request.user.is_superuser:
+            return None
+        membership = admin_membership(request)
+        if membership is None or access.lead_visibility_q(membership):
+            return None
+        return membership.organization_id
+
+    # Query parameters of a list that is the organization's whole table (page and ordering),
+    # or, with the search box, its search-only list.
+    KEPT_TOTAL_PARAMS = frozenset({"p", "o"})
+
+    def get_paginator(
+        self, request: HttpRequest, queryset: Any, per_page: int, *args: Any, **kwargs: Any
+    ) -> Any:
+        # The page count without counting leads: the kept count of the organization, or of a
+        # search's matches (leads.selectors.lead_total), when the list is exactly that.
+        paginator = super().get_paginator(request, queryset, per_page, *args, **kwargs)
+        organization = self.skip_scan_organization(request)
+        names = set(request.GET) - self.KEPT_TOTAL_PARAMS
+        if organization is not None and names <= {"q"}:
+            search = request.GET.get("q") if names else None
+            paginator.count = selectors.lead_total(organization, search)
+        return paginator
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        filters = []
+        for entry in super().get_list_filter(request):
+            name = entry[0] if isinstance(entry, tuple) else entry
+            if name in self.skip_scan_filters and not request.user.is_superuser:
+                related = isinstance(entry, tuple)
+                entry = (name, SkipScanRelatedOnlyFilter if related else SkipScanValuesFilter)
+            filters.append(entry)
+        return filters
+
     @admin.display(description=_("nome"), ordering="nome_completo")
     def lead_header(self, obj: Lead) -> list[str]:
         """The name, with the email (or phone, or company) under it."""
@@ -362,6 +404,7 @@ class LeadInteractionAdmin(OrgScopedAdmin):
     list_select_related = ["lead", "closer"]
     raw_id_fields = ["lead"]
     date_hierarchy = "data_interacao"
+    show_full_result_count = False  # millions of rows: one COUNT a page, not two
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False  # created through the API so closing results convert/lose the lead
@@ -404,6 +447,7 @@ class LeadStatusChangeAdmin(OrgScopedAdmin):
     search_fields = ["lead__nome_completo"]
     list_select_related = ["lead", "changed_by"]
     date_hierarchy = "changed_at"
+    show_full_result_count = False  # millions of rows: one COUNT a page, not two
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False

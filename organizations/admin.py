@@ -31,6 +31,7 @@ from unfold.widgets import (
     UnfoldAdminSelectWidget,
 )
 
+from config.admin_dates import FastDatesChangeList
 from config.errors import ConflictError
 from organizations import access, services
 from organizations.access import Policy, admin_membership
@@ -166,6 +167,10 @@ class OrgScopedAdmin(PortugueseDeleteActionMixin, ScopedChoicesMixin, ModelAdmin
     def may_write_object(self, membership: Membership, obj: Any) -> bool:
         """Object-level rule on top of the role (the object is already in the queryset)."""
         return True
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> Any:
+        # The date hierarchy's choices without a scan of the whole list (config.admin_dates).
+        return FastDatesChangeList
 
     # -- permissions: the role table of organizations.access ---------------------------------
     def _may(self, request: HttpRequest, action: access.Action, obj: Any = None) -> bool:

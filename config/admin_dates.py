@@ -1,0 +1,118 @@
+"""The admin's date hierarchy (the years, months or days above a list) without a scan.
+
+Django lists the hierarchy's choices with `SELECT DISTINCT DATE_TRUNC(...)` over every row of
+the list: 2.1 s for the interactions of a 1,000,000-lead organization (3.9 million rows), 1.5 s
+for its status changes, 0.4 s for its leads (bench/README.md, "The back office at a million
+leads"). The choices are only the distinct buckets, and there are few (a few years, at most 12
+months, 31 days), so `probed_dates` finds them by probing: the first value, then the first
+value at or after the next bucket's start, and so on, one `ORDER BY field LIMIT 1` per bucket.
+With the organization-first index on the field each probe reads a handful of index entries.
+
+`FastDatesChangeList` probes only for an unfiltered list (no search, no list filter, the
+hierarchy's own drill-down aside): a filter the index does not lead with could make each probe
+walk far, and a filtered list is usually smaller, so it keeps Django's query.
+"""
+
+from __future__ import annotations
+
+import datetime
+from functools import cache
+from typing import Any
+
+from django.db.models import DateTimeField, QuerySet
+from django.utils import timezone
+from unfold.views import ChangeList
+
+KINDS = ("year", "month", "day")
+
+
+def bucket_start(moment: datetime.datetime, kind: str, tz: Any) -> datetime.datetime:
+    """The start of `moment`'s year, month or day in the time zone `tz` (aware)."""
+    local = moment.astimezone(tz)
+    day = local.date()
+    if kind == "year":
+        day = day.replace(month=1, day=1)
+    elif kind == "month":
+        day = day.replace(day=1)
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time()), tz)
+
+
+def next_bucket(start: datetime.datetime, kind: str, tz: Any) -> datetime.datetime:
+    """The start of the bucket after the one starting at `start` (aware, in `tz`)."""
+    day = start.astimezone(tz).date()
+    if kind == "year":
+        day = day.replace(year=day.year + 1, month=1, day=1)
+    elif kind == "month":
+        day = (day.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
+    else:
+        day = day + datetime.timedelta(days=1)
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time()), tz)
+
+
+def probed_dates(
+    queryset: QuerySet[Any], field: str, kind: str, tz: Any
+) -> list[datetime.datetime]:
+    """What `queryset.datetimes(field, kind)` returns (ascending bucket starts in `tz`), with
+    one indexed probe per bucket instead of a DISTINCT over every row."""
+    column = (
+        queryset.filter(**{f"{field}__isnull": False}).order_by(field).values_list(field, flat=True)
+    )
+    found: list[datetime.datetime] = []
+    value = column.first()
+    while value is not None:
+        start = bucket_start(value, kind, tz)
+        found.append(start)
+        value = column.filter(**{f"{field}__gte": next_bucket(start, kind, tz)}).first()
+    return found
+
+
+class _ProbedDatesQuerySet(QuerySet[Any]):
+    """A changelist's queryset whose `datetimes` on the hierarchy's field probes."""
+
+    probed_field: str = ""
+
+    def datetimes(self, field_name: str, kind: Any, order: Any = "ASC", tzinfo: Any = None) -> Any:
+        if field_name != self.probed_field or kind not in KINDS or order != "ASC":
+            return super().datetimes(field_name, kind, order, tzinfo)
+        tz = tzinfo or timezone.get_current_timezone()
+        return probed_dates(self, field_name, kind, tz)
+
+
+@cache
+def _probing_class(base: type[QuerySet[Any]], field: str) -> type[QuerySet[Any]]:
+    return type(
+        f"Probed{base.__name__}",
+        (_ProbedDatesQuerySet, base),
+        {"probed_field": field, "__module__": __name__},
+    )
+
+
+def with_probed_dates(queryset: QuerySet[Any], field: str) -> QuerySet[Any]:
+    """The same queryset (same rows, its class's other behaviour kept) whose hierarchy
+    choices on `field` probe."""
+    clone: QuerySet[Any] = queryset._chain()  # type: ignore[attr-defined]
+    clone.__class__ = _probing_class(type(queryset), field)
+    return clone
+
+
+class FastDatesChangeList(ChangeList):
+    """A ChangeList whose date hierarchy probes when the list is unfiltered."""
+
+    def get_queryset(self, request: Any, exclude_parameters: Any = None) -> QuerySet[Any]:
+        queryset: QuerySet[Any] = super().get_queryset(request, exclude_parameters)
+        if exclude_parameters is None and self.date_hierarchy and self._unfiltered():
+            field = self.date_hierarchy
+            if self._is_datetime(field):
+                return with_probed_dates(queryset, field)
+        return queryset
+
+    def _unfiltered(self) -> bool:
+        own = f"{self.date_hierarchy}__"
+        others = [name for name in self.filter_params if not name.startswith(own)]
+        return not self.query and not others
+
+    def _is_datetime(self, field: str) -> bool:
+        try:
+            return isinstance(self.model._meta.get_field(field), DateTimeField)
+        except Exception:  # a path through a relation: Django's own query
+            return False
