@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from config.admin_filters import distinct_in_organization
 from leads.admin_painel import origem_label
 from leads.api.filters import LeadFilter
 from leads.models import PIPELINE_ORDER, Lead, LeadStatus, LeadStatusChange, Temperatura
@@ -178,13 +179,10 @@ def _member_choices(membership: Membership) -> tuple[list[Membership], list[Memb
 
 
 def _origem_choices(membership: Membership) -> list[tuple[str, str]]:
-    codes = (
-        Lead.objects.for_org(membership.organization_id)
-        .order_by("origem")
-        .values_list("origem", flat=True)
-        .distinct()[:ORIGEM_CHOICES_LIMIT]
-    )
-    return [(code, origem_label(code)) for code in codes]
+    # The organization's origins in use, by a skip scan of its (organization, origem) index
+    # (a DISTINCT over a million leads took ~90 ms).
+    codes = distinct_in_organization(Lead, "origem", membership.organization_id)
+    return [(code, origem_label(code)) for code in codes[:ORIGEM_CHOICES_LIMIT]]
 
 
 def board_view(request: HttpRequest, site: AdminSite) -> HttpResponse:

@@ -159,3 +159,13 @@ def test_the_lead_list_counts_from_the_kept_counts(org_a: Any, org_b: Any) -> No
     response, statements = _statements(client, f"{URL}?status__exact=perdido")
     assert response.context["cl"].result_count == 2
     assert any(lead_count in sql for sql in statements)
+
+
+def test_the_board_lists_the_origins_in_use_by_a_skip_scan(org_a: Any, org_b: Any) -> None:
+    LeadFactory(organization=org_a.org, origem="instagram")
+    LeadFactory(organization=org_a.org, origem="google")
+    LeadFactory(organization=org_b.org, origem="outdoor")
+    response, statements = _statements(login(org_a.admin), "/admin/leads/lead/board/")
+    assert [code for code, _ in response.context["origens"]] == ["google", "instagram"]
+    assert any("WITH RECURSIVE seen" in sql for sql in statements)
+    assert not any('SELECT DISTINCT "leads"."origem"' in sql for sql in statements)
