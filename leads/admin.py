@@ -217,7 +217,11 @@ class TagFilter(admin.SimpleListFilter):
     parameter_name = "tag"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        tags = selectors.known_tags(model_admin.get_queryset(request))
+        # The organization's kept tag counts when the member sees all of it (a scan of a
+        # million leads' tags took ~480 ms); else the tags of the leads they see.
+        organization = model_admin.skip_scan_organization(request)
+        rows = model_admin.get_queryset(request)
+        tags = selectors.known_tags(rows, organization_id=organization)
         return [(tag, tag) for tag in tags]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:

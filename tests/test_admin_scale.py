@@ -169,3 +169,26 @@ def test_the_board_lists_the_origins_in_use_by_a_skip_scan(org_a: Any, org_b: An
     assert [code for code, _ in response.context["origens"]] == ["google", "instagram"]
     assert any("WITH RECURSIVE seen" in sql for sql in statements)
     assert not any('SELECT DISTINCT "leads"."origem"' in sql for sql in statements)
+
+
+def test_the_tag_filter_reads_the_kept_tags_unless_a_role_narrows(org_a: Any) -> None:
+    LeadFactory(organization=org_a.org, closer=org_a.closer, tags=["vip"])
+    LeadFactory(organization=org_a.org, closer=org_a.gestor, tags=["frio", "vip"])
+    scan = "jsonb_array_elements_text"
+
+    def tags(member: Any) -> tuple[list[str], list[str]]:
+        response, statements = _statements(login(member), URL)
+        specs = response.context["cl"].filter_specs
+        spec = next(s for s in specs if getattr(s, "parameter_name", None) == "tag")
+        return [value for value, _ in spec.lookup_choices], statements
+
+    choices, statements = tags(org_a.admin)
+    assert choices == ["frio", "vip"]
+    assert any("lead_tag_counts" in sql for sql in statements)
+    assert not any(scan in sql for sql in statements)
+
+    org_a.org.visibilidade_leads = Organization.LeadVisibility.ATRIBUIDOS
+    org_a.org.save()
+    choices, statements = tags(org_a.closer)
+    assert choices == ["vip"]  # only the tags of the leads this closer sees
+    assert any(scan in sql for sql in statements)
