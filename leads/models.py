@@ -166,6 +166,13 @@ class Lead(models.Model):
             models.Index(
                 fields=["organization", "temperatura", "lead_score"], name="lead_org_temp_score"
             ),
+            # The pipeline board's columns (leads/admin_board.py): one status, highest score
+            # first, 26 cards read in index order (a column sorted all of its status's leads:
+            # up to 1.8 s at 1,000,000 leads).
+            models.Index(
+                fields=["organization", "status", "-lead_score", "-created_at", "-id"],
+                name="lead_org_status_score_id",
+            ),
             models.Index(fields=["organization", "origem"], name="lead_org_origem"),
             models.Index(fields=["organization", "lead_score", "id"], name="lead_org_score_id"),
             models.Index(

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from config.admin_dates import probed_dates
 from config.admin_filters import distinct_in_organization
+from leads.admin_board import BoardFilters
 from leads.models import Lead
 from organizations.models import Organization
 from tests.admin_support import login
@@ -192,3 +193,24 @@ def test_the_tag_filter_reads_the_kept_tags_unless_a_role_narrows(org_a: Any) ->
     choices, statements = tags(org_a.closer)
     assert choices == ["vip"]  # only the tags of the leads this closer sees
     assert any(scan in sql for sql in statements)
+
+
+def test_a_board_column_is_read_in_the_order_of_its_index(org_a: Any) -> None:
+    """The board's column statement can be answered by lead_org_status_score_id without a
+    sort (leads 0027). A tiny table is cheaper to scan and sort, so those plans are off."""
+    from django.db import transaction
+
+    from leads.admin_board import board_queryset, column_page
+
+    LeadFactory.create_batch(3, organization=org_a.org, status="novo")
+    queryset = board_queryset(org_a.admin, BoardFilters(values={}, query="", errors={}))
+    with CaptureQueriesContext(connection) as queries:
+        column_page(queryset, "novo", 0)
+    (statement,) = [q["sql"] for q in queries.captured_queries]
+    with transaction.atomic(), connection.cursor() as cursor:
+        for setting in ("enable_seqscan", "enable_sort", "enable_bitmapscan"):
+            cursor.execute(f"SET LOCAL {setting} = off")
+        cursor.execute("EXPLAIN " + statement)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "lead_org_status_score_id" in plan, plan
+    assert "Sort" not in plan.split("SubPlan")[0], plan
