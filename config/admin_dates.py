@@ -9,8 +9,10 @@ value at or after the next bucket's start, and so on, one `ORDER BY field LIMIT 
 With the organization-first index on the field each probe reads a handful of index entries.
 
 `FastDatesChangeList` probes only for an unfiltered list (no search, no list filter, the
-hierarchy's own drill-down aside): a filter the index does not lead with could make each probe
-walk far, and a filtered list is usually smaller, so it keeps Django's query.
+hierarchy's own drill-down aside) of a model with an index leading with (organization, field):
+a filter the index does not lead with, or no such index, could make each probe walk far (the
+tasks' due dates: 14 probes cost more than Django's DISTINCT over 52,000 tasks), so those
+keep Django's query.
 """
 
 from __future__ import annotations
@@ -102,9 +104,19 @@ class FastDatesChangeList(ChangeList):
         queryset: QuerySet[Any] = super().get_queryset(request, exclude_parameters)
         if exclude_parameters is None and self.date_hierarchy and self._unfiltered():
             field = self.date_hierarchy
-            if self._is_datetime(field):
+            if self._is_datetime(field) and self._indexed(field):
                 return with_probed_dates(queryset, field)
         return queryset
+
+    def _indexed(self, field: str) -> bool:
+        """An index leads with (organization, field): each probe is then a short index read.
+        Without one (tasks by due date) a probe may walk far; Django's query stays."""
+        organization = getattr(self.model_admin, "org_field", None)
+        for index in self.model._meta.indexes:
+            names = [name.lstrip("-") for name in index.fields]
+            if names[:2] == [organization, field] and index.condition is None:
+                return True
+        return False
 
     def _unfiltered(self) -> bool:
         own = f"{self.date_hierarchy}__"

@@ -214,3 +214,19 @@ def test_a_board_column_is_read_in_the_order_of_its_index(org_a: Any) -> None:
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "lead_org_status_score_id" in plan, plan
     assert "Sort" not in plan.split("SubPlan")[0], plan
+
+
+def test_the_date_hierarchy_probes_only_with_an_organization_first_index(org_a: Any) -> None:
+    """Tasks have no (organization, vencimento) index: their hierarchy keeps Django's query;
+    interactions have one (interaction_org_date) and probe."""
+    from tests.factories import InteractionFactory, TaskFactory
+
+    lead = LeadFactory(organization=org_a.org)
+    TaskFactory(organization=org_a.org, lead=lead)
+    InteractionFactory(organization=org_a.org, lead=lead)
+    client = login(org_a.admin)
+    distinct = "SELECT DISTINCT DATE_TRUNC"
+    _, statements = _statements(client, "/admin/leads/task/")
+    assert any(distinct in sql for sql in statements)
+    _, statements = _statements(client, "/admin/leads/leadinteraction/")
+    assert not any(distinct in sql for sql in statements)

@@ -1,0 +1,112 @@
+"""Back-office pages of one organization, in process: median / p95 ms and the slowest queries.
+
+Usage (the benchmark database that `bench/run` generates; production settings as the server):
+
+    .venv/bin/python bench/admin_pages.py                       # bench-7, 1,000,000 leads
+    .venv/bin/python bench/admin_pages.py --organization bench-1 --runs 15
+
+Each page is requested through Django's test client as the organization's admin (logged in by
+session, the organization chosen), once to warm up and then `--runs` times; the report gives
+the median and p95 of the whole response, the number of queries and the slowest statement.
+The client adds little to a page of this size; the figures are for comparing code, not for
+the latency a browser sees. Latest figures: bench/README.md ("Narrow search rows and the back
+office at a million leads").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import harness  # noqa: E402
+
+PAGES = (
+    ("leads list", "/admin/leads/lead/"),
+    ("leads list, search", "/admin/leads/lead/?q=silva"),
+    ("leads list, a year", "/admin/leads/lead/?created_at__year=2026"),
+    ("pipeline board", "/admin/leads/lead/board/"),
+    ("interactions list", "/admin/leads/leadinteraction/"),
+    ("status changes list", "/admin/leads/leadstatuschange/"),
+    ("tasks list", "/admin/leads/task/"),
+    ("mentees list", "/admin/mentorados/mentorado/"),
+    ("painel", "/admin/painel/"),
+)
+
+
+def measure(client: Any, path: str, runs: int) -> dict[str, Any]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    response = client.get(path)
+    if response.status_code != 200:
+        return {"status": response.status_code}
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        client.get(path)
+        timings.append((time.perf_counter() - started) * 1000)
+    with CaptureQueriesContext(connection) as queries:
+        client.get(path)
+    slowest = max(queries.captured_queries, key=lambda q: float(q["time"]), default=None)
+    return {
+        "status": 200,
+        "p50_ms": statistics.median(timings),
+        "p95_ms": harness.percentile(timings, 95),
+        "queries": len(queries.captured_queries),
+        "slowest_ms": float(slowest["time"]) * 1000 if slowest else 0.0,
+        "slowest_sql": " ".join(slowest["sql"].split())[:90] if slowest else "",
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--organization", default="bench-7")
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/bench")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/5")
+    args = parser.parse_args(argv)
+    env = harness.server_env(args)
+    harness.django_setup(env)
+    import logging
+
+    from django.test import Client
+    from django.urls import reverse
+
+    from organizations.models import Membership
+
+    logging.disable(logging.CRITICAL)  # the request log would drown the report
+    admin = Membership.objects.select_related("user").get(
+        organization__slug=args.organization, user__email=f"admin@{args.organization}.test"
+    )
+    client = Client()
+    client.force_login(admin.user)
+    client.get(reverse("admin:switch-organization", args=[admin.organization_id]))
+    print(f"{args.organization}, {runs_label(args.runs)}, pid {os.getpid()}")
+    print("| page | p50 ms | p95 ms | queries | slowest query ms | slowest query |")
+    print("|---|---:|---:|---:|---:|---|")
+    for title, path in PAGES:
+        row = measure(client, path, args.runs)
+        if row["status"] != 200:
+            print(f"| {title} | status {row['status']} | | | | |")
+            continue
+        print(
+            f"| {title} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | {row['queries']} |"
+            f" {row['slowest_ms']:.1f} | `{row['slowest_sql']}` |",
+            flush=True,
+        )
+
+
+def runs_label(runs: int) -> str:
+    return f"{runs} runs a page after a warm-up"
+
+
+if __name__ == "__main__":
+    main()
