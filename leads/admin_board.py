@@ -8,18 +8,24 @@ own `LeadFilter` (closer, SDR, temperature, origem, tag, search), so the board a
 `{"error", "details"}` answer is what the page shows when a move is refused.
 
 Query budget: the page runs a fixed number of queries whatever the number of leads (one
-aggregate for every column's count and sum, one query per column for its first page of cards,
-two for the filter choices); "carregar mais" is one query per column page.
+query for every column's count and sum, one query per column for its first page of cards,
+two for the filter choices); "carregar mais" is one query per column page. The counts and sums
+come from lead_status_totals (kept by triggers, leads 0028) when the board shows the
+organization's whole lead table (no filter, no narrowing by role), from an aggregate over the
+shown leads otherwise.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
 from django.contrib.admin import AdminSite
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import render
@@ -32,7 +38,14 @@ from django.utils.translation import ngettext
 from config.admin_filters import distinct_in_organization
 from leads.admin_painel import origem_label
 from leads.api.filters import LeadFilter
-from leads.models import PIPELINE_ORDER, Lead, LeadStatus, LeadStatusChange, Temperatura
+from leads.models import (
+    PIPELINE_ORDER,
+    Lead,
+    LeadStatus,
+    LeadStatusChange,
+    LeadStatusTotal,
+    Temperatura,
+)
 from organizations import access
 from organizations.models import MANAGER_ROLES, Membership, Role
 from organizations.permissions import SALES_ROLES
@@ -95,8 +108,18 @@ def board_queryset(membership: Membership, filters: BoardFilters) -> QuerySet[Le
     return cast(QuerySet[Lead], filterset.qs)
 
 
-def column_totals(queryset: QuerySet[Lead]) -> dict[str, tuple[int, Decimal]]:
-    """Per status: (number of leads, sum of valor_potencial), in one aggregate query."""
+def column_totals(
+    queryset: QuerySet[Lead], organization_id: uuid.UUID | str | None = None
+) -> dict[str, tuple[int, Decimal]]:
+    """Per status: (number of leads, sum of valor_potencial), in one query.
+
+    `organization_id`: the queryset is that organization's whole lead table, so on PostgreSQL
+    its kept totals answer (lead_status_totals, leads 0028: a few rows, against grouping every
+    lead of the organization, ~270 ms at a million); otherwise an aggregate over `queryset`.
+    """
+    connection = connections[queryset.db]
+    if organization_id is not None and connection.vendor == "postgresql":
+        return _kept_totals(connection, organization_id)
     rows = (
         queryset.order_by()
         .values("status")
@@ -104,6 +127,31 @@ def column_totals(queryset: QuerySet[Lead]) -> dict[str, tuple[int, Decimal]]:
         .values_list("status", "n", "total")
     )
     return {status: (n, total or Decimal("0")) for status, n, total in rows}
+
+
+def _kept_totals(
+    connection: BaseDatabaseWrapper, organization_id: uuid.UUID | str
+) -> dict[str, tuple[int, Decimal]]:
+    field = LeadStatusTotal._meta.get_field("organization_id")
+    key = field.get_db_prep_value(organization_id, connection, prepared=False)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT status, SUM(leads), SUM(valor) FROM lead_status_totals "
+            "WHERE organization_id = %s GROUP BY status HAVING SUM(leads) <> 0",
+            [key],
+        )
+        rows = cursor.fetchall()
+    return {status: (int(n), total or Decimal("0")) for status, n, total in rows}
+
+
+def whole_organization(membership: Membership, filters: BoardFilters) -> bool:
+    """Whether the board shows the organization's whole lead table: no filter value in effect
+    (a seller's default closer/SDR filter is one) and no narrowing of the member's view."""
+    return (
+        not filters.errors
+        and not any(filters.values.values())
+        and not access.lead_visibility_q(membership)
+    )
 
 
 def column_page(queryset: QuerySet[Lead], status: str, offset: int) -> tuple[list[Lead], bool]:
@@ -191,7 +239,8 @@ def board_view(request: HttpRequest, site: AdminSite) -> HttpResponse:
         return no_membership_page(request, site, _("Quadro de leads"))
     filters = board_filters(request, membership)
     queryset = board_queryset(membership, filters)
-    totals = column_totals(queryset)
+    whole = whole_organization(membership, filters)
+    totals = column_totals(queryset, membership.organization_id if whole else None)
     labels = dict(LeadStatus.choices)
     columns = []
     for status in PIPELINE_ORDER:
