@@ -4,11 +4,10 @@ for the total of a search-only list (leads.selectors.kept_total_for)."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,6 +19,7 @@ from leads.models import Lead, LeadSearchRow
 from organizations.models import Organization
 from tests.conftest import make_org
 from tests.factories import LeadFactory, OrganizationFactory
+from tests.race_support import race
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="SQLite's triggers: test_lead_list_speed"
@@ -92,17 +92,6 @@ def test_racing_writes_keep_the_rows() -> None:
     org = make_org().org
     doomed = [lead.pk for lead in LeadFactory.create_batch(30, organization=org)]
     renamed = [lead.pk for lead in LeadFactory.create_batch(30, organization=org)]
-    barrier = threading.Barrier(6)
-    errors: list[BaseException] = []
-
-    def run(work: Any, worker: int) -> None:
-        try:
-            barrier.wait()
-            work(worker)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
 
     def create(worker: int) -> None:
         for n in range(10):
@@ -117,12 +106,7 @@ def test_racing_writes_keep_the_rows() -> None:
             Lead.objects.filter(pk=pk).delete()
 
     work = [create, create, rename, rename, delete, delete]
-    threads = [threading.Thread(target=run, args=(w, n % 2)) for n, w in enumerate(work)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert race(work) == []
     assert_mirrored()
     assert selectors.lead_total(org.pk, "corrida") == 20
     assert selectors.lead_total(org.pk, "renomeado") == 30

@@ -5,12 +5,11 @@ by the pipeline board for an organization's whole lead table without grouping it
 from __future__ import annotations
 
 import re
-import threading
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
@@ -24,6 +23,7 @@ from organizations.models import Organization
 from tests.admin_support import login
 from tests.conftest import make_org
 from tests.factories import LeadFactory, OrganizationFactory
+from tests.race_support import race
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="PostgreSQL triggers; SQLite groups the leads"
@@ -203,17 +203,6 @@ def test_racing_creates_moves_and_deletes_keep_the_totals_exact() -> None:
     org = make_org().org
     doomed = [lead.pk for lead in LeadFactory.create_batch(30, organization=org, status="novo")]
     moving = [lead.pk for lead in LeadFactory.create_batch(30, organization=org, status="novo")]
-    barrier = threading.Barrier(6)
-    errors: list[BaseException] = []
-
-    def run(work: Any, worker: int) -> None:
-        try:
-            barrier.wait()
-            work(worker)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
 
     def create(worker: int) -> None:
         for n in range(15):
@@ -236,12 +225,7 @@ def test_racing_creates_moves_and_deletes_keep_the_totals_exact() -> None:
             Lead.objects.filter(pk=pk).delete()
 
     work = [create, create, move, move, delete, delete]
-    threads = [threading.Thread(target=run, args=(w, n % 2)) for n, w in enumerate(work)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert race(work) == []
     # creates: n odd -> negociacao (7 per worker), even -> agendado (8); valor when n % 3
     assert kept(org) == {
         "agendado": (16, Decimal(10 * 5 + 11 * 5)),

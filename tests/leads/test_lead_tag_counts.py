@@ -4,12 +4,11 @@ write path, raced, equal to the scan of the leads' tags on random data, and read
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from typing import Any
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import JSONField, Sum, Value
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
@@ -21,6 +20,7 @@ from leads.models import Lead, LeadTagCount
 from organizations.models import Organization
 from tests.conftest import make_org
 from tests.factories import LeadFactory, OrganizationFactory
+from tests.race_support import race
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="PostgreSQL triggers; SQLite scans the leads"
@@ -184,17 +184,6 @@ def test_racing_creates_deletes_and_retags_keep_the_counts_exact() -> None:
     org = make_org().org
     doomed = [lead.pk for lead in LeadFactory.create_batch(30, organization=org, tags=["a", "b"])]
     retagged = [lead.pk for lead in LeadFactory.create_batch(30, organization=org, tags=["b"])]
-    barrier = threading.Barrier(6)
-    errors: list[BaseException] = []
-
-    def run(work: Any, worker: int) -> None:
-        try:
-            barrier.wait()
-            work(worker)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
 
     def create(worker: int) -> None:
         for n in range(15):
@@ -213,12 +202,7 @@ def test_racing_creates_deletes_and_retags_keep_the_counts_exact() -> None:
             Lead.objects.filter(pk=pk).delete()
 
     work = [create, create, retag, retag, delete, delete]
-    threads = [threading.Thread(target=run, args=(w, n % 2)) for n, w in enumerate(work)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert race(work) == []
     assert kept(org) == {"a": 30 + 14, "b": 14, "c": 30 + 30, "w0": 8 + 15, "w1": 8 + 15}
     assert_exact(org)
 
