@@ -103,6 +103,11 @@ class AddPostgresIndexConcurrently(_BuildOnce, AddIndexConcurrently):
     """
 
 
+class RunSQLOnPostgres(_OnPostgres, migrations.RunSQL):
+    """RunSQL on PostgreSQL only (triggers, functions, their backfill); nothing elsewhere, for
+    PostgreSQL-only objects whose readers fall back to the plain query on SQLite."""
+
+
 class CreateExtensionOnPostgres(_OnPostgres, CreateExtension):
     """CREATE EXTENSION IF NOT EXISTS on PostgreSQL; nothing on other databases.
 

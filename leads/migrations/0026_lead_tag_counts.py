@@ -31,9 +31,10 @@ locks `leads` against writes until it commits: none is missed or counted twice; 
 created and the filter scans the leads.
 """
 
-from typing import Any
 
-from django.db import migrations, models, transaction
+from django.db import migrations, models
+
+from config.migrations_ops import RunSQLOnPostgres
 
 
 def _tags_of(value: str) -> str:
@@ -106,23 +107,6 @@ POSTGRES_REVERSE_SQL = [
 ]
 
 
-def create_triggers(apps: Any, schema_editor: Any) -> None:
-    connection = schema_editor.connection
-    if connection.vendor != "postgresql":
-        return  # SQLite: the tag filter scans the leads (leads.selectors.known_tags)
-    with transaction.atomic(using=connection.alias):
-        for statement in POSTGRES_SQL:
-            schema_editor.execute(statement, params=None)
-
-
-def drop_triggers(apps: Any, schema_editor: Any) -> None:
-    connection = schema_editor.connection
-    if connection.vendor != "postgresql":
-        return
-    for statement in POSTGRES_REVERSE_SQL:
-        schema_editor.execute(statement, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("leads", "0025_lead_search_rows"),
@@ -152,5 +136,6 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        migrations.RunPython(create_triggers, drop_triggers),
+        # PostgreSQL only: on SQLite the tag filter scans the leads (leads.selectors.known_tags).
+        RunSQLOnPostgres(POSTGRES_SQL, POSTGRES_REVERSE_SQL),
     ]

@@ -32,9 +32,10 @@ locks `leads` against writes until it commits: none is missed or counted twice).
 only: on SQLite (`make run`) nothing is created and the board groups the leads.
 """
 
-from typing import Any
 
-from django.db import migrations, models, transaction
+from django.db import migrations, models
+
+from config.migrations_ops import RunSQLOnPostgres
 
 _UPSERT = """BEGIN
     INSERT INTO lead_status_totals (organization_id, status, shard, leads, valor)
@@ -110,23 +111,6 @@ POSTGRES_REVERSE_SQL = [
 ]
 
 
-def create_triggers(apps: Any, schema_editor: Any) -> None:
-    connection = schema_editor.connection
-    if connection.vendor != "postgresql":
-        return  # SQLite: the board groups the leads (leads.admin_board.column_totals)
-    with transaction.atomic(using=connection.alias):
-        for statement in POSTGRES_SQL:
-            schema_editor.execute(statement, params=None)
-
-
-def drop_triggers(apps: Any, schema_editor: Any) -> None:
-    connection = schema_editor.connection
-    if connection.vendor != "postgresql":
-        return
-    for statement in POSTGRES_REVERSE_SQL:
-        schema_editor.execute(statement, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("leads", "0027_board_column_index"),
@@ -161,5 +145,6 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        migrations.RunPython(create_triggers, drop_triggers),
+        # PostgreSQL only: on SQLite the board groups the leads (leads.selectors.status_totals).
+        RunSQLOnPostgres(POSTGRES_SQL, POSTGRES_REVERSE_SQL),
     ]
