@@ -299,21 +299,22 @@ class LeadAdmin(LeadPageMixin, AccentBlindSearchAdminMixin, OrgScopedAdmin):
             return None
         return membership.organization_id
 
-    # Query parameters of a list that is the organization's whole table (page and ordering),
-    # or, with the search box, its search-only list.
-    KEPT_TOTAL_PARAMS = frozenset({"p", "o"})
+    # The list's query parameters that change neither which leads nor how many (page, order).
+    UNFILTERING_PARAMS = frozenset({"p", "o"})
 
     def get_paginator(
         self, request: HttpRequest, queryset: Any, per_page: int, *args: Any, **kwargs: Any
     ) -> Any:
-        # The page count without counting leads: the kept count of the organization, or of a
-        # search's matches (leads.selectors.lead_total), when the list is exactly that.
+        # The page count without counting leads, by the API's rule (leads.selectors): the kept
+        # count of the organization, or of a search's matches, when the list is exactly that.
         paginator = super().get_paginator(request, queryset, per_page, *args, **kwargs)
-        organization = self.skip_scan_organization(request)
-        names = set(request.GET) - self.KEPT_TOTAL_PARAMS
-        if organization is not None and names <= {"q"}:
-            search = request.GET.get("q") if names else None
-            paginator.count = selectors.lead_total(organization, search)
+        membership = None if request.user.is_superuser else admin_membership(request)
+        if membership is not None:
+            kept = selectors.kept_total_for(
+                membership, request.GET, unfiltering=self.UNFILTERING_PARAMS, search_param="q"
+            )
+            if kept is not None:
+                paginator.count = selectors.lead_total(kept.organization_id, kept.search)
         return paginator
 
     def get_list_filter(self, request: HttpRequest) -> Any:

@@ -25,7 +25,6 @@ from typing import Any, cast
 
 from django.contrib.admin import AdminSite
 from django.db import connections
-from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import render
@@ -36,6 +35,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from config.admin_filters import distinct_in_organization
+from leads import selectors
 from leads.admin_painel import origem_label
 from leads.api.filters import LeadFilter
 from leads.models import (
@@ -43,7 +43,6 @@ from leads.models import (
     Lead,
     LeadStatus,
     LeadStatusChange,
-    LeadStatusTotal,
     Temperatura,
 )
 from organizations import access
@@ -117,9 +116,8 @@ def column_totals(
     its kept totals answer (lead_status_totals, leads 0028: a few rows, against grouping every
     lead of the organization, ~270 ms at a million); otherwise an aggregate over `queryset`.
     """
-    connection = connections[queryset.db]
-    if organization_id is not None and connection.vendor == "postgresql":
-        return _kept_totals(connection, organization_id)
+    if organization_id is not None and connections[queryset.db].vendor == "postgresql":
+        return selectors.status_totals(organization_id)
     rows = (
         queryset.order_by()
         .values("status")
@@ -127,21 +125,6 @@ def column_totals(
         .values_list("status", "n", "total")
     )
     return {status: (n, total or Decimal("0")) for status, n, total in rows}
-
-
-def _kept_totals(
-    connection: BaseDatabaseWrapper, organization_id: uuid.UUID | str
-) -> dict[str, tuple[int, Decimal]]:
-    field = LeadStatusTotal._meta.get_field("organization_id")
-    key = field.get_db_prep_value(organization_id, connection, prepared=False)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT status, SUM(leads), SUM(valor) FROM lead_status_totals "
-            "WHERE organization_id = %s GROUP BY status HAVING SUM(leads) <> 0",
-            [key],
-        )
-        rows = cursor.fetchall()
-    return {status: (int(n), total or Decimal("0")) for status, n, total in rows}
 
 
 def whole_organization(membership: Membership, filters: BoardFilters) -> bool:

@@ -7,6 +7,7 @@ import uuid
 from collections import namedtuple
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from operator import itemgetter
 from typing import Any
@@ -24,6 +25,7 @@ from leads.models import (
     LeadInteraction,
     LeadQualification,
     LeadSearchRow,
+    LeadStatusTotal,
     LeadTagCount,
 )
 from organizations.access import lead_visibility_q
@@ -85,23 +87,31 @@ def _organization_key(organization_id: uuid.UUID | str, db: Any) -> Any:
     return field.get_db_prep_value(organization_id, db, prepared=False)
 
 
-def kept_total_for(membership: Membership, params: Mapping[str, str]) -> KeptTotal | None:
+def kept_total_for(
+    membership: Membership,
+    params: Mapping[str, str],
+    *,
+    unfiltering: frozenset[str] | None = None,
+    search_param: str = "search",
+) -> KeptTotal | None:
     """The kept total of a list request, or None (a filtered list, counted in `leads`).
 
     It applies when the list is the organization's whole lead table (no filter, search or
-    narrowing by role), or that table narrowed by `search` alone. `params` are the request's
-    query parameters (their last values, as the filters read them)."""
+    narrowing by role), or that table narrowed by `search_param` alone. `params` are the
+    request's query parameters (their last values, as the filters read them); `unfiltering`
+    names those that change neither which leads nor how many are listed (the API's by
+    default; the admin's lead list passes its own, and `q` for its search box)."""
     if lead_visibility_q(membership):
         return None
-    names = set(params) - UNFILTERING_PARAMS
+    names = set(params) - (UNFILTERING_PARAMS if unfiltering is None else unfiltering)
     if not names:
         return KeptTotal(membership.organization_id)
-    if names == {"search"}:
-        return KeptTotal(membership.organization_id, params.get("search") or "")
+    if names == {search_param}:
+        return KeptTotal(membership.organization_id, params.get(search_param) or "")
     return None
 
 
-# Query parameters that change neither which leads nor how many are listed.
+# The API's query parameters that change neither which leads nor how many are listed.
 UNFILTERING_PARAMS = frozenset({"page", "limit", "ordering", "format"})
 
 
@@ -460,6 +470,24 @@ def tags_any_q(tags: Sequence[str]) -> Q:
         else:  # SQLite has no JSON containment; match the quoted element instead.
             condition |= Q(tags__icontains=f'"{tag}"')
     return condition
+
+
+# Per status of the organization: its leads and their summed value, from the totals the
+# triggers keep (leads 0028).
+_STATUS_TOTALS_SQL = (
+    "SELECT status, SUM(leads), SUM(valor) FROM lead_status_totals "
+    "WHERE organization_id = %s GROUP BY status HAVING SUM(leads) <> 0"
+)
+
+
+def status_totals(organization_id: uuid.UUID | str) -> dict[str, tuple[int, Decimal]]:
+    """Per status, (number of leads, sum of valor_potencial) of the organization's whole lead
+    table, from lead_status_totals (PostgreSQL; a few rows instead of grouping every lead)."""
+    db = connections[router.db_for_read(LeadStatusTotal)]
+    with db.cursor() as cursor:
+        cursor.execute(_STATUS_TOTALS_SQL, [_organization_key(organization_id, db)])
+        rows = cursor.fetchall()
+    return {status: (int(n), total or Decimal("0")) for status, n, total in rows}
 
 
 # The tags some lead of the organization carries, from the counts the triggers keep.
