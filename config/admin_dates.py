@@ -21,6 +21,7 @@ import datetime
 from functools import cache
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import DateTimeField, QuerySet
 from django.utils import timezone
 from unfold.views import ChangeList
@@ -28,27 +29,29 @@ from unfold.views import ChangeList
 KINDS = ("year", "month", "day")
 
 
+# Days from a bucket's first day that always land in the next bucket.
+_STEP_DAYS = {"year": 366, "month": 32, "day": 1}
+
+
+def _first_day(day: datetime.date, kind: str) -> datetime.date:
+    if kind == "year":
+        return day.replace(month=1, day=1)
+    return day.replace(day=1) if kind == "month" else day
+
+
+def _midnight(day: datetime.date, tz: Any) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time()), tz)
+
+
 def bucket_start(moment: datetime.datetime, kind: str, tz: Any) -> datetime.datetime:
     """The start of `moment`'s year, month or day in the time zone `tz` (aware)."""
-    local = moment.astimezone(tz)
-    day = local.date()
-    if kind == "year":
-        day = day.replace(month=1, day=1)
-    elif kind == "month":
-        day = day.replace(day=1)
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time()), tz)
+    return _midnight(_first_day(moment.astimezone(tz).date(), kind), tz)
 
 
 def next_bucket(start: datetime.datetime, kind: str, tz: Any) -> datetime.datetime:
-    """The start of the bucket after the one starting at `start` (aware, in `tz`)."""
-    day = start.astimezone(tz).date()
-    if kind == "year":
-        day = day.replace(year=day.year + 1, month=1, day=1)
-    elif kind == "month":
-        day = (day.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
-    else:
-        day = day + datetime.timedelta(days=1)
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time()), tz)
+    """The start of the bucket after the one `start` is in (aware, in `tz`)."""
+    day = _first_day(start.astimezone(tz).date(), kind)
+    return _midnight(_first_day(day + datetime.timedelta(days=_STEP_DAYS[kind]), kind), tz)
 
 
 def probed_dates(
@@ -126,5 +129,5 @@ class FastDatesChangeList(ChangeList):
     def _is_datetime(self, field: str) -> bool:
         try:
             return isinstance(self.model._meta.get_field(field), DateTimeField)
-        except Exception:  # a path through a relation: Django's own query
+        except FieldDoesNotExist:  # a path through a relation: Django's own query
             return False

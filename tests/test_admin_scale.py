@@ -10,18 +10,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from config.admin_dates import probed_dates
 from config.admin_filters import distinct_in_organization
-from leads.admin_board import BoardFilters
+from leads.admin_board import BoardFilters, board_queryset, column_page
 from leads.models import Lead
 from organizations.models import Organization
 from tests.admin_support import login
-from tests.factories import LeadFactory
+from tests.factories import InteractionFactory, LeadFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -198,10 +198,6 @@ def test_the_tag_filter_reads_the_kept_tags_unless_a_role_narrows(org_a: Any) ->
 def test_a_board_column_is_read_in_the_order_of_its_index(org_a: Any) -> None:
     """The board's column statement can be answered by lead_org_status_score_id without a
     sort (leads 0027). A tiny table is cheaper to scan and sort, so those plans are off."""
-    from django.db import transaction
-
-    from leads.admin_board import board_queryset, column_page
-
     LeadFactory.create_batch(3, organization=org_a.org, status="novo")
     queryset = board_queryset(org_a.admin, BoardFilters(values={}, query="", errors={}))
     with CaptureQueriesContext(connection) as queries:
@@ -219,8 +215,6 @@ def test_a_board_column_is_read_in_the_order_of_its_index(org_a: Any) -> None:
 def test_the_date_hierarchy_probes_only_with_an_organization_first_index(org_a: Any) -> None:
     """Tasks have no (organization, vencimento) index: their hierarchy keeps Django's query;
     interactions have one (interaction_org_date) and probe."""
-    from tests.factories import InteractionFactory, TaskFactory
-
     lead = LeadFactory(organization=org_a.org)
     TaskFactory(organization=org_a.org, lead=lead)
     InteractionFactory(organization=org_a.org, lead=lead)
