@@ -31,6 +31,8 @@ class BackOfficeAdminConfig(admin_apps.AdminConfig):
     def ready(self) -> None:
         super().ready()
         # The lead page's audit trail reads the privacy app (config.admin_lead_history).
-        from config import admin_lead_history
+        from config import admin_lead_history, admin_results
 
         admin_lead_history.register()
+        # Unfold's list rows rebuild every column header for each row (config.admin_results).
+        admin_results.install()

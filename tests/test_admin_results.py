@@ -1,0 +1,75 @@
+"""A change list's headers and row checkboxes built once per page (config.admin_results): the
+page's table is the HTML unfold's own code gives, in Portuguese and in English, and the
+headers are built once per page instead of once per row."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from unfold import admin as unfold_admin
+from unfold.templatetags import unfold_list
+
+from config.admin_results import KeptRowCheckboxMixin, kept_headers
+from tests.admin_support import login
+from tests.factories import InteractionFactory, LeadFactory, TaskFactory
+
+pytestmark = pytest.mark.django_db
+
+PAGES = ["/admin/leads/lead/", "/admin/leads/leadinteraction/", "/admin/leads/task/"]
+
+
+def _table(client: Any, path: str, language: str) -> str:
+    response = client.get(path, headers={"accept-language": language})
+    assert response.status_code == 200
+    found = re.search(r"<table.*?</table>", response.content.decode(), re.DOTALL)
+    assert found, path
+    return found.group(0)
+
+
+def _unfolds_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unfold's headers (rebuilt for every row) and its row checkbox (rendered every row)."""
+    monkeypatch.setattr(unfold_list, "result_headers", unfold_list.result_headers.__wrapped__)
+    monkeypatch.setattr(
+        KeptRowCheckboxMixin, "action_checkbox", unfold_admin.ModelAdmin.action_checkbox
+    )
+
+
+def test_the_tables_are_the_html_unfold_gives(org_a: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    leads = LeadFactory.create_batch(3, organization=org_a.org, closer=org_a.closer)
+    InteractionFactory(lead=leads[0], closer=org_a.closer)
+    TaskFactory(lead=leads[1], organization=org_a.org, responsavel=org_a.closer)
+    client = login(org_a.admin)
+    # Both languages in turn: a checkbox kept from one must not show in the other.
+    languages = ["pt-br", "en", "pt-br"]
+
+    kept = [{path: _table(client, path, lang) for path in PAGES} for lang in languages]
+    _unfolds_own(monkeypatch)
+    own = [{path: _table(client, path, lang) for path in PAGES} for lang in languages]
+
+    assert kept == own
+    assert kept[0][PAGES[0]] != kept[1][PAGES[0]]  # the labels follow the language
+    for lead in leads:  # each row's checkbox carries its own key
+        assert f'name="_selected_action" value="{lead.pk}"' in kept[0][PAGES[0]]
+
+
+def test_the_headers_are_built_once_a_page(org_a: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    LeadFactory.create_batch(4, organization=org_a.org)
+    client = login(org_a.admin)
+    builds: list[Any] = []
+    build = unfold_list.result_headers.__wrapped__
+
+    def counted(cl: Any) -> Any:
+        builds.append(cl)
+        return build(cl)
+
+    monkeypatch.setattr(unfold_list, "result_headers", kept_headers(counted))
+    assert client.get(PAGES[0]).status_code == 200
+    assert len(builds) == 1
+
+    # unfold's own code: once for the header row and once for each of the 4 rows
+    builds.clear()
+    monkeypatch.setattr(unfold_list, "result_headers", counted)
+    assert client.get(PAGES[0]).status_code == 200
+    assert len(builds) == 5
