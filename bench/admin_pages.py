@@ -7,7 +7,9 @@ Usage (the benchmark database that `bench/run` generates; production settings as
 
 Each page is requested through Django's test client as the organization's admin (logged in by
 session, the organization chosen), once to warm up and then `--runs` times; the report gives
-the median and p95 of the whole response, the number of queries and the slowest statement.
+the median and p95 of the whole response, the median of this process's CPU time for it, the
+number of queries and the slowest statement. `--unfold-rows` measures the pages as unfold
+builds them (config.admin_results undone), to compare.
 The client adds little to a page of this size; the figures are for comparing code, not for
 the latency a browser sees. Latest figures: bench/README.md ("Narrow search rows and the back
 office at a million leads").
@@ -48,11 +50,12 @@ def measure(client: Any, path: str, runs: int) -> dict[str, Any]:
     response = client.get(path)
     if response.status_code != 200:
         return {"status": response.status_code}
-    timings = []
+    timings, cpu = [], []
     for _ in range(runs):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         client.get(path)
         timings.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - cpu_started) * 1000)
     with CaptureQueriesContext(connection) as queries:
         client.get(path)
     slowest = max(queries.captured_queries, key=lambda q: float(q["time"]), default=None)
@@ -60,6 +63,7 @@ def measure(client: Any, path: str, runs: int) -> dict[str, Any]:
         "status": 200,
         "p50_ms": statistics.median(timings),
         "p95_ms": harness.percentile(timings, 95),
+        "cpu_ms": statistics.median(cpu),
         "queries": len(queries.captured_queries),
         "slowest_ms": float(slowest["time"]) * 1000 if slowest else 0.0,
         "slowest_sql": " ".join(slowest["sql"].split())[:90] if slowest else "",
@@ -72,6 +76,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/bench")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/5")
+    parser.add_argument(
+        "--unfold-rows",
+        action="store_true",
+        help="unfold's own headers and row checkboxes, rebuilt for every row (before"
+        " config.admin_results)",
+    )
     args = parser.parse_args(argv)
     env = harness.server_env(args)
     harness.django_setup(env)
@@ -83,6 +93,8 @@ def main(argv: list[str] | None = None) -> None:
     from organizations.models import Membership
 
     logging.disable(logging.CRITICAL)  # the request log would drown the report
+    if args.unfold_rows:
+        unfold_rows()
     admin = Membership.objects.select_related("user").get(
         organization__slug=args.organization, user__email=f"admin@{args.organization}.test"
     )
@@ -90,18 +102,30 @@ def main(argv: list[str] | None = None) -> None:
     client.force_login(admin.user)
     client.get(reverse("admin:switch-organization", args=[admin.organization_id]))
     print(f"{args.organization}, {runs_label(args.runs)}, pid {os.getpid()}")
-    print("| page | p50 ms | p95 ms | queries | slowest query ms | slowest query |")
-    print("|---|---:|---:|---:|---:|---|")
+    print("| page | p50 ms | p95 ms | CPU ms (p50) | queries | slowest query ms | slowest query |")
+    print("|---|---:|---:|---:|---:|---:|---|")
     for title, path in PAGES:
         row = measure(client, path, args.runs)
         if row["status"] != 200:
-            print(f"| {title} | status {row['status']} | | | | |")
+            print(f"| {title} | status {row['status']} | | | | | |")
             continue
         print(
-            f"| {title} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | {row['queries']} |"
+            f"| {title} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | {row['cpu_ms']:.1f} |"
+            f" {row['queries']} |"
             f" {row['slowest_ms']:.1f} | `{row['slowest_sql']}` |",
             flush=True,
         )
+
+
+def unfold_rows() -> None:
+    """Unfold's own list rows: every header rebuilt and the checkbox rendered for each row."""
+    from unfold import admin as unfold_admin
+    from unfold.templatetags import unfold_list
+
+    from config.admin_results import KeptRowCheckboxMixin
+
+    unfold_list.result_headers = unfold_list.result_headers.__wrapped__
+    KeptRowCheckboxMixin.action_checkbox = unfold_admin.ModelAdmin.action_checkbox  # type: ignore[method-assign]
 
 
 def runs_label(runs: int) -> str:
