@@ -158,7 +158,14 @@ class Lead(models.Model):
             # ordering, each ordering index ending in id (the tie-breaker), so that a page (or a
             # cursor position) is read in index order whatever the direction, and its COUNT is
             # an index-only scan. Chosen from EXPLAIN ANALYZE on a 100,000-lead organization.
-            models.Index(fields=["organization", "-created_at", "-id"], name="lead_org_created_id"),
+            # With the origin and status carried (INCLUDE, PostgreSQL): the painel's leads of
+            # a window by origin, converted or not, are counted from the index alone (leads
+            # 0029: 171 -> 21 ms at 1,000,000 leads).
+            models.Index(
+                fields=["organization", "-created_at", "-id"],
+                include=["origem", "status"],
+                name="lead_org_created_cover",
+            ),
             models.Index(
                 fields=["organization", "status", "temperatura", "lead_score"],
                 name="lead_org_status_temp_score",

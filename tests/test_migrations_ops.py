@@ -11,8 +11,10 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ADDED = {"lead_org_created_id", "lead_org_search_col", "lead_org_tags", "lsc_org_to_at_lead"}
+ADDED = {"lead_org_created_cover", "lead_org_search_col", "lead_org_tags", "lsc_org_to_at_lead"}
 REMOVED = {"lead_org_created", "lead_org_status", "lsc_org_to_at"}
+# Built by leads 0006 and replaced by leads 0029 (the same key, with origin and status carried).
+REPLACED = "lead_org_created_id"
 
 
 def _indexes() -> set[str]:
@@ -22,7 +24,11 @@ def _indexes() -> set[str]:
 
 
 # The leads migration whose unapplying leaves the schema at each point the walk checks.
-BACK_TO = {"0019_search_fold_column": "0018", "0012_search_unaccent": "0011"}
+BACK_TO = {
+    "0029_created_index_covers_origin_status": "0028",
+    "0019_search_fold_column": "0018",
+    "0012_search_unaccent": "0011",
+}
 
 
 def test_index_migrations_go_back_and_forth() -> None:
@@ -47,6 +53,9 @@ def test_index_migrations_go_back_and_forth() -> None:
         executor = MigrationExecutor(connection, progress_callback=progress)
         target = executor.loader.get_migration_by_prefix("leads", "0005")
         executor.migrate([("leads", target.name)])
+        # Before leads 0029: the created-order index without the carried columns.
+        assert REPLACED in seen["0028"]
+        assert "lead_org_created_cover" not in seen["0028"]
         # Before the stored column (leads 0019): the index over the expression.
         assert "lead_org_search_fold" in seen["0018"]
         assert "lead_org_search_col" not in seen["0018"]
@@ -54,13 +63,14 @@ def test_index_migrations_go_back_and_forth() -> None:
         assert not {"lead_org_search_fold", "mentorado_org_search_fold"} & seen["0011"]
         present = _indexes()
         assert not ADDED & present
+        assert REPLACED not in present
         assert present >= REMOVED
     finally:
         call_command("migrate", verbosity=0)  # every app: later apps' migrations depend on these
     present = _indexes()
     assert present >= ADDED | {"lead_org_search_col", "mentorado_org_search_fold"}
     assert not REMOVED & present
-    assert not {"lead_org_search_trgm", "lead_org_search_fold"} & present
+    assert not {"lead_org_search_trgm", "lead_org_search_fold", REPLACED} & present
 
 
 def test_a_rerun_keeps_indexes_already_built_and_drops_nothing_twice() -> None:
@@ -84,4 +94,11 @@ def test_a_rerun_keeps_indexes_already_built_and_drops_nothing_twice() -> None:
     with connection.schema_editor(atomic=False) as editor:
         for operation in migration.operations[1:]:
             operation.database_forwards("leads", editor, before_0019, after_0019)
+    # 0029, twice: the covering index kept, and 0006's created-order index (re-built above)
+    # dropped again, then nothing left to drop.
+    migration = executor.loader.get_migration("leads", "0029_created_index_covers_origin_status")
+    state = executor.loader.project_state(("leads", migration.name), at_end=False)
+    for _ in range(2):
+        with connection.schema_editor(atomic=False) as editor:
+            migration.apply(state.clone(), editor)
     assert _indexes() == before

@@ -543,7 +543,7 @@ def test_the_list_indexes_exist_and_search_can_use_the_trigram_index(org_a):
         cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'leads'")
         names = {row[0] for row in cursor.fetchall()}
     assert {
-        "lead_org_created_id",
+        "lead_org_created_cover",
         "lead_org_status_temp_score",
         "lead_org_temp_score",
         "lead_org_origem",
