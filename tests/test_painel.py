@@ -13,10 +13,13 @@ from decimal import Decimal
 
 import pytest
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from leads import services
+from leads.dashboard_selectors import DashboardScope, origem_breakdown
 from leads.models import Lead
 from tests.factories import InteractionFactory, LeadFactory
 from tests.mentorados.factories import FeedbackFactory, MentoradoFactory
@@ -231,11 +234,6 @@ def test_the_origin_breakdown_is_read_from_the_created_order_index_alone(org_a):
     painel's leads of a window by origin need no table read (171 -> 21 ms at 1,000,000
     leads). Most of the organization's leads are older than the window, as in a real one;
     whole-table plans are forbidden, since a small table is cheapest to read whole."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from leads.dashboard_selectors import DashboardScope, origem_breakdown
-
     now = timezone.now()
     old = LeadFactory.create_batch(150, organization=org_a.org, origem="site")
     Lead.objects.filter(pk__in=[lead.pk for lead in old]).update(
