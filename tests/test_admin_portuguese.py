@@ -285,15 +285,20 @@ def test_the_scan_recognises_english() -> None:
 def _plain_names() -> None:
     """Faker's pt-BR names include surnames that are also English words ("Sales", a common
     Brazilian surname, once failed this walk at random): the people and companies of the walk
-    get plain names, so only the interface's own text is judged."""
+    get plain names, so only the interface's own text is judged. Their audit trail too: a
+    lead's history page shows the names its versions were saved with."""
     from leads.models import Lead
     from mentorados.models import Mentorado
     from organizations.models import Membership, User
 
     for model in (User, Membership, Lead, Mentorado):
+        versions = getattr(model, "history", None)  # the audited ones (privacy.models.AUDITED)
         for n, pk in enumerate(model.objects.order_by("pk").values_list("pk", flat=True)):
             model.objects.filter(pk=pk).update(nome_completo=f"Pessoa {n}")
+            if versions is not None:
+                versions.filter(id=pk).update(nome_completo=f"Pessoa {n}")
     Lead.objects.update(empresa="Empresa Exemplo")
+    Lead.history.update(empresa="Empresa Exemplo")  # type: ignore[attr-defined]
 
 
 def test_every_admin_page_is_portuguese(org_a) -> None:
