@@ -122,10 +122,8 @@ def unfold_rows() -> None:
     from unfold import admin as unfold_admin
     from unfold.templatetags import unfold_list
 
-    from config.admin_results import KeptRowCheckboxMixin
-
     unfold_list.result_headers = unfold_list.result_headers.__wrapped__
-    KeptRowCheckboxMixin.action_checkbox = unfold_admin.ModelAdmin.action_checkbox  # type: ignore[method-assign]
+    unfold_admin.ModelAdmin.action_checkbox = unfold_admin.ModelAdmin.action_checkbox.__wrapped__
 
 
 def runs_label(runs: int) -> str:

@@ -10,8 +10,8 @@ django-unfold (0.91) builds two things per row that do not change from row to ro
   on that change list (one request's object), their labels already translated text, and hand
   the same ones to every later caller on that page.
 - **The row checkbox.** `ModelAdmin.action_checkbox` renders the same widget template for
-  every row, with only the row's key differing. `KeptRowCheckboxMixin` renders it once per
-  language and puts each row's key in its place.
+  every row, with only the row's key differing. `install()` makes it render once per language
+  and put each row's key in its place.
 
 The page is the same HTML (tests/test_admin_results.py compares it with unfold's own);
 bench/README.md ("Where a list request's time goes") has the figures.
@@ -58,9 +58,13 @@ def _translated(header: dict[str, Any]) -> dict[str, Any]:
 
 
 def install() -> None:
-    """Once, at start-up (config.apps.BackOfficeAdminConfig.ready)."""
+    """Once, at start-up (config.apps.BackOfficeAdminConfig.ready): every unfold admin's list."""
     if not hasattr(unfold_list.result_headers, "__wrapped__"):
         unfold_list.result_headers = kept_headers(unfold_list.result_headers)
+    if not hasattr(unfold_admin.ModelAdmin.action_checkbox, "__wrapped__"):
+        unfold_admin.ModelAdmin.action_checkbox = kept_checkbox(
+            unfold_admin.ModelAdmin.action_checkbox
+        )
 
 
 # A value no key contains: where each row's key goes in the rendered checkbox.
@@ -77,12 +81,14 @@ def _row_checkbox(language: str | None) -> tuple[str, str]:
     return before, after
 
 
-class KeptRowCheckboxMixin:
-    """A model admin's row checkbox as unfold renders it, its template rendered once."""
+def kept_checkbox(render: Callable[[Any, Any], Any]) -> Callable[[Any, Any], SafeString]:
+    """A model admin's row checkbox as `render` (unfold's) gives it, its template rendered
+    once per language; the column's header and display attributes are `render`'s."""
 
-    def action_checkbox(self, obj: Any) -> SafeString:
+    def action_checkbox(model_admin: Any, obj: Any) -> SafeString:
         before, after = _row_checkbox(get_language())
         return mark_safe(before + escape(str(obj.pk)) + after)  # noqa: S308 (escaped key)
 
-    # The column's header (the select-all checkbox) and display attributes, as unfold's.
-    action_checkbox.__dict__.update(vars(unfold_admin.ModelAdmin.action_checkbox))
+    action_checkbox.__dict__.update(vars(render))
+    action_checkbox.__wrapped__ = render  # type: ignore[attr-defined]
+    return action_checkbox

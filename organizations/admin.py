@@ -32,7 +32,6 @@ from unfold.widgets import (
 )
 
 from config.admin_dates import FastDatesChangeList
-from config.admin_results import KeptRowCheckboxMixin
 from config.errors import ConflictError
 from organizations import access, services
 from organizations.access import Policy, admin_membership
@@ -139,9 +138,7 @@ class PortugueseDeleteActionMixin:
         return cast("dict[str, Any]", actions)
 
 
-class OrgScopedAdmin(
-    KeptRowCheckboxMixin, PortugueseDeleteActionMixin, ScopedChoicesMixin, ModelAdmin
-):
+class OrgScopedAdmin(PortugueseDeleteActionMixin, ScopedChoicesMixin, ModelAdmin):
     """Base for every organization-owned model's admin.
 
     Declare `policy` (organizations.access) and, where the API narrows further by role,

@@ -11,13 +11,19 @@ import pytest
 from unfold import admin as unfold_admin
 from unfold.templatetags import unfold_list
 
-from config.admin_results import KeptRowCheckboxMixin, kept_headers
+from config.admin_results import kept_headers
 from tests.admin_support import login
 from tests.factories import InteractionFactory, LeadFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["/admin/leads/lead/", "/admin/leads/leadinteraction/", "/admin/leads/task/"]
+# Organization-scoped lists, and the users' (an admin that is not organization-scoped).
+PAGES = [
+    "/admin/leads/lead/",
+    "/admin/leads/leadinteraction/",
+    "/admin/leads/task/",
+    "/admin/organizations/user/",
+]
 
 
 def _table(client: Any, path: str, language: str) -> str:
@@ -32,7 +38,9 @@ def _unfolds_own(monkeypatch: pytest.MonkeyPatch) -> None:
     """Unfold's headers (rebuilt for every row) and its row checkbox (rendered every row)."""
     monkeypatch.setattr(unfold_list, "result_headers", unfold_list.result_headers.__wrapped__)
     monkeypatch.setattr(
-        KeptRowCheckboxMixin, "action_checkbox", unfold_admin.ModelAdmin.action_checkbox
+        unfold_admin.ModelAdmin,
+        "action_checkbox",
+        unfold_admin.ModelAdmin.action_checkbox.__wrapped__,
     )
 
 
