@@ -64,13 +64,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", harness.DEFAULT_DATABASE_URL),
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", harness.DEFAULT_REDIS_URL)
-    )
+    harness.add_database_arguments(parser)
     parser.add_argument("--variant", action="append", required=True, type=parse_variant)
     parser.add_argument("--path", action="append", required=True, help="GET path (repeatable)")
     parser.add_argument("--organization", default="bench-1")

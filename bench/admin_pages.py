@@ -74,8 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--organization", default="bench-7")
     parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/bench")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/5")
+    harness.add_database_arguments(parser)
     parser.add_argument(
         "--unfold-rows",
         action="store_true",

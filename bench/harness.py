@@ -466,6 +466,15 @@ def inprocess(request: Request) -> tuple[int, int, list[str]]:
 # --- the data set and the scenarios ------------------------------------------------------------
 
 
+def add_database_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--database-url` and `--redis-url` of the benchmark's data set (BENCH_DATABASE_URL and
+    BENCH_REDIS_URL when set): bench/run and the in-process scripts read the same one."""
+    parser.add_argument(
+        "--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    )
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
+
+
 def django_setup(env: dict[str, str]) -> None:
     """Django in this process, with the same settings as the server (`server_env`)."""
     os.environ.update(env)
@@ -1135,10 +1144,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="bench/run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    )
-    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
+    add_database_arguments(parser)
     parser.add_argument("--orgs", type=int, default=5, help="organizations of --leads-per-org")
     parser.add_argument("--leads-per-org", type=int, default=100_000)
     parser.add_argument(
