@@ -100,6 +100,14 @@ def on_starting(server: Any) -> None:
         Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 
+def post_worker_init(worker: Any) -> None:
+    """A worker has loaded the application: what it holds for its lifetime is frozen out of
+    the garbage collector's full walks (config/heap.py)."""
+    from config.heap import freeze_loaded
+
+    freeze_loaded()
+
+
 def child_exit(server: Any, worker: Any) -> None:
     """A worker died or was recycled: its live gauges must stop counting."""
     multiprocess.mark_process_dead(worker.pid)

@@ -132,7 +132,8 @@ def run_round(
             variant.runs.append(figures)
             print(
                 f"  round {turn} {variant.name:<12} c={connections:<3} {figures['rps']:7.1f} req/s"
-                f"  p50 {figures['p50_ms']:6.1f}  p95 {figures['p95_ms']:6.1f} ms"
+                f"  p50 {figures['p50_ms']:6.1f}  p95 {figures['p95_ms']:6.1f}"
+                f"  p99 {figures['p99_ms']:6.1f} ms"
                 f"  cpu/request {figures['python_cpu_ms']:.2f} + {figures['sql_cpu_ms']:.2f} ms"
                 f"  errors {figures['errors']}",
                 flush=True,
@@ -152,6 +153,7 @@ def summary(args: argparse.Namespace, variants: list[Variant]) -> list[dict[str,
                     "rps_runs": [r["rps"] for r in runs],
                     "p50_median": round(statistics.median(r["p50_ms"] for r in runs), 2),
                     "p95_median": round(statistics.median(r["p95_ms"] for r in runs), 2),
+                    "p99_median": round(statistics.median(r["p99_ms"] for r in runs), 2),
                     "python_cpu_ms": round(statistics.median(r["python_cpu_ms"] for r in runs), 2),
                     "sql_cpu_ms": round(statistics.median(r["sql_cpu_ms"] for r in runs), 2),
                     "errors": sum(r["errors"] for r in runs),
@@ -187,14 +189,14 @@ def main(argv: list[str] | None = None) -> None:
             run_round(args, args.variant, requests_for, turn)
     rows = summary(args, args.variant)
     print(
-        "\n| variant | c | req/s (median) | p50 ms | p95 ms | CPU ms/request gunicorn +"
+        "\n| variant | c | req/s (median) | p50 ms | p95 ms | p99 ms | CPU ms/request gunicorn +"
         " PostgreSQL | req/s of each round | errors |"
     )
-    print("|---|---:|---:|---:|---:|---:|---|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---|---:|")
     for row in rows:
         print(
             f"| {row['variant']} | {row['connections']} | {row['rps_median']:.1f} |"
-            f" {row['p50_median']:.1f} | {row['p95_median']:.1f} |"
+            f" {row['p50_median']:.1f} | {row['p95_median']:.1f} | {row['p99_median']:.1f} |"
             f" {row['python_cpu_ms']:.2f} + {row['sql_cpu_ms']:.2f} |"
             f" {', '.join(f'{x:.0f}' for x in row['rps_runs'])} | {row['errors']} |"
         )
