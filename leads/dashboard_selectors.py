@@ -642,7 +642,25 @@ def weekly_series(scope: DashboardScope, *, tz: str) -> list[WeekFigures]:
     """Per week (Monday to Sunday in the organization's time zone `tz`) overlapping the window,
     oldest first, every week listed: `leads`, the cohort leads created that week, and
     `convertidos`, the converted-set leads converted that week. The weeks' sums are the
-    dashboard's `total_leads` and `leads_convertidos`. Two grouped queries."""
+    dashboard's `total_leads` and `leads_convertidos`. On PostgreSQL from the daily rollups
+    (leads/rollups.py `read_weeks`, one query), elsewhere `reference_weekly_series`."""
+    if connection.vendor != "postgresql":
+        return reference_weekly_series(scope, tz=tz)
+    figures = rollups.read_weeks(
+        organization_id=scope.organization_id,
+        start=scope.start,
+        end=scope.end,
+        tz=tz,
+        closer_id=scope.closer_id,
+        sdr_id=scope.sdr_id,
+    )
+    created = {week: leads for week, (leads, _) in figures.items()}
+    converted = {week: won for week, (_, won) in figures.items()}
+    return _every_week(scope, tz, created, converted)
+
+
+def reference_weekly_series(scope: DashboardScope, *, tz: str) -> list[WeekFigures]:
+    """`weekly_series` from the raw rows (the definition): two grouped queries."""
     zone = zoneinfo.ZoneInfo(tz)
     created = {
         _as_date(row["week"]): row["n"]
@@ -660,6 +678,13 @@ def weekly_series(scope: DashboardScope, *, tz: str) -> list[WeekFigures]:
         .values("week")
         .annotate(n=Count("pk"))
     }
+    return _every_week(scope, tz, created, converted)
+
+
+def _every_week(
+    scope: DashboardScope, tz: str, created: dict[date, int], converted: dict[date, int]
+) -> list[WeekFigures]:
+    zone = zoneinfo.ZoneInfo(tz)
     first = scope.start.astimezone(zone).date()
     week = first - timedelta(days=first.weekday())
     last = scope.end.astimezone(zone).date()

@@ -15,7 +15,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection, transaction
@@ -68,6 +70,15 @@ days_ago = st.one_of(st.sampled_from(EDGES), st.floats(min_value=0.0001, max_val
 # the second (raw), at midnight and around noon, on a whole hour and inside one (hour rows: in
 # the first half of the hour its row minus the raw part before it, in the second half raw).
 clocks = st.sampled_from([None, 0.0, 1.6, 6.2, 11.99, 12.0, 12.01, 18.5, 23.75])
+# The painel's weeks are the organization's: behind UTC, ahead of it by a whole and by a half
+# hour, with daylight saving, and 14 hours ahead (a local week starts late in a UTC day).
+ZONES = (
+    "America/Sao_Paulo",
+    "Asia/Kolkata",
+    "America/New_York",
+    "Pacific/Kiritimati",
+    "UTC",
+)
 gaps = st.one_of(st.just(0.0), st.floats(min_value=0.0, max_value=40))  # 0: tied moves
 
 
@@ -200,7 +211,7 @@ def _scopes(people: People) -> list[dict[str, Any]]:
     ]
 
 
-def _assert_same(people: People, now: datetime, state: str) -> None:
+def _assert_same(people: People, now: datetime, state: str, tz: str = "UTC") -> None:
     for scope_args in _scopes(people):
         for period in PERIODS:
             scope = dashboard_selectors.dashboard_scope(period_days=period, now=now, **scope_args)
@@ -209,6 +220,9 @@ def _assert_same(people: People, now: datetime, state: str) -> None:
             got.pop("atualizado_em")
             want.pop("atualizado_em")
             assert got == want, (state, scope_args["membership"].role, period)
+            weeks = dashboard_selectors.weekly_series(scope, tz=tz)
+            reference = dashboard_selectors.reference_weekly_series(scope, tz=tz)
+            assert weeks == reference, (state, scope_args["membership"].role, period, tz)
 
 
 @pytest.fixture
@@ -239,32 +253,39 @@ def people() -> People:
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(plans=st.lists(lead_plans, min_size=1, max_size=7), writes=later_writes, clock=clocks)
+@given(
+    plans=st.lists(lead_plans, min_size=1, max_size=7),
+    writes=later_writes,
+    clock=clocks,
+    tz=st.sampled_from(ZONES),
+)
 def test_the_rollups_give_the_reference_figures(
     people: People,
     plans: list[dict[str, Any]],
     writes: list[tuple[str, int, int]],
     clock: float | None,
+    tz: str,
 ) -> None:
     now = _now_at(clock)
+    check = partial(_assert_same, people, now, tz=tz)
     with transaction.atomic():
         for plan in plans:
             _create(people, plan, now)
-        _assert_same(people, now, "marks pending")
+        check("marks pending")
         rollups.refresh_marked()
         assert not LeadRollupMark.objects.exists()
-        _assert_same(people, now, "after the job")
+        check("after the job")
         rollups.build_hours(people.org.org.pk, [*_start_days(now), now.astimezone(UTC).date()])
-        _assert_same(people, now, "with the start days' and today's hour rows")
+        check("with the start days' and today's hour rows")
         _write(people, writes, now)
-        _assert_same(people, now, "after the job and more writes")
+        check("after the job and more writes")
         rollups.refresh_marked()
-        _assert_same(people, now, "after a second job")
+        check("after a second job")
         utc_now = now.astimezone(UTC)
         LeadRollupMark.objects.create(
             organization_id=people.org.org.pk, day=utc_now.date(), hour=utc_now.hour
         )
-        _assert_same(people, now, "with a mark on the current hour")
+        check("with a mark on the current hour")
         transaction.set_rollback(True)
 
 
@@ -449,3 +470,76 @@ def test_a_morning_start_reads_the_days_rows_minus_the_hours_before_it(people: P
     )
     day_row.update(created=F("created") + 100)  # the day's row: read, it adds the 100 back
     assert case.read() == case.total
+
+
+def _local_monday_before(now: datetime, tz: str, days: int) -> datetime:
+    """The start (aware, in `tz`) of the local week holding `now - days`."""
+    zone = ZoneInfo(tz)
+    local = (now - timedelta(days=days)).astimezone(zone).date()
+    monday = local - timedelta(days=local.weekday())
+    return datetime.combine(monday, datetime.min.time(), tzinfo=zone)
+
+
+@pytest.mark.parametrize("tz", ZONES)
+def test_the_painels_weeks_split_the_utc_day_a_local_week_starts_in(
+    people: People, tz: str
+) -> None:
+    """Leads half an hour either side of a local week's start: the UTC day holding both is
+    a clean day row, yet each lead counts in its own local week; converted ones as well."""
+    now = _now_at(12.0)
+    boundary = _local_monday_before(now, tz, 10)
+    for minutes, walk in ((-30, []), (30, [("convertido", 0.0)]), (-20, [("convertido", 0.0)])):
+        moment = boundary + timedelta(minutes=minutes)
+        plan = {**_SMALL_PLAN, "created": (now - moment) / timedelta(days=1), "walk": walk}
+        _create(people, plan, now)
+    rollups.refresh_marked()
+    scope = dashboard_selectors.dashboard_scope(
+        membership=people.org.admin, period_days=30, now=now
+    )
+    weeks = {week["semana"]: week for week in dashboard_selectors.weekly_series(scope, tz=tz)}
+    this, last = boundary.date(), boundary.date() - timedelta(days=7)
+    assert (weeks[last]["leads"], weeks[last]["convertidos"]) == (2, 1)
+    assert (weeks[this]["leads"], weeks[this]["convertidos"]) == (1, 1)
+    assert list(weeks.values()) == dashboard_selectors.reference_weekly_series(scope, tz=tz)
+
+
+def test_the_painels_weeks_read_the_day_rows_and_the_marked_days_raw(people: People) -> None:
+    now = _now_at(12.0)
+    tz = "America/Sao_Paulo"
+    _create(people, {**_SMALL_PLAN, "created": 9.5}, now)  # a Wednesday-ish clean day
+    rollups.refresh_marked()
+    scope = dashboard_selectors.dashboard_scope(
+        membership=people.org.admin, period_days=30, now=now
+    )
+    day = (now - timedelta(days=9.5)).astimezone(UTC).date()
+    row = LeadDailyRollup.objects.filter(
+        organization_id=people.org.org.pk, day=day, grain=RollupGrain.ORGANIZATION
+    )
+
+    def total() -> int:
+        return sum(week["leads"] for week in dashboard_selectors.weekly_series(scope, tz=tz))
+
+    assert total() == 1
+    row.update(created=F("created") + 100)  # read: the figure moves
+    assert total() == 101
+    LeadRollupMark.objects.create(organization_id=people.org.org.pk, day=day, hour=None)
+    assert total() == 1  # a marked day: its raw rows instead
+
+
+def test_the_painels_weeks_are_one_query(people: People) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    now = timezone.now()
+    counts = []
+    for n in (1, 20):
+        for index in range(n):
+            _create(people, {**_SMALL_PLAN, "created": 3 + index * 17}, now)
+        rollups.refresh_marked()
+        scope = dashboard_selectors.dashboard_scope(
+            membership=people.org.admin, period_days=365, now=now
+        )
+        with CaptureQueriesContext(connection) as queries:
+            weeks = dashboard_selectors.weekly_series(scope, tz="America/Sao_Paulo")
+        counts.append(len(queries.captured_queries))
+        assert sum(week["leads"] for week in weeks) == (1 if n == 1 else 21)
+    assert counts == [1, 1]
