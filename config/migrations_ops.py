@@ -108,6 +108,26 @@ class RunSQLOnPostgres(_OnPostgres, migrations.RunSQL):
     PostgreSQL-only objects whose readers fall back to the plain query on SQLite."""
 
 
+def set_gin_pending_list_limit(model_name: str, index: Any) -> migrations.SeparateDatabaseAndState:
+    """An existing GIN index's new `gin_pending_list_limit` (config.search.GIN_PENDING_LIST_KB):
+    in the migration state, the index as the model's Meta now defines it; on PostgreSQL, an
+    ALTER INDEX ... SET of the storage parameter (no rebuild; a lock that blocks neither reads
+    nor writes), RESET going back. Nothing elsewhere: GIN is PostgreSQL only."""
+    name, limit = index.name, int(index.gin_pending_list_limit)
+    return migrations.SeparateDatabaseAndState(
+        state_operations=[
+            migrations.RemoveIndex(model_name=model_name, name=name),
+            migrations.AddIndex(model_name=model_name, index=index),
+        ],
+        database_operations=[
+            RunSQLOnPostgres(
+                f"ALTER INDEX {name} SET (gin_pending_list_limit = {limit})",
+                reverse_sql=f"ALTER INDEX {name} RESET (gin_pending_list_limit)",
+            )
+        ],
+    )
+
+
 class CreateExtensionOnPostgres(_OnPostgres, CreateExtension):
     """CREATE EXTENSION IF NOT EXISTS on PostgreSQL; nothing on other databases.
 

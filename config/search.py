@@ -24,6 +24,13 @@ from django.db.models.functions import Lower
 from django.db.models.lookups import Contains
 
 MIN_PHONE_DIGITS = 3
+# The pending list of every GIN index (search, names, tags), in kB; PostgreSQL's default is
+# 4096. An update that is not HOT (most lead writes change an indexed column) appends its
+# entries to the pending list, which every search of every organization scans and which the
+# writer that fills it merges into the index: with 4 MB, +2.7 ms on a rare search at 100,000
+# leads and one write in a few thousand waiting ~300 ms; with 256 kB, +0.1 ms and ~70 ms
+# (bench/README.md, "GIN pending lists").
+GIN_PENDING_LIST_KB = 256
 
 
 def strip_accents(text: str) -> str:

@@ -11,7 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from config.search import folded
+from config.search import GIN_PENDING_LIST_KB, folded
 from organizations.access import lead_visibility_q
 from organizations.models import Membership, Organization, OrgManager, OrgQuerySet, member_reference
 
@@ -197,15 +197,21 @@ class Lead(models.Model):
                 OpClass(F("search_fold"), name="gin_trgm_ops"),
                 OpClass(F("telefone"), name="gin_trgm_ops"),
                 name="lead_org_search_col",
+                gin_pending_list_limit=GIN_PENDING_LIST_KB,
             ),
             # Duplicate candidates: names similar to a lead's own name (leads/merge.py).
             GinIndex(
                 F("organization"),
                 OpClass(folded("nome_completo"), name="gin_trgm_ops"),
                 name="lead_org_name_fold",
+                gin_pending_list_limit=GIN_PENDING_LIST_KB,
             ),
             # `tags`: JSON containment (tags @> '["x"]') within the organization.
-            GinIndex(fields=["organization", "tags"], name="lead_org_tags"),
+            GinIndex(
+                fields=["organization", "tags"],
+                name="lead_org_tags",
+                gin_pending_list_limit=GIN_PENDING_LIST_KB,
+            ),
             models.Index(fields=["organization", "telefone_chave"], name="lead_org_phone_key"),
             # Sales dashboard: conversions in a window, and one closer's / SDR's cohort.
             models.Index(
@@ -786,6 +792,7 @@ class LeadSearchRow(models.Model):
                 OpClass(F("search_fold"), name="gin_trgm_ops"),
                 OpClass(F("telefone"), name="gin_trgm_ops"),
                 name="lead_search_rows_trgm",
+                gin_pending_list_limit=GIN_PENDING_LIST_KB,
             ),
         ]
 

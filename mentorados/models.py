@@ -11,7 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from config.search import folded
+from config.search import GIN_PENDING_LIST_KB, folded
 from leads.models import Lead
 from organizations.models import (
     Membership,
@@ -153,6 +153,7 @@ class Mentorado(models.Model):
                 OpClass(folded("nome_completo", "email", "programa"), name="gin_trgm_ops"),
                 OpClass(F("telefone"), name="gin_trgm_ops"),
                 name="mentorado_org_search_fold",
+                gin_pending_list_limit=GIN_PENDING_LIST_KB,
             ),
         ]
 

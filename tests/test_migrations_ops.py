@@ -23,8 +23,19 @@ def _indexes() -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
+def _gin_limits() -> dict[str, list[str] | None]:
+    """Every GIN index of the schema and its storage parameters."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, c.reloptions FROM pg_class c JOIN pg_am a ON a.oid = c.relam "
+            "WHERE a.amname = 'gin' AND c.relnamespace = current_schema()::regnamespace"
+        )
+        return dict(cursor.fetchall())
+
+
 # The leads migration whose unapplying leaves the schema at each point the walk checks.
 BACK_TO = {
+    "0030_gin_pending_list_limit": "0029",
     "0029_created_index_covers_origin_status": "0028",
     "0019_search_fold_column": "0018",
     "0012_search_unaccent": "0011",
@@ -40,6 +51,7 @@ def test_index_migrations_go_back_and_forth() -> None:
     assert present >= ADDED | {"lead_org_search_col", "mentorado_org_search_fold"}
     assert not REMOVED & present
     seen: dict[str, set[str]] = {}
+    limits: dict[str, dict[str, list[str] | None]] = {"before": _gin_limits()}
 
     def progress(
         action: str, migration: Migration | None = None, fake: bool | None = None, /
@@ -48,11 +60,16 @@ def test_index_migrations_go_back_and_forth() -> None:
             return
         if migration.app_label == "leads" and migration.name in BACK_TO:
             seen[BACK_TO[migration.name]] = _indexes()
+            if migration.name.startswith("0030"):
+                limits["0029"] = _gin_limits()
 
     try:
         executor = MigrationExecutor(connection, progress_callback=progress)
         target = executor.loader.get_migration_by_prefix("leads", "0005")
         executor.migrate([("leads", target.name)])
+        # Before leads 0030: PostgreSQL's default pending list (no storage parameter).
+        assert limits["before"]["lead_org_search_col"] == ["gin_pending_list_limit=256"]
+        assert limits["0029"]["lead_org_search_col"] is None
         # Before leads 0029: the created-order index without the carried columns.
         assert REPLACED in seen["0028"]
         assert "lead_org_created_cover" not in seen["0028"]
@@ -71,6 +88,20 @@ def test_index_migrations_go_back_and_forth() -> None:
     assert present >= ADDED | {"lead_org_search_col", "mentorado_org_search_fold"}
     assert not REMOVED & present
     assert not {"lead_org_search_trgm", "lead_org_search_fold", REPLACED} & present
+    assert all(value == ["gin_pending_list_limit=256"] for value in _gin_limits().values())
+
+
+def test_every_gin_index_keeps_a_short_pending_list() -> None:
+    """Every GIN index (search, names, tags; leads, lead_search_rows, mentees) has the short
+    pending list of config.search.GIN_PENDING_LIST_KB, set in place by leads 0030 and
+    mentorados 0006; a new GIN index without it fails here."""
+    limits = _gin_limits()
+    assert {"lead_org_search_col", "lead_search_rows_trgm", "mentorado_org_search_fold"} <= set(
+        limits
+    )
+    assert {
+        name: value for name, value in limits.items() if value != ["gin_pending_list_limit=256"]
+    } == {}
 
 
 def test_a_rerun_keeps_indexes_already_built_and_drops_nothing_twice() -> None:
