@@ -13,6 +13,13 @@ hierarchy's own drill-down aside) of a model with an index leading with (organiz
 a filter the index does not lead with, or no such index, could make each probe walk far (the
 tasks' due dates: 14 probes cost more than Django's DISTINCT over 52,000 tasks), so those
 keep Django's query.
+
+A searched list (a search and nothing else but the drill-down) with more than
+`SEARCH_PROBE_ABOVE` matches lists the periods of the list without its search, probed: Django's
+DISTINCT over the matches took 205 of a 400 ms page for "silva" at 1,000,000 leads (76,000
+matches), while probing past the search could walk a whole year with none. A period offered
+may then hold no match (its page says so); with fewer matches Django's query is exact and
+cheap, and stays.
 """
 
 from __future__ import annotations
@@ -21,12 +28,14 @@ import datetime
 from functools import cache
 from typing import Any
 
+from django.contrib.admin.utils import build_q_object_from_lookup_parameters
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import DateTimeField, QuerySet
 from django.utils import timezone
 from unfold.views import ChangeList
 
 KINDS = ("year", "month", "day")
+SEARCH_PROBE_ABOVE = 5_000
 
 
 # Days from a bucket's first day that always land in the next bucket.
@@ -83,11 +92,42 @@ class _ProbedDatesQuerySet(QuerySet[Any]):
         return probed_dates(self, field_name, kind, tz)
 
 
+class _SearchedDatesQuerySet(QuerySet[Any]):
+    """A searched changelist's queryset whose `datetimes` on the hierarchy's field, once the
+    list has more than SEARCH_PROBE_ABOVE matches, probes the list without its search."""
+
+    probed_field: str = ""
+    changelist: Any = None
+
+    def datetimes(self, field_name: str, kind: Any, order: Any = "ASC", tzinfo: Any = None) -> Any:
+        changelist = self.changelist
+        if (
+            changelist is None
+            or field_name != self.probed_field
+            or kind not in KINDS
+            or order != "ASC"
+            or changelist.result_count <= SEARCH_PROBE_ABOVE
+            or not changelist.drilled_down_to(kind)
+        ):
+            return super().datetimes(field_name, kind, order, tzinfo)
+        tz = tzinfo or timezone.get_current_timezone()
+        return probed_dates(changelist.unsearched_rows(), field_name, kind, tz)
+
+
 @cache
 def _probing_class(base: type[QuerySet[Any]], field: str) -> type[QuerySet[Any]]:
     return type(
         f"Probed{base.__name__}",
         (_ProbedDatesQuerySet, base),
+        {"probed_field": field, "__module__": __name__},
+    )
+
+
+@cache
+def _searched_class(base: type[QuerySet[Any]], field: str) -> type[QuerySet[Any]]:
+    return type(
+        f"Searched{base.__name__}",
+        (_SearchedDatesQuerySet, base),
         {"probed_field": field, "__module__": __name__},
     )
 
@@ -101,15 +141,36 @@ def with_probed_dates(queryset: QuerySet[Any], field: str) -> QuerySet[Any]:
 
 
 class FastDatesChangeList(ChangeList):
-    """A ChangeList whose date hierarchy probes when the list is unfiltered."""
+    """A ChangeList whose date hierarchy probes when the list is unfiltered, or searched with
+    many matches (the module's docstring)."""
 
     def get_queryset(self, request: Any, exclude_parameters: Any = None) -> QuerySet[Any]:
         queryset: QuerySet[Any] = super().get_queryset(request, exclude_parameters)
-        if exclude_parameters is None and self.date_hierarchy and self._unfiltered():
-            field = self.date_hierarchy
-            if self._is_datetime(field) and self._indexed(field):
-                return with_probed_dates(queryset, field)
+        field = self.date_hierarchy
+        if exclude_parameters is not None or not field:
+            return queryset
+        if not (self._is_datetime(field) and self._indexed(field)):
+            return queryset
+        if self._unfiltered():
+            return with_probed_dates(queryset, field)
+        if self._searched_only():
+            searched: Any = queryset._chain()  # type: ignore[attr-defined]
+            searched.__class__ = _searched_class(type(queryset), field)
+            searched.changelist = self
+            return searched  # type: ignore[no-any-return]
         return queryset
+
+    def unsearched_rows(self) -> QuerySet[Any]:
+        """The list's rows without its search: the model admin's own rows (the organization's,
+        a seller's) with the hierarchy's drill-down."""
+        own = f"{self.date_hierarchy}__"
+        drill_down = {
+            name: values
+            for name, values in self.get_filters_params().items()
+            if name.startswith(own)
+        }
+        rows: QuerySet[Any] = self.root_queryset
+        return rows.filter(build_q_object_from_lookup_parameters(drill_down))
 
     def _indexed(self, field: str) -> bool:
         """An index leads with (organization, field): each probe is then a short index read.
@@ -125,6 +186,20 @@ class FastDatesChangeList(ChangeList):
         own = f"{self.date_hierarchy}__"
         others = [name for name in self.filter_params if not name.startswith(own)]
         return not self.query and not others
+
+    def drilled_down_to(self, kind: str) -> bool:
+        """Whether the query string itself asks for `kind`'s choices: the years with no
+        drill-down, a year's months, a month's days. (Django also drills down on its own when
+        every row is in one year or month; those choices must be the rows', so its query.)"""
+        given = {
+            part for part in KINDS if f"{self.date_hierarchy}__{part}" in self.get_filters_params()
+        }
+        return given == set(KINDS[: KINDS.index(kind)])
+
+    def _searched_only(self) -> bool:
+        own = f"{self.date_hierarchy}__"
+        others = [name for name in self.get_filters_params() if not name.startswith(own)]
+        return bool(self.query) and not others
 
     def _is_datetime(self, field: str) -> bool:
         try:

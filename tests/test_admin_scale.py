@@ -90,10 +90,58 @@ def test_the_date_hierarchy_probes_an_unfiltered_list(org_a: Any) -> None:
     assert not any(distinct in sql for sql in statements)
     assert len(response.context["choices"]) == 2  # February and March 2026, local time
 
-    # A search keeps Django's query (a probe could walk far past a filter)
+    # A search with few matches keeps Django's query (a probe could walk far past a filter)
     response, statements = _statements(client, f"{URL}?q=silva")
     assert any(distinct in sql for sql in statements)
     assert [choice["title"] for choice in response.context["choices"]] == years
+
+
+def test_a_search_with_many_matches_lists_the_periods_of_the_list_without_it(
+    org_a: Any, org_b: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above SEARCH_PROBE_ABOVE matches the hierarchy offers the periods of the unsearched
+    list (probed, no DISTINCT over the matches), drill-down kept; at or below it, Django's."""
+    for moment in _edges[:2]:  # 2024 and 2025, local time
+        LeadFactory(organization=org_a.org, created_at=moment, nome_completo="Ana Silva")
+    LeadFactory(organization=org_a.org, created_at=_edges[2], nome_completo="Bruno Costa")
+    LeadFactory(organization=org_b.org, created_at=datetime.datetime(2023, 6, 1, tzinfo=SAO_PAULO))
+    client = login(org_a.admin)
+    distinct = "SELECT DISTINCT DATE_TRUNC"
+
+    monkeypatch.setattr("config.admin_dates.SEARCH_PROBE_ABOVE", 2)  # 2 matches: Django's
+    response, statements = _statements(client, f"{URL}?q=silva")
+    assert any(distinct in sql for sql in statements)
+    assert [choice["title"] for choice in response.context["choices"]] == ["2024", "2025"]
+
+    monkeypatch.setattr("config.admin_dates.SEARCH_PROBE_ABOVE", 1)
+    response, statements = _statements(client, f"{URL}?q=silva")
+    assert not any(distinct in sql for sql in statements)
+    # 2026 holds only Bruno: offered, with no match; never org_b's 2023
+    assert [choice["title"] for choice in response.context["choices"]] == ["2024", "2025", "2026"]
+    assert response.context["cl"].result_count == 2
+
+    # A year's months: that year's months of the unsearched list (2026: February only).
+    response, statements = _statements(client, f"{URL}?q=silva&created_at__year=2026")
+    assert response.context["cl"].result_count == 0
+    response, statements = _statements(client, f"{URL}?q=ana&created_at__year=2025")
+    assert response.context["cl"].result_count == 1
+    assert len(response.context["choices"]) == 1  # not over the limit: Django's, exact
+    LeadFactory(organization=org_a.org, created_at=_edges[3], nome_completo="Ana Souza")
+    response, statements = _statements(client, f"{URL}?q=ana&created_at__year=2026")
+    assert response.context["cl"].result_count == 1
+    monkeypatch.setattr("config.admin_dates.SEARCH_PROBE_ABOVE", 0)
+    response, statements = _statements(client, f"{URL}?q=ana&created_at__year=2026")
+    assert not any(distinct in sql for sql in statements)
+    assert len(response.context["choices"]) == 2  # February (Bruno) and March 2026
+
+    # Every row of the search in one year: Django drills down itself, with its own query.
+    response, statements = _statements(client, f"{URL}?q=souza")
+    assert any(distinct in sql for sql in statements)
+    assert len(response.context["choices"]) == 1  # March 2026
+
+    # Another filter beside the search: Django's query.
+    _, statements = _statements(client, f"{URL}?q=silva&origem__exact=site")
+    assert any(distinct in sql for sql in statements)
 
 
 def test_the_closer_sdr_and_origin_filters_list_the_values_in_use(org_a: Any, org_b: Any) -> None:
