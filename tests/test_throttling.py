@@ -51,3 +51,31 @@ def test_a_log_drf_left_under_the_old_key_does_not_break_the_counter(
 ) -> None:
     cache.set(f"throttle_user_{org_a.closer.user.pk}", [1.0, 2.0], 60)  # before the deploy
     assert client_for(org_a.closer).get("/api/v1/leads/").status_code == 200
+
+
+def test_the_cache_keeps_one_redis_client_per_pool_across_threads() -> None:
+    """config.cache.KeptClientRedisCacheClient: the same client for every operation, in
+    every thread (it borrows a pooled connection per command), and the counter still counts
+    when threads share it."""
+    import threading
+
+    backend = cast(Any, cache)._cache
+    first = backend.get_client("a", write=True)
+    assert backend.get_client("b", write=True) is first
+    assert backend.get_client("c") is first  # one server: reads use the same pool
+    key = "kept-client-counter"
+    cache.delete(key)
+    seen: list[Any] = []
+
+    def count() -> None:
+        seen.append(backend.get_client(key, write=True))
+        for _ in range(50):
+            cast(Any, cache).count(key, 60)
+
+    threads = [threading.Thread(target=count) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(client is first for client in seen)
+    assert cache.get(key) == 200
