@@ -231,9 +231,10 @@ def test_it_answers_a_broken_painel_link_without_an_error_page(org_a):
 
 def test_the_origin_breakdown_is_read_from_the_created_order_index_alone(org_a):
     """The origin and status are carried in `lead_org_created_cover` (leads 0029): the
-    painel's leads of a window by origin need no table read (171 -> 21 ms at 1,000,000
-    leads). Most of the organization's leads are older than the window, as in a real one;
-    whole-table plans are forbidden, since a small table is cheapest to read whole."""
+    leads the painel's origin breakdown reads (the window's two edge days beside the kept
+    `lead_origin_days`, leads 0031) need no table read. Most of the organization's leads are
+    older than the window, as in a real one; whole-table plans are forbidden, since a small
+    table is cheapest to read whole."""
     now = timezone.now()
     old = LeadFactory.create_batch(150, organization=org_a.org, origem="site")
     Lead.objects.filter(pk__in=[lead.pk for lead in old]).update(
