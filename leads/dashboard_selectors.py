@@ -33,7 +33,7 @@ from __future__ import annotations
 import uuid
 import zoneinfo
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypedDict
 
@@ -643,8 +643,9 @@ def weekly_series(scope: DashboardScope, *, tz: str) -> list[WeekFigures]:
     oldest first, every week listed: `leads`, the cohort leads created that week, and
     `convertidos`, the converted-set leads converted that week. The weeks' sums are the
     dashboard's `total_leads` and `leads_convertidos`. On PostgreSQL from the daily rollups
-    (leads/rollups.py `read_weeks`, one query), elsewhere `reference_weekly_series`."""
-    if connection.vendor != "postgresql":
+    (leads/rollups.py `read_weeks`, one query); elsewhere, and for a scope narrowed to both a
+    closer and an SDR (which no rollup grain read here holds), `reference_weekly_series`."""
+    if connection.vendor != "postgresql" or (scope.closer_id and scope.sdr_id):
         return reference_weekly_series(scope, tz=tz)
     figures = rollups.read_weeks(
         organization_id=scope.organization_id,
@@ -654,9 +655,7 @@ def weekly_series(scope: DashboardScope, *, tz: str) -> list[WeekFigures]:
         closer_id=scope.closer_id,
         sdr_id=scope.sdr_id,
     )
-    created = {week: leads for week, (leads, _) in figures.items()}
-    converted = {week: won for week, (_, won) in figures.items()}
-    return _every_week(scope, tz, created, converted)
+    return _every_week(scope, tz, figures)
 
 
 def reference_weekly_series(scope: DashboardScope, *, tz: str) -> list[WeekFigures]:
@@ -678,21 +677,25 @@ def reference_weekly_series(scope: DashboardScope, *, tz: str) -> list[WeekFigur
         .values("week")
         .annotate(n=Count("pk"))
     }
-    return _every_week(scope, tz, created, converted)
+    weeks = created.keys() | converted.keys()
+    return _every_week(
+        scope, tz, {week: (created.get(week, 0), converted.get(week, 0)) for week in weeks}
+    )
 
 
 def _every_week(
-    scope: DashboardScope, tz: str, created: dict[date, int], converted: dict[date, int]
+    scope: DashboardScope, tz: str, figures: dict[date, tuple[int, int]]
 ) -> list[WeekFigures]:
+    """Every week overlapping the window, oldest first, with `figures`' (leads, convertidos)
+    of its Monday (none: zeros)."""
     zone = zoneinfo.ZoneInfo(tz)
     first = scope.start.astimezone(zone).date()
     week = first - timedelta(days=first.weekday())
     last = scope.end.astimezone(zone).date()
     weeks: list[WeekFigures] = []
     while week <= last:
-        weeks.append(
-            WeekFigures(semana=week, leads=created.get(week, 0), convertidos=converted.get(week, 0))
-        )
+        leads, won = figures.get(week, (0, 0))
+        weeks.append(WeekFigures(semana=week, leads=leads, convertidos=won))
         week += timedelta(days=7)
     return weeks
 
@@ -716,47 +719,38 @@ def origem_breakdown(scope: DashboardScope) -> list[OrigemFigures]:
     (one query); otherwise `reference_origem_breakdown`."""
     if connection.vendor != "postgresql" or scope.narrowed:
         return reference_origem_breakdown(scope)
-    first_day, last_day = scope.start.astimezone(UTC).date(), scope.end.astimezone(UTC).date()
-    after_first = datetime.combine(first_day + timedelta(days=1), time.min, tzinfo=UTC)
-    last_midnight = datetime.combine(last_day, time.min, tzinfo=UTC)
-    if first_day == last_day:  # [start, end] and an empty range
-        edges = [(scope.start, scope.end + timedelta(microseconds=1)), (scope.end, scope.start)]
-    else:
-        edges = [(scope.start, after_first), (last_midnight, scope.end)]
-    params: list[Any] = [
-        scope.organization_id,
-        first_day,
-        last_day,
-        scope.organization_id,
-        edges[0][0],
-        edges[0][1],
-        scope.organization_id,
-        edges[1][0],
-        edges[1][1],
-    ]
+    edges = rollups.edge_ranges(scope.start, scope.end)
+    params: dict[str, Any] = {
+        "org": scope.organization_id,
+        "first_day": scope.start.astimezone(UTC).date(),
+        "last_day": scope.end.astimezone(UTC).date(),
+        "lo": [lo for lo, _ in edges],
+        "hi": [hi for _, hi in edges],
+        "convertido": LeadStatus.CONVERTIDO.value,
+    }
     with connection.cursor() as cursor:
         cursor.execute(_ORIGIN_DAYS_SQL, params)
         rows = cursor.fetchall()
     return [_origem_figures(origem, int(leads), int(won)) for origem, leads, won in rows]
 
 
-# The window's clean full UTC days from the kept counts, its two partial edge days from the
-# leads (the created-order index carries origem and status: lead_org_created_cover). The first
-# edge is [start, next midnight), the second [last midnight, end].
-_ORIGIN_DAYS_SQL = f"""
+# The window's clean full UTC days from the kept counts, its partial edges (rollups.edge_ranges)
+# from the leads: the created-order index carries origem and status (lead_org_created_cover).
+_ORIGIN_DAYS_SQL = """
 SELECT origem, SUM(leads), SUM(convertidos) FROM (
     SELECT origem, leads, convertidos FROM lead_origin_days
-    WHERE organization_id = %s AND day > %s AND day < %s
+    WHERE organization_id = %(org)s AND day > %(first_day)s AND day < %(last_day)s
     UNION ALL
-    SELECT origem, 1, CASE WHEN status = '{LeadStatus.CONVERTIDO.value}' THEN 1 ELSE 0 END
-    FROM leads WHERE organization_id = %s AND created_at >= %s AND created_at < %s
-    UNION ALL
-    SELECT origem, 1, CASE WHEN status = '{LeadStatus.CONVERTIDO.value}' THEN 1 ELSE 0 END
-    FROM leads WHERE organization_id = %s AND created_at >= %s AND created_at <= %s
+    SELECT l.origem, 1, CASE WHEN l.status = %(convertido)s THEN 1 ELSE 0 END
+    FROM unnest(%(lo)s::timestamptz[], %(hi)s::timestamptz[]) AS r(lo, hi)
+    CROSS JOIN LATERAL (
+        SELECT l.origem, l.status FROM leads l
+        WHERE l.organization_id = %(org)s AND l.created_at >= r.lo AND l.created_at < r.hi
+        OFFSET 0) l
 ) counted
 GROUP BY origem HAVING SUM(leads) <> 0
 ORDER BY SUM(leads) DESC, origem
-"""  # noqa: S608 (a constant)
+"""
 
 
 def reference_origem_breakdown(scope: DashboardScope) -> list[OrigemFigures]:

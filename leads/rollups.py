@@ -1032,60 +1032,67 @@ def _window_params(organization_id: uuid.UUID, start: datetime, end: datetime) -
     }
 
 
+def edge_ranges(start: datetime, end: datetime) -> list[Range]:
+    """The raw parts of the window `[start, end]` beside its clean full UTC days: `[start, next
+    midnight)` and `[last midnight, end]` (one range when the window is inside one day)."""
+    first_day, last_day = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+    after_end = end + timedelta(microseconds=1)  # PostgreSQL times are whole microseconds
+    if first_day == last_day:
+        return [(start, after_end)]
+    return [(start, _midnight(first_day + timedelta(days=1))), (_midnight(last_day), after_end)]
+
+
 # The painel's weekly series (leads.dashboard_selectors.weekly_series): per week of the
 # organization's time zone, the cohort leads created and the converted-set leads converted.
 # The clean full days inside the window come from the day rows (`created`, `converted` of the
 # scope's own grain), each day's sums given to the local week of its noon (UTC); the edges
-# [start, next midnight) and [last midnight, end] and the marked days come from the raw rows,
-# each fact in its own local week. A UTC day that a local week starts in holds facts of two
-# weeks: the raw facts of its smaller side (`slices`, up to the local midnight and an hour of
-# margin for daylight saving) move from the week its sums went to (`assigned`) to their own,
-# so only a few hours a week are read raw (3 of 168 in UTC-3). One statement, one snapshot.
+# (`edge_ranges`) and the marked days come from the raw rows, each fact in its own local week.
+# A UTC day that a local week starts in holds facts of two weeks: the raw facts of its smaller
+# side (a slice, up to the local midnight and an hour of margin for daylight saving) move from
+# the week its sums went to (`moved_from`) to their own, so only a few hours a week are read
+# raw (3 of 168 in UTC-3). Rows: (week, moved_from or NULL, created, converted). One
+# statement, one snapshot.
+_WEEK_FACTS = """
+{name} AS (
+    SELECT date_trunc('week', l.at AT TIME ZONE %(tz)s)::date AS week, r.moved_from,
+           COUNT(*) AS n
+    FROM ranges r CROSS JOIN LATERAL (
+        SELECT l.{column} AS at FROM leads l
+        WHERE l.organization_id = %(org)s AND l.{column} >= r.lo AND l.{column} < r.hi
+              {condition} OFFSET 0) l
+    GROUP BY 1, 2
+)"""
 _WEEKS_SQL = """
 WITH marked AS (
     SELECT DISTINCT day FROM lead_rollup_marks
     WHERE organization_id = %(org)s AND day > %(first_day)s AND day < %(last_day)s
 ),
 rolled AS (
-    SELECT day, SUM(created)::bigint AS created, SUM(converted)::bigint AS converted
+    SELECT date_trunc('week', (day + time '12:00') AT TIME ZONE 'UTC' AT TIME ZONE %(tz)s)::date
+               AS week,
+           SUM(created)::bigint AS created, SUM(converted)::bigint AS converted
     FROM lead_daily_rollups
     WHERE organization_id = %(org)s AND day > %(first_day)s AND day < %(last_day)s
       AND ({grains}) AND day <> ALL(ARRAY(SELECT day FROM marked))
-    GROUP BY day
+    GROUP BY 1
 ),
 ranges AS (
-    SELECT r.lo, r.hi, r.assigned
-    FROM unnest(%(lo)s::timestamptz[], %(hi)s::timestamptz[], %(assigned)s::date[])
-        AS r(lo, hi, assigned)
-    WHERE r.assigned IS NULL
+    SELECT r.lo, r.hi, r.moved_from
+    FROM unnest(%(lo)s::timestamptz[], %(hi)s::timestamptz[], %(moved_from)s::date[])
+        AS r(lo, hi, moved_from)
+    WHERE r.moved_from IS NULL
        OR (r.lo AT TIME ZONE 'UTC')::date <> ALL(ARRAY(SELECT day FROM marked))
     UNION ALL
     SELECT day::timestamp AT TIME ZONE 'UTC', (day + 1)::timestamp AT TIME ZONE 'UTC', NULL
     FROM marked
 ),
-created AS (
-    SELECT date_trunc('week', l.created_at AT TIME ZONE %(tz)s)::date AS week, r.assigned,
-           COUNT(*) AS n
-    FROM ranges r CROSS JOIN LATERAL (
-        SELECT l.created_at FROM leads l
-        WHERE l.organization_id = %(org)s AND l.created_at >= r.lo AND l.created_at < r.hi
-              {scope} OFFSET 0) l
-    GROUP BY 1, 2
-),
-converted AS (
-    SELECT date_trunc('week', l.converted_at AT TIME ZONE %(tz)s)::date AS week, r.assigned,
-           COUNT(*) AS n
-    FROM ranges r CROSS JOIN LATERAL (
-        SELECT l.converted_at FROM leads l
-        WHERE l.organization_id = %(org)s AND l.converted_at >= r.lo AND l.converted_at < r.hi
-              AND l.status = '{converted}' {scope} OFFSET 0) l
-    GROUP BY 1, 2
-)
-SELECT true, day, NULL::date, created, converted FROM rolled
+{created},
+{converted}
+SELECT week, NULL::date, created, converted FROM rolled
 UNION ALL
-SELECT false, week, assigned, n, 0 FROM created
+SELECT week, moved_from, n, 0 FROM created
 UNION ALL
-SELECT false, week, assigned, 0, n FROM converted
+SELECT week, moved_from, 0, n FROM converted
 """
 _WEEK_MARGIN = timedelta(hours=1)
 
@@ -1093,10 +1100,12 @@ _WEEK_MARGIN = timedelta(hours=1)
 @functools.cache
 def _weeks_sql(narrowed_by: str | None) -> str:
     g = SimpleNamespace(**{grain.name: grain.value for grain in RollupGrain})
+    scope = f"AND l.{narrowed_by} = %(member)s" if narrowed_by else ""
+    converted = f"AND l.status = '{LeadStatus.CONVERTIDO.value}' {scope}"
     return _WEEKS_SQL.format(
         grains=_grains_sql(narrowed_by, g)["whole"],
-        scope=f"AND l.{narrowed_by} = %(member)s" if narrowed_by else "",
-        converted=LeadStatus.CONVERTIDO.value,
+        created=_WEEK_FACTS.format(name="created", column="created_at", condition=scope),
+        converted=_WEEK_FACTS.format(name="converted", column="converted_at", condition=converted),
     )
 
 
@@ -1108,34 +1117,23 @@ def _monday(moment: datetime, zone: ZoneInfo) -> date:
 WeekRange = tuple[datetime, datetime, date | None]
 
 
-def _week_ranges(
-    start: datetime, end: datetime, zone: ZoneInfo
-) -> tuple[list[WeekRange], dict[date, date]]:
-    """`read_weeks`' raw ranges `[lo, hi)` (with the week a slice's facts move out of, None
-    for the edges) and the local week each clean full UTC day's sums go to."""
+def _week_ranges(start: datetime, end: datetime, zone: ZoneInfo) -> list[WeekRange]:
+    """`read_weeks`' raw ranges `[lo, hi)`: the window's edges, and a slice of each clean full
+    UTC day a local week starts in, with the week its day's sums go to (that of its noon)."""
     first_day, last_day = start.astimezone(UTC).date(), end.astimezone(UTC).date()
-    after_end = end + timedelta(microseconds=1)
-    ranges: list[WeekRange] = []
-    if first_day == last_day:
-        ranges.append((start, after_end, None))
-    else:
-        ranges.append((start, _midnight(first_day + timedelta(days=1)), None))
-        ranges.append((_midnight(last_day), after_end, None))
-    assigned: dict[date, date] = {}
-    day = first_day + timedelta(days=1)
-    while day < last_day:
+    ranges: list[WeekRange] = [(lo, hi, None) for lo, hi in edge_ranges(start, end)]
+    monday = _monday(start, zone) + timedelta(days=7)
+    while (boundary := datetime.combine(monday, clock.min, tzinfo=zone).astimezone(UTC)) < end:
+        day = boundary.date()
         lo, hi = _midnight(day), _midnight(day + timedelta(days=1))
         noon = lo + HALF_DAY
-        assigned[day] = _monday(noon, zone)
-        later = _monday(hi - timedelta(microseconds=1), zone)
-        if _monday(lo, zone) != later:  # a local week starts in this UTC day
-            boundary = datetime.combine(later, clock.min, tzinfo=zone).astimezone(UTC)
-            if boundary <= noon:  # the part before it is the smaller side
-                ranges.append((lo, min(boundary + _WEEK_MARGIN, hi), assigned[day]))
+        if first_day < day < last_day and boundary != lo:
+            if boundary <= noon:  # the part before the local midnight is the smaller side
+                ranges.append((lo, min(boundary + _WEEK_MARGIN, hi), _monday(noon, zone)))
             else:
-                ranges.append((max(boundary - _WEEK_MARGIN, lo), hi, assigned[day]))
-        day += timedelta(days=1)
-    return ranges, assigned
+                ranges.append((max(boundary - _WEEK_MARGIN, lo), hi, _monday(noon, zone)))
+        monday += timedelta(days=7)
+    return ranges
 
 
 def read_weeks(
@@ -1152,36 +1150,25 @@ def read_weeks(
     `leads.dashboard_selectors.reference_weekly_series`. One query."""
     if closer_id is not None and sdr_id is not None:
         raise ValueError("a scope is narrowed by a closer or by an SDR, not both")
-    first_day, last_day = start.astimezone(UTC).date(), end.astimezone(UTC).date()
-    ranges, assigned = _week_ranges(start, end, ZoneInfo(tz))
-    narrowed_by, member = (
-        ("closer_id", closer_id)
-        if closer_id is not None
-        else ("sdr_id", sdr_id)
-        if sdr_id is not None
-        else (None, None)
-    )
+    ranges = _week_ranges(start, end, ZoneInfo(tz))
+    narrowed_by = "closer_id" if closer_id is not None else "sdr_id" if sdr_id is not None else None
     params: dict[str, Any] = {
         "org": organization_id,
-        "first_day": first_day,
-        "last_day": last_day,
+        "first_day": start.astimezone(UTC).date(),
+        "last_day": end.astimezone(UTC).date(),
         "lo": [lo for lo, _, _ in ranges],
         "hi": [hi for _, hi, _ in ranges],
-        "assigned": [week for _, _, week in ranges],
+        "moved_from": [week for _, _, week in ranges],
         "tz": tz,
-        "member": member,
+        "member": closer_id or sdr_id,
     }
     weeks: dict[date, list[int]] = defaultdict(lambda: [0, 0])
     with connection.cursor() as cursor:
         cursor.execute(_weeks_sql(narrowed_by), params)
-        for rolled, key, moved_from, created, converted in cursor.fetchall():
-            if rolled:  # a day's rollup sums (`key` is the day)
-                week = weeks[assigned[key]]
-            else:  # raw facts of a local week (`key`), moved out of `moved_from`'s sums
-                week = weeks[key]
-                if moved_from is not None:
-                    weeks[moved_from][0] -= created
-                    weeks[moved_from][1] -= converted
-            week[0] += created
-            week[1] += converted
+        for week, moved_from, created, converted in cursor.fetchall():
+            weeks[week][0] += created
+            weeks[week][1] += converted
+            if moved_from is not None:  # raw facts of a slice, counted in its day's sums too
+                weeks[moved_from][0] -= created
+                weeks[moved_from][1] -= converted
     return {monday: (created, converted) for monday, (created, converted) in weeks.items()}
