@@ -9,10 +9,10 @@ value at or after the next bucket's start, and so on, one `ORDER BY field LIMIT 
 With the organization-first index on the field each probe reads a handful of index entries.
 
 `FastDatesChangeList` probes only for an unfiltered list (no search, no list filter, the
-hierarchy's own drill-down aside) of a model with an index leading with (organization, field):
-a filter the index does not lead with, or no such index, could make each probe walk far (the
-tasks' due dates: 14 probes cost more than Django's DISTINCT over 52,000 tasks), so those
-keep Django's query.
+hierarchy's own drill-down and a sort order aside) of a model with an index leading with
+(organization, field): a filter the index does not lead with, or no such index, could make
+each probe walk far (the tasks' due dates: 14 probes cost more than Django's DISTINCT over
+52,000 tasks), so those keep Django's query.
 
 A searched list (a search and nothing else but the drill-down) with more than
 `SEARCH_PROBE_ABOVE` matches lists the periods of the list without its search, probed: Django's
@@ -81,63 +81,56 @@ def probed_dates(
 
 
 class _ProbedDatesQuerySet(QuerySet[Any]):
-    """A changelist's queryset whose `datetimes` on the hierarchy's field probes."""
+    """A changelist's queryset whose `datetimes` on the hierarchy's field probes: its own rows
+    (an unfiltered list), or, when `searched`, the rows of its `changelist` without the search
+    once the list has more than SEARCH_PROBE_ABOVE matches (else Django's query). A clone of a
+    searched queryset has no changelist: Django's query."""
 
     probed_field: str = ""
-
-    def datetimes(self, field_name: str, kind: Any, order: Any = "ASC", tzinfo: Any = None) -> Any:
-        if field_name != self.probed_field or kind not in KINDS or order != "ASC":
-            return super().datetimes(field_name, kind, order, tzinfo)
-        tz = tzinfo or timezone.get_current_timezone()
-        return probed_dates(self, field_name, kind, tz)
-
-
-class _SearchedDatesQuerySet(QuerySet[Any]):
-    """A searched changelist's queryset whose `datetimes` on the hierarchy's field, once the
-    list has more than SEARCH_PROBE_ABOVE matches, probes the list without its search."""
-
-    probed_field: str = ""
+    searched: bool = False
     changelist: Any = None
 
     def datetimes(self, field_name: str, kind: Any, order: Any = "ASC", tzinfo: Any = None) -> Any:
+        rows = self._probed_rows(field_name, kind, order)
+        if rows is None:
+            return super().datetimes(field_name, kind, order, tzinfo)
+        return probed_dates(rows, field_name, kind, tzinfo or timezone.get_current_timezone())
+
+    def _probed_rows(self, field_name: str, kind: Any, order: Any) -> QuerySet[Any] | None:
+        if field_name != self.probed_field or kind not in KINDS or order != "ASC":
+            return None
+        if not self.searched:
+            return self
         changelist = self.changelist
         if (
             changelist is None
-            or field_name != self.probed_field
-            or kind not in KINDS
-            or order != "ASC"
             or changelist.result_count <= SEARCH_PROBE_ABOVE
             or not changelist.drilled_down_to(kind)
         ):
-            return super().datetimes(field_name, kind, order, tzinfo)
-        tz = tzinfo or timezone.get_current_timezone()
-        return probed_dates(changelist.unsearched_rows(), field_name, kind, tz)
+            return None
+        rows: QuerySet[Any] = changelist.unsearched_rows()
+        return rows
 
 
 @cache
-def _probing_class(base: type[QuerySet[Any]], field: str) -> type[QuerySet[Any]]:
+def _probing_class(base: type[QuerySet[Any]], field: str, searched: bool) -> type[QuerySet[Any]]:
     return type(
-        f"Probed{base.__name__}",
+        f"{'Searched' if searched else 'Probed'}{base.__name__}",
         (_ProbedDatesQuerySet, base),
-        {"probed_field": field, "__module__": __name__},
+        {"probed_field": field, "searched": searched, "__module__": __name__},
     )
 
 
-@cache
-def _searched_class(base: type[QuerySet[Any]], field: str) -> type[QuerySet[Any]]:
-    return type(
-        f"Searched{base.__name__}",
-        (_SearchedDatesQuerySet, base),
-        {"probed_field": field, "__module__": __name__},
-    )
-
-
-def with_probed_dates(queryset: QuerySet[Any], field: str) -> QuerySet[Any]:
+def with_probed_dates(
+    queryset: QuerySet[Any], field: str, searched_list: Any = None
+) -> QuerySet[Any]:
     """The same queryset (same rows, its class's other behaviour kept) whose hierarchy
-    choices on `field` probe."""
-    clone: QuerySet[Any] = queryset._chain()  # type: ignore[attr-defined]
-    clone.__class__ = _probing_class(type(queryset), field)
-    return clone
+    choices on `field` probe its rows, or those of `searched_list` (a changelist) without its
+    search."""
+    clone: Any = queryset._chain()  # type: ignore[attr-defined]
+    clone.__class__ = _probing_class(type(queryset), field, searched_list is not None)
+    clone.changelist = searched_list
+    return clone  # type: ignore[no-any-return]
 
 
 class FastDatesChangeList(ChangeList):
@@ -147,18 +140,14 @@ class FastDatesChangeList(ChangeList):
     def get_queryset(self, request: Any, exclude_parameters: Any = None) -> QuerySet[Any]:
         queryset: QuerySet[Any] = super().get_queryset(request, exclude_parameters)
         field = self.date_hierarchy
-        if exclude_parameters is not None or not field:
+        if (
+            exclude_parameters is not None
+            or not field
+            or not (self._is_datetime(field) and self._indexed(field))
+            or self._other_filters()
+        ):
             return queryset
-        if not (self._is_datetime(field) and self._indexed(field)):
-            return queryset
-        if self._unfiltered():
-            return with_probed_dates(queryset, field)
-        if self._searched_only():
-            searched: Any = queryset._chain()  # type: ignore[attr-defined]
-            searched.__class__ = _searched_class(type(queryset), field)
-            searched.changelist = self
-            return searched  # type: ignore[no-any-return]
-        return queryset
+        return with_probed_dates(queryset, field, self if self.query else None)
 
     def unsearched_rows(self) -> QuerySet[Any]:
         """The list's rows without its search: the model admin's own rows (the organization's,
@@ -182,10 +171,11 @@ class FastDatesChangeList(ChangeList):
                 return True
         return False
 
-    def _unfiltered(self) -> bool:
+    def _other_filters(self) -> list[str]:
+        """The list's filter parameters besides the hierarchy's drill-down (the search, the
+        ordering and the other parameters that filter no row are not among them)."""
         own = f"{self.date_hierarchy}__"
-        others = [name for name in self.filter_params if not name.startswith(own)]
-        return not self.query and not others
+        return [name for name in self.get_filters_params() if not name.startswith(own)]
 
     def drilled_down_to(self, kind: str) -> bool:
         """Whether the query string itself asks for `kind`'s choices: the years with no
@@ -195,11 +185,6 @@ class FastDatesChangeList(ChangeList):
             part for part in KINDS if f"{self.date_hierarchy}__{part}" in self.get_filters_params()
         }
         return given == set(KINDS[: KINDS.index(kind)])
-
-    def _searched_only(self) -> bool:
-        own = f"{self.date_hierarchy}__"
-        others = [name for name in self.get_filters_params() if not name.startswith(own)]
-        return bool(self.query) and not others
 
     def _is_datetime(self, field: str) -> bool:
         try:

@@ -90,6 +90,11 @@ def test_the_date_hierarchy_probes_an_unfiltered_list(org_a: Any) -> None:
     assert not any(distinct in sql for sql in statements)
     assert len(response.context["choices"]) == 2  # February and March 2026, local time
 
+    # Sorted by a column: still no filter, still probed.
+    response, statements = _statements(client, f"{URL}?o=2")
+    assert not any(distinct in sql for sql in statements)
+    assert [choice["title"] for choice in response.context["choices"]] == years
+
     # A search with few matches keeps Django's query (a probe could walk far past a filter)
     response, statements = _statements(client, f"{URL}?q=silva")
     assert any(distinct in sql for sql in statements)
