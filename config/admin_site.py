@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from unfold.forms import AuthenticationForm as UnfoldAuthenticationForm
@@ -79,6 +80,23 @@ class BackOfficeSite(UnfoldAdminSite):
         if membership is not None and membership.is_seller:
             return redirect("admin-meu-dia")
         return cast("HttpResponse", super().index(request, extra_context))
+
+    def each_context(self, request: HttpRequest) -> dict[str, Any]:
+        # Every admin page's context carries `available_apps` (Django builds the whole app
+        # list: ~60 URL reversals and a permission check per model). The sidebar is
+        # UNFOLD["SIDEBAR"]["navigation"] and "all applications" is off, so unfold's templates
+        # never read it; it is built only if a template does (list semantics kept).
+        request._admin_app_list_later = True  # type: ignore[attr-defined]
+        try:
+            return cast("dict[str, Any]", super().each_context(request))
+        finally:
+            request._admin_app_list_later = False  # type: ignore[attr-defined]
+
+    def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[Any]:
+        build = super().get_app_list
+        if getattr(request, "_admin_app_list_later", False):
+            return cast("list[Any]", SimpleLazyObject(lambda: build(request, app_label)))
+        return cast("list[Any]", build(request, app_label))
 
     def _build_app_dict(self, request: HttpRequest, label: str | None = None) -> dict[str, Any]:
         app_dict: dict[str, Any] = super()._build_app_dict(request, label)

@@ -174,6 +174,7 @@ class Role(models.TextChoices):
 
 MANAGER_ROLES = frozenset({Role.ADMIN, Role.GESTOR})
 SELLER_ROLES = frozenset({Role.CLOSER, Role.SDR})
+_ROLE_LABELS: dict[str, Any] = dict(Role.choices)
 
 
 class Membership(models.Model):
@@ -207,7 +208,9 @@ class Membership(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.nome_completo} ({self.get_role_display()})"
+        # The label by lookup: get_role_display() rebuilds a dict of the field's choices at
+        # every call, and a list page names ~40 members.
+        return f"{self.nome_completo} ({_ROLE_LABELS.get(self.role, self.role)})"
 
     @property
     def is_manager(self) -> bool:

@@ -28,3 +28,37 @@ def test_every_model_of_ours_is_in_the_sidebar():
         if m._meta.app_label in OUR_APPS
     }
     assert registered <= in_sidebar, registered - in_sidebar
+
+
+def test_a_page_builds_the_app_list_only_when_a_template_reads_it(org_a, monkeypatch):
+    """Unfold's sidebar is the navigation above; Django's list of every app and model
+    (`available_apps`) is built for a page only if a template reads it, and the admin's index
+    still lists the apps."""
+    from django.contrib.admin import AdminSite
+    from django.template import Context, Template
+
+    from tests.admin_support import login
+
+    built: list[str] = []
+    build = AdminSite._build_app_dict
+
+    def counted(self, request, label=None):
+        built.append(request.path)
+        return build(self, request, label)
+
+    monkeypatch.setattr(AdminSite, "_build_app_dict", counted)
+    client = login(org_a.admin)
+    response = client.get("/admin/leads/lead/")
+    assert response.status_code == 200
+    assert built == []
+    # Read by a template, it is the whole list, as Django builds it.
+    apps = response.context["available_apps"]
+    names = Template("{% for app in apps %}{{ app.app_label }} {% endfor %}").render(
+        Context({"apps": apps})
+    )
+    assert built == ["/admin/leads/lead/"]
+    assert {"leads", "mentorados", "organizations"} <= set(names.split())
+    assert len(apps) == len(admin.site.get_app_list(response.wsgi_request))
+    index = client.get("/admin/")
+    assert index.status_code == 200
+    assert "leads" in {app["app_label"] for app in index.context["app_list"]}

@@ -222,3 +222,15 @@ def test_an_admin_page_reads_the_import_roles_from_the_pages_memberships(client,
     ]
     assert memberships == [], memberships
     assert client.get("/admin/leads/leadimport/").status_code == 200
+
+
+def test_a_member_reads_as_name_and_role_in_the_active_language(org_a):
+    """How the admin names a member (select options, list cells): the role's label, translated;
+    a role outside the choices (a row written by hand) shows as stored."""
+    member = org_a.closer
+    assert str(member) == f"{member.nome_completo} (Closer)"
+    assert str(org_a.admin) == f"{org_a.admin.nome_completo} (Administrador)"
+    with translation.override("en"):
+        assert str(org_a.admin) == f"{org_a.admin.nome_completo} (Administrator)"
+    member.role = "estagiario"
+    assert str(member) == f"{member.nome_completo} (estagiario)"
