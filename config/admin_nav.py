@@ -155,6 +155,20 @@ def sections() -> list[dict[str, Any]]:
     return [_sales(), _mentorados(), _followup(), _privacy(), _integrations(), _organization()]
 
 
+# The keys unfold's sidebar template reads that our entries leave unset, with the values that
+# mean "unset": a key a template reads and a dict lacks costs Django a failed lookup (an
+# exception and a dir()), ~120 of them a page. (A group's badge too: its title shows one.)
+_GROUP_DEFAULTS = {"collapsible": False, "badge": None}
+_ITEM_DEFAULTS = {"badge": None, "link_callback": None}
+
+
 def navigation(request: HttpRequest) -> list[dict[str, Any]]:
     """Called by unfold per request; items the requester may not see are hidden by unfold."""
-    return sections()
+    return [
+        {
+            **_GROUP_DEFAULTS,
+            **group,
+            "items": [{**_ITEM_DEFAULTS, **item} for item in group["items"]],
+        }
+        for group in sections()
+    ]

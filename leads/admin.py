@@ -328,9 +328,10 @@ class LeadAdmin(LeadPageMixin, AccentBlindSearchAdminMixin, OrgScopedAdmin):
         return filters
 
     @admin.display(description=_("nome"), ordering="nome_completo")
-    def lead_header(self, obj: Lead) -> list[str]:
-        """The name, with the email (or phone, or company) under it."""
-        return [obj.nome_completo, obj.email or obj.telefone or obj.empresa or ""]
+    def lead_header(self, obj: Lead) -> list[str | None]:
+        """The name, with the email (or phone, or company) under it; no initials and no
+        picture (unfold's template reads all four, and a missing one is a failed lookup)."""
+        return [obj.nome_completo, obj.email or obj.telefone or obj.empresa or "", "", None]
 
     lead_header.header = True  # type: ignore[attr-defined]  # unfold: two-line cell
 

@@ -148,6 +148,8 @@ class OrgScopedAdmin(PortugueseDeleteActionMixin, ScopedChoicesMixin, ModelAdmin
 
     org_field = "organization"  # path from the model to its organization
     policy: Policy = access.DEFAULT
+    # No expandable rows (unfold's list sections); unfold's row template asks every row.
+    list_sections: tuple[Any, ...] = ()
 
     # -- rows ---------------------------------------------------------------------------
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:

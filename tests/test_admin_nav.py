@@ -62,3 +62,37 @@ def test_a_page_builds_the_app_list_only_when_a_template_reads_it(org_a, monkeyp
     index = client.get("/admin/")
     assert index.status_code == 200
     assert "leads" in {app["app_label"] for app in index.context["app_list"]}
+
+
+def test_the_sidebar_and_the_lead_rows_leave_no_key_unset_that_unfold_reads(org_a, monkeypatch):
+    """Every key unfold's sidebar, list rows and two-line cells read is set (a read of a
+    missing key costs Django an exception and a dir(): ~300 a lead list page before)."""
+    from django.template import base
+
+    from tests.admin_support import login
+    from tests.factories import LeadFactory
+
+    LeadFactory.create_batch(3, organization=org_a.org)
+    failed: list[str] = []
+    resolve = base.Variable._resolve_lookup  # type: ignore[attr-defined]
+
+    def recorded(self, context):
+        try:
+            return resolve(self, context)
+        except base.VariableDoesNotExist:
+            failed.append(self.var)
+            raise
+
+    monkeypatch.setattr(base.Variable, "_resolve_lookup", recorded)
+    response = login(org_a.admin).get("/admin/leads/lead/")
+    assert response.status_code == 200
+    ours = {
+        "item.badge",
+        "item.link_callback",
+        "group.collapsible",
+        "cl.model_admin.list_sections",
+        "value.2",
+        "value.3",
+    }
+    assert ours & set(failed) == set()
+    assert len(failed) < 80, sorted(set(failed))
