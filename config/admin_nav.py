@@ -24,6 +24,13 @@ def _model_admin(label: str) -> Any:
     raise LookupError(label)
 
 
+# The keys unfold's sidebar template reads that our entries do not use, with the values that
+# mean "unset": a key a template reads and a dict lacks costs Django a failed lookup (an
+# exception and a dir()), ~120 of them a page. (A group's badge too: its title shows one.)
+_GROUP_UNSET: dict[str, Any] = {"collapsible": False, "badge": None}
+_ITEM_UNSET: dict[str, Any] = {"badge": None, "link_callback": None}
+
+
 def _model(title: Promise | str, icon: str, label: str) -> dict[str, Any]:
     """A model's changelist, shown when the requester may view that model in the admin."""
     app_label, model_name = label.split(".")
@@ -32,7 +39,14 @@ def _model(title: Promise | str, icon: str, label: str) -> dict[str, Any]:
         return bool(_model_admin(label).has_view_permission(request))
 
     link = reverse_lazy(f"admin:{app_label}_{model_name}_changelist")
-    return {"title": title, "icon": icon, "link": link, "permission": permission, "model": label}
+    return {
+        **_ITEM_UNSET,
+        "title": title,
+        "icon": icon,
+        "link": link,
+        "permission": permission,
+        "model": label,
+    }
 
 
 def _page(
@@ -43,7 +57,12 @@ def _page(
 ) -> dict[str, Any]:
     """A custom admin page by URL name, shown when `permission(request)` (default: always)."""
 
-    item: dict[str, Any] = {"title": title, "icon": icon, "link": reverse_lazy(url_name)}
+    item: dict[str, Any] = {
+        **_ITEM_UNSET,
+        "title": title,
+        "icon": icon,
+        "link": reverse_lazy(url_name),
+    }
     if permission is not None:
         item["permission"] = permission
     return item
@@ -58,20 +77,19 @@ def _superuser(request: HttpRequest) -> bool:
 
 
 def _privacy() -> dict[str, Any]:
-    return {
-        "title": _("Privacidade"),
-        "separator": True,
-        "items": [
+    return _section(
+        _("Privacidade"),
+        [
             _model(_("Acessos a dados pessoais"), "policy", "privacy.dataaccesslog"),
             _model(_("Histórico de leads"), "history", "privacy.historicallead"),
             _model(_("Solicitações de titulares"), "person_search", "privacy.datasubjectrequest"),
             _model(_("Retenção de dados"), "auto_delete", "privacy.retentionsettings"),
         ],
-    }
+    )
 
 
 def _section(title: Promise | str, items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"title": title, "separator": True, "items": items}
+    return {**_GROUP_UNSET, "title": title, "separator": True, "items": items}
 
 
 def _sales() -> dict[str, Any]:
@@ -155,20 +173,6 @@ def sections() -> list[dict[str, Any]]:
     return [_sales(), _mentorados(), _followup(), _privacy(), _integrations(), _organization()]
 
 
-# The keys unfold's sidebar template reads that our entries leave unset, with the values that
-# mean "unset": a key a template reads and a dict lacks costs Django a failed lookup (an
-# exception and a dir()), ~120 of them a page. (A group's badge too: its title shows one.)
-_GROUP_DEFAULTS = {"collapsible": False, "badge": None}
-_ITEM_DEFAULTS = {"badge": None, "link_callback": None}
-
-
 def navigation(request: HttpRequest) -> list[dict[str, Any]]:
     """Called by unfold per request; items the requester may not see are hidden by unfold."""
-    return [
-        {
-            **_GROUP_DEFAULTS,
-            **group,
-            "items": [{**_ITEM_DEFAULTS, **item} for item in group["items"]],
-        }
-        for group in sections()
-    ]
+    return sections()
