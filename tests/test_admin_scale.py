@@ -27,9 +27,6 @@ pytestmark = pytest.mark.django_db
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 URL = "/admin/leads/lead/"
-# The company of the leads the searches below count: Faker's Brazilian companies are surnames
-# ("Souza e Filhos", "Silva Ltda."), which the searches would also find now and then.
-COMPANY = "Padaria Central"
 
 
 def _statements(client: Any, path: str) -> tuple[Any, list[str]]:
@@ -110,12 +107,8 @@ def test_a_search_with_many_matches_lists_the_periods_of_the_list_without_it(
     """Above SEARCH_PROBE_ABOVE matches the hierarchy offers the periods of the unsearched
     list (probed, no DISTINCT over the matches), drill-down kept; at or below it, Django's."""
     for moment in _edges[:2]:  # 2024 and 2025, local time
-        LeadFactory(
-            organization=org_a.org, created_at=moment, nome_completo="Ana Silva", empresa=COMPANY
-        )
-    LeadFactory(
-        organization=org_a.org, created_at=_edges[2], nome_completo="Bruno Costa", empresa=COMPANY
-    )
+        LeadFactory(organization=org_a.org, created_at=moment, nome_completo="Ana Silva")
+    LeadFactory(organization=org_a.org, created_at=_edges[2], nome_completo="Bruno Costa")
     LeadFactory(organization=org_b.org, created_at=datetime.datetime(2023, 6, 1, tzinfo=SAO_PAULO))
     client = login(org_a.admin)
     distinct = "SELECT DISTINCT DATE_TRUNC"
@@ -138,9 +131,7 @@ def test_a_search_with_many_matches_lists_the_periods_of_the_list_without_it(
     response, statements = _statements(client, f"{URL}?q=ana&created_at__year=2025")
     assert response.context["cl"].result_count == 1
     assert len(response.context["choices"]) == 1  # not over the limit: Django's, exact
-    LeadFactory(
-        organization=org_a.org, created_at=_edges[3], nome_completo="Ana Souza", empresa=COMPANY
-    )
+    LeadFactory(organization=org_a.org, created_at=_edges[3], nome_completo="Ana Souza")
     response, statements = _statements(client, f"{URL}?q=ana&created_at__year=2026")
     assert response.context["cl"].result_count == 1
     monkeypatch.setattr("config.admin_dates.SEARCH_PROBE_ABOVE", 0)
@@ -199,9 +190,9 @@ def test_a_seller_who_sees_only_their_leads_keeps_djangos_filters(org_a: Any) ->
 
 
 def test_the_lead_list_counts_from_the_kept_counts(org_a: Any, org_b: Any) -> None:
-    LeadFactory.create_batch(3, organization=org_a.org, nome_completo="Ana Silva", empresa=COMPANY)
+    LeadFactory.create_batch(3, organization=org_a.org, nome_completo="Ana Silva")
     LeadFactory.create_batch(
-        2, organization=org_a.org, nome_completo="Rita Souza", status="perdido", empresa=COMPANY
+        2, organization=org_a.org, nome_completo="Rita Souza", status="perdido"
     )
     LeadFactory(organization=org_b.org, nome_completo="Outra Silva")
     client = login(org_a.admin)

@@ -26,7 +26,7 @@ def names(response) -> set[str]:
 
 @pytest.fixture
 def leads(org_a, org_b):
-    # Every searched field given: Faker's companies carry surnames ("Conceição S.A.").
+    # Every searched field given: the expected sets below read these values, not the factory's.
     LeadFactory(
         organization=org_a.org, nome_completo="Sérgio Dias", email="sd@x.com.br", empresa="Acme"
     )
