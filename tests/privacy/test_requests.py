@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
+from freezegun import freeze_time
 
 from followup.models import ExecutionStatus, FollowupExecution
 from leads.models import Lead
@@ -200,18 +201,16 @@ def test_only_admins_create_requests(org_a, client_for):
     assert not DataSubjectRequest.objects.exists()
 
 
-def dashboards(client) -> tuple[dict, dict]:
-    leads = client.get("/api/v1/leads/performance/", {"period": 90})
-    mentees = client.get("/api/v1/mentorados/dashboard/")
+def dashboards(client, moment) -> tuple[dict, dict]:
+    """Both dashboards as read at `moment`: the clock held still, so that a read on each side of
+    midnight (or of a month's end) in the organization's zone sees the same windows."""
+    with freeze_time(moment):
+        leads = client.get("/api/v1/leads/performance/", {"period": 90})
+        mentees = client.get("/api/v1/mentorados/dashboard/")
     assert leads.status_code == 200
     assert mentees.status_code == 200
-    # The window's own bounds move with the clock; every count and sum must not.
     # Both dashboards say when they read their figures (atualizado_em): the read time.
-    return {**leads.json(), "periodo": None, "atualizado_em": None}, {
-        **mentees.json(),
-        "periodo": None,
-        "atualizado_em": None,
-    }
+    return {**leads.json(), "atualizado_em": None}, {**mentees.json(), "atualizado_em": None}
 
 
 def test_anonymisation_leaves_no_value_of_the_person_anywhere(
@@ -227,7 +226,8 @@ def test_anonymisation_leaves_no_value_of_the_person_anywhere(
     )
     run(earlier["id"])
     assert admin.get(f"{URL}{earlier['id']}/download/").status_code == 200
-    before = dashboards(admin)
+    moment = timezone.now()
+    before = dashboards(admin, moment)
     assert places_holding(VALUES)  # the scan does find them before
 
     created = create(
@@ -242,7 +242,7 @@ def test_anonymisation_leaves_no_value_of_the_person_anywhere(
     }
 
     assert places_holding(VALUES) == []
-    assert dashboards(admin) == before
+    assert dashboards(admin, moment) == before
     lead = Lead.objects.get(pk=person.lead.pk)
     assert (lead.nome_completo, lead.email, lead.telefone) == ("Titular anonimizado", None, None)
     assert lead.status == "convertido"
@@ -269,4 +269,4 @@ def test_anonymisation_leaves_no_value_of_the_person_anywhere(
     DataSubjectRequest.objects.filter(pk=created["id"]).update(status="pendente", etapas=[])
     assert run(created["id"])["status"] == "concluida"
     assert places_holding(VALUES) == []
-    assert dashboards(admin) == before
+    assert dashboards(admin, moment) == before
