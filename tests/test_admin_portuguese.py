@@ -285,9 +285,10 @@ def test_the_scan_recognises_english() -> None:
 
 def _plain_names() -> None:
     """Faker's pt-BR names include surnames that are also English words ("Sales", a common
-    Brazilian surname, once failed this walk at random): the people and companies of the walk
-    get plain names, so only the interface's own text is judged. Their audit trail too: a
-    lead's history page shows the names its versions were saved with."""
+    Brazilian surname, once failed this walk at random): the people of the walk get plain
+    names, so only the interface's own text is judged. Their audit trail too: a lead's history
+    page shows the names its versions were saved with. (Companies are plain already: the
+    factory's are a fixed sequence, tests/factories.py.)"""
     from leads.models import Lead
     from mentorados.models import Mentorado
     from organizations.models import Membership, User
@@ -298,8 +299,6 @@ def _plain_names() -> None:
             model.objects.filter(pk=pk).update(nome_completo=f"Pessoa {n}")
             if versions is not None:
                 versions.filter(id=pk).update(nome_completo=f"Pessoa {n}")
-    Lead.objects.update(empresa="Empresa Exemplo")
-    Lead.history.update(empresa="Empresa Exemplo")  # type: ignore[attr-defined]
 
 
 def test_every_admin_page_is_portuguese(org_a) -> None:
