@@ -180,3 +180,62 @@ class CreateUnaccentFunction(migrations.operations.base.Operation):
 
     def describe(self) -> str:
         return "Creates the f_unaccent() wrapper (PostgreSQL)"
+
+
+def _column_attributes(field: Any) -> tuple[Any, ...]:
+    """What of a field a column can depend on: its class and every argument but those Django
+    itself never takes to the database (`Field.non_db_attrs`: labels, help texts, choices,
+    validators, related names...)."""
+    _name, path, args, kwargs = field.deconstruct()
+    ignored = set(field.non_db_attrs)
+    return path, args, {key: value for key, value in kwargs.items() if key not in ignored}
+
+
+class AlterFieldLabels(migrations.AlterField):
+    """An AlterField that changes labels only (`verbose_name`, `help_text`, `choices`... any of
+    `Field.non_db_attrs`), as the `*_verbose_names_pt` migrations do.
+
+    Django's AlterField re-renders the model and every model related to it for each field it
+    alters (about 25 models here, ~30 ms), and the schema editor then finds nothing to change
+    in the database. This one puts the new field in the migration state and stops there: the
+    models already rendered for the migration keep their old labels until another operation
+    re-renders them, and no migration reads a label. The state it leaves is AlterField's
+    (`makemigrations --check` compares it with the models), and it refuses a field whose
+    column attributes differ: that change needs a plain AlterField.
+    """
+
+    def __init__(self, model_name: str, name: str, field: Any) -> None:
+        super().__init__(model_name, name, field)
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        model_key = app_label, self.model_name_lower
+        fields = state.models[model_key].fields
+        old_field = fields[self.name]
+        if _column_attributes(old_field) != _column_attributes(self.field):
+            raise ValueError(
+                f"AlterFieldLabels on {app_label}.{self.model_name}.{self.name} changes more "
+                "than labels: use migrations.AlterField"
+            )
+        # ProjectState.alter_field without its reload_model().
+        if state._relations is not None:
+            fields.pop(self.name)
+            if old_field.is_relation:
+                state.resolve_model_field_relations(model_key, self.name, old_field)
+            fields[self.name] = self.field
+            if self.field.is_relation:
+                state.resolve_model_field_relations(model_key, self.name, self.field)
+        else:
+            fields[self.name] = self.field
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        return None
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        return None
+
+    def describe(self) -> str:
+        return f"Alter the labels of field {self.name} on {self.model_name}"

@@ -1,13 +1,21 @@
-"""The shared index operations (config/migrations_ops.py) on PostgreSQL: back and forth, and a
-re-run over indexes that are already there (a non-atomic migration interrupted half way)."""
+"""The shared migration operations (config/migrations_ops.py): the index operations on
+PostgreSQL, back and forth, and a re-run over indexes that are already there (a non-atomic
+migration interrupted half way); the label-only field alteration."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from django.apps import apps
 from django.core.management import call_command
-from django.db import connection
-from django.db.migrations import Migration
+from django.db import connection, models
+from django.db.migrations import CreateModel, Migration
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.operations.base import Operation
+from django.db.migrations.state import ProjectState
+
+from config.migrations_ops import AlterFieldLabels
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,6 +50,7 @@ BACK_TO = {
 }
 
 
+@pytest.mark.heavy
 def test_index_migrations_go_back_and_forth() -> None:
     """One walk back to leads 0005, the indexes read as it passes 0018 and 0011, and forward
     again: the accent-blind search index replaces the upper one, the list indexes are built
@@ -133,3 +142,55 @@ def test_a_rerun_keeps_indexes_already_built_and_drops_nothing_twice() -> None:
         with connection.schema_editor(atomic=False) as editor:
             migration.apply(state.clone(), editor)
     assert _indexes() == before
+
+
+def _plan_states() -> Iterator[tuple[str, Operation, ProjectState]]:
+    """Every operation of every migration in order, with the state just before it (models
+    states only: nothing is rendered)."""
+    executor = MigrationExecutor(connection)
+    state = ProjectState()
+    for migration, _ in executor.migration_plan(executor.loader.graph.leaf_nodes(), True):
+        for operation in migration.operations:
+            yield migration.app_label, operation, state
+            operation.state_forwards(migration.app_label, state)
+
+
+def test_every_label_alteration_is_one_the_schema_editors_would_skip() -> None:
+    """AlterFieldLabels leaves the database alone: Django's own schema editors, PostgreSQL's
+    and SQLite's, find nothing to alter between each field and the one before it."""
+    from django.db.backends.sqlite3.schema import DatabaseSchemaEditor as SQLiteSchemaEditor
+
+    checked = 0
+    for app_label, operation, state in _plan_states():
+        if not isinstance(operation, AlterFieldLabels):
+            continue
+        old = state.models[app_label, operation.model_name_lower].fields[operation.name].clone()
+        new = operation.field.clone()
+        for field in (old, new):
+            field.set_attributes_from_name(operation.name)
+            if field.is_relation:  # the editors compare the tables the keys point to
+                field.remote_field.model = apps.get_model(field.remote_field.model)
+        with connection.schema_editor() as editor:
+            assert not editor._field_should_be_altered(old, new), (app_label, operation)
+        assert not SQLiteSchemaEditor._field_should_be_altered(editor, old, new)
+        checked += 1
+    # The twelve migrations that relabel fields (`*_verbose_names_pt` and a few more).
+    assert checked == 96
+
+
+def test_a_label_alteration_refuses_a_column_change() -> None:
+    state = ProjectState()
+    CreateModel(
+        "Thing",
+        [("id", models.AutoField(primary_key=True)), ("name", models.CharField(max_length=20))],
+    ).state_forwards("app", state)
+    relabel = AlterFieldLabels(
+        "thing", "name", models.CharField(max_length=20, verbose_name="nome")
+    )
+    relabel.state_forwards("app", state)
+    assert state.models["app", "thing"].fields["name"].verbose_name == "nome"
+    with pytest.raises(ValueError, match="changes more than labels"):
+        AlterFieldLabels("thing", "name", models.CharField(max_length=40)).state_forwards(
+            "app", state
+        )
+    assert state.models["app", "thing"].fields["name"].max_length == 20

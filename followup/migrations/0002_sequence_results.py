@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from config.migrations_ops import AlterFieldLabels
+
 
 class Migration(migrations.Migration):
 
@@ -30,7 +32,7 @@ class Migration(migrations.Migration):
             name='variant',
             field=models.CharField(blank=True, default='', max_length=20),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='followupexecution',
             name='status',
             field=models.CharField(choices=[('active', 'Ativa'), ('paused', 'Pausada'), ('completed', 'Concluída'), ('responded', 'Respondida'), ('cancelled', 'Cancelada'), ('failed', 'Falhou'), ('nothing_sent', 'Concluída sem envio')], default='active', max_length=20, verbose_name='status'),

@@ -3,6 +3,8 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from config.migrations_ops import AlterFieldLabels
+
 
 class Migration(migrations.Migration):
 
@@ -12,42 +14,42 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='followupexecution',
             name='claimed_until',
             field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='reservada até'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='followupexecution',
             name='enrolled_by',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='organizations.membership', verbose_name='inscrito por'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='followupexecution',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='followupexecution',
             name='sequence',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='executions', to='followup.followupsequence', verbose_name='sequência'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='followupexecutionlog',
             name='execution',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='logs', to='followup.followupexecution', verbose_name='execução'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='followupexecutionlog',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='followupsequence',
             name='created_by',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='organizations.membership', verbose_name='criado por'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='followupsequence',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='followup_sequences', to='organizations.organization', verbose_name='organização'),

@@ -3,6 +3,8 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from config.migrations_ops import AlterFieldLabels
+
 
 class Migration(migrations.Migration):
 
@@ -12,107 +14,107 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='crmconnection',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='crm_connections', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='webhookdelivery',
             name='endpoint',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='integrations.webhookendpoint', verbose_name='destino'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='webhookdelivery',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='webhookendpoint',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='webhook_endpoints', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='webhooknotification',
             name='account',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='notifications', to='integrations.whatsappaccount', verbose_name='conta'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='webhooknotification',
             name='body_sha256',
             field=models.CharField(editable=False, max_length=64, verbose_name='SHA-256 do corpo'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='webhooknotification',
             name='content_type',
             field=models.CharField(blank=True, max_length=100, verbose_name='tipo de conteúdo'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='webhooknotification',
             name='gateway',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='notifications', to='integrations.whatsappgateway', verbose_name='gateway'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='webhooknotification',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='whatsappaccount',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='whatsapp_accounts', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='whatsappaccount',
             name='verify_token_hash',
             field=models.CharField(db_index=True, editable=False, max_length=64, verbose_name='hash do token de verificação'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='whatsappgateway',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='whatsapp_gateways', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='whatsappgateway',
             name='token_hash',
             field=models.CharField(editable=False, max_length=64, unique=True, verbose_name='hash do token'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='whatsappmessage',
             name='account',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='messages', to='integrations.whatsappaccount', verbose_name='conta'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='whatsappmessage',
             name='context_wamid',
             field=models.CharField(blank=True, max_length=255, verbose_name='ID da mensagem respondida'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='whatsappmessage',
             name='idempotency_key',
             field=models.CharField(blank=True, editable=False, max_length=200, null=True, unique=True, verbose_name='chave de idempotência'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='whatsappmessage',
             name='message_type',
             field=models.CharField(choices=[('text', 'texto'), ('template', 'modelo'), ('image', 'imagem'), ('audio', 'áudio'), ('video', 'vídeo'), ('document', 'documento'), ('sticker', 'figurinha'), ('location', 'localização'), ('contacts', 'contatos'), ('interactive', 'interativa'), ('button', 'botão'), ('reaction', 'reação'), ('unsupported', 'não suportada')], default='text', max_length=30, verbose_name='tipo'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='whatsappmessage',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='whatsappmessage',
             name='phone_key',
             field=models.CharField(blank=True, editable=False, max_length=20, verbose_name='chave do telefone'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='whatsappmessage',
             name='send_started_at',
             field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='envio iniciado em'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='whatsappmessage',
             name='wamid',
             field=models.CharField(blank=True, max_length=255, null=True, unique=True, verbose_name='ID da mensagem no WhatsApp'),

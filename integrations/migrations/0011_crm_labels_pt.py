@@ -4,6 +4,8 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
+from config.migrations_ops import AlterFieldLabels
+
 
 class Migration(migrations.Migration):
 
@@ -22,67 +24,67 @@ class Migration(migrations.Migration):
             name='crmwebhookevent',
             options={'ordering': ['-received_at', '-id'], 'verbose_name': 'evento recebido do CRM', 'verbose_name_plural': 'eventos recebidos do CRM'},
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='crmfieldclock',
             name='campo',
             field=models.CharField(max_length=40, verbose_name='campo'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='crmfieldclock',
             name='changed_at',
             field=models.DateTimeField(verbose_name='alterado em'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='crmfieldclock',
             name='lead',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='leads.lead', verbose_name='lead'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='crmfieldclock',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='crmfieldclock',
             name='source',
             field=models.CharField(choices=[('local', 'Lead Tracker'), ('crm', 'CRM')], max_length=10, verbose_name='origem da mudança'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='crmwebhookevent',
             name='changes',
             field=models.JSONField(blank=True, default=list, verbose_name='mudanças'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='crmwebhookevent',
             name='connection',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='integrations.crmconnection', verbose_name='conexão'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='crmwebhookevent',
             name='crm_id',
             field=models.CharField(blank=True, max_length=64, verbose_name='id no CRM'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='crmwebhookevent',
             name='event_id',
             field=models.CharField(max_length=200, verbose_name='id do evento'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='crmwebhookevent',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='crmwebhookevent',
             name='outcome',
             field=models.CharField(blank=True, max_length=40, verbose_name='resultado'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='crmwebhookevent',
             name='processed_at',
             field=models.DateTimeField(blank=True, null=True, verbose_name='aplicado em'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='crmwebhookevent',
             name='received_at',
             field=models.DateTimeField(default=django.utils.timezone.now, verbose_name='recebido em'),

@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from config.migrations_ops import AlterFieldLabels
+
 
 class Migration(migrations.Migration):
 
@@ -15,7 +17,7 @@ class Migration(migrations.Migration):
             name='column_mapping',
             field=models.JSONField(blank=True, default=list, verbose_name='mapeamento de colunas'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='leadimport',
             name='status',
             field=models.CharField(choices=[('draft', 'Rascunho'), ('pending', 'Pendente'), ('running', 'Em processamento'), ('done', 'Concluída'), ('failed', 'Falhou')], default='pending', max_length=10, verbose_name='status'),

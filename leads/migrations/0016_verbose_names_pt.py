@@ -4,6 +4,8 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
+from config.migrations_ops import AlterFieldLabels
+
 
 class Migration(migrations.Migration):
 
@@ -13,102 +15,102 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='consentrecord',
             name='actor',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='organizations.membership', verbose_name='autor'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='consentrecord',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='lead',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='leads', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='leadassignment',
             name='membership',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='organizations.membership', verbose_name='membro'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='leadassignment',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='leadassignment',
             name='rule',
             field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='leads.routingrule', verbose_name='regra'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='leadimport',
             name='created_by',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='organizations.membership', verbose_name='criado por'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='leadimport',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='leadinteraction',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='leadmerge',
             name='merged_by',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='organizations.membership', verbose_name='mesclado por'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='leadmerge',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='leadqualification',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='leadstatuschange',
             name='changed_at',
             field=models.DateTimeField(default=django.utils.timezone.now, verbose_name='alterado em'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='leadstatuschange',
             name='changed_by',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='organizations.membership', verbose_name='alterado por'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='leadstatuschange',
             name='from_status',
             field=models.CharField(blank=True, choices=[('novo', 'Novo'), ('em_contato', 'Em contato'), ('qualificado', 'Qualificado'), ('agendado', 'Agendado'), ('negociacao', 'Negociação'), ('convertido', 'Convertido'), ('perdido', 'Perdido')], max_length=20, verbose_name='status anterior'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='leadstatuschange',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='leadstatuschange',
             name='to_status',
             field=models.CharField(choices=[('novo', 'Novo'), ('em_contato', 'Em contato'), ('qualificado', 'Qualificado'), ('agendado', 'Agendado'), ('negociacao', 'Negociação'), ('convertido', 'Convertido'), ('perdido', 'Perdido')], max_length=20, verbose_name='novo status'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='routingrule',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='routing_rules', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='task',
             name='created_by',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='organizations.membership', verbose_name='criado por'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='task',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizations.organization', verbose_name='organização'),

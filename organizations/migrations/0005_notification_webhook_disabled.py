@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from config.migrations_ops import AlterFieldLabels
+
 
 class Migration(migrations.Migration):
 
@@ -10,7 +12,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='notification',
             name='tipo',
             field=models.CharField(choices=[('lead_converted', 'Lead convertido'), ('lead_responded', 'Lead respondeu'), ('low_satisfaction', 'Satisfação baixa'), ('followup_failed', 'Falha no follow-up'), ('task_due', 'Tarefa vencida'), ('webhook_disabled', 'Webhook desativado')], max_length=30, verbose_name='tipo'),

@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from config.migrations_ops import AlterFieldLabels
+
 
 class Migration(migrations.Migration):
 
@@ -10,12 +12,12 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='notification',
             name='tipo',
             field=models.CharField(choices=[('lead_converted', 'Lead convertido'), ('lead_responded', 'Lead respondeu'), ('low_satisfaction', 'Satisfação baixa'), ('followup_failed', 'Falha no follow-up'), ('followup_nothing_sent', 'Follow-up concluído sem envio'), ('task_due', 'Tarefa vencida'), ('lead_assigned', 'Lead atribuído'), ('webhook_disabled', 'Webhook desativado')], max_length=30, verbose_name='tipo'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='notificationpreference',
             name='tipo',
             field=models.CharField(choices=[('lead_converted', 'Lead convertido'), ('lead_responded', 'Lead respondeu'), ('low_satisfaction', 'Satisfação baixa'), ('followup_failed', 'Falha no follow-up'), ('followup_nothing_sent', 'Follow-up concluído sem envio'), ('task_due', 'Tarefa vencida'), ('lead_assigned', 'Lead atribuído'), ('webhook_disabled', 'Webhook desativado')], max_length=30, verbose_name='tipo'),

@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from config.migrations_ops import AlterFieldLabels
+
 
 class Migration(migrations.Migration):
 
@@ -12,42 +14,42 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='memberabsence',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='membership',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='membership',
             name='user',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL, verbose_name='usuário'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='notification',
             name='digested_at',
             field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='incluída no resumo em'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='notification',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='notification',
             name='pushed_at',
             field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='enviada por push em'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='notification',
             name='recipient',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='organizations.membership', verbose_name='destinatário'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='organizationholiday',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='holidays', to='organizations.organization', verbose_name='organização'),

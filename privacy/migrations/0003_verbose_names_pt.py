@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from config.migrations_ops import AlterFieldLabels
+
 
 class Migration(migrations.Migration):
 
@@ -42,77 +44,77 @@ class Migration(migrations.Migration):
             name='historicalwhatsappgateway',
             options={'get_latest_by': ('history_date', 'history_id'), 'ordering': ('-history_date', '-history_id'), 'verbose_name': 'versão de gateway de WhatsApp', 'verbose_name_plural': 'histórico de gateways de WhatsApp'},
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='dataaccesslog',
             name='actor',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='organizations.membership', verbose_name='autor'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='dataaccesslog',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='dataaccesslog',
             name='user',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='usuário'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='datasubjectexport',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='datasubjectrequest',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='historicalcrmconnection',
             name='organization',
             field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='historicalfollowupsequence',
             name='created_by',
             field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='organizations.membership', verbose_name='criado por'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='historicalfollowupsequence',
             name='organization',
             field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='historicallead',
             name='organization',
             field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='historicalmembership',
             name='organization',
             field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='historicalmembership',
             name='user',
             field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='usuário'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='historicalmentorado',
             name='organization',
             field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='historicalwhatsappaccount',
             name='organization',
             field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='historicalwhatsappgateway',
             name='organization',
             field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='organizations.organization', verbose_name='organização'),
         ),
-        migrations.AlterField(
+        AlterFieldLabels(
             model_name='retentionsettings',
             name='organization',
             field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='retencao', serialize=False, to='organizations.organization', verbose_name='organização'),
