@@ -36,6 +36,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from integrations._http import send
 from integrations.errors import PermanentError, RetryableError, parse_retry_after
+from integrations.net import tls_context
 
 logger = logging.getLogger("integrations.push")
 
@@ -93,7 +94,7 @@ class FCMClient:
     ) -> None:
         self.account = account
         self.base_url = (base_url or settings.FCM_BASE_URL).rstrip("/")
-        self.http = http or httpx.Client()
+        self.http = http or httpx.Client(verify=tls_context())
 
     # -- OAuth ------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ for DNS (names such as 127.0.0.1.nip.io and localtest.me really do resolve to lo
 from __future__ import annotations
 
 import socket
+import ssl
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from pytest_httpserver import HTTPServer
 from integrations.crm import services as crm
 from integrations.models import CRMConnection
 from integrations.net import OutboundURLError, check_outbound_url, guarded_client
+from integrations.push.fcm import FCMClient, ServiceAccount
 from tests.factories import PASSWORD
 from tests.integrations.factories import CRMConnectionFactory
 
@@ -172,3 +174,22 @@ def test_the_guarded_client_does_not_follow_redirects(settings, httpserver: HTTP
     with guarded_client(timeout=5) as http:
         response = http.get(httpserver.url_for("/go"))
     assert response.status_code == 302
+
+
+def test_every_outbound_client_shares_one_verifying_tls_context():
+    """One TLS context per process (loading the CA bundle costs ~20 ms a client), and it still
+    verifies certificates and host names against the CA bundle."""
+
+    def context_of(client: httpx.Client) -> ssl.SSLContext:
+        return client._transport._pool._ssl_context  # type: ignore[attr-defined]
+
+    account = ServiceAccount(
+        project_id="p", client_email="e@p.iam.test", private_key="k", token_uri="https://t"
+    )
+    with guarded_client(timeout=5) as one, guarded_client(timeout=5) as two:
+        shared = context_of(one)
+        assert context_of(two) is shared
+        assert context_of(FCMClient(account).http) is shared
+    assert shared.verify_mode == ssl.CERT_REQUIRED
+    assert shared.check_hostname
+    assert shared.cert_store_stats()["x509_ca"] > 100
