@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: install browser run test lint typecheck migrations-check pytest bench clean
+.PHONY: install browser run test checks lint typecheck migrations-check pytest bench clean
 
 install: $(STAMP)
 
@@ -37,13 +37,21 @@ typecheck: install
 migrations-check: install
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) manage.py makemigrations --check --dry-run
 
-# --dist worksteal: a worker that runs out of tests takes the other's remaining ones (the
-# suite's durations vary from milliseconds to a minute); each starts with a contiguous half, so
-# a module's fixtures and the browser mostly start once.
+# One worker more than the cores: a test waits on PostgreSQL, Redis, a subprocess or a sleep
+# for part of its time, and the extra worker fills that wait (docs/deploy.md, "Development").
+# --dist worksteal: a worker that runs out of tests takes half of another's remaining ones (the
+# suite's durations vary from milliseconds to half a minute); each starts with a contiguous
+# share, so a module's fixtures and the browser mostly start once.
+PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 pytest: install
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -n auto --dist worksteal $(PYTEST_ARGS)
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
-test: lint typecheck migrations-check browser pytest
+# The checks and the browser's installation are single-threaded or wait on the network: they
+# run side by side, then the suite takes every core.
+checks: install
+	$(MAKE) --no-print-directory -j4 --output-sync=target lint typecheck migrations-check browser
+
+test: checks pytest
 
 bench: install
 	bench/run $(BENCH_ARGS)

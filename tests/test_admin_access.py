@@ -185,6 +185,7 @@ def test_every_autocomplete_answers_only_the_members_rows(role, org_a, org_b, wo
     assert asked > 10
 
 
+@pytest.mark.heavy
 def test_a_superuser_walks_every_page_of_every_organization(org_a, org_b, worlds):
     world_a, world_b = worlds
     client = Client()

@@ -301,6 +301,7 @@ def _plain_names() -> None:
                 versions.filter(id=pk).update(nome_completo=f"Pessoa {n}")
 
 
+@pytest.mark.heavy
 def test_every_admin_page_is_portuguese(org_a) -> None:
     # The same Faker names on every run (pytest-randomly reseeds Faker per run): names are
     # also copied into texts the walk shows (notification titles, follow-up logs), which the

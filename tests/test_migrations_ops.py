@@ -5,6 +5,7 @@ migration interrupted half way); the label-only field alteration."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.apps import apps
@@ -164,15 +165,18 @@ def test_every_label_alteration_is_one_the_schema_editors_would_skip() -> None:
     for app_label, operation, state in _plan_states():
         if not isinstance(operation, AlterFieldLabels):
             continue
-        old = state.models[app_label, operation.model_name_lower].fields[operation.name].clone()
-        new = operation.field.clone()
+        old: Any = state.models[app_label, operation.model_name_lower].fields[operation.name]
+        new: Any = operation.field.clone()
+        old = old.clone()
         for field in (old, new):
             field.set_attributes_from_name(operation.name)
             if field.is_relation:  # the editors compare the tables the keys point to
                 field.remote_field.model = apps.get_model(field.remote_field.model)
+        editor: Any
         with connection.schema_editor() as editor:
             assert not editor._field_should_be_altered(old, new), (app_label, operation)
-        assert not SQLiteSchemaEditor._field_should_be_altered(editor, old, new)
+        sqlite: Any = SQLiteSchemaEditor
+        assert not sqlite._field_should_be_altered(editor, old, new)
         checked += 1
     # The twelve migrations that relabel fields (`*_verbose_names_pt` and a few more).
     assert checked == 96

@@ -37,7 +37,7 @@ from tests.integrations.crm_stubs import HubSpotPropertiesStub
 from tests.integrations.factories import CRM_TOKEN, CRMConnectionFactory
 from tests.test_jobs import subprocess_env
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.heavy]
 
 UPSERT = "/crm/v3/objects/contacts/batch/upsert"
 FAST = {

@@ -21,6 +21,9 @@ from leads.phones import normalize_phone, phone_match_key
 from mentorados.models import EvolucaoFinanceira, Mentorado, MentoradoFeedback
 from organizations.models import Membership, Organization, User
 
+# The generated data set takes ~12 s (the module fixture below): started first (tests/conftest.py).
+pytestmark = pytest.mark.heavy
+
 LEADS = 1000
 SLUGS = ["bench-1", "bench-2"]
 

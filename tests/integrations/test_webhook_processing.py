@@ -362,6 +362,7 @@ def test_it_retries_only_what_failed_and_records_the_error(
     assert calls == ["ok 1", "quebra", "ok 2", "quebra"]
 
 
+@pytest.mark.heavy
 def test_it_replays_metas_documented_samples(org_a, org_b, deliver, replies):
     """Every sample notification from Meta's webhook reference, end to end."""
     WhatsAppAccountFactory(organization=org_a.org, phone_number_id=PNID)

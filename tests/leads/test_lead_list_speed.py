@@ -602,6 +602,7 @@ print("search rows", rows == leads, len(rows), lead_total(org, "joao"), lead_tot
 """
 
 
+@pytest.mark.heavy
 def test_the_migrations_apply_and_unapply_on_sqlite(tmp_path):
     root = Path(settings.BASE_DIR)
     env = {

@@ -247,6 +247,7 @@ def people() -> People:
     return people
 
 
+@pytest.mark.heavy
 @settings(
     max_examples=12,
     deadline=None,

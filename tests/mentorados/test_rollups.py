@@ -220,6 +220,7 @@ def assert_rollups_match(*organizations: Organization) -> None:
         )
 
 
+@pytest.mark.heavy
 @settings(
     max_examples=25,
     derandomize=True,
