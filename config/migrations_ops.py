@@ -182,26 +182,30 @@ class CreateUnaccentFunction(migrations.operations.base.Operation):
         return "Creates the f_unaccent() wrapper (PostgreSQL)"
 
 
-def _column_attributes(field: Any) -> tuple[Any, ...]:
-    """What of a field a column can depend on: its class and every argument but those Django
-    itself never takes to the database (`Field.non_db_attrs`: labels, help texts, choices,
-    validators, related names...)."""
+# What forms and the admin read and neither the database nor the rendered models' relations
+# do: a subset of Django's `Field.non_db_attrs`, without db_column (a renamed column),
+# related_name and the other relation options (reverse accessors of the rendered models).
+LABEL_ATTRIBUTES = frozenset(
+    {"verbose_name", "help_text", "choices", "blank", "editable", "error_messages", "validators"}
+)
+
+
+def _all_but_labels(field: Any) -> tuple[Any, ...]:
     _name, path, args, kwargs = field.deconstruct()
-    ignored = set(field.non_db_attrs)
-    return path, args, {key: value for key, value in kwargs.items() if key not in ignored}
+    return path, args, {key: value for key, value in kwargs.items() if key not in LABEL_ATTRIBUTES}
 
 
 class AlterFieldLabels(migrations.AlterField):
-    """An AlterField that changes labels only (`verbose_name`, `help_text`, `choices`... any of
-    `Field.non_db_attrs`), as the `*_verbose_names_pt` migrations do.
+    """An AlterField that changes labels only (`LABEL_ATTRIBUTES`: `verbose_name`,
+    `help_text`, `choices`...), as the `*_verbose_names_pt` migrations do.
 
     Django's AlterField re-renders the model and every model related to it for each field it
     alters (about 25 models here, ~30 ms), and the schema editor then finds nothing to change
     in the database. This one puts the new field in the migration state and stops there: the
     models already rendered for the migration keep their old labels until another operation
     re-renders them, and no migration reads a label. The state it leaves is AlterField's
-    (`makemigrations --check` compares it with the models), and it refuses a field whose
-    column attributes differ: that change needs a plain AlterField.
+    (`makemigrations --check` compares it with the models), and it refuses a field that
+    differs in anything else: that change needs a plain AlterField.
     """
 
     def __init__(self, model_name: str, name: str, field: Any) -> None:
@@ -211,7 +215,7 @@ class AlterFieldLabels(migrations.AlterField):
         model_key = app_label, self.model_name_lower
         fields = state.models[model_key].fields
         old_field = fields[self.name]
-        if _column_attributes(old_field) != _column_attributes(self.field):
+        if _all_but_labels(old_field) != _all_but_labels(self.field):
             raise ValueError(
                 f"AlterFieldLabels on {app_label}.{self.model_name}.{self.name} changes more "
                 "than labels: use migrations.AlterField"

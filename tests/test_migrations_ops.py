@@ -182,19 +182,54 @@ def test_every_label_alteration_is_one_the_schema_editors_would_skip() -> None:
     assert checked == 96
 
 
-def test_a_label_alteration_refuses_a_column_change() -> None:
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"max_length": 40},
+        {"db_column": "nome"},  # a renamed column: Django's non_db_attrs lists db_column
+        {"null": True},
+    ],
+)
+def test_a_label_alteration_refuses_anything_but_labels(changed: dict[str, Any]) -> None:
     state = ProjectState()
     CreateModel(
         "Thing",
-        [("id", models.AutoField(primary_key=True)), ("name", models.CharField(max_length=20))],
+        [
+            ("id", models.AutoField(primary_key=True)),
+            ("name", models.CharField(max_length=20)),
+        ],
     ).state_forwards("app", state)
     relabel = AlterFieldLabels(
-        "thing", "name", models.CharField(max_length=20, verbose_name="nome")
+        "thing", "name", models.CharField(max_length=20, verbose_name="nome", blank=True)
     )
     relabel.state_forwards("app", state)
     assert state.models["app", "thing"].fields["name"].verbose_name == "nome"
+    field = models.CharField(**{"max_length": 20, "verbose_name": "nome", **changed})
     with pytest.raises(ValueError, match="changes more than labels"):
-        AlterFieldLabels("thing", "name", models.CharField(max_length=40)).state_forwards(
-            "app", state
-        )
-    assert state.models["app", "thing"].fields["name"].max_length == 20
+        AlterFieldLabels("thing", "name", field).state_forwards("app", state)
+    assert state.models["app", "thing"].fields["name"].deconstruct()[3] == {
+        "max_length": 20,
+        "verbose_name": "nome",
+        "blank": True,
+    }
+
+
+def test_a_label_alteration_refuses_a_new_related_name() -> None:
+    """A related name is a reverse accessor of the rendered models, which it does not reload."""
+    state = ProjectState()
+    CreateModel(
+        "Thing",
+        [
+            ("id", models.AutoField(primary_key=True)),
+            ("owner", models.ForeignKey("app.thing", models.CASCADE, related_name="owned")),
+        ],
+    ).state_forwards("app", state)
+    AlterFieldLabels(
+        "thing",
+        "owner",
+        models.ForeignKey("app.thing", models.CASCADE, related_name="owned", verbose_name="dono"),
+    ).state_forwards("app", state)
+    with pytest.raises(ValueError, match="changes more than labels"):
+        AlterFieldLabels(
+            "thing", "owner", models.ForeignKey("app.thing", models.CASCADE, related_name="mine")
+        ).state_forwards("app", state)
