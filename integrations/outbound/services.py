@@ -226,7 +226,7 @@ def webhook_delivery_attempt(*, delivery_id: Any) -> str | None:
 
 
 def _send(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | None, str | None]:
-    from integrations.net import OutboundURLError, check_outbound_url
+    from integrations.net import OutboundURLError, check_outbound_url, guarded_client
 
     body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
     headers = signing.headers(
@@ -237,10 +237,10 @@ def _send(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | N
     )
     try:
         check_outbound_url(endpoint.url)
-        # Redirects are not followed: a 3xx is a failed attempt (and cannot point us inward).
-        response = httpx.post(
-            endpoint.url, content=body, headers=headers, timeout=_timeout(), follow_redirects=False
-        )
+        # The guarded client checks the host's addresses again as it connects (a name re-pointed
+        # since the check is refused) and follows no redirect: a 3xx is a failed attempt.
+        with guarded_client(timeout=_timeout()) as http:
+            response = http.post(endpoint.url, content=body, headers=headers)
     except OutboundURLError as exc:
         return None, str(exc)
     except httpx.HTTPError as exc:

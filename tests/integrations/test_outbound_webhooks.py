@@ -232,6 +232,24 @@ def test_the_guard_applies_at_connection_time(org_a, client_for, settings, monke
     assert str(delivery.endpoint_id) == created["id"]
 
 
+def test_the_guard_checks_again_as_it_connects(org_a, client_for, settings, monkeypatch):
+    """The name is re-pointed between the check and the connection (DNS rebinding): the
+    connection resolves it again, and refuses."""
+    settings.WEBHOOK_RETRY_SCHEDULE = [60]
+    subscribe(client_for(org_a.admin), "https://hooks.example.com/x", ["lead.created"])
+    settings.INTEGRATIONS_ALLOW_PRIVATE_URLS = False
+    answers = iter([["93.184.216.34"], ["127.0.0.1"]])
+    monkeypatch.setattr(net, "resolve", lambda h, p: next(answers))
+    [delivery] = services.webhook_event_record(
+        organization_id=org_a.org.pk, event_type="lead.created", data={"id": 1}
+    )
+    assert services.webhook_delivery_attempt(delivery_id=delivery.pk) == DeliveryStatus.PENDENTE
+    delivery.refresh_from_db()
+    assert delivery.ultimo_status_http is None
+    assert delivery.ultimo_erro == "ConnectError"
+    assert next(answers, None) is None  # both answers were asked for
+
+
 def test_an_attempt_is_claimed_once(org_a, client_for, httpserver: HTTPServer):
     subscribe(client_for(org_a.admin), httpserver.url_for("/hook"), ["lead.created"])
     httpserver.expect_oneshot_request("/hook").respond_with_data("ok")
