@@ -209,6 +209,7 @@ class AlterFieldLabels(migrations.AlterField):
     """
 
     def __init__(self, model_name: str, name: str, field: Any) -> None:
+        # No preserve_default: a default is a column attribute, never a label.
         super().__init__(model_name, name, field)
 
     def state_forwards(self, app_label: str, state: Any) -> None:
@@ -220,7 +221,8 @@ class AlterFieldLabels(migrations.AlterField):
                 f"AlterFieldLabels on {app_label}.{self.model_name}.{self.name} changes more "
                 "than labels: use migrations.AlterField"
             )
-        # ProjectState.alter_field without its reload_model().
+        # ProjectState.alter_field without its reload_model(); the relations registry needs the
+        # old key removed before the new one is added (its own assertion).
         if state._relations is not None:
             fields.pop(self.name)
             if old_field.is_relation:
