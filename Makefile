@@ -46,14 +46,16 @@ PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 pytest: install browser
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
+CHECKS := lint typecheck migrations-check
+
 # The checks, side by side: each is single-threaded.
 checks: install
-	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck migrations-check
+	$(MAKE) --no-print-directory -j3 --output-sync=target $(CHECKS)
 
 # The checks run beside the suite (its processes wait on the database and subprocesses for
 # part of their time); lines are kept whole. A failed check still fails `make test`.
 test: install
-	$(MAKE) --no-print-directory -j4 --output-sync=line lint typecheck migrations-check pytest
+	$(MAKE) --no-print-directory -j4 --output-sync=line $(CHECKS) pytest
 
 bench: install
 	bench/run $(BENCH_ARGS)
