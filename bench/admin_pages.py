@@ -9,7 +9,8 @@ Each page is requested through Django's test client as the organization's admin 
 session, the organization chosen), once to warm up and then `--runs` times; the report gives
 the median and p95 of the whole response, the median of this process's CPU time for it, the
 number of queries and the slowest statement. `--unfold-rows` measures the pages as unfold
-builds them (config.admin_results undone), to compare.
+builds them (config.admin_results undone), `--no-kept-translations` with every translation
+looked up in the catalogues (config.translations undone), to compare.
 The client adds little to a page of this size; the figures are for comparing code, not for
 the latency a browser sees. Latest figures: bench/README.md ("Narrow search rows and the back
 office at a million leads").
@@ -40,6 +41,7 @@ PAGES = (
     ("tasks list", "/admin/leads/task/"),
     ("mentees list", "/admin/mentorados/mentorado/"),
     ("painel", "/admin/painel/"),
+    ("my day", "/admin/meu-dia/"),
 )
 
 
@@ -81,6 +83,11 @@ def main(argv: list[str] | None = None) -> None:
         help="unfold's own headers and row checkboxes, rebuilt for every row (before"
         " config.admin_results)",
     )
+    parser.add_argument(
+        "--no-kept-translations",
+        action="store_true",
+        help="every gettext looked up through the catalogues (before config.translations)",
+    )
     args = parser.parse_args(argv)
     env = harness.server_env(args)
     harness.django_setup(env)
@@ -94,6 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.disable(logging.CRITICAL)  # the request log would drown the report
     if args.unfold_rows:
         unfold_rows()
+    if args.no_kept_translations:
+        unkept_translations()
     admin = Membership.objects.select_related("user").get(
         organization__slug=args.organization, user__email=f"admin@{args.organization}.test"
     )
@@ -123,6 +132,14 @@ def unfold_rows() -> None:
 
     unfold_list.result_headers = unfold_list.result_headers.__wrapped__
     unfold_admin.ModelAdmin.action_checkbox = unfold_admin.ModelAdmin.action_checkbox.__wrapped__
+
+
+def unkept_translations() -> None:
+    """Python's GNUTranslations.gettext again: each message asked of every catalogue."""
+    from django.utils.translation import trans_real
+
+    del trans_real.DjangoTranslation.gettext
+    setattr(trans_real, "_translations", {})  # noqa: B010 (private: no stub declares it)
 
 
 def runs_label(runs: int) -> str:

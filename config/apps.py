@@ -5,8 +5,8 @@ from django.contrib.admin import apps as admin_apps
 
 
 class ProjectConfig(AppConfig):
-    """The project package as an app: cross-cutting commands (the apps connect its metrics) and
-    the SQLite side of the accent-blind search."""
+    """The project package as an app: cross-cutting commands (the apps connect its metrics),
+    the SQLite side of the accent-blind search and the kept translations."""
 
     name = "config"
     verbose_name = "Project"
@@ -14,9 +14,11 @@ class ProjectConfig(AppConfig):
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
 
-        from config import checks, search
+        from config import checks, search, translations
 
         checks.register_all()
+        # Each language's answers to gettext kept per message (config.translations).
+        translations.install()
         # SQLite gets f_unaccent as a Python function on every connection (config.search).
         connection_created.connect(search.register_sqlite, dispatch_uid="config.search.sqlite")
 
