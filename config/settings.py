@@ -114,6 +114,9 @@ MIDDLEWARE = [
     "config.replica.ReplicaMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # gzip for clients that accept it, event streams excepted (config/middleware.py); outside
+    # ConditionalGetMiddleware, so the ETag is the uncompressed body's.
+    "config.middleware.CompressionMiddleware",
     # ETag (MD5 of the body) on every GET and 304 for a matching If-None-Match: cheap delta
     # checks for mobile clients; before anything that changes the body (config/api/sync.py).
     "django.middleware.http.ConditionalGetMiddleware",
