@@ -252,6 +252,9 @@ RQ_SCHEDULER_INTERVAL = env.int("RQ_SCHEDULER_INTERVAL", default=10)
 RQ_JOB_MONITORING_INTERVAL = env.int("RQ_JOB_MONITORING_INTERVAL", default=10)
 RQ_HEARTBEAT_GRACE = env.int("RQ_HEARTBEAT_GRACE", default=20)
 RQ_MAINTENANCE_INTERVAL = env.int("RQ_MAINTENANCE_INTERVAL", default=20)
+# Built once by the forking worker, inherited by every work horse (config/worker.py): the
+# outbound clients' TLS context (the CA bundle loaded, ~20-50 ms of CPU a job otherwise).
+RQ_WORKER_WARM_UP = ["integrations.net.tls_context"]
 # An idle worker waits worker_ttl - 15 s on the queues between maintenance rounds.
 RQ_WORKER_TTL = env.int("RQ_WORKER_TTL", default=35)
 # Coalescing window of CRM syncs (integrations/crm/services.py).

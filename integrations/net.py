@@ -106,8 +106,9 @@ class PublicOnlyBackend(httpcore.SyncBackend):
 def tls_context() -> ssl.SSLContext:
     """The process's one TLS context for outbound calls: httpx's default (certifi's CA bundle,
     certificates and host names verified). httpx builds a new one for each client, and loading
-    the bundle costs ~20 ms of CPU, paid on every CRM sync, webhook delivery or push job; an
-    SSLContext is safe to share between connections and threads."""
+    the bundle costs ~20-50 ms of CPU, paid on every CRM sync, webhook delivery or push job; an
+    SSLContext is safe to share between connections and threads. RQ runs each job in a fresh
+    fork of its worker, so the worker builds it first (settings.RQ_WORKER_WARM_UP)."""
     return httpx.create_ssl_context()
 
 

@@ -25,3 +25,11 @@ def append_to_organization_name(*, organization_id: str, suffix: str) -> None:
     from django.db.models.functions import Concat
 
     Organization.objects.filter(pk=organization_id).update(nome=Concat("nome", Value(suffix)))
+
+
+def tls_context_was_inherited() -> bool:
+    """Run in a work horse: whether the outbound TLS context was already built when the job
+    started (by the worker the horse was forked from)."""
+    from integrations import net
+
+    return net.tls_context.cache_info().currsize == 1

@@ -236,6 +236,18 @@ def test_it_runs_an_enqueued_job_in_a_worker_process():
     assert queue("high").count == 0
 
 
+@pytest.mark.slow
+def test_a_work_horse_inherits_the_outbound_tls_context_from_its_worker():
+    """The forking worker builds the TLS context once (settings.RQ_WORKER_WARM_UP); a job in
+    its forked work horse finds it built instead of loading the CA bundle again."""
+    job = queue("default").enqueue("tests.jobs_support.tls_context_was_inherited")
+    result = manage("rqworker", "default", "--burst")
+    assert result.returncode == 0, result.stderr[-3000:]
+    job.refresh()
+    assert job.get_status() == JobStatus.FINISHED
+    assert job.return_value() is True
+
+
 # --- (c) registration is idempotent ---------------------------------------------------------------
 
 
