@@ -37,11 +37,11 @@ _lookup = GNUTranslations.gettext
 
 
 def kept_gettext(self: Any, message: str) -> str:
+    if type(message) is not str:
+        return _lookup(self, message)
     memo: dict[str, str] | None = self.__dict__.get(_MEMO)
     if memo is None:
         memo = self.__dict__[_MEMO] = {}
-    if type(message) is not str:
-        return _lookup(self, message)
     try:
         return memo[message]
     except KeyError:
