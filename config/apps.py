@@ -6,7 +6,8 @@ from django.contrib.admin import apps as admin_apps
 
 class ProjectConfig(AppConfig):
     """The project package as an app: cross-cutting commands (the apps connect its metrics),
-    the SQLite side of the accent-blind search and the kept translations."""
+    the SQLite side of the accent-blind search, the kept translations and the kept split of
+    long statements."""
 
     name = "config"
     verbose_name = "Project"
@@ -14,11 +15,13 @@ class ProjectConfig(AppConfig):
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
 
-        from config import checks, search, translations
+        from config import checks, search, statements, translations
 
         checks.register_all()
         # Each language's answers to gettext kept per message (config.translations).
         translations.install()
+        # psycopg keeps its split of long statements (the dashboards') too (config.statements).
+        statements.install()
         # SQLite gets f_unaccent as a Python function on every connection (config.search).
         connection_created.connect(search.register_sqlite, dispatch_uid="config.search.sqlite")
 

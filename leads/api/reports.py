@@ -15,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api import output
 from leads import dashboard_selectors, timeline
 from leads.models import PIPELINE_ORDER, Lead
 from organizations.models import Membership
@@ -182,7 +183,7 @@ class LeadReportsMixin:
             },
             **dashboard_selectors.sales_dashboard(scope),
         }
-        return Response(SalesDashboardSerializer(body).data)
+        return Response(output.represent(SalesDashboardSerializer, body))
 
     @extend_schema(
         summary=gettext_noop(
