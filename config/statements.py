@@ -14,8 +14,8 @@ requests (the lead list in each mode, the mentee dashboard, the back office's le
 "my day") is past the limits.
 
 `install()` (config.apps.ProjectConfig.ready) raises both limits. The cache keeps its size
-(128 entries), so a process holds at most 128 x `MAX_LENGTH` bytes of statement text, plus
-its parts: 8 MB at the worst.
+(128 entries), so a process holds at most 128 x `MAX_LENGTH` bytes of statement text (8 MB)
+and about as much again in the split parts, at the worst.
 """
 
 from __future__ import annotations
