@@ -45,8 +45,10 @@ class JobContextMixin:
 class Worker(JobContextMixin, RQWorker):
     """The default: forks a work horse per job."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        # When the worker starts working, not in __init__: RQ also makes Worker objects to list
+        # the running workers (django-rq's queue pages), which run no job.
+        super().bootstrap(*args, **kwargs)
         for path in settings.RQ_WORKER_WARM_UP:
             import_string(path)()
 

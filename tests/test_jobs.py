@@ -248,6 +248,17 @@ def test_a_work_horse_inherits_the_outbound_tls_context_from_its_worker():
     assert job.return_value() is True
 
 
+def test_a_worker_object_that_runs_no_job_builds_nothing():
+    """RQ makes Worker objects to list the running workers (django-rq's queue pages): the
+    warm-up waits for the worker to start working."""
+    from config.worker import Worker
+    from integrations import net
+
+    net.tls_context.cache_clear()
+    Worker([queue("default")], connection=queue("default").connection)
+    assert net.tls_context.cache_info().currsize == 0
+
+
 # --- (c) registration is idempotent ---------------------------------------------------------------
 
 
