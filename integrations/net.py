@@ -47,8 +47,17 @@ def resolve(host: str, port: int) -> list[str]:
 
 def check_outbound_url(url: str) -> None:
     """Raise OutboundURLError unless `url` is https and every address of its host is public."""
+    target = outbound_target(url)
+    if target is not None:
+        check_address(*target)
+
+
+def outbound_target(url: str) -> tuple[str, int] | None:
+    """The (host, port) of an https URL, without resolving it (OutboundURLError for another
+    scheme or a malformed host or port); None when the guard is off. A caller that connects
+    through `guarded_client` checks the addresses there, once."""
     if getattr(settings, "INTEGRATIONS_ALLOW_PRIVATE_URLS", False):
-        return
+        return None
     parts = urlsplit(url)
     if parts.scheme != "https":
         raise OutboundURLError(_("Use um endereço https."))
@@ -59,7 +68,7 @@ def check_outbound_url(url: str) -> None:
         port = parts.port or 443
     except ValueError as exc:
         raise OutboundURLError(_("Endereço inválido.")) from exc
-    check_address(host, port)
+    return host, port
 
 
 def check_address(host: str, port: int) -> list[str]:
@@ -74,6 +83,15 @@ def check_address(host: str, port: int) -> list[str]:
         if not _is_public(ipaddress.ip_address(text.split("%", 1)[0])):
             raise OutboundURLError(_("Endereço interno não permitido."))
     return addresses
+
+
+class RefusedAddress(httpcore.ConnectError):
+    """PublicOnlyBackend refusing a host's addresses as it connects; `reason` is the guard's
+    readable OutboundURLError. httpx hands it on as the `__cause__` of its ConnectError."""
+
+    def __init__(self, host: str, reason: OutboundURLError) -> None:
+        super().__init__(f"refused outbound address for {host}: {reason}")
+        self.reason = reason
 
 
 class PublicOnlyBackend(httpcore.SyncBackend):
@@ -98,7 +116,7 @@ class PublicOnlyBackend(httpcore.SyncBackend):
         try:
             addresses = check_address(host, port)
         except OutboundURLError as exc:
-            raise httpcore.ConnectError(f"refused outbound address for {host}: {exc}") from exc
+            raise RefusedAddress(host, exc) from exc
         return super().connect_tcp(addresses[0], port, timeout, local_address, socket_options)
 
 
@@ -110,6 +128,17 @@ def tls_context() -> ssl.SSLContext:
     SSLContext is safe to share between connections and threads. RQ runs each job in a fresh
     fork of its worker, so the worker builds it first (settings.RQ_WORKER_WARM_UP)."""
     return httpx.create_ssl_context()
+
+
+def refusal(exc: BaseException) -> OutboundURLError | None:
+    """The guard's reason when `exc` (an httpx error of a `guarded_client` call) is the guard
+    refusing the host's addresses as it connected; None for any other error."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, RefusedAddress):
+            return cause.reason
+        cause = cause.__cause__
+    return None
 
 
 def guarded_client(*, timeout: float) -> httpx.Client:

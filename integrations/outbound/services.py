@@ -226,7 +226,7 @@ def webhook_delivery_attempt(*, delivery_id: Any) -> str | None:
 
 
 def _send(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | None, str | None]:
-    from integrations.net import OutboundURLError, check_outbound_url, guarded_client
+    from integrations.net import OutboundURLError, guarded_client, outbound_target, refusal
 
     body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
     headers = signing.headers(
@@ -236,15 +236,17 @@ def _send(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | N
         body=body,
     )
     try:
-        check_outbound_url(endpoint.url)
-        # The guarded client checks the host's addresses again as it connects (a name re-pointed
-        # since the check is refused) and follows no redirect: a 3xx is a failed attempt.
+        outbound_target(endpoint.url)  # https and a well-formed host, still
+        # The guarded client resolves the host as it connects and refuses an inward address (a
+        # name re-pointed since the URL was saved); it follows no redirect: a 3xx is a failed
+        # attempt.
         with guarded_client(timeout=_timeout()) as http:
             response = http.post(endpoint.url, content=body, headers=headers)
     except OutboundURLError as exc:
         return None, str(exc)
     except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}"
+        refused = refusal(exc)
+        return None, str(refused) if refused is not None else type(exc).__name__
     if 200 <= response.status_code < 300:
         return response.status_code, None
     excerpt = response.text[:RESPONSE_EXCERPT]

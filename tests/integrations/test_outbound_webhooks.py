@@ -217,37 +217,43 @@ def test_a_redirect_is_a_failed_attempt_not_followed(
 
 
 def test_the_guard_applies_at_connection_time(org_a, client_for, settings, monkeypatch):
+    """The name now points inward (DNS rebinding since the URL was saved): the guarded client
+    resolves it once, as it connects, refuses, and the attempt keeps the guard's reason."""
     settings.WEBHOOK_RETRY_SCHEDULE = [60]
     created = subscribe(client_for(org_a.admin), "https://hooks.example.com/x", ["lead.created"])
     settings.INTEGRATIONS_ALLOW_PRIVATE_URLS = False
-    # The name now points inward (DNS rebinding): nothing is sent.
-    monkeypatch.setattr(net, "resolve", lambda h, p: ["127.0.0.1"])
+    lookups: list[str] = []
+
+    def resolve(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return ["127.0.0.1"]
+
+    monkeypatch.setattr(net, "resolve", resolve)
     [delivery] = services.webhook_event_record(
         organization_id=org_a.org.pk, event_type="lead.created", data={"id": 1}
     )
     assert services.webhook_delivery_attempt(delivery_id=delivery.pk) == DeliveryStatus.PENDENTE
     delivery.refresh_from_db()
     assert delivery.ultimo_status_http is None
-    assert "interno" in delivery.ultimo_erro
+    assert delivery.ultimo_erro == "Endereço interno não permitido."
+    assert lookups == ["hooks.example.com"]  # one lookup an attempt
     assert str(delivery.endpoint_id) == created["id"]
 
 
-def test_the_guard_checks_again_as_it_connects(org_a, client_for, settings, monkeypatch):
-    """The name is re-pointed between the check and the connection (DNS rebinding): the
-    connection resolves it again, and refuses."""
+def test_a_stored_url_that_is_not_https_is_refused_before_any_lookup(
+    org_a, client_for, settings, monkeypatch
+):
     settings.WEBHOOK_RETRY_SCHEDULE = [60]
-    subscribe(client_for(org_a.admin), "https://hooks.example.com/x", ["lead.created"])
+    created = subscribe(client_for(org_a.admin), "https://hooks.example.com/x", ["lead.created"])
+    WebhookEndpoint.objects.filter(pk=created["id"]).update(url="http://hooks.example.com/x")
     settings.INTEGRATIONS_ALLOW_PRIVATE_URLS = False
-    answers = iter([["93.184.216.34"], ["127.0.0.1"]])
-    monkeypatch.setattr(net, "resolve", lambda h, p: next(answers))
+    monkeypatch.setattr(net, "resolve", lambda h, p: pytest.fail("resolved"))
     [delivery] = services.webhook_event_record(
         organization_id=org_a.org.pk, event_type="lead.created", data={"id": 1}
     )
     assert services.webhook_delivery_attempt(delivery_id=delivery.pk) == DeliveryStatus.PENDENTE
     delivery.refresh_from_db()
-    assert delivery.ultimo_status_http is None
-    assert delivery.ultimo_erro == "ConnectError"
-    assert next(answers, None) is None  # both answers were asked for
+    assert delivery.ultimo_erro == "Use um endereço https."
 
 
 def test_an_attempt_is_claimed_once(org_a, client_for, httpserver: HTTPServer):
