@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from integrations.errors import RetryableError
+from integrations.net import refusal
 
 logger = logging.getLogger("integrations.http")
 
@@ -71,11 +72,15 @@ def send(
         ) from exc
     except httpx.TransportError as exc:
         # ConnectError (refused, DNS), RemoteProtocolError, ReadError...: the request may not
-        # have reached the provider, or the answer was lost; both are worth retrying.
-        logger.warning("%s %s %s transport error: %s", provider, method, path, type(exc).__name__)
-        raise RetryableError(
-            f"{method} {path} failed: {type(exc).__name__}", provider=provider
-        ) from exc
+        # have reached the provider, or the answer was lost; both are worth retrying. The
+        # outbound guard refusing the host's addresses (integrations.net) keeps its reason, so
+        # the connection's last error says why ("Endereço interno não permitido."); it stays
+        # retryable, as a name re-pointed inward may be pointed back.
+        refused = refusal(exc)
+        reason = str(refused) if refused is not None else type(exc).__name__
+        logger.warning("%s %s %s transport error: %s", provider, method, path, reason)
+        verb = "refused" if refused is not None else "failed"
+        raise RetryableError(f"{method} {path} {verb}: {reason}", provider=provider) from exc
 
 
 def json_body(response: httpx.Response) -> Any:
