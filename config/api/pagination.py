@@ -192,9 +192,19 @@ class PageOrCursorPagination(PagePagination):
         self.limit = _positive_int(request, "limit", self.default_limit, self.max_limit)
         keys = self._keys(queryset)
         raw = request.query_params.get(self.cursor_param, "")
+        rows: list[Any] | None = None
         if raw:
-            queryset = queryset.filter(self._after(queryset, keys, self._decode(raw, keys)))
-        rows = _rows(queryset, 0, self.limit + 1, view)
+            values, nullable = self._position(queryset, keys, self._decode(raw, keys))
+            # A view may read the rows after a position its own way (leads: the kept
+            # statement of the whole list with the keyset appended), or answer None.
+            after = getattr(view, "page_after", None)
+            if callable(after) and not any(nullable):
+                rows = after(queryset, keys, values, self.limit + 1)
+            if rows is None:
+                condition = self._after(queryset, keys, values, nullable)
+                queryset = queryset.filter(condition)
+        if rows is None:
+            rows = _rows(queryset, 0, self.limit + 1, view)
         self.next_cursor = None
         if len(rows) > self.limit:
             rows = rows[: self.limit]
@@ -251,11 +261,13 @@ class PageOrCursorPagination(PagePagination):
             raise _cursor_error()
         return values
 
-    def _after(self, queryset: QuerySet[Any], keys: list[tuple[str, bool]], raw: list[Any]) -> Q:
-        """Rows strictly after the position, in the queryset's order (NULLs where the DB puts
-        them: PostgreSQL sorts NULL above every value, SQLite below)."""
+    @staticmethod
+    def _position(
+        queryset: QuerySet[Any], keys: list[tuple[str, bool]], raw: list[Any]
+    ) -> tuple[list[Any], list[bool]]:
+        """The cursor's values as the key fields' Python values, and whether each key's
+        field is nullable; a value its field refuses is a 400."""
         meta = queryset.model._meta
-        nulls_high = connections[queryset.db].vendor == "postgresql"
         values: list[Any] = []
         nullable: list[bool] = []
         for (name, _desc), value in zip(keys, raw, strict=True):
@@ -272,7 +284,18 @@ class PageOrCursorPagination(PagePagination):
             except (ValidationError, ValueError, TypeError, FieldDoesNotExist):
                 raise _cursor_error() from None
             nullable.append(field.null)
+        return values, nullable
 
+    @staticmethod
+    def _after(
+        queryset: QuerySet[Any],
+        keys: list[tuple[str, bool]],
+        values: list[Any],
+        nullable: list[bool],
+    ) -> Q:
+        """Rows strictly after the position, in the queryset's order (NULLs where the DB puts
+        them: PostgreSQL sorts NULL above every value, SQLite below)."""
+        nulls_high = connections[queryset.db].vendor == "postgresql"
         condition = Q()
         equal_before = Q()
         for (name, desc), value, null in zip(keys, values, nullable, strict=True):

@@ -198,6 +198,13 @@ class LeadViewSet(
         """A list page with its extras (config.api.pagination reads the page through this)."""
         return selectors.lead_list_page(queryset, start, stop)
 
+    def page_after(
+        self, queryset: QuerySet[Lead], keys: list[tuple[str, bool]], values: list[Any], stop: int
+    ) -> list[Any] | None:
+        """The rows after a cursor's position (config.api.pagination), from the whole list's
+        kept statement; None when the list is filtered or narrowed (the ORM filters it)."""
+        return selectors.lead_list_page_after(queryset, keys, values, stop)
+
     def page_and_total(
         self, queryset: QuerySet[Lead], start: int, stop: int
     ) -> tuple[list[Any], int] | None:

@@ -712,7 +712,79 @@ def test_the_cursor_modes_first_page_reuses_the_whole_lists_ids_statement(org_a,
     assert [key[-2:] for key in keys] == [(0, 3)]  # limit + 1 rows: is there a next page?
     assert len(first.json()["data"]) == 2
     assert len(second.json()["data"]) == 1
-    assert list(selectors._WHOLE_LIST_IDS) == keys  # a position is not the whole list
+    # The page after a position reads the same kept statement, for its own limit + 1, with
+    # the position appended (lead_list_page_after).
+    assert [key[-2:] for key in selectors._WHOLE_LIST_IDS] == [(0, 3), (0, 21)]
+
+
+# Orderings whose keys are all non-null columns going one way: the page after a position is
+# the whole list's kept statement with a row comparison. The others (a nullable key, keys of
+# both directions) keep the ORM's condition.
+KEPT_KEYSET_ORDERINGS = {
+    None,
+    "created_at",
+    "-created_at",
+    "lead_score",
+    "-lead_score",
+    "nome_completo",
+    "-nome_completo",
+}
+
+
+@pytest.mark.parametrize("ordering", ORDERINGS)
+def test_the_page_after_any_position_is_the_orms_page_after_it(org_a, tricky_leads, ordering):
+    """Every lead of a list with ties on every key, taken as a cursor's position: the rows
+    after it through the kept statement are the rows the ORM's condition selects."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the kept statement is PostgreSQL's")
+    paginator = pagination.PageOrCursorPagination()
+    # As the view orders: the default, or the fields with a tie-breaker in the last's way.
+    fields = ordering.split(",") if ordering else ["-created_at", "-id"]
+    if ordering:
+        fields.append("-pk" if fields[-1].startswith("-") else "pk")
+    whole = selectors.lead_list_queryset(membership=org_a.admin).order_by(*fields)
+    keys = paginator._keys(whole)
+    kept_pages = 0
+    for lead in Lead.objects.filter(organization=org_a.org):
+        values = [getattr(lead, name) for name, _desc in keys]
+        nullable = [Lead._meta.get_field(name).null for name, _desc in keys]
+        kept = selectors.lead_list_page_after(whole, keys, values, 4)
+        orm = selectors.lead_list_page(
+            whole.filter(paginator._after(whole, keys, values, nullable)), 0, 4
+        )
+        if kept is None:
+            continue
+        kept_pages += 1
+        assert [row.id for row in kept] == [row.id for row in orm], (ordering, lead.nome_completo)
+    eligible = ordering in KEPT_KEYSET_ORDERINGS
+    assert kept_pages == (len(tricky_leads) if eligible else 0)
+
+
+@pytest.mark.parametrize("ordering", ORDERINGS)
+@pytest.mark.parametrize("filters", [{}, {"status": "novo"}])
+def test_a_deep_cursor_page_builds_the_orms_condition_only_when_it_must(
+    org_a, client_for, tricky_leads, ordering, filters, monkeypatch
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("the kept statement is PostgreSQL's")
+    built: list[int] = []
+    original = pagination.PageOrCursorPagination._after
+
+    def spy(*args: Any) -> Any:
+        built.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(pagination.PageOrCursorPagination, "_after", staticmethod(spy))
+    client = client_for(org_a.admin)
+    params = {**filters, **({"ordering": ordering} if ordering else {})}
+    first = client.get(URL, {**params, "cursor": "", "limit": 3}).json()
+    with CaptureQueriesContext(connection) as queries:
+        second = client.get(URL, {**params, "cursor": first["pagination"]["next_cursor"]})
+    assert second.status_code == 200
+    kept = not filters and ordering in KEPT_KEYSET_ORDERINGS
+    assert built == ([] if kept else [1])
+    assert (") < (" in queries[-1]["sql"] or ") > (" in queries[-1]["sql"]) == kept
+    assert len(queries) == 2  # membership, page
 
 
 @pytest.mark.parametrize("zone", ["UTC", "America/Sao_Paulo"])
