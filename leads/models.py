@@ -998,20 +998,21 @@ class LeadDailyRollup(models.Model):
                 condition=models.Q(grain=ROLLUP_HOURS_BUILT),
             ),
             # A window's rows of a grain; with the measures that rank the closers, so that
-            # hundreds of members' rows are read from the index alone (leads/rollups.py).
+            # hundreds of members' rows are read from the index alone (leads/rollups.py). The
+            # hour is a key: an edge day's hours before or after a moment are a range of the
+            # index, not all 24 hours' rows read and filtered (leads 0032).
             models.Index(
-                fields=["organization_id", "grain", "day"],
+                fields=["organization_id", "grain", "day", "hour"],
                 include=[
                     "closer_id",
                     "sdr_id",
                     "author_id",
-                    "hour",
                     "created",
                     "converted",
                     "valor_sum",
                     "interactions",
                 ],
-                name="ldr_members_cover",
+                name="ldr_members_hour_cover",
             ),
             models.Index(fields=["organization_id", "day"], name="ldr_org_day"),
             # One member's rows: an SDR's (SDR, closer+SDR, author+SDR grains), a closer's

@@ -881,7 +881,7 @@ def _grains_sql(narrowed_by: str | None, g: Any) -> dict[str, str]:
             ),
         }
     # `grain IN` first: one index range per grain, the rest checked on the index's columns
-    # (ldr_members_cover: an index-only scan), not a bitmap per alternative.
+    # (ldr_members_hour_cover: an index-only scan), not a bitmap per alternative.
     return {
         "whole": f"grain = {g.ORGANIZATION}",
         "members": (
