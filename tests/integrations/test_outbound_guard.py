@@ -158,13 +158,12 @@ def test_the_client_refuses_at_connect_time_and_sends_nothing(resolver, httpserv
     assert httpserver.log == []  # nothing reached the internal server, token included
 
 
-def test_a_refused_connection_that_is_not_the_guard_keeps_the_transport_class(settings):
+def test_a_refused_connection_that_is_not_the_guard_keeps_the_transport_class(
+    settings, refused_url
+):
     """Only the guard's refusal is reworded: a port nobody listens on stays a ConnectError."""
     settings.INTEGRATIONS_ALLOW_PRIVATE_URLS = True
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # closed when the block ends: nothing listens there
-    connection = CRMConnectionFactory(api_base_url=f"http://127.0.0.1:{port}", token="segredo")
+    connection = CRMConnectionFactory(api_base_url=refused_url, token="segredo")
     ok, message = crm.crm_connection_test(connection=connection)
     assert not ok
     assert message.endswith("GET /crm/v3/objects/contacts failed: ConnectError")
