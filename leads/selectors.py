@@ -351,20 +351,23 @@ def lead_list_page_after(
     """The `stop` rows after a cursor's position (`keys`: the list's ordering as (attname,
     descending), ending with the primary key; `values`: the position, none of them None), as
     `lead_list_page` reads them, when the queryset is an organization's whole list: its kept
-    ids statement (`_ids_sql`) with the keyset appended as one row comparison. None otherwise
-    (a filtered or narrowed list, keys of both directions, off PostgreSQL): the caller filters
-    the queryset with the ORM, as before. Same rows either way (tests/leads/
+    ids statement (`_whole_list_ids`) with the keyset appended as one row comparison. None
+    otherwise (a filtered or narrowed list, keys of both directions, off PostgreSQL): the
+    caller filters the queryset with the ORM, as before. Same rows either way (tests/leads/
     test_lead_list_speed.py); the ORM would build and compile the condition on every deep
     page (~0.4 ms, bench/README.md, "A `--million` run on the current code")."""
     db = connections[queryset.db]
-    if db.vendor != "postgresql" or _whole_list_key(queryset, 0, stop) is None:
+    if db.vendor != "postgresql":
         return None
     after = _keyset_sql(keys, values, db)
     if after is None:
         return None
-    sql, params = _ids_sql(queryset, 0, stop)
-    if sql.count(_WHOLE_LIST_ORDER) != 1 or sql.count("%s") != len(params):
-        return None  # pragma: no cover - the ORM's text of a whole list, checked by the tests
+    whole = _whole_list_ids(queryset, 0, stop)
+    if whole is None:
+        return None
+    sql, params = whole
+    if sql.count(_WHOLE_LIST_ORDER) != 1:  # pragma: no cover - the ORM's text, tested
+        return None
     condition, condition_params = after
     sql = sql.replace(_WHOLE_LIST_ORDER, f" AND {condition}{_WHOLE_LIST_ORDER}")
     ids = (sql, (*params, *condition_params))
@@ -453,16 +456,33 @@ _WHOLE_LIST_IDS: dict[tuple[Any, ...], str] = {}
 
 def _ids_sql(queryset: QuerySet[Lead], start: int, stop: int) -> tuple[str, tuple[Any, ...]]:
     """The ORM's statement of the page's ids, reused when the queryset is an organization's
-    whole list (the default list, its deep pages, the first page of its cursor mode)."""
-    cache_key, organization = _whole_list_key(queryset, start, stop) or (None, None)
-    if cache_key in _WHOLE_LIST_IDS:
-        return _WHOLE_LIST_IDS[cache_key], (organization,)
-    ids = queryset.values_list("pk", flat=True)[start:stop]
-    sql, params = ids.query.get_compiler(using=queryset.db).as_sql()
-    if cache_key is not None and tuple(params) == (organization,):
+    whole list (the default list, its deep pages, the pages of its cursor mode)."""
+    return _whole_list_ids(queryset, start, stop) or _compiled_ids(queryset, start, stop)
+
+
+def _whole_list_ids(
+    queryset: QuerySet[Lead], start: int, stop: int
+) -> tuple[str, tuple[Any, ...]] | None:
+    """The kept ids statement and its parameter (the organization) when the queryset is an
+    organization's whole list; None for any other queryset."""
+    found = _whole_list_key(queryset, start, stop)
+    if found is None:
+        return None
+    cache_key, organization = found
+    sql = _WHOLE_LIST_IDS.get(cache_key)
+    if sql is None:
+        sql, params = _compiled_ids(queryset, start, stop)
+        if params != (organization,):  # pragma: no cover - the key's test reads the condition
+            return None
         if len(_WHOLE_LIST_IDS) >= 256:
             _WHOLE_LIST_IDS.clear()
         _WHOLE_LIST_IDS[cache_key] = sql
+    return sql, (organization,)
+
+
+def _compiled_ids(queryset: QuerySet[Lead], start: int, stop: int) -> tuple[str, tuple[Any, ...]]:
+    ids = queryset.values_list("pk", flat=True)[start:stop]
+    sql, params = ids.query.get_compiler(using=queryset.db).as_sql()
     return sql, tuple(params)
 
 
