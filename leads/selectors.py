@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 import uuid
 from collections import namedtuple
 from collections.abc import Iterable, Mapping, Sequence
@@ -429,9 +430,7 @@ def _page_rows(
     if kept is not None:
         total_sql, total_params = _total_statement(kept, db)
     elif count:
-        counted = queryset.order_by().values("pk")
-        count_sql, total_params = counted.query.get_compiler(using=queryset.db).as_sql()
-        total_sql = f"SELECT COUNT(*) FROM ({count_sql}) counted"  # noqa: S608 (the ORM's SQL)
+        total_sql, total_params = _count_statement(queryset, sql, params)
     if total_sql is not None:
         head = head.replace("\nFROM unnest(", f",\n({total_sql})\nFROM unnest(", 1)
         params = (*total_params, *params)
@@ -447,6 +446,31 @@ def _page_rows(
     if converters:
         rows = [db_rows.converted(row, converters, db) for row in rows]
     return rows
+
+
+# The end of a page's ids statement as the ORM writes it when the list is ordered by columns
+# of `leads`: `ORDER BY "leads"."x" DESC, ..., 1 DESC LIMIT n [OFFSET m]` (`1`: the selected
+# id). Neither part has a parameter.
+_ORDER_KEY = r'(?:"\w+"\."\w+"|\d+) (?:ASC|DESC)'
+_PAGE_TAIL = re.compile(rf" ORDER BY {_ORDER_KEY}(?:, {_ORDER_KEY})* LIMIT \d+(?: OFFSET \d+)?\Z")
+
+
+def _count_statement(
+    queryset: QuerySet[Lead], ids_sql: str, ids_params: tuple[Any, ...]
+) -> tuple[str, tuple[Any, ...]]:
+    """The exact count of the queryset's rows: its page's ids statement without the order and
+    the slice, which is the ORM's `order_by().values("pk")` of the same queryset (the same
+    text and parameters, tests/leads/test_lead_list_speed.py) without compiling it a second
+    time (~0.1 ms of every filtered page). The ORM's compile when the page's ordering is not
+    plain columns."""
+    tail = _PAGE_TAIL.search(ids_sql)
+    if tail is not None:
+        rows_sql, params = ids_sql[: tail.start()], ids_params
+    else:
+        counted = queryset.order_by().values("pk")
+        rows_sql, compiled = counted.query.get_compiler(using=queryset.db).as_sql()
+        params = tuple(compiled)
+    return f"SELECT COUNT(*) FROM ({rows_sql}) counted", params  # noqa: S608 (the ORM's SQL)
 
 
 # The ids statement of an organization's whole list, by (alias, ordering, start, stop): the

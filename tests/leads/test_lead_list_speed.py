@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings
 from django.core import signing
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework import serializers as drf_serializers
@@ -31,6 +32,7 @@ from leads.api.serializers import (
 )
 from leads.api.views import LeadViewSet
 from leads.models import PIPELINE_ORDER, Lead
+from organizations.models import Organization
 from tests.factories import InteractionFactory, LeadFactory, QualificationFactory
 
 pytestmark = pytest.mark.django_db
@@ -582,6 +584,7 @@ for args in (["migrate"], ["migrate", "leads", "0005"], ["migrate"]):
 from tests.factories import LeadFactory
 from leads.api.views import LeadViewSet
 from leads.models import PIPELINE_ORDER, Lead
+from organizations.models import Organization
 from leads.selectors import lead_search
 lead = LeadFactory(nome_completo="Sérgio Dias", email="SD@x.com", empresa="")
 Lead.objects.filter(pk=lead.pk).update(empresa="Padaria São João")
@@ -698,6 +701,84 @@ def test_the_whole_lists_ids_statement_is_reused_only_for_a_whole_list(org_a, or
             assert selectors._whole_list_key(after, 0, 20) is None
             assert selectors._ids_sql(after, 0, 20) == compiled(after, 0, 20)
     assert len(selectors._WHOLE_LIST_IDS) == 2
+
+
+def _filtered_lists(o) -> dict[str, Any]:
+    """Lists as the API's filters and roles narrow them (each counted, not a kept total)."""
+    whole = selectors.lead_list_queryset(membership=o.admin)
+    Organization.objects.filter(pk=o.org.pk).update(visibilidade_leads="atribuidos")
+    o.closer.organization.refresh_from_db()
+    narrowed = selectors.lead_list_queryset(membership=o.closer)
+    return {
+        "whole": whole,
+        "status": whole.filter(status__in=["novo", "em_contato"]),
+        "status+temperatura+score": whole.filter(
+            status__in=["novo"], temperatura__in=["quente"], lead_score__gte=50
+        ),
+        "tags": whole.filter(selectors.tags_any_q(["vip", "evento"])),
+        "search+status": selectors.lead_search(whole.filter(status__in=["novo"]), "Ana"),
+        "phone search": selectors.lead_search(whole.filter(lead_score__gte=1), "(11) 9"),
+        "dates": whole.filter(created_at__gte=timezone.now() - timedelta(days=3)),
+        "closer's own": narrowed,
+        "closer's own, filtered": narrowed.filter(status__in=["novo"]),
+    }
+
+
+def _comparable(statement: tuple[str, tuple[Any, ...]]) -> tuple[str, list[Any]]:
+    sql, params = statement  # psycopg's Jsonb wrapper has no equality of its own
+    return sql, [getattr(value, "obj", value) for value in params]
+
+
+@pytest.mark.parametrize("ordering", ORDERINGS)
+def test_a_counted_lists_total_is_its_ids_statement_without_order_and_slice(
+    org_a, tricky_leads, ordering
+):
+    """The count read with a filtered page is the ORM's own count statement, text and
+    parameters, for every filter, role narrowing, ordering and page; its value is the
+    list's length."""
+    fields = ordering.split(",") if ordering else ["-created_at", "-id"]
+    if ordering:
+        fields.append("-pk" if fields[-1].startswith("-") else "pk")
+    for name, listed in _filtered_lists(org_a).items():
+        queryset = listed.order_by(*fields)
+        counted = queryset.order_by().values("pk")
+        inner, inner_params = counted.query.get_compiler(using=queryset.db).as_sql()
+        expected = (f"SELECT COUNT(*) FROM ({inner}) counted", tuple(inner_params))  # noqa: S608
+        for start, stop in ((0, 20), (40, 60)):
+            ids_sql, ids_params = selectors._ids_sql(queryset, start, stop)
+            assert selectors._PAGE_TAIL.search(ids_sql), (name, ids_sql)  # no second compile
+            derived = selectors._count_statement(queryset, ids_sql, ids_params)
+            assert _comparable(derived) == _comparable(expected), name
+            with connection.cursor() as cursor:
+                cursor.execute(*derived)
+                assert cursor.fetchone()[0] == queryset.count(), name
+
+
+def test_a_list_ordered_by_an_expression_counts_with_the_orms_compile(org_a, tricky_leads):
+    queryset = selectors.lead_list_queryset(membership=org_a.admin).filter(status="novo")
+    queryset = queryset.order_by(F("last_interaction_at").desc(nulls_last=True), "-id")
+    ids_sql, ids_params = selectors._ids_sql(queryset, 0, 20)
+    assert selectors._PAGE_TAIL.search(ids_sql) is None  # NULLS LAST: not a plain column
+
+    sql, params = selectors._count_statement(queryset, ids_sql, ids_params)
+
+    assert "NULLS LAST" not in sql
+    assert "LIMIT" not in sql
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        assert cursor.fetchone()[0] == queryset.count() == 5
+
+
+def test_a_filtered_pages_total_is_the_number_of_its_leads(org_a, client_for, tricky_leads):
+    client = client_for(org_a.admin)
+    for params, expected in (
+        ({"status": "novo"}, 5),
+        ({"status": "novo", "ordering": "nome_completo", "limit": 2}, 5),
+        ({"status": "novo", "page": 2, "limit": 3}, 5),
+        ({"status": "em_contato", "score_min": 10}, 4),
+    ):
+        body = client.get(URL, params).json()
+        assert body["pagination"]["total"] == expected, params
 
 
 def test_the_cursor_modes_first_page_reuses_the_whole_lists_ids_statement(org_a, client_for):
