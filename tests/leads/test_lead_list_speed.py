@@ -754,6 +754,76 @@ def test_a_counted_lists_total_is_its_ids_statement_without_order_and_slice(
                 assert cursor.fetchone()[0] == queryset.count(), name
 
 
+@pytest.mark.parametrize("ordering", ORDERINGS)
+def test_a_filtered_lists_ids_statement_is_kept_by_its_where(org_a, org_b, tricky_leads, ordering):
+    """Every filtered, searched or narrowed list: the kept statement is the ORM's compile of
+    that list (text and parameters), for each organization and page, the second time too."""
+    fields = ordering.split(",") if ordering else ["-created_at", "-id"]
+    if ordering:
+        fields.append("-pk" if fields[-1].startswith("-") else "pk")
+    selectors._KEPT_IDS.clear()
+    for _round in range(2):
+        for o in (org_a, org_b):
+            for name, listed in _filtered_lists(o).items():
+                if name == "whole":
+                    continue
+                queryset = listed.order_by(*fields)
+                for start, stop in ((0, 20), (40, 60)):
+                    compiled = selectors._compiled_ids(queryset, start, stop)
+                    sql, params, where = selectors._ids_statement(queryset, start, stop)
+                    assert where is not None, name
+                    assert _comparable((sql, params)) == _comparable(compiled), (name, o)
+    # One statement a list shape and page, whichever organization: no id in a key.
+    shapes = len(_filtered_lists(org_a)) - 2  # "whole"; the closer's own is one of org_b's
+    assert len(selectors._KEPT_IDS) <= 2 * (shapes + 1)
+    assert not any(str(org_a.org.pk) in repr(key) for key in selectors._KEPT_IDS)
+
+
+def test_a_list_that_joins_another_table_is_compiled_each_time(org_a):
+    queryset = selectors.lead_list_queryset(membership=org_a.admin).filter(
+        closer__nome_completo="Ana"
+    )
+    selectors._KEPT_IDS.clear()
+    sql, params, where = selectors._ids_statement(queryset, 0, 20)
+    assert where is None
+    assert "JOIN" in sql
+    assert (sql, params) == selectors._compiled_ids(queryset, 0, 20)
+    assert selectors._KEPT_IDS == {}
+
+
+SEARCHES = ["Ana", "ana silva", "(11) 98", "11 9", "100%", "a_b", "back\\slash", "Ção"]
+
+
+def test_a_searched_lists_kept_total_is_the_orms_count_in_the_search_rows(org_a, org_b, client_for):
+    """The count of a searched list's matches in `lead_search_rows`, kept by the list's
+    WHERE: the same statement and parameters as the ORM's, and the API's total is the number
+    of matching leads, for each organization, text and digits alike."""
+    for o, prefix in ((org_a, "a"), (org_b, "b")):
+        LeadFactory(organization=o.org, nome_completo="Ana Silva", telefone="+5511987650000")
+        LeadFactory(organization=o.org, nome_completo="Conceição 100% a_b back\\slash")
+        LeadFactory(organization=o.org, nome_completo=f"Bruno {prefix}", email=f"{prefix}@x.com")
+    LeadFactory(organization=org_b.org, nome_completo="Ana Souza")
+    selectors._KEPT_SEARCH_TOTALS.clear()
+    db = connection
+    for _round in range(2):
+        for o in (org_a, org_b):
+            client = client_for(o.admin)
+            for value in SEARCHES:
+                kept = selectors.KeptTotal(o.org.pk, value)
+                listed = selectors.lead_search(
+                    selectors.lead_list_queryset(membership=o.admin), value
+                ).order_by("-created_at", "-id")
+                _sql, _params, where = selectors._ids_statement(listed, 0, 20)
+                statement = selectors._kept_total_statement(kept, db, where)
+                assert _comparable(statement) == _comparable(
+                    selectors._total_statement(kept, db)
+                ), value
+                body = client.get(URL, {"search": value}).json()
+                assert body["pagination"]["total"] == listed.count(), (value, o)
+    assert 1 <= len(selectors._KEPT_SEARCH_TOTALS) <= 2  # text; text or digits
+    assert client_for(org_b.admin).get(URL, {"search": "ana"}).json()["pagination"]["total"] == 2
+
+
 def test_a_list_ordered_by_an_expression_counts_with_the_orms_compile(org_a, tricky_leads):
     queryset = selectors.lead_list_queryset(membership=org_a.admin).filter(status="novo")
     queryset = queryset.order_by(F("last_interaction_at").desc(nulls_last=True), "-id")
