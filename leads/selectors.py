@@ -15,7 +15,6 @@ from typing import Any
 
 from django.db import connection, connections, router
 from django.db.models import Count, F, Field, Func, Model, Q, QuerySet, Window
-from django.db.models.fields.related_lookups import RelatedExact
 from django.db.models.functions import RowNumber
 from psycopg.types.datetime import TimestamptzLoader
 
@@ -351,31 +350,28 @@ def lead_list_page_after(
 ) -> list[Any] | None:
     """The `stop` rows after a cursor's position (`keys`: the list's ordering as (attname,
     descending), ending with the primary key; `values`: the position, none of them None), as
-    `lead_list_page` reads them, when the queryset is an organization's whole list: its kept
-    ids statement (`_whole_list_ids`) with the keyset appended as one row comparison. None
-    otherwise (a filtered or narrowed list, keys of both directions, off PostgreSQL): the
-    caller filters the queryset with the ORM, as before. Same rows either way (tests/leads/
+    `lead_list_page` reads them: the list's kept ids statement (`_kept_ids`) with the keyset
+    appended to its WHERE as one row comparison. None when the keys are not all non-null
+    columns going one way, the list is not kept, or off PostgreSQL: the caller filters the
+    queryset with the ORM, as before. Same rows either way (tests/leads/
     test_lead_list_speed.py); the ORM would build and compile the condition on every deep
     page (~0.4 ms, bench/README.md, "A `--million` run on the current code")."""
     db = connections[queryset.db]
     if db.vendor != "postgresql":
         return None
     after = _keyset_sql(keys, values, db)
-    if after is None:
+    kept = None if after is None else _kept_ids(queryset, 0, stop)
+    if after is None or kept is None:
         return None
-    whole = _whole_list_ids(queryset, 0, stop)
-    if whole is None:
-        return None
-    sql, params = whole
-    if sql.count(_WHOLE_LIST_ORDER) != 1:  # pragma: no cover - the ORM's text, tested
-        return None
+    sql, params, where_sql = kept
+    tail = _PAGE_TAIL.search(sql)  # the WHERE ends where the order starts
+    if tail is None or not sql[: tail.start()].endswith(f" WHERE {where_sql}"):
+        return None  # pragma: no cover - the ORM's text, tested for every ordering
+    cut = tail.start() - len(where_sql)
     condition, condition_params = after
-    sql = sql.replace(_WHOLE_LIST_ORDER, f" AND {condition}{_WHOLE_LIST_ORDER}")
+    sql = f"{sql[:cut]}({where_sql}) AND {condition}{sql[tail.start() :]}"
     ids = (sql, (*params, *condition_params))
     return [_listed(row) for row in _page_rows(queryset, 0, stop, None, ids=ids)]
-
-
-_WHOLE_LIST_ORDER = " ORDER BY "
 
 
 def _keyset_sql(
@@ -424,15 +420,15 @@ def _page_rows(
     is given, or with the queryset's count when `count`. `ids`: the page's ids statement
     when the caller built it (`lead_list_page_after`), else the queryset's."""
     db = connections[queryset.db]
-    where = None
+    where_sql = None
     if ids is not None:
         sql, params = ids
     else:
-        sql, params, where = _ids_statement(queryset, start, stop)
+        sql, params, where_sql = _ids_statement(queryset, start, stop)
     head, tail = _page_sql(queryset.db)
     total_sql, total_params = None, ()
     if kept is not None:
-        total_sql, total_params = _kept_total_statement(kept, db, where)
+        total_sql, total_params = _kept_total_statement(kept, db, where_sql, params)
     elif count:
         total_sql, total_params = _count_statement(queryset, sql, params)
     if total_sql is not None:
@@ -477,36 +473,28 @@ def _count_statement(
     return f"SELECT COUNT(*) FROM ({rows_sql}) counted", params  # noqa: S608 (the ORM's SQL)
 
 
-# The ids statement of an organization's whole list, by (alias, ordering, start, stop): the
-# ORM compiled the same text on every request (~0.4 ms); only the organization differs.
-_WHOLE_LIST_IDS: dict[tuple[Any, ...], str] = {}
-
-
 def _ids_sql(queryset: QuerySet[Lead], start: int, stop: int) -> tuple[str, tuple[Any, ...]]:
     """The ORM's statement of the page's ids and its parameters, kept rather than compiled
     again when the same list comes again (`_ids_statement`)."""
-    sql, params, _where = _ids_statement(queryset, start, stop)
+    sql, params, _where_sql = _ids_statement(queryset, start, stop)
     return sql, params
 
 
 def _ids_statement(
     queryset: QuerySet[Lead], start: int, stop: int
-) -> tuple[str, tuple[Any, ...], tuple[str, tuple[Any, ...]] | None]:
+) -> tuple[str, tuple[Any, ...], str | None]:
     """The page's ids statement, its parameters and, when it was kept by its WHERE
-    (`_kept_ids`), that WHERE's text and parameters. An organization's whole list (the
-    default list, its deep pages, the pages of its cursor mode) reads its own kept statement;
-    another list, one kept by the text of its WHERE; else the ORM compiles it."""
-    whole = _whole_list_ids(queryset, start, stop)
-    if whole is not None:
-        return (*whole, None)
+    (`_kept_ids`), that WHERE's text (its parameters are the statement's); else the ORM's
+    compile and None."""
     return _kept_ids(queryset, start, stop) or (*_compiled_ids(queryset, start, stop), None)
 
 
-# The ids statements of other lists (filtered, searched, narrowed to a seller's leads), by the
-# text of their WHERE, their ordering and their slice: the ORM then compiles only the WHERE of
-# a request (its parameters), ~0.05 of the statement's ~0.12 ms. The statement's other parts
-# (the id, the table, the order and the slice) have no parameter, so the WHERE's are the
-# statement's, and its text is the same for every request of the same key.
+# The ids statements of lists (an organization's whole list, or filtered, searched, narrowed to
+# a seller's leads), by the text of their WHERE, their ordering and their slice: the ORM then
+# compiles only the WHERE of a request (its parameters; the whole list's ~0.01 ms against
+# ~0.12 for the statement). The statement's other parts (the id, the table, the order and the
+# slice) have no parameter, so the WHERE's are the statement's, the organization among them,
+# and its text is the same for every request of the same key: no id is in a key.
 _KEPT_IDS: dict[tuple[Any, ...], str] = {}
 # The kept totals of searched lists (`lead_search_rows`), by the text of their list's WHERE.
 _KEPT_SEARCH_TOTALS: dict[tuple[Any, ...], str] = {}
@@ -514,11 +502,10 @@ _KEPT_SEARCH_TOTALS: dict[tuple[Any, ...], str] = {}
 
 def _kept_ids(
     queryset: QuerySet[Lead], start: int, stop: int
-) -> tuple[str, tuple[Any, ...], tuple[str, tuple[Any, ...]] | None] | None:
+) -> tuple[str, tuple[Any, ...], str] | None:
     """The ids statement kept for the queryset's WHERE, ordering and slice, its parameters
-    (the WHERE's) and the WHERE's text and parameters; None when the queryset reads another
-    table than `leads` (a join: its text would depend on more than the WHERE) or is not a
-    plain list."""
+    (the WHERE's) and the WHERE's text; None when the queryset reads another table than
+    `leads` (a join: its text would depend on more than the WHERE) or is not a plain list."""
     query = queryset.query
     if not _plain_list_query(query) or any(
         query.alias_refcount[alias] for alias in query.alias_map if alias != query.base_table
@@ -535,23 +522,22 @@ def _kept_ids(
     if sql is None:
         sql, compiled = _compiled_ids(queryset, start, stop)
         if f" WHERE {where_sql} " not in sql or not _same_params(compiled, params):
-            return sql, compiled, None  # pragma: no cover - the ORM's text, tested
+            return None  # pragma: no cover - the ORM's text, tested for every list
         if len(_KEPT_IDS) >= 256:
             _KEPT_IDS.clear()
         _KEPT_IDS[key] = sql
-    return sql, params, (where_sql, params)
+    return sql, params, where_sql
 
 
 def _kept_total_statement(
-    kept: KeptTotal, db: Any, where: tuple[str, tuple[Any, ...]] | None
+    kept: KeptTotal, db: Any, where_sql: str | None, params: tuple[Any, ...]
 ) -> tuple[str, tuple[Any, ...]]:
     """`_total_statement`, kept for a searched list by its list's WHERE (`_kept_ids`): the
     count in `lead_search_rows` has the same condition and parameters over that table's
     copies of the searched columns (checked when it is kept), and the ORM built and compiled
     it on every request (~0.15 ms)."""
-    if kept.search is None or where is None:
+    if kept.search is None or where_sql is None:
         return _total_statement(kept, db)
-    where_sql, params = where
     key = (db.alias, where_sql)
     sql = _KEPT_SEARCH_TOTALS.get(key)
     if sql is None:
@@ -571,58 +557,10 @@ def _same_params(one: Sequence[Any], other: Sequence[Any]) -> bool:
     )
 
 
-def _whole_list_ids(
-    queryset: QuerySet[Lead], start: int, stop: int
-) -> tuple[str, tuple[Any, ...]] | None:
-    """The kept ids statement and its parameter (the organization) when the queryset is an
-    organization's whole list; None for any other queryset."""
-    found = _whole_list_key(queryset, start, stop)
-    if found is None:
-        return None
-    cache_key, organization = found
-    sql = _WHOLE_LIST_IDS.get(cache_key)
-    if sql is None:
-        sql, params = _compiled_ids(queryset, start, stop)
-        if params != (organization,):  # pragma: no cover - the key's test reads the condition
-            return None
-        if len(_WHOLE_LIST_IDS) >= 256:
-            _WHOLE_LIST_IDS.clear()
-        _WHOLE_LIST_IDS[cache_key] = sql
-    return sql, (organization,)
-
-
 def _compiled_ids(queryset: QuerySet[Lead], start: int, stop: int) -> tuple[str, tuple[Any, ...]]:
     ids = queryset.values_list("pk", flat=True)[start:stop]
     sql, params = ids.query.get_compiler(using=queryset.db).as_sql()
     return sql, tuple(params)
-
-
-def _whole_list_key(
-    queryset: QuerySet[Lead], start: int, stop: int
-) -> tuple[tuple[Any, ...], Any] | None:
-    """(key of the ids statement, the organization's parameter) when the queryset is only
-    `organization = <id>` in an ordering of field names (nothing else that would change its
-    text), else None."""
-    query = queryset.query
-    where = query.where
-    if (
-        not _plain_list_query(query)
-        or where.connector != "AND"
-        or where.negated
-        or len(where.children) != 1
-    ):
-        return None
-    condition: Any = where.children[0]
-    if (
-        type(condition) is not RelatedExact
-        or getattr(condition.lhs, "target", None) is not _LEAD_ORGANIZATION
-        or getattr(condition.lhs, "alias", None) != Lead._meta.db_table
-        or not isinstance(condition.rhs, uuid.UUID)
-    ):
-        return None
-    ordering = (query.order_by, query.default_ordering, query.standard_ordering)
-    key = _organization_key(condition.rhs, connections[queryset.db])
-    return (queryset.db, *ordering, start, stop), key
 
 
 def _plain_list_query(query: Any) -> bool:
@@ -639,9 +577,6 @@ def _plain_list_query(query: Any) -> bool:
         or query.high_mark is not None
         or not all(isinstance(name, str) for name in query.order_by)
     )
-
-
-_LEAD_ORGANIZATION = Lead._meta.get_field("organization")
 
 
 _LEAD_END = len(_PAGE_TABLES[0][1])

@@ -201,8 +201,8 @@ class LeadViewSet(
     def page_after(
         self, queryset: QuerySet[Lead], keys: list[tuple[str, bool]], values: list[Any], stop: int
     ) -> list[Any] | None:
-        """The rows after a cursor's position (config.api.pagination), from the whole list's
-        kept statement; None when the list is filtered or narrowed (the ORM filters it)."""
+        """The rows after a cursor's position (config.api.pagination), from the list's kept
+        statement; None when it cannot be used (the ORM filters the queryset)."""
         return selectors.lead_list_page_after(queryset, keys, values, stop)
 
     def page_and_total(

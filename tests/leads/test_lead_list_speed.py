@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 from django.core import signing
 from django.db import connection
-from django.db.models import F
+from django.db.models import F, Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework import serializers as drf_serializers
@@ -679,27 +679,22 @@ def test_extras_in_one_lateral_query_match_the_portable_queries(org_a) -> None:
     assert any(latest and latest[1] == "whatsapp" for _, latest in lateral)
 
 
-def test_the_whole_lists_ids_statement_is_reused_only_for_a_whole_list(org_a, org_b):
+def test_the_whole_lists_ids_statement_is_kept_once_for_every_organization(org_a, org_b):
     def compiled(queryset, start, stop):
         ids = queryset.values_list("pk", flat=True)[start:stop]
         sql, params = ids.query.get_compiler(using=queryset.db).as_sql()
         return sql, tuple(params)
 
-    selectors._WHOLE_LIST_IDS.clear()
+    selectors._KEPT_IDS.clear()
     for o in (org_a, org_b, org_a):
         for ordering in (("-created_at", "-id"), ("nome_completo",)):
             whole = selectors.lead_list_queryset(membership=o.admin).order_by(*ordering)
             assert selectors._ids_sql(whole, 20, 40) == compiled(whole, 20, 40)
-            whole_key = selectors._whole_list_key(whole, 20, 40)
-            assert whole_key is not None
-            assert whole_key[1] == o.org.pk
-            filtered = whole.filter(status="novo")
-            assert selectors._whole_list_key(filtered, 0, 20) is None
-            assert selectors._ids_sql(filtered, 0, 20) == compiled(filtered, 0, 20)
+            assert selectors._ids_sql(whole, 20, 40)[1] == (o.org.pk,)
             after = whole.filter(created_at__lt=timezone.now())  # a cursor's position
-            assert selectors._whole_list_key(after, 0, 20) is None
             assert selectors._ids_sql(after, 0, 20) == compiled(after, 0, 20)
-    assert len(selectors._WHOLE_LIST_IDS) == 2
+    # Two orderings, each with and without a position; the same for both organizations.
+    assert len(selectors._KEPT_IDS) == 4
 
 
 def _filtered_lists(o) -> dict[str, Any]:
@@ -755,8 +750,9 @@ def test_a_counted_lists_total_is_its_ids_statement_without_order_and_slice(
 
 @pytest.mark.parametrize("ordering", ORDERINGS)
 def test_a_filtered_lists_ids_statement_is_kept_by_its_where(org_a, org_b, tricky_leads, ordering):
-    """Every filtered, searched or narrowed list: the kept statement is the ORM's compile of
-    that list (text and parameters), for each organization and page, the second time too."""
+    """Every list, whole, filtered, searched or narrowed: the kept statement is the ORM's
+    compile of that list (text and parameters), for each organization and page, the second
+    time too."""
     fields = ordering.split(",") if ordering else ["-created_at", "-id"]
     if ordering:
         fields.append("-pk" if fields[-1].startswith("-") else "pk")
@@ -764,13 +760,12 @@ def test_a_filtered_lists_ids_statement_is_kept_by_its_where(org_a, org_b, trick
     for _round in range(2):
         for o in (org_a, org_b):
             lists = _filtered_lists(o)
-            del lists["whole"]  # its own kept statement (above)
             for name, listed in lists.items():
                 queryset = listed.order_by(*fields)
                 for start, stop in ((0, 20), (40, 60)):
                     compiled = selectors._compiled_ids(queryset, start, stop)
-                    sql, params, where = selectors._ids_statement(queryset, start, stop)
-                    assert where is not None, name
+                    sql, params, where_sql = selectors._ids_statement(queryset, start, stop)
+                    assert where_sql is not None, name
                     assert _comparable((sql, params)) == _comparable(compiled), (name, o)
     # One statement a list and page, whichever organization: no id in a key.
     assert len(selectors._KEPT_IDS) == 2 * len(lists)
@@ -783,8 +778,8 @@ def test_a_list_that_joins_another_table_is_compiled_each_time(org_a):
         closer__nome_completo="Ana"
     )
     selectors._KEPT_IDS.clear()
-    sql, params, where = selectors._ids_statement(queryset, 0, 20)
-    assert where is None
+    sql, params, where_sql = selectors._ids_statement(queryset, 0, 20)
+    assert where_sql is None
     assert "JOIN" in sql
     assert (sql, params) == selectors._compiled_ids(queryset, 0, 20)
     assert selectors._KEPT_IDS == {}
@@ -812,8 +807,8 @@ def test_a_searched_lists_kept_total_is_the_orms_count_in_the_search_rows(org_a,
                 listed = selectors.lead_search(
                     selectors.lead_list_queryset(membership=o.admin), value
                 ).order_by("-created_at", "-id")
-                _sql, _params, where = selectors._ids_statement(listed, 0, 20)
-                statement = selectors._kept_total_statement(kept, db, where)
+                _sql, params, where_sql = selectors._ids_statement(listed, 0, 20)
+                statement = selectors._kept_total_statement(kept, db, where_sql, params)
                 assert _comparable(statement) == _comparable(
                     selectors._total_statement(kept, db)
                 ), value
@@ -853,10 +848,10 @@ def test_a_filtered_pages_total_is_the_number_of_its_leads(org_a, client_for, tr
 def test_the_cursor_modes_first_page_reuses_the_whole_lists_ids_statement(org_a, client_for):
     LeadFactory.create_batch(3, organization=org_a.org)
     client = client_for(org_a.admin)
-    selectors._WHOLE_LIST_IDS.clear()
+    selectors._KEPT_IDS.clear()
 
     first = client.get("/api/v1/leads/?cursor=&limit=2")
-    keys = list(selectors._WHOLE_LIST_IDS)
+    keys = list(selectors._KEPT_IDS)
     second = client.get(f"/api/v1/leads/?cursor={first.json()['pagination']['next_cursor']}")
 
     assert [key[-2:] for key in keys] == [(0, 3)]  # limit + 1 rows: is there a next page?
@@ -864,12 +859,12 @@ def test_the_cursor_modes_first_page_reuses_the_whole_lists_ids_statement(org_a,
     assert len(second.json()["data"]) == 1
     # The page after a position reads the same kept statement, for its own limit + 1, with
     # the position appended (lead_list_page_after).
-    assert [key[-2:] for key in selectors._WHOLE_LIST_IDS] == [(0, 3), (0, 21)]
+    assert [key[-2:] for key in selectors._KEPT_IDS] == [(0, 3), (0, 21)]
 
 
 # Orderings whose keys are all non-null columns going one way: the page after a position is
-# the whole list's kept statement with a row comparison. The others (a nullable key, keys of
-# both directions) keep the ORM's condition.
+# the list's kept statement with a row comparison. The others (a nullable key, keys of both
+# directions) keep the ORM's condition.
 KEPT_KEYSET_ORDERINGS = {
     None,
     "created_at",
@@ -881,8 +876,19 @@ KEPT_KEYSET_ORDERINGS = {
 }
 
 
+# Lists a cursor walks: the whole list, a filter, and a WHERE with an OR in it.
+NARROWINGS = {
+    "whole": Q(),
+    "status": Q(status="novo"),
+    "or": Q(status="novo") | Q(lead_score__gte=10),
+}
+
+
+@pytest.mark.parametrize("narrowing", sorted(NARROWINGS))
 @pytest.mark.parametrize("ordering", ORDERINGS)
-def test_the_page_after_any_position_is_the_orms_page_after_it(org_a, tricky_leads, ordering):
+def test_the_page_after_any_position_is_the_orms_page_after_it(
+    org_a, tricky_leads, ordering, narrowing
+):
     """Every lead of a list with ties on every key, taken as a cursor's position: the rows
     after it through the kept statement are the rows the ORM's condition selects."""
     if connection.vendor != "postgresql":
@@ -892,7 +898,9 @@ def test_the_page_after_any_position_is_the_orms_page_after_it(org_a, tricky_lea
     fields = ordering.split(",") if ordering else ["-created_at", "-id"]
     if ordering:
         fields.append("-pk" if fields[-1].startswith("-") else "pk")
-    whole = selectors.lead_list_queryset(membership=org_a.admin).order_by(*fields)
+    whole = selectors.lead_list_queryset(membership=org_a.admin)
+    whole = whole.filter(NARROWINGS[narrowing]).order_by(*fields)
+    assert (whole.count() == len(tricky_leads)) == (narrowing == "whole")
     keys = paginator._keys(whole)
     kept_pages = 0
     for lead in Lead.objects.filter(organization=org_a.org):
@@ -931,7 +939,7 @@ def test_a_deep_cursor_page_builds_the_orms_condition_only_when_it_must(
     with CaptureQueriesContext(connection) as queries:
         second = client.get(URL, {**params, "cursor": first["pagination"]["next_cursor"]})
     assert second.status_code == 200
-    kept = not filters and ordering in KEPT_KEYSET_ORDERINGS
+    kept = ordering in KEPT_KEYSET_ORDERINGS
     assert built == ([] if kept else [1])
     assert (") < (" in queries[-1]["sql"] or ") > (" in queries[-1]["sql"]) == kept
     assert len(queries) == 2  # membership, page
