@@ -331,15 +331,25 @@ def lead_list_page(queryset: QuerySet[Lead], start: int, stop: int) -> list[Any]
 
 
 def lead_list_page_and_total(
-    queryset: QuerySet[Lead], start: int, stop: int, kept: KeptTotal | None
+    queryset: QuerySet[Lead],
+    start: int,
+    stop: int,
+    kept: KeptTotal | None,
+    *,
+    gated: bool = False,
 ) -> tuple[list[Any], int] | None:
     """`lead_list_page` and its total in the same statement (one snapshot, one round trip):
     the kept total (`lead_total`) when given; else the queryset's exact count (filters, a
     role's narrowing). None when that statement cannot tell the total (no row: a page past
-    the end) or off PostgreSQL: the caller reads them apart."""
+    the end) or off PostgreSQL: the caller reads them apart.
+
+    `gated` (a deep page): the page's ids are read only when the total says the page has
+    rows, as reading the total first would (a page past the end of a large list must not
+    walk its index to the end); the total is computed once, for both (`_gate`). None too
+    when the list's statement is not kept by its WHERE: the caller reads them apart."""
     if connections[queryset.db].vendor != "postgresql":
         return None
-    rows = _page_rows(queryset, start, stop, kept, count=kept is None)
+    rows = _page_rows(queryset, start, stop, kept, count=kept is None, gated=gated)
     if not rows:
         return None
     return [_listed(row) for row in rows], int(rows[0][-1] or 0)
@@ -364,13 +374,11 @@ def lead_list_page_after(
     if after is None or kept is None:
         return None
     sql, params, where_sql = kept
-    tail = _PAGE_TAIL.search(sql)  # the WHERE ends where the order starts
-    if tail is None or not sql[: tail.start()].endswith(f" WHERE {where_sql}"):
-        return None  # pragma: no cover - the ORM's text, tested for every ordering
-    cut = tail.start() - len(where_sql)
     condition, condition_params = after
-    sql = f"{sql[:cut]}({where_sql}) AND {condition}{sql[tail.start() :]}"
-    ids = (sql, (*params, *condition_params))
+    narrowed = _narrowed(sql, where_sql, condition)
+    if narrowed is None:  # pragma: no cover - the ORM's text, tested for every ordering
+        return None
+    ids = (narrowed, (*params, *condition_params))
     return [_listed(row) for row in _page_rows(queryset, 0, stop, None, ids=ids)]
 
 
@@ -415,10 +423,12 @@ def _page_rows(
     *,
     count: bool = False,
     ids: tuple[str, tuple[Any, ...]] | None = None,
+    gated: bool = False,
 ) -> list[Any]:
     """The page statement's rows, converted; with the kept total as a last column when one
     is given, or with the queryset's count when `count`. `ids`: the page's ids statement
-    when the caller built it (`lead_list_page_after`), else the queryset's."""
+    when the caller built it (`lead_list_page_after`), else the queryset's. `gated`: the
+    ids read only when the total exceeds `start` (`_gate`); no row when it cannot be."""
     db = connections[queryset.db]
     where_sql = None
     if ids is not None:
@@ -431,6 +441,12 @@ def _page_rows(
         total_sql, total_params = _kept_total_statement(kept, db, where_sql, params)
     elif count:
         total_sql, total_params = _count_statement(queryset, sql, params)
+    if gated:
+        gate = None if total_sql is None else _gate(sql, where_sql, total_sql, start)
+        if gate is None:
+            return []
+        head, sql = f"{gate[0]}{head}", gate[1]
+        total_sql = f"SELECT n FROM {_GATE_TOTAL}"  # noqa: S608 (our own names)
     if total_sql is not None:
         head = head.replace("\nFROM unnest(", f",\n({total_sql})\nFROM unnest(", 1)
         params = (*total_params, *params)
@@ -453,6 +469,38 @@ def _page_rows(
 # id). Neither part has a parameter.
 _ORDER_KEY = r'(?:"\w+"\."\w+"|\d+) (?:ASC|DESC)'
 _PAGE_TAIL = re.compile(rf" ORDER BY {_ORDER_KEY}(?:, {_ORDER_KEY})* LIMIT \d+(?: OFFSET \d+)?\Z")
+
+
+_GATE_TOTAL = "page_total"
+
+
+def _gate(
+    ids_sql: str, where_sql: str | None, total_sql: str, start: int
+) -> tuple[str, str] | None:
+    """A deep page's total as a materialized CTE (`WITH page_total(n) AS MATERIALIZED
+    (...)`, computed once) and its ids statement gated on it: `(<where>) AND (SELECT n FROM
+    page_total) > start`. That condition names no row, so PostgreSQL runs it once before the
+    scan (a "One-Time Filter") and reads no index entry when it is false; it does not change
+    the scan's estimates (a gating condition's selectivity is 1). None unless the statement
+    is kept by its WHERE (`_kept_ids`: its text is known) and ordered by plain columns."""
+    if where_sql is None:
+        return None
+    condition = f"(SELECT n FROM {_GATE_TOTAL}) > {int(start)}"  # noqa: S608 (our own names)
+    gated = _narrowed(ids_sql, where_sql, condition)
+    if gated is None:
+        return None
+    return f"WITH {_GATE_TOTAL}(n) AS MATERIALIZED ({total_sql})\n", gated
+
+
+def _narrowed(ids_sql: str, where_sql: str, condition: str) -> str | None:
+    """The ids statement with `condition` added to its WHERE, `(<where>) AND <condition>`,
+    where `_PAGE_TAIL` finds the order starting; None when the text before the order does not
+    end with that WHERE (an ordering that is not plain columns)."""
+    tail = _PAGE_TAIL.search(ids_sql)  # the WHERE ends where the order starts
+    if tail is None or not ids_sql[: tail.start()].endswith(f" WHERE {where_sql}"):
+        return None
+    cut = tail.start() - len(where_sql)
+    return f"{ids_sql[:cut]}({where_sql}) AND {condition}{ids_sql[tail.start() :]}"
 
 
 def _count_statement(

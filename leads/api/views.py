@@ -208,12 +208,17 @@ class LeadViewSet(
     def page_and_total(
         self, queryset: QuerySet[Lead], start: int, stop: int
     ) -> tuple[list[Any], int] | None:
-        """A shallow page and its total in one statement (config.api.pagination): the kept
-        total when it is the list's, else the queryset's count; None for a deep page (the
-        count first: a page past the end is not read) or when the statement cannot tell."""
-        if start >= pagination.DEFERRED_JOIN_OFFSET:
-            return None
-        return selectors.lead_list_page_and_total(queryset, start, stop, self.kept_total_source())
+        """A page and its total in one statement (config.api.pagination): the kept total
+        when it is the list's, else the queryset's count; a deep page's ids read only when
+        the total says it has rows (a page past the end is not read). None when the
+        statement cannot tell: they are read apart."""
+        return selectors.lead_list_page_and_total(
+            queryset,
+            start,
+            stop,
+            self.kept_total_source(),
+            gated=start >= pagination.DEFERRED_JOIN_OFFSET,
+        )
 
     def get_object(self) -> Lead:
         lead: Lead = super().get_object()

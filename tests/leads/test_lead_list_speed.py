@@ -343,12 +343,16 @@ def test_a_shallow_unfiltered_page_reads_the_kept_total_in_its_own_statement(
     # past the end: no row to carry the total, which is read apart
     past, statements = read({"limit": 2, "page": 4})
     assert (past["total"], len(statements)) == (5, 3)
-    # a deep page: the kept total first, then the page only if there is one
+    # a deep page: the kept total once, in the page's statement, which reads ids only past it
     monkeypatch.setattr(pagination, "DEFERRED_JOIN_OFFSET", 2)
     deep, statements = read({"limit": 2, "page": 2})
-    assert (deep["total"], len(statements)) == (5, 3)
-    assert "lead_counts" in statements[1]
-    assert "lead_counts" not in statements[2]
+    assert (deep["total"], len(statements)) == (5, 2)
+    assert statements[-1].startswith("WITH page_total(n) AS MATERIALIZED (SELECT")
+    assert statements[-1].count("lead_counts") == 1
+    assert "(SELECT n FROM page_total) > 2 ORDER BY" in statements[-1]
+    # past the end: no row, the total apart
+    past, statements = read({"limit": 2, "page": 4})
+    assert (past["total"], len(statements)) == (5, 3)
     monkeypatch.setattr(pagination, "DEFERRED_JOIN_OFFSET", 1_000)
     # a filtered list counts its rows, in the page's statement
     filtered, statements = read({"limit": 2, "status": "novo"})
@@ -358,6 +362,64 @@ def test_a_shallow_unfiltered_page_reads_the_kept_total_in_its_own_statement(
     # past its end: the count apart
     past, statements = read({"limit": 2, "page": 4, "status": "novo"})
     assert (past["total"], len(statements)) == (5, 3)
+
+
+@pytest.mark.parametrize("params", LIST_READS)
+def test_deep_pages_gated_on_their_total_answer_as_pages_read_apart(
+    org_a, client_for, monkeypatch, params
+):
+    """Every page after the first read as a deep page (the total and the gated ids in one
+    statement where the list is kept) gives the same answer, total included, as the total
+    read first and the page after it; past the end too."""
+    _generated_leads(org_a, count=20, seed=5)
+    client = client_for(org_a.admin)
+
+    def pages(deep_from: int) -> tuple[list[Any], list[int]]:
+        monkeypatch.setattr(pagination, "DEFERRED_JOIN_OFFSET", deep_from)
+        bodies, counts = [], []
+        for page in range(1, 8):
+            with CaptureQueriesContext(connection) as queries:
+                response = client.get(URL, {**params, "page": page, "limit": 4})
+            assert response.status_code == 200, response.content
+            bodies.append(response.json())
+            counts.append(len(queries))
+        return bodies, counts
+
+    apart, _ = pages(10**6)
+    gated, counts = pages(1)
+    assert gated == apart
+    sizes = [len(body["data"]) for body in apart]
+    assert sizes[1], sizes  # a deep page with rows
+    assert not sizes[-1], sizes  # and one past the end
+    if connection.vendor == "postgresql":
+        # membership + the page with its total; past the end: + the total apart
+        assert counts == [2] + [2 if size else 3 for size in sizes[1:]], (counts, sizes)
+
+
+def test_a_deep_page_past_the_end_reads_no_index_entry(org_a, client_for, monkeypatch):
+    """The gate is a one-time condition: past the end, PostgreSQL never starts the scan of
+    the page's ids (EXPLAIN ANALYZE of the very statement the request sent)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's plan")
+    LeadFactory.create_batch(4, organization=org_a.org)
+    monkeypatch.setattr(pagination, "DEFERRED_JOIN_OFFSET", 1)
+    client = client_for(org_a.admin)
+    plans = {}
+    for page in (2, 9):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(URL, {"page": page, "limit": 2, "status": "novo"}).status_code == 200
+        gated = next(q["sql"] for q in queries.captured_queries if "page_total" in q["sql"])
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + gated)
+            plans[page] = "\n".join(row[0] for row in cursor.fetchall())
+    for page, plan in plans.items():
+        lines = plan.splitlines()
+        gate = next(n for n, line in enumerate(lines) if "One-Time Filter" in line)
+        assert f"> {(page - 1) * 2})" in lines[gate], plan
+        ids_scan = next(line for line in lines[gate:] if "Scan" in line)
+        assert " on leads " in ids_scan, plan
+        # page 2 has rows: its ids are read; page 9 is past the end: the scan never starts
+        assert ("never executed" in ids_scan) == (page == 9), plan
 
 
 def _count_queries(client, params) -> int:

@@ -185,11 +185,12 @@ def test_a_search_only_list_counts_its_matches_in_the_narrow_rows(
     assert read({"search": "98765"})[0] == 2
     assert read({"search": "JOÃO"})[0] == 1
     assert read({"search": "ninguém"})[:1] + read({"search": "ninguém"})[2:] == (0, [])
-    # a deep page: the kept search total first, then the page
+    # a deep page: the kept search total and the page gated on it, in one statement
     monkeypatch.setattr(pagination, "DEFERRED_JOIN_OFFSET", 1)
     total, statements, scans = read({"search": "silva", "limit": 1, "page": 2})
-    assert (total, scans) == (2, [])
-    assert "lead_search_rows" in statements[1]
+    assert (total, len(statements), scans) == (2, 2, [])
+    assert "page_total(n) AS MATERIALIZED (SELECT COUNT(*)" in statements[-1]
+    assert "lead_search_rows" in statements[-1]
     monkeypatch.setattr(pagination, "DEFERRED_JOIN_OFFSET", 1_000)
     # a blank search is the whole list: the kept count
     total, statements, scans = read({"search": "   "})
