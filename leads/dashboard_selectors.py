@@ -863,6 +863,12 @@ def _flow_from_rollups(figures: rollups.WindowFigures) -> Flow:
     return flow
 
 
+# `_tune_for_aggregates`' two settings for its transaction (`set_config(..., true)`).
+AGGREGATE_SETTINGS_SQL = (
+    "SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)"
+)
+
+
 def _tune_for_aggregates() -> None:
     """Per-transaction settings for these few aggregate queries (PostgreSQL only).
 
@@ -875,8 +881,3 @@ def _tune_for_aggregates() -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(AGGREGATE_SETTINGS_SQL)
-
-
-AGGREGATE_SETTINGS_SQL = (
-    "SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)"
-)

@@ -369,8 +369,9 @@ def test_deep_pages_gated_on_their_total_answer_as_pages_read_apart(
     org_a, client_for, monkeypatch, params
 ):
     """Every page after the first read as a deep page (the total and the gated ids in one
-    statement where the list is kept) gives the same answer, total included, as the total
-    read first and the page after it; past the end too."""
+    statement where the list is kept) gives the same answer, total included, as the same
+    pages read as shallow ones (the total beside the page); past the end too (the total
+    read apart)."""
     _generated_leads(org_a, count=20, seed=5)
     client = client_for(org_a.admin)
 
