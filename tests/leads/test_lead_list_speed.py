@@ -397,6 +397,38 @@ def test_deep_pages_gated_on_their_total_answer_as_pages_read_apart(
         assert counts == [2] + [2 if size else 3 for size in sizes[1:]], (counts, sizes)
 
 
+@pytest.mark.parametrize("role", ["closer", "sdr"])
+def test_a_sellers_deep_pages_gated_on_their_count_answer_as_shallow_ones(
+    org_a, client_for, monkeypatch, role
+):
+    """A seller who sees only their leads: the list's WHERE has the seller's OR, the gate is
+    added after it in parentheses, and the count is of their leads only."""
+    org_a.org.visibilidade_leads = "atribuidos"
+    org_a.org.save(update_fields=["visibilidade_leads"])
+    leads = _generated_leads(org_a, count=30, seed=11)
+    seller = org_a.member(role)
+    mine = sum(1 for lead in leads if getattr(lead, f"{role}_id") == seller.pk)
+    assert 4 < mine < len(leads)
+    client = client_for(seller)
+
+    def pages(deep_from: int) -> tuple[list[Any], list[str]]:
+        monkeypatch.setattr(pagination, "DEFERRED_JOIN_OFFSET", deep_from)
+        bodies, statements = [], []
+        for page in (1, 2, 99):
+            with CaptureQueriesContext(connection) as queries:
+                bodies.append(client.get(URL, {"page": page, "limit": 4}).json())
+            statements += [q["sql"] for q in queries.captured_queries]
+        return bodies, statements
+
+    shallow, _ = pages(10**6)
+    gated, statements = pages(1)
+    assert gated == shallow
+    assert [body["pagination"]["total"] for body in gated] == [mine] * 3
+    assert [len(body["data"]) for body in gated] == [4, 4, 0]
+    if connection.vendor == "postgresql":
+        assert any(") AND (SELECT n FROM page_total) > 4 ORDER BY" in sql for sql in statements)
+
+
 def test_a_deep_page_past_the_end_reads_no_index_entry(org_a, client_for, monkeypatch):
     """The gate is a one-time condition: past the end, PostgreSQL never starts the scan of
     the page's ids (EXPLAIN ANALYZE of the very statement the request sent)."""
