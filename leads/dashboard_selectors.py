@@ -864,7 +864,7 @@ def _flow_from_rollups(figures: rollups.WindowFigures) -> Flow:
 
 
 # `_tune_for_aggregates`' two settings for its transaction (`set_config(..., true)`).
-AGGREGATE_SETTINGS_SQL = (
+_AGGREGATE_SETTINGS_SQL = (
     "SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)"
 )
 
@@ -880,4 +880,4 @@ def _tune_for_aggregates() -> None:
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
-        cursor.execute(AGGREGATE_SETTINGS_SQL)
+        cursor.execute(_AGGREGATE_SETTINGS_SQL)
