@@ -6,12 +6,13 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any, cast
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.transaction_settings import set_local
 from followup.models import (
     ExecutionStatus,
     FollowupExecution,
@@ -321,9 +322,7 @@ def _credit_outcomes(
 def _no_jit() -> None:
     """JIT compilation kicks in on these queries' cost estimates (correlated EXISTS per
     execution) and took longer than the queries themselves (bench/sequence_stats.py)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
+    set_local(jit="off")
 
 
 def _collect(

@@ -43,6 +43,7 @@ from django.db.models import Sum as SumAgg
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
+from config.transaction_settings import set_local
 from leads import rollups
 from leads.models import (
     CLOSED_STATUSES,
@@ -863,21 +864,12 @@ def _flow_from_rollups(figures: rollups.WindowFigures) -> Flow:
     return flow
 
 
-# `_tune_for_aggregates`' two settings for its transaction (`set_config(..., true)`).
-_AGGREGATE_SETTINGS_SQL = (
-    "SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)"
-)
-
-
 def _tune_for_aggregates() -> None:
     """Per-transaction settings for these few aggregate queries (PostgreSQL only).
 
     JIT compilation kicks in on large cost estimates and costs more (bench/README.md) than
     these sub-second queries gain; the funnel's window sort over a
     year of moves needs a few MB to stay in memory instead of spilling to disk. Both in one
-    statement (`set_config(..., true)` is `SET LOCAL`): one round trip.
+    statement (config.transaction_settings).
     """
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(_AGGREGATE_SETTINGS_SQL)
+    set_local(jit="off", work_mem="32MB")

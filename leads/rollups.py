@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 
+from config.transaction_settings import set_local
 from leads.models import (
     FLOW_STAGES,
     FORWARD_STAGES,
@@ -481,9 +482,8 @@ def _rebuild(organization_id: uuid.UUID, hour_days: Iterable[date] | None = None
     """All of the organization's rollup rows from all its history (caller's transaction), with
     the hour rows of `hour_days` (None: of the days they were built for)."""
     hour_days = _hour_days(organization_id) if hour_days is None else hour_days
+    set_local(jit="off", work_mem="64MB")
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off")
-        cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(
             "DELETE FROM lead_daily_rollups WHERE organization_id = %s", [organization_id]
         )

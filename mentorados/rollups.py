@@ -32,6 +32,7 @@ from typing import Any
 
 from django.db import OperationalError, connection, connections, router, transaction
 
+from config.transaction_settings import set_local
 from mentorados import figures
 from mentorados.models import (
     MentoradoRollupState,
@@ -195,7 +196,7 @@ def _rebuild(organization_id: uuid.UUID, log: Callable[[str], None]) -> int:
     for attempt in range(1, REBUILD_ATTEMPTS + 1):
         try:
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
+                set_local(lock_timeout=f"{LOCK_TIMEOUT_MS}ms")
                 cursor.execute(
                     "SELECT mentorado_rollups_rebuild(ARRAY[%s]::uuid[])", [organization_id]
                 )

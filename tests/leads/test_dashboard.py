@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -450,28 +450,6 @@ def test_it_uses_a_fixed_number_of_queries(org_a, data, client_for):
     # membership, closer check, the transaction's settings, the rollup sums (leads/rollups.py
     # read_window: rollups, raw edge days, re-entries and the closers' ranking in one statement)
     assert len([q for q in full.captured_queries if "SAVEPOINT" not in q["sql"]]) <= 4
-
-
-def test_the_aggregate_settings_hold_for_the_transaction_only(transactional_db) -> None:
-    """One statement sets both (`set_config(..., true)`, as `SET LOCAL`); they end with the
-    transaction."""
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL settings")
-
-    def shown() -> tuple[str, str]:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT current_setting('jit'), current_setting('work_mem')")
-            return cursor.fetchone()
-
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = on")
-            cursor.execute("SET LOCAL work_mem = '1MB'")
-        with CaptureQueriesContext(connection) as queries:
-            dashboard_selectors._tune_for_aggregates()
-        assert len(queries) == 1
-        assert shown() == ("off", "32MB")
-    assert shown()[1] != "32MB"
 
 
 def test_it_aggregates_without_touching_a_lead_per_row(org_a, client_for):
