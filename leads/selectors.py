@@ -370,8 +370,10 @@ def lead_list_page_after(
     if db.vendor != "postgresql":
         return None
     after = _keyset_sql(keys, values, db)
-    kept = None if after is None else _kept_ids(queryset, 0, stop)
-    if after is None or kept is None:
+    if after is None:
+        return None
+    kept = _kept_ids(queryset, 0, stop)
+    if kept is None:
         return None
     sql, params, where_sql = kept
     condition, condition_params = after
@@ -442,8 +444,10 @@ def _page_rows(
     elif count:
         total_sql, total_params = _count_statement(queryset, sql, params)
     if gated:
-        gate = None if total_sql is None else _gate(sql, where_sql, total_sql, start)
-        if gate is None:
+        gate = None
+        if where_sql is not None and total_sql is not None:
+            gate = _gate(sql, where_sql, total_sql, start)
+        if gate is None:  # not kept by its WHERE: the caller reads the total and page apart
             return []
         head, sql = f"{gate[0]}{head}", gate[1]
         total_sql = f"SELECT n FROM {_GATE_TOTAL}"  # noqa: S608 (our own names)
@@ -474,17 +478,13 @@ _PAGE_TAIL = re.compile(rf" ORDER BY {_ORDER_KEY}(?:, {_ORDER_KEY})* LIMIT \d+(?
 _GATE_TOTAL = "page_total"
 
 
-def _gate(
-    ids_sql: str, where_sql: str | None, total_sql: str, start: int
-) -> tuple[str, str] | None:
+def _gate(ids_sql: str, where_sql: str, total_sql: str, start: int) -> tuple[str, str] | None:
     """A deep page's total as a materialized CTE (`WITH page_total(n) AS MATERIALIZED
     (...)`, computed once) and its ids statement gated on it: `(<where>) AND (SELECT n FROM
     page_total) > start`. That condition names no row, so PostgreSQL runs it once before the
     scan (a "One-Time Filter") and reads no index entry when it is false; it does not change
-    the scan's estimates (a gating condition's selectivity is 1). None unless the statement
-    is kept by its WHERE (`_kept_ids`: its text is known) and ordered by plain columns."""
-    if where_sql is None:
-        return None
+    the scan's estimates (a gating condition's selectivity is 1). None when the statement is
+    not ordered by plain columns (`_narrowed`)."""
     condition = f"(SELECT n FROM {_GATE_TOTAL}) > {int(start)}"  # noqa: S608 (our own names)
     gated = _narrowed(ids_sql, where_sql, condition)
     if gated is None:
@@ -519,13 +519,6 @@ def _count_statement(
         rows_sql, compiled = counted.query.get_compiler(using=queryset.db).as_sql()
         params = tuple(compiled)
     return f"SELECT COUNT(*) FROM ({rows_sql}) counted", params  # noqa: S608 (the ORM's SQL)
-
-
-def _ids_sql(queryset: QuerySet[Lead], start: int, stop: int) -> tuple[str, tuple[Any, ...]]:
-    """The ORM's statement of the page's ids and its parameters, kept rather than compiled
-    again when the same list comes again (`_ids_statement`)."""
-    sql, params, _where_sql = _ids_statement(queryset, start, stop)
-    return sql, params
 
 
 def _ids_statement(

@@ -784,10 +784,10 @@ def test_the_whole_lists_ids_statement_is_kept_once_for_every_organization(org_a
     for o in (org_a, org_b, org_a):
         for ordering in (("-created_at", "-id"), ("nome_completo",)):
             whole = selectors.lead_list_queryset(membership=o.admin).order_by(*ordering)
-            assert selectors._ids_sql(whole, 20, 40) == compiled(whole, 20, 40)
-            assert selectors._ids_sql(whole, 20, 40)[1] == (o.org.pk,)
+            assert selectors._ids_statement(whole, 20, 40)[:2] == compiled(whole, 20, 40)
+            assert selectors._ids_statement(whole, 20, 40)[1] == (o.org.pk,)
             after = whole.filter(created_at__lt=timezone.now())  # a cursor's position
-            assert selectors._ids_sql(after, 0, 20) == compiled(after, 0, 20)
+            assert selectors._ids_statement(after, 0, 20)[:2] == compiled(after, 0, 20)
     # Two orderings, each with and without a position; the same for both organizations.
     assert len(selectors._KEPT_IDS) == 4
 
@@ -834,7 +834,7 @@ def test_a_counted_lists_total_is_its_ids_statement_without_order_and_slice(
         inner, inner_params = counted.query.get_compiler(using=queryset.db).as_sql()
         expected = (f"SELECT COUNT(*) FROM ({inner}) counted", tuple(inner_params))  # noqa: S608
         for start, stop in ((0, 20), (40, 60)):
-            ids_sql, ids_params = selectors._ids_sql(queryset, start, stop)
+            ids_sql, ids_params = selectors._ids_statement(queryset, start, stop)[:2]
             assert selectors._PAGE_TAIL.search(ids_sql), (name, ids_sql)  # no second compile
             derived = selectors._count_statement(queryset, ids_sql, ids_params)
             assert _comparable(derived) == _comparable(expected), name
@@ -916,7 +916,7 @@ def test_a_searched_lists_kept_total_is_the_orms_count_in_the_search_rows(org_a,
 def test_a_list_ordered_by_an_expression_counts_with_the_orms_compile(org_a, tricky_leads):
     queryset = selectors.lead_list_queryset(membership=org_a.admin).filter(status="novo")
     queryset = queryset.order_by(F("last_interaction_at").desc(nulls_last=True), "-id")
-    ids_sql, ids_params = selectors._ids_sql(queryset, 0, 20)
+    ids_sql, ids_params = selectors._ids_statement(queryset, 0, 20)[:2]
     assert selectors._PAGE_TAIL.search(ids_sql) is None  # NULLS LAST: not a plain column
 
     sql, params = selectors._count_statement(queryset, ids_sql, ids_params)
