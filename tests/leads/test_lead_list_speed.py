@@ -6,6 +6,7 @@ import os
 import random
 import subprocess
 import sys
+from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -364,6 +365,22 @@ def test_a_shallow_unfiltered_page_reads_the_kept_total_in_its_own_statement(
     assert (past["total"], len(statements)) == (5, 3)
 
 
+def _read_pages(
+    client, monkeypatch, deep_from: int, params: dict[str, str], pages: Iterable[int]
+) -> tuple[list[Any], list[list[str]]]:
+    """The bodies of `pages` (4 leads each) and each one's statements, with pages from offset
+    `deep_from` on read as deep pages."""
+    monkeypatch.setattr(pagination, "DEFERRED_JOIN_OFFSET", deep_from)
+    bodies, statements = [], []
+    for page in pages:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(URL, {**params, "page": page, "limit": 4})
+        assert response.status_code == 200, response.content
+        bodies.append(response.json())
+        statements.append([q["sql"] for q in queries.captured_queries])
+    return bodies, statements
+
+
 @pytest.mark.parametrize("params", LIST_READS)
 def test_deep_pages_gated_on_their_total_answer_as_pages_read_apart(
     org_a, client_for, monkeypatch, params
@@ -374,20 +391,9 @@ def test_deep_pages_gated_on_their_total_answer_as_pages_read_apart(
     read apart)."""
     _generated_leads(org_a, count=20, seed=5)
     client = client_for(org_a.admin)
-
-    def pages(deep_from: int) -> tuple[list[Any], list[int]]:
-        monkeypatch.setattr(pagination, "DEFERRED_JOIN_OFFSET", deep_from)
-        bodies, counts = [], []
-        for page in range(1, 8):
-            with CaptureQueriesContext(connection) as queries:
-                response = client.get(URL, {**params, "page": page, "limit": 4})
-            assert response.status_code == 200, response.content
-            bodies.append(response.json())
-            counts.append(len(queries))
-        return bodies, counts
-
-    apart, _ = pages(10**6)
-    gated, counts = pages(1)
+    apart, _ = _read_pages(client, monkeypatch, 10**6, params, range(1, 8))
+    gated, statements = _read_pages(client, monkeypatch, 1, params, range(1, 8))
+    counts = [len(sent) for sent in statements]
     assert gated == apart
     sizes = [len(body["data"]) for body in apart]
     assert sizes[1], sizes  # a deep page with rows
@@ -410,23 +416,14 @@ def test_a_sellers_deep_pages_gated_on_their_count_answer_as_shallow_ones(
     mine = sum(1 for lead in leads if getattr(lead, f"{role}_id") == seller.pk)
     assert 4 < mine < len(leads)
     client = client_for(seller)
-
-    def pages(deep_from: int) -> tuple[list[Any], list[str]]:
-        monkeypatch.setattr(pagination, "DEFERRED_JOIN_OFFSET", deep_from)
-        bodies, statements = [], []
-        for page in (1, 2, 99):
-            with CaptureQueriesContext(connection) as queries:
-                bodies.append(client.get(URL, {"page": page, "limit": 4}).json())
-            statements += [q["sql"] for q in queries.captured_queries]
-        return bodies, statements
-
-    shallow, _ = pages(10**6)
-    gated, statements = pages(1)
+    shallow, _ = _read_pages(client, monkeypatch, 10**6, {}, (1, 2, 99))
+    gated, statements = _read_pages(client, monkeypatch, 1, {}, (1, 2, 99))
     assert gated == shallow
     assert [body["pagination"]["total"] for body in gated] == [mine] * 3
     assert [len(body["data"]) for body in gated] == [4, 4, 0]
     if connection.vendor == "postgresql":
-        assert any(") AND (SELECT n FROM page_total) > 4 ORDER BY" in sql for sql in statements)
+        sent = [sql for page in statements for sql in page]
+        assert any(") AND (SELECT n FROM page_total) > 4 ORDER BY" in sql for sql in sent)
 
 
 def test_a_deep_page_past_the_end_reads_no_index_entry(org_a, client_for, monkeypatch):
@@ -527,6 +524,14 @@ ORDERINGS = [
     "-last_interaction_at",
     "-lead_score,nome_completo",
 ]
+
+
+def _order_fields(ordering: str | None) -> list[str]:
+    """As the view orders: the default, or the fields with a tie-breaker in the last's way."""
+    if not ordering:
+        return ["-created_at", "-id"]
+    fields = ordering.split(",")
+    return [*fields, "-pk" if fields[-1].startswith("-") else "pk"]
 
 
 def _walk(client, params, limit) -> list[str]:
@@ -825,9 +830,7 @@ def test_a_counted_lists_total_is_its_ids_statement_without_order_and_slice(
     """The count read with a filtered page is the ORM's own count statement, text and
     parameters, for every filter, role narrowing, ordering and page; its value is the
     list's length."""
-    fields = ordering.split(",") if ordering else ["-created_at", "-id"]
-    if ordering:
-        fields.append("-pk" if fields[-1].startswith("-") else "pk")
+    fields = _order_fields(ordering)
     for name, listed in _filtered_lists(org_a).items():
         queryset = listed.order_by(*fields)
         counted = queryset.order_by().values("pk")
@@ -848,9 +851,7 @@ def test_a_filtered_lists_ids_statement_is_kept_by_its_where(org_a, org_b, trick
     """Every list, whole, filtered, searched or narrowed: the kept statement is the ORM's
     compile of that list (text and parameters), for each organization and page, the second
     time too."""
-    fields = ordering.split(",") if ordering else ["-created_at", "-id"]
-    if ordering:
-        fields.append("-pk" if fields[-1].startswith("-") else "pk")
+    fields = _order_fields(ordering)
     selectors._KEPT_IDS.clear()
     for _round in range(2):
         for o in (org_a, org_b):
@@ -989,10 +990,7 @@ def test_the_page_after_any_position_is_the_orms_page_after_it(
     if connection.vendor != "postgresql":
         pytest.skip("the kept statement is PostgreSQL's")
     paginator = pagination.PageOrCursorPagination()
-    # As the view orders: the default, or the fields with a tie-breaker in the last's way.
-    fields = ordering.split(",") if ordering else ["-created_at", "-id"]
-    if ordering:
-        fields.append("-pk" if fields[-1].startswith("-") else "pk")
+    fields = _order_fields(ordering)
     whole = selectors.lead_list_queryset(membership=org_a.admin)
     whole = whole.filter(NARROWINGS[narrowing]).order_by(*fields)
     assert (whole.count() == len(tricky_leads)) == (narrowing == "whole")
