@@ -174,6 +174,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["HEALTH_CHECK_IDLE_SECONDS"] = env.float(
+        "DB_HEALTH_CHECK_IDLE_SECONDS", default=0.5
+    )
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
     # PostgreSQL's JIT compiles a plan whose estimated cost passes jit_above_cost: tens to
@@ -182,8 +185,10 @@ else:
     if PG_SESSION_OPTIONS:
         DATABASES["default"]["OPTIONS"].setdefault("options", PG_SESSION_OPTIONS)
 # django-prometheus's wrappers of the same backends: query, connection and error metrics.
+# PostgreSQL's also checks a reused connection's health only after it sat idle
+# (config/postgresql/base.py).
 _INSTRUMENTED_ENGINES = {
-    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.postgresql": "config.postgresql",
     "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
 }
 DATABASES["default"]["ENGINE"] = _INSTRUMENTED_ENGINES.get(
@@ -199,6 +204,9 @@ if env.str("DATABASE_REPLICA_URL", default=""):
     )
     DATABASES["replica"].setdefault("CONN_MAX_AGE", DATABASES["default"].get("CONN_MAX_AGE", 0))
     DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["replica"]["HEALTH_CHECK_IDLE_SECONDS"] = DATABASES["default"].get(
+        "HEALTH_CHECK_IDLE_SECONDS", 0.5
+    )
     DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
     if PG_SESSION_OPTIONS:
         DATABASES["replica"]["OPTIONS"].setdefault("options", PG_SESSION_OPTIONS)
