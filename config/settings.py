@@ -158,6 +158,9 @@ DATA_DIR.mkdir(exist_ok=True)
 # libpq `options` of every PostgreSQL connection (docs/scaling.md, "The database server").
 # Empty behind a pooler that refuses startup options; set jit there with ALTER DATABASE.
 PG_SESSION_OPTIONS = env.str("DATABASE_SESSION_OPTIONS", default="-c jit=off")
+# Seconds a PostgreSQL connection may sit unused before a request checks it first
+# (config/postgresql/base.py; 0: every request, as Django does).
+PG_HEALTH_CHECK_IDLE_SECONDS = env.float("DB_HEALTH_CHECK_IDLE_SECONDS", default=0.5)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}")}
 # Every request in one transaction, except the API's read-only actions (lists, dashboards,
 # timelines, exports: organizations.scoping.OrgScopedMixin.READ_ONLY_ACTIONS), which skip the
@@ -174,9 +177,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    DATABASES["default"]["HEALTH_CHECK_IDLE_SECONDS"] = env.float(
-        "DB_HEALTH_CHECK_IDLE_SECONDS", default=0.5
-    )
+    DATABASES["default"]["HEALTH_CHECK_IDLE_SECONDS"] = PG_HEALTH_CHECK_IDLE_SECONDS
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
     # PostgreSQL's JIT compiles a plan whose estimated cost passes jit_above_cost: tens to
@@ -184,9 +185,8 @@ else:
     # search's count) that runs in a few without it (bench/README.md). Off for the session.
     if PG_SESSION_OPTIONS:
         DATABASES["default"]["OPTIONS"].setdefault("options", PG_SESSION_OPTIONS)
-# django-prometheus's wrappers of the same backends: query, connection and error metrics.
-# PostgreSQL's also checks a reused connection's health only after it sat idle
-# (config/postgresql/base.py).
+# django-prometheus's wrappers of the same backends: query, connection and error metrics
+# (PostgreSQL's through config/postgresql, which adds the health check's idle window).
 _INSTRUMENTED_ENGINES = {
     "django.db.backends.postgresql": "config.postgresql",
     "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
@@ -204,9 +204,7 @@ if env.str("DATABASE_REPLICA_URL", default=""):
     )
     DATABASES["replica"].setdefault("CONN_MAX_AGE", DATABASES["default"].get("CONN_MAX_AGE", 0))
     DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
-    DATABASES["replica"]["HEALTH_CHECK_IDLE_SECONDS"] = DATABASES["default"].get(
-        "HEALTH_CHECK_IDLE_SECONDS", 0.5
-    )
+    DATABASES["replica"]["HEALTH_CHECK_IDLE_SECONDS"] = PG_HEALTH_CHECK_IDLE_SECONDS
     DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
     if PG_SESSION_OPTIONS:
         DATABASES["replica"]["OPTIONS"].setdefault("options", PG_SESSION_OPTIONS)

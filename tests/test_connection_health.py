@@ -5,7 +5,8 @@ server process went away while it sat idle is replaced before the request's stat
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -62,15 +63,9 @@ def _terminate(pid: int) -> None:
 
 
 @pytest.fixture
-def idle_seconds() -> Iterator[Any]:
-    """Sets the connection's idle window for the test; restores it after."""
-    before = connection.settings_dict.get("HEALTH_CHECK_IDLE_SECONDS")
-
-    def set_to(seconds: float) -> None:
-        connection.settings_dict["HEALTH_CHECK_IDLE_SECONDS"] = seconds
-
-    yield set_to
-    connection.settings_dict["HEALTH_CHECK_IDLE_SECONDS"] = before
+def idle_seconds(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
+    """Sets the connection's idle window for the test (monkeypatch restores it)."""
+    return partial(monkeypatch.setitem, connection.settings_dict, "HEALTH_CHECK_IDLE_SECONDS")
 
 
 def test_the_settings_turn_it_on_for_postgresql() -> None:
@@ -79,13 +74,18 @@ def test_the_settings_turn_it_on_for_postgresql() -> None:
     assert connection.settings_dict["HEALTH_CHECK_IDLE_SECONDS"] == 0.5
 
 
-def test_a_connection_used_a_moment_ago_is_not_checked(checks, idle_seconds) -> None:
-    idle_seconds(60.0)
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [(60.0, []), (0.0, [True, True, True])],
+    ids=["used-a-moment-ago-not-checked", "window-0-checks-every-request-as-django-does"],
+)
+def test_requests_on_a_busy_connection(checks, idle_seconds, window, expected) -> None:
+    idle_seconds(window)
     _backend_pid()
     for _ in range(3):
         _next_request()
         _backend_pid()
-    assert checks == []
+    assert checks == expected
 
 
 def test_an_idle_connection_is_checked_once_a_request(checks, idle_seconds) -> None:
@@ -96,15 +96,6 @@ def test_an_idle_connection_is_checked_once_a_request(checks, idle_seconds) -> N
     assert _backend_pid() == pid
     _backend_pid()  # the same request's next statement: checked already
     assert checks == [True]
-
-
-def test_a_window_of_zero_checks_every_request_as_django_does(checks, idle_seconds) -> None:
-    idle_seconds(0.0)
-    _backend_pid()
-    for _ in range(3):
-        _next_request()
-        _backend_pid()
-    assert checks == [True, True, True]
 
 
 def test_a_connection_lost_while_idle_is_replaced_before_the_statement(
