@@ -319,12 +319,6 @@ def _credit_outcomes(
             variant["respondidos"] += row["respondidos"]
 
 
-def _no_jit() -> None:
-    """JIT compilation kicks in on these queries' cost estimates (correlated EXISTS per
-    execution) and took longer than the queries themselves (bench/sequence_stats.py)."""
-    set_local(jit="off")
-
-
 def _collect(
     sequence: FollowupSequence,
 ) -> tuple[dict[str, Any], dict[int, dict[str, Any]], dict[tuple[int, str], dict[str, Any]]]:
@@ -339,7 +333,9 @@ def _collect(
         for variant in step.get("variantes") or []
     }
     with transaction.atomic():
-        _no_jit()
+        # JIT compilation kicks in on these queries' cost estimates (correlated EXISTS per
+        # execution) and took longer than the queries themselves (bench/sequence_stats.py).
+        set_local(jit="off")
         totals = _sequence_totals(sequence)
         _count_runs(sequence, steps, variants)
         _credit_outcomes(sequence, steps, variants)

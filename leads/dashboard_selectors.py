@@ -37,7 +37,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypedDict
 
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, models, router, transaction
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
 from django.db.models import Sum as SumAgg
 from django.db.models.functions import TruncWeek
@@ -775,12 +775,15 @@ def _origem_figures(origem: str, leads: int, won: int) -> OrigemFigures:
 def sales_dashboard(scope: DashboardScope) -> SalesDashboard:
     """The whole `GET /api/v1/leads/performance/` body for a scope: on PostgreSQL from the
     daily rollups (leads/rollups.py, the same figures in two queries whatever the data size),
-    elsewhere (SQLite, development) from the raw rows (`reference_sales_dashboard`)."""
+    elsewhere (SQLite, development) from the raw rows (`reference_sales_dashboard`). The
+    rollups are read where the request reads (config/replica.py: the replica, unless the
+    requester has just written)."""
     if connection.vendor != "postgresql":
         return reference_sales_dashboard(scope)
-    with transaction.atomic():
-        _tune_for_aggregates()
-        return rollup_sales_dashboard(scope)
+    using = router.db_for_read(Lead)
+    with transaction.atomic(using=using):
+        _tune_for_aggregates(using)
+        return rollup_sales_dashboard(scope, using=using)
 
 
 def reference_sales_dashboard(scope: DashboardScope) -> SalesDashboard:
@@ -802,10 +805,12 @@ def reference_sales_dashboard(scope: DashboardScope) -> SalesDashboard:
 # --- the same figures from the daily rollups (PostgreSQL) -------------------------------------
 
 
-def rollup_sales_dashboard(scope: DashboardScope) -> SalesDashboard:
+def rollup_sales_dashboard(
+    scope: DashboardScope, *, using: str = DEFAULT_DB_ALIAS
+) -> SalesDashboard:
     """`sales_dashboard` from the rollups: one query for the sums and the closers' ranking
-    (leads/rollups.py `read_window`). Exact whatever the rollup job's lag, as of
-    `atualizado_em` (the moment the sums were read)."""
+    (leads/rollups.py `read_window`, on the database `using`). Exact whatever the rollup
+    job's lag, as of `atualizado_em` (the moment the sums were read)."""
     figures = rollups.read_window(
         organization_id=scope.organization_id,
         start=scope.start,
@@ -814,6 +819,7 @@ def rollup_sales_dashboard(scope: DashboardScope) -> SalesDashboard:
         sdr_id=scope.sdr_id,
         rank_role=Role.CLOSER.value,
         rank_limit=TOP_CLOSERS_LIMIT,
+        using=using,
     )
     leads = _leads_from_rollups(figures.scope)
     return SalesDashboard(
@@ -864,12 +870,12 @@ def _flow_from_rollups(figures: rollups.WindowFigures) -> Flow:
     return flow
 
 
-def _tune_for_aggregates() -> None:
+def _tune_for_aggregates(using: str = DEFAULT_DB_ALIAS) -> None:
     """Per-transaction settings for these few aggregate queries (PostgreSQL only).
 
     JIT compilation kicks in on large cost estimates and costs more (bench/README.md) than
     these sub-second queries gain; the funnel's window sort over a
     year of moves needs a few MB to stay in memory instead of spilling to disk. Both in one
-    statement (config.transaction_settings).
+    statement (config.transaction_settings), in the transaction of the database `using`.
     """
-    set_local(jit="off", work_mem="32MB")
+    set_local(using=using, jit="off", work_mem="32MB")

@@ -35,7 +35,7 @@ from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 from config.transaction_settings import set_local
 from leads.models import (
@@ -956,15 +956,17 @@ def read_window(
     sdr_id: uuid.UUID | None = None,
     rank_role: str = "closer",
     rank_limit: int = 10,
+    using: str = DEFAULT_DB_ALIAS,
 ) -> WindowFigures:
     """The sums of every measure over `[start, end]` for the scope (the organization, a closer,
     or an SDR) and its re-entries; the first `rank_limit` closers (members with leads created
     or converted in the window, or `rank_role` members with interactions) by value,
-    conversions, leads, name. One query."""
+    conversions, leads, name. One query, on the database `using` (the replica for a
+    dashboard request that reads it)."""
     params = _window_params(organization_id, start, end)
     params.update(member=closer_id or sdr_id, rank_role=rank_role, rank_limit=rank_limit)
     figures = WindowFigures()
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         narrowed_by = (
             "closer_id" if closer_id is not None else "sdr_id" if sdr_id is not None else None
         )

@@ -60,6 +60,13 @@ def total(client: APIClient) -> int:
     return int(response.json()["pagination"]["total"])
 
 
+def dashboard_total(client: APIClient) -> int:
+    """The sales dashboard's `total_leads` (read from the rollups, leads/rollups.py)."""
+    response = client.get("/api/v1/leads/performance/")
+    assert response.status_code == 200, response.content
+    return int(response.json()["metrics"]["total_leads"])
+
+
 def main() -> None:
     organization = OrganizationFactory()
     writer: Any = MembershipFactory(organization=organization, role=Role.ADMIN)
@@ -74,6 +81,7 @@ def main() -> None:
     )  # written outside any request: nobody pinned
     a, b = client_for(writer), client_for(reader)
     seen["list_while_paused"] = total(b)
+    seen["dashboard_while_paused"] = dashboard_total(b)
     seen["detail_of_unreplayed"] = b.get(f"/api/v1/leads/{unseen.pk}/").status_code
     seen["timeline_of_unreplayed"] = b.get(f"/api/v1/leads/{unseen.pk}/timeline/").status_code
 
@@ -84,7 +92,9 @@ def main() -> None:
     )
     seen["create_status"] = created.status_code
     seen["writer_list_after_write"] = total(a)
+    seen["writer_dashboard_after_write"] = dashboard_total(a)
     seen["reader_list_after_write"] = total(b)
+    seen["reader_dashboard_after_write"] = dashboard_total(b)
     time.sleep(float(os.environ["REPLICA_PIN_SECONDS"]) + 0.5)
     seen["writer_list_after_window"] = total(a)
 

@@ -107,7 +107,7 @@ def primary_and_replica(db: None) -> Iterator[tuple[int, int]]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def test_lists_read_the_replica_and_a_writer_reads_its_own_writes(
+def test_lists_and_dashboards_read_the_replica_and_a_writer_reads_its_own_writes(
     primary_and_replica: tuple[int, int],
 ) -> None:
     primary_port, replica_port = primary_and_replica
@@ -135,6 +135,8 @@ def test_lists_read_the_replica_and_a_writer_reads_its_own_writes(
         "replica_in_recovery": True,
         # The list is served by the frozen replica: the lead written after the pause is missing.
         "list_while_paused": 1,
+        # So is the sales dashboard (its rollups, read in a transaction on the replica).
+        "dashboard_while_paused": 1,
         # A detail read stays on the primary.
         "detail_of_unreplayed": 200,
         # The timeline reads the replica, where that lead does not exist yet.
@@ -142,8 +144,10 @@ def test_lists_read_the_replica_and_a_writer_reads_its_own_writes(
         "create_status": 201,
         # The writer is pinned to the primary: its own lead and the other fresh one.
         "writer_list_after_write": 3,
+        "writer_dashboard_after_write": 3,
         # Nobody else is: the replica still shows the frozen state.
         "reader_list_after_write": 1,
+        "reader_dashboard_after_write": 1,
         # After REPLICA_PIN_SECONDS the writer reads the replica again.
         "writer_list_after_window": 1,
         "reader_list_after_resume": 3,
