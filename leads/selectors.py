@@ -167,19 +167,22 @@ def attach_list_extras(leads: Sequence[Lead]) -> Sequence[Lead]:
     """Sets `interactions_count` and `last_interaction` on each lead of a page.
 
     One query whatever the page size on PostgreSQL (two LATERAL probes per lead); elsewhere
-    (SQLite) two: a grouped count and a "latest per lead" window query.
+    (SQLite) two: a grouped count and a "latest per lead" window query. Read on the database
+    the leads were read from (the replica's leads with the replica's interactions).
     """
     if not leads:
         return leads
-    if connection.vendor == "postgresql":
-        return _attach_extras_postgresql(leads)
-    return _attach_extras_portable(leads)
+    using = leads[0]._state.db or router.db_for_read(LeadInteraction)
+    if connections[using].vendor == "postgresql":
+        return _attach_extras_postgresql(leads, using)
+    return _attach_extras_portable(leads, using)
 
 
-def _attach_extras_portable(leads: Sequence[Lead]) -> Sequence[Lead]:
+def _attach_extras_portable(leads: Sequence[Lead], using: str) -> Sequence[Lead]:
     ids = [lead.pk for lead in leads]
+    interactions = LeadInteraction.objects.using(using)
     counts = dict(
-        LeadInteraction.objects.filter(lead_id__in=ids)
+        interactions.filter(lead_id__in=ids)
         .order_by()
         .values_list("lead_id")
         .annotate(n=Count("id"))
@@ -187,7 +190,7 @@ def _attach_extras_portable(leads: Sequence[Lead]) -> Sequence[Lead]:
     )
     latest = {
         interaction.lead_id: interaction
-        for interaction in LeadInteraction.objects.filter(lead_id__in=ids)
+        for interaction in interactions.filter(lead_id__in=ids)
         .annotate(
             position=Window(
                 RowNumber(),
@@ -204,8 +207,8 @@ def _attach_extras_portable(leads: Sequence[Lead]) -> Sequence[Lead]:
     return leads
 
 
-def _attach_extras_postgresql(leads: Sequence[Lead]) -> Sequence[Lead]:
-    with connection.cursor() as cursor:
+def _attach_extras_postgresql(leads: Sequence[Lead], using: str) -> Sequence[Lead]:
+    with connections[using].cursor() as cursor:
         cursor.execute(_EXTRAS_SQL, [[lead.pk for lead in leads]])
         rows = {row[0]: row[1:] for row in cursor.fetchall()}
     for lead in leads:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core import signing
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import F, Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -754,7 +754,7 @@ def test_extras_in_one_lateral_query_match_the_portable_queries(org_a) -> None:
     def extras(attach) -> tuple[int, list[Any]]:
         fresh = list(Lead.objects.filter(pk__in=[lead.pk for lead in leads]).order_by("pk"))
         with CaptureQueriesContext(connection) as queries:
-            attach(fresh)
+            attach(fresh, DEFAULT_DB_ALIAS)
         shape = [
             (
                 lead.interactions_count,

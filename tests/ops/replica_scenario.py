@@ -23,9 +23,15 @@ from django.db import DatabaseError, connections  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 from rest_framework_simplejwt.tokens import RefreshToken  # noqa: E402
 
+from leads import selectors  # noqa: E402
 from leads.models import Lead  # noqa: E402
 from organizations.models import Role  # noqa: E402
-from tests.factories import LeadFactory, MembershipFactory, OrganizationFactory  # noqa: E402
+from tests.factories import (  # noqa: E402
+    InteractionFactory,
+    LeadFactory,
+    MembershipFactory,
+    OrganizationFactory,
+)
 
 
 def replica_sql(sql: str, params: tuple[Any, ...] = ()) -> Any:
@@ -84,6 +90,15 @@ def main() -> None:
     seen["dashboard_while_paused"] = dashboard_total(b)
     seen["detail_of_unreplayed"] = b.get(f"/api/v1/leads/{unseen.pk}/").status_code
     seen["timeline_of_unreplayed"] = b.get(f"/api/v1/leads/{unseen.pk}/timeline/").status_code
+    # A lead read on the replica gets its interaction extras from the replica too.
+    InteractionFactory(lead=first)
+    replica_lead = Lead.objects.using("replica").get(pk=first.pk)
+    seen["extras_of_replica_lead"] = selectors.attach_list_extras([replica_lead])[
+        0
+    ].interactions_count
+    seen["extras_of_primary_lead"] = selectors.attach_list_extras([Lead.objects.get(pk=first.pk)])[
+        0
+    ].interactions_count
 
     created = a.post(
         "/api/v1/leads/",

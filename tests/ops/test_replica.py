@@ -141,6 +141,9 @@ def test_lists_and_dashboards_read_the_replica_and_a_writer_reads_its_own_writes
         "detail_of_unreplayed": 200,
         # The timeline reads the replica, where that lead does not exist yet.
         "timeline_of_unreplayed": 404,
+        # A page's extras (interaction count) come from the database its leads came from.
+        "extras_of_replica_lead": 0,
+        "extras_of_primary_lead": 1,
         "create_status": 201,
         # The writer is pinned to the primary: its own lead and the other fresh one.
         "writer_list_after_write": 3,
