@@ -166,12 +166,19 @@ class Lead(models.Model):
                 include=["origem", "status"],
                 name="lead_org_created_cover",
             ),
+            # The filters' indexes carry the default order's key (INCLUDE, PostgreSQL): a
+            # filtered page in the default order, and its count, come from the index alone,
+            # without a heap fetch per matching lead (leads 0033: at 1,000,000 leads 2,340
+            # matches, the statement 2.64 -> 2.12 ms, PostgreSQL's CPU a request 3.42 -> 2.58).
             models.Index(
                 fields=["organization", "status", "temperatura", "lead_score"],
-                name="lead_org_status_temp_score",
+                include=["created_at", "id"],
+                name="lead_org_status_temp_cover",
             ),
             models.Index(
-                fields=["organization", "temperatura", "lead_score"], name="lead_org_temp_score"
+                fields=["organization", "temperatura", "lead_score"],
+                include=["created_at", "id"],
+                name="lead_org_temp_score_cover",
             ),
             # The pipeline board's columns (leads/admin_board.py): one status, highest score
             # first, 26 cards read in index order (a column sorted all of its status's leads:

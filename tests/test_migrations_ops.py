@@ -135,13 +135,14 @@ def test_a_rerun_keeps_indexes_already_built_and_drops_nothing_twice() -> None:
     with connection.schema_editor(atomic=False) as editor:
         for operation in migration.operations[1:]:
             operation.database_forwards("leads", editor, before_0019, after_0019)
-    # 0029, twice: the covering index kept, and 0006's created-order index (re-built above)
-    # dropped again, then nothing left to drop.
-    migration = executor.loader.get_migration("leads", "0029_created_index_covers_origin_status")
-    state = executor.loader.project_state(("leads", migration.name), at_end=False)
-    for _ in range(2):
-        with connection.schema_editor(atomic=False) as editor:
-            migration.apply(state.clone(), editor)
+    # 0029 and 0033, twice each: the covering indexes kept, and 0006's created-order and
+    # filter indexes (re-built above) dropped again, then nothing left to drop.
+    for name in ("0029_created_index_covers_origin_status", "0033_filter_indexes_carry_the_order"):
+        migration = executor.loader.get_migration("leads", name)
+        state = executor.loader.project_state(("leads", migration.name), at_end=False)
+        for _ in range(2):
+            with connection.schema_editor(atomic=False) as editor:
+                migration.apply(state.clone(), editor)
     assert _indexes() == before
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core import signing
-from django.db import DEFAULT_DB_ALIAS, connection
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import F, Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -34,6 +34,7 @@ from leads.api.serializers import (
 from leads.api.views import LeadViewSet
 from leads.models import PIPELINE_ORDER, Lead
 from organizations.models import Organization
+from tests.conftest import make_org
 from tests.factories import InteractionFactory, LeadFactory, QualificationFactory
 
 pytestmark = pytest.mark.django_db
@@ -646,8 +647,8 @@ def test_the_list_indexes_exist_and_search_can_use_the_trigram_index(org_a):
         names = {row[0] for row in cursor.fetchall()}
     assert {
         "lead_org_created_cover",
-        "lead_org_status_temp_score",
-        "lead_org_temp_score",
+        "lead_org_status_temp_cover",
+        "lead_org_temp_score_cover",
         "lead_org_origem",
         "lead_org_score_id",
         "lead_org_valor_id",
@@ -671,6 +672,47 @@ def test_the_list_indexes_exist_and_search_can_use_the_trigram_index(org_a):
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "lead_org_search_col" in plan, plan
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("params", "index"),
+    [
+        (
+            {"status": "em_contato,qualificado", "temperatura": "quente", "score_min": "50"},
+            "lead_org_status_temp_cover",
+        ),
+        ({"temperatura": "quente", "score_min": "50"}, "lead_org_temp_score_cover"),
+    ],
+)
+def test_a_filtered_page_in_the_default_order_is_read_from_the_index_alone(
+    params: dict[str, str], index: str
+) -> None:
+    """The filter indexes carry created_at and id (leads 0033): the page's ids, sorted in the
+    default order, need no lead's row. Vacuumed (the visibility map an index-only scan reads),
+    with whole-table and bitmap scans forbidden so that the tiny table cannot be read whole;
+    without the INCLUDE the plan would fetch each matching lead's row (`Index Scan`)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL indexes")
+    org = make_org().org
+    LeadFactory.create_batch(
+        12, organization=org, status="qualificado", temperatura="quente", lead_score=70
+    )
+    LeadFactory.create_batch(60, organization=org, status="novo", temperatura="frio", lead_score=5)
+    from leads.api.filters import LeadFilter
+
+    queryset = LeadFilter(params, queryset=Lead.objects.for_org(org.pk)).qs
+    ids = queryset.order_by("-created_at", "-id").values_list("id", flat=True)[:20]
+    sql, sql_params = ids.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE leads")
+    with transaction.atomic(), connection.cursor() as cursor:
+        for setting in ("enable_seqscan", "enable_bitmapscan"):
+            cursor.execute(f"SET LOCAL {setting} = off")
+        cursor.execute("EXPLAIN " + sql, sql_params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert f"Index Only Scan using {index} on leads" in plan, plan
+    assert sorted(ids) == sorted(queryset.values_list("id", flat=True))
 
 
 # Forward, back to leads 0005, forward again; then the stored search column's triggers on
