@@ -44,6 +44,7 @@ def _gin_limits() -> dict[str, list[str] | None]:
 
 # The leads migration whose unapplying leaves the schema at each point the walk checks.
 BACK_TO = {
+    "0033_filter_indexes_carry_the_order": "0032",
     "0030_gin_pending_list_limit": "0029",
     "0029_created_index_covers_origin_status": "0028",
     "0019_search_fold_column": "0018",
@@ -77,6 +78,9 @@ def test_index_migrations_go_back_and_forth() -> None:
         executor = MigrationExecutor(connection, progress_callback=progress)
         target = executor.loader.get_migration_by_prefix("leads", "0005")
         executor.migrate([("leads", target.name)])
+        # Before leads 0033: the filter indexes without the default order's key.
+        assert {"lead_org_status_temp_score", "lead_org_temp_score"} <= seen["0032"]
+        assert not {"lead_org_status_temp_cover", "lead_org_temp_score_cover"} & seen["0032"]
         # Before leads 0030: PostgreSQL's default pending list (no storage parameter).
         assert limits["before"]["lead_org_search_col"] == ["gin_pending_list_limit=256"]
         assert limits["0029"]["lead_org_search_col"] is None
@@ -98,6 +102,8 @@ def test_index_migrations_go_back_and_forth() -> None:
     assert present >= ADDED | {"lead_org_search_col", "mentorado_org_search_fold"}
     assert not REMOVED & present
     assert not {"lead_org_search_trgm", "lead_org_search_fold", REPLACED} & present
+    assert {"lead_org_status_temp_cover", "lead_org_temp_score_cover"} <= present
+    assert not {"lead_org_status_temp_score", "lead_org_temp_score"} & present
     assert all(value == ["gin_pending_list_limit=256"] for value in _gin_limits().values())
 
 
