@@ -92,13 +92,12 @@ def main() -> None:
     seen["timeline_of_unreplayed"] = b.get(f"/api/v1/leads/{unseen.pk}/timeline/").status_code
     # A lead read on the replica gets its interaction extras from the replica too.
     InteractionFactory(lead=first)
-    replica_lead = Lead.objects.using("replica").get(pk=first.pk)
-    seen["extras_of_replica_lead"] = selectors.attach_list_extras([replica_lead])[
-        0
-    ].interactions_count
-    seen["extras_of_primary_lead"] = selectors.attach_list_extras([Lead.objects.get(pk=first.pk)])[
-        0
-    ].interactions_count
+    replica_lead: Any = Lead.objects.using("replica").get(pk=first.pk)
+    primary_lead: Any = Lead.objects.get(pk=first.pk)
+    selectors.attach_list_extras([replica_lead])
+    selectors.attach_list_extras([primary_lead])
+    seen["extras_of_replica_lead"] = replica_lead.interactions_count
+    seen["extras_of_primary_lead"] = primary_lead.interactions_count
 
     created = a.post(
         "/api/v1/leads/",
