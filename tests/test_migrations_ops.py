@@ -44,6 +44,7 @@ def _gin_limits() -> dict[str, list[str] | None]:
 
 # The leads migration whose unapplying leaves the schema at each point the walk checks.
 BACK_TO = {
+    "0034_filter_indexes_kept_for_counts": "0033",
     "0033_filter_indexes_carry_the_order": "0032",
     "0030_gin_pending_list_limit": "0029",
     "0029_created_index_covers_origin_status": "0028",
@@ -78,6 +79,9 @@ def test_index_migrations_go_back_and_forth() -> None:
         executor = MigrationExecutor(connection, progress_callback=progress)
         target = executor.loader.get_migration_by_prefix("leads", "0005")
         executor.migrate([("leads", target.name)])
+        # Before leads 0034: the covering filter indexes alone.
+        assert {"lead_org_status_temp_cover", "lead_org_temp_score_cover"} <= seen["0033"]
+        assert not {"lead_org_status_temp_score", "lead_org_temp_score"} & seen["0033"]
         # Before leads 0033: the filter indexes without the default order's key.
         assert {"lead_org_status_temp_score", "lead_org_temp_score"} <= seen["0032"]
         assert not {"lead_org_status_temp_cover", "lead_org_temp_score_cover"} & seen["0032"]
@@ -102,8 +106,12 @@ def test_index_migrations_go_back_and_forth() -> None:
     assert present >= ADDED | {"lead_org_search_col", "mentorado_org_search_fold"}
     assert not REMOVED & present
     assert not {"lead_org_search_trgm", "lead_org_search_fold", REPLACED} & present
-    assert {"lead_org_status_temp_cover", "lead_org_temp_score_cover"} <= present
-    assert not {"lead_org_status_temp_score", "lead_org_temp_score"} & present
+    assert {
+        "lead_org_status_temp_cover",
+        "lead_org_temp_score_cover",
+        "lead_org_status_temp_score",
+        "lead_org_temp_score",
+    } <= present
     assert all(value == ["gin_pending_list_limit=256"] for value in _gin_limits().values())
 
 
@@ -141,9 +149,14 @@ def test_a_rerun_keeps_indexes_already_built_and_drops_nothing_twice() -> None:
     with connection.schema_editor(atomic=False) as editor:
         for operation in migration.operations[1:]:
             operation.database_forwards("leads", editor, before_0019, after_0019)
-    # 0029 and 0033, twice each: the covering indexes kept, and 0006's created-order and
-    # filter indexes (re-built above) dropped again, then nothing left to drop.
-    for name in ("0029_created_index_covers_origin_status", "0033_filter_indexes_carry_the_order"):
+    # 0029, 0033 and 0034, twice each: the covering indexes kept, 0006's created-order and
+    # filter indexes (re-built above) dropped again, then nothing left to drop, and the
+    # filter indexes built again for the counts, once.
+    for name in (
+        "0029_created_index_covers_origin_status",
+        "0033_filter_indexes_carry_the_order",
+        "0034_filter_indexes_kept_for_counts",
+    ):
         migration = executor.loader.get_migration("leads", name)
         state = executor.loader.project_state(("leads", migration.name), at_end=False)
         for _ in range(2):

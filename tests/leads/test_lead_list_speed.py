@@ -647,6 +647,8 @@ def test_the_list_indexes_exist_and_search_can_use_the_trigram_index(org_a):
         names = {row[0] for row in cursor.fetchall()}
     assert {
         "lead_org_created_cover",
+        "lead_org_status_temp_score",
+        "lead_org_temp_score",
         "lead_org_status_temp_cover",
         "lead_org_temp_score_cover",
         "lead_org_origem",
@@ -676,22 +678,28 @@ def test_the_list_indexes_exist_and_search_can_use_the_trigram_index(org_a):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
-    ("params", "index"),
+    ("params", "index", "counted_by"),
     [
         (
             {"status": "em_contato,qualificado", "temperatura": "quente", "score_min": "50"},
             "lead_org_status_temp_cover",
+            "lead_org_status_temp_score",
         ),
-        ({"temperatura": "quente", "score_min": "50"}, "lead_org_temp_score_cover"),
+        (
+            {"temperatura": "quente", "score_min": "50"},
+            "lead_org_temp_score_cover",
+            "lead_org_temp_score",
+        ),
     ],
 )
-def test_a_filtered_page_in_the_default_order_is_read_from_the_index_alone(
-    params: dict[str, str], index: str
+def test_a_filtered_page_is_read_from_the_covering_index_and_counted_from_the_plain_one(
+    params: dict[str, str], index: str, counted_by: str
 ) -> None:
     """The filter indexes carry created_at and id (leads 0033): the page's ids, sorted in the
-    default order, need no lead's row. Vacuumed (the visibility map an index-only scan reads),
+    default order, need no lead's row. Their count reads the plain, deduplicated index
+    (leads 0034), the smaller one. Vacuumed (the visibility map an index-only scan reads),
     with whole-table and bitmap scans forbidden so that the tiny table cannot be read whole;
-    without the INCLUDE the plan would fetch each matching lead's row (`Index Scan`)."""
+    without the INCLUDE the page's plan would fetch each matching lead's row (`Index Scan`)."""
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL indexes")
     org = make_org().org
@@ -711,7 +719,11 @@ def test_a_filtered_page_in_the_default_order_is_read_from_the_index_alone(
             cursor.execute(f"SET LOCAL {setting} = off")
         cursor.execute("EXPLAIN " + sql, sql_params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
+        count_sql, count_params = selectors._count_statement(queryset, sql, sql_params)
+        cursor.execute("EXPLAIN " + count_sql, count_params)
+        count_plan = "\n".join(row[0] for row in cursor.fetchall())
     assert f"Index Only Scan using {index} on leads" in plan, plan
+    assert f"Index Only Scan using {counted_by} on leads" in count_plan, count_plan
     assert sorted(ids) == sorted(queryset.values_list("id", flat=True))
 
 
