@@ -171,7 +171,7 @@ class Lead(models.Model):
             # leads). A filtered page reads the ones that carry the default order's key
             # (INCLUDE, PostgreSQL; 118 and 98 MB, as an index with INCLUDE columns is not
             # deduplicated): its ids come from the index alone, without a heap fetch per
-            # matching lead. Leads 0033 and 0034: at 1,000,000 leads, 2,340 matches, the
+            # matching lead. Leads 0033: at 1,000,000 leads, 2,340 matches, the
             # statement 2.64 -> 2.12 ms; 138,178 matches counted in 14.3 ms from the plain
             # index against 24.3 ms from the covering one.
             models.Index(

@@ -44,7 +44,6 @@ def _gin_limits() -> dict[str, list[str] | None]:
 
 # The leads migration whose unapplying leaves the schema at each point the walk checks.
 BACK_TO = {
-    "0034_filter_indexes_kept_for_counts": "0033",
     "0033_filter_indexes_carry_the_order": "0032",
     "0030_gin_pending_list_limit": "0029",
     "0029_created_index_covers_origin_status": "0028",
@@ -79,10 +78,7 @@ def test_index_migrations_go_back_and_forth() -> None:
         executor = MigrationExecutor(connection, progress_callback=progress)
         target = executor.loader.get_migration_by_prefix("leads", "0005")
         executor.migrate([("leads", target.name)])
-        # Before leads 0034: the covering filter indexes alone.
-        assert {"lead_org_status_temp_cover", "lead_org_temp_score_cover"} <= seen["0033"]
-        assert not {"lead_org_status_temp_score", "lead_org_temp_score"} & seen["0033"]
-        # Before leads 0033: the filter indexes without the default order's key.
+        # Before leads 0033: the plain filter indexes alone.
         assert {"lead_org_status_temp_score", "lead_org_temp_score"} <= seen["0032"]
         assert not {"lead_org_status_temp_cover", "lead_org_temp_score_cover"} & seen["0032"]
         # Before leads 0030: PostgreSQL's default pending list (no storage parameter).
@@ -131,16 +127,13 @@ def test_every_gin_index_keeps_a_short_pending_list() -> None:
 def test_a_rerun_keeps_indexes_already_built_and_drops_nothing_twice() -> None:
     executor = MigrationExecutor(connection)
     before = _indexes()
+    # Applying the operations again, as after an interruption, raises nothing.
     for name in (
         "0006_list_search_indexes",
         "0007_status_change_stage_index",
         "0012_search_unaccent",
     ):
-        migration = executor.loader.get_migration("leads", name)
-        state = executor.loader.project_state(("leads", migration.name), at_end=False)
-        # Applying the operations again, as after an interruption, raises nothing.
-        with connection.schema_editor(atomic=False) as editor:
-            migration.apply(state, editor)
+        _apply_again(executor, name)
     # 0019 after its column was added: the trigger again, the backfill, the index kept and
     # 0012's expression index (re-built just above) dropped again.
     migration = executor.loader.get_migration("leads", "0019_search_fold_column")
@@ -149,20 +142,20 @@ def test_a_rerun_keeps_indexes_already_built_and_drops_nothing_twice() -> None:
     with connection.schema_editor(atomic=False) as editor:
         for operation in migration.operations[1:]:
             operation.database_forwards("leads", editor, before_0019, after_0019)
-    # 0029, 0033 and 0034, twice each: the covering indexes kept, 0006's created-order and
-    # filter indexes (re-built above) dropped again, then nothing left to drop, and the
-    # filter indexes built again for the counts, once.
-    for name in (
-        "0029_created_index_covers_origin_status",
-        "0033_filter_indexes_carry_the_order",
-        "0034_filter_indexes_kept_for_counts",
-    ):
-        migration = executor.loader.get_migration("leads", name)
-        state = executor.loader.project_state(("leads", migration.name), at_end=False)
-        for _ in range(2):
-            with connection.schema_editor(atomic=False) as editor:
-                migration.apply(state.clone(), editor)
+    # 0029 and 0033, twice each: the covering indexes kept, and 0006's created-order index
+    # (re-built above) dropped again, then nothing left to drop.
+    for name in ("0029_created_index_covers_origin_status", "0033_filter_indexes_carry_the_order"):
+        _apply_again(executor, name)
+        _apply_again(executor, name)
     assert _indexes() == before
+
+
+def _apply_again(executor: MigrationExecutor, name: str) -> None:
+    """Applies the leads migration `name` once more from the state before it."""
+    migration = executor.loader.get_migration("leads", name)
+    state = executor.loader.project_state(("leads", migration.name), at_end=False)
+    with connection.schema_editor(atomic=False) as editor:
+        migration.apply(state.clone(), editor)
 
 
 def _plan_states() -> Iterator[tuple[str, Operation, ProjectState]]:
