@@ -15,7 +15,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from organizations.models import Membership, Organization, Role
-from tests import fast_flush
+from tests import fast_flush, template_db
 from tests.factories import MembershipFactory, OrganizationFactory
 
 
@@ -26,6 +26,8 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.INTEGRATIONS_ALLOW_PRIVATE_URLS = True
     # Transactional tests end with a flush: DELETEs instead of a TRUNCATE (tests/fast_flush.py).
     fast_flush.install()
+    # Parallel workers' databases are copies of one migrated template (tests/template_db.py).
+    template_db.install()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
