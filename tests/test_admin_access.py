@@ -198,7 +198,9 @@ def test_a_superuser_walks_every_page_of_every_organization(org_a, org_b, worlds
             if not url.takes_object and model_label not in world_a:
                 assert client.get(url.url(None)).status_code != 500, model_label
                 continue
-            for world in (world_a, world_b):
+            # A page without an object (a changelist, an add form, a custom view) is the same
+            # page for both worlds: fetched once.
+            for world in (world_a, world_b) if url.takes_object else (world_a,):
                 response = client.get(url.url(world.get(model_label)))
                 # 403 only where the admin offers the page to nobody (e.g. adding executions)
                 # or the page works for members only (the board needs a membership).
