@@ -26,7 +26,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.INTEGRATIONS_ALLOW_PRIVATE_URLS = True
     # Transactional tests end with a flush: DELETEs instead of a TRUNCATE (tests/fast_flush.py).
     fast_flush.install()
-    # Parallel workers' databases are copies of one migrated template (tests/template_db.py).
+    # Parallel workers' databases are clones of one migrated database (tests/template_db.py).
     template_db.install()
 
 
