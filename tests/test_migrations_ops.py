@@ -145,17 +145,17 @@ def test_a_rerun_keeps_indexes_already_built_and_drops_nothing_twice() -> None:
     # 0029 and 0033, twice each: the covering indexes kept, and 0006's created-order index
     # (re-built above) dropped again, then nothing left to drop.
     for name in ("0029_created_index_covers_origin_status", "0033_filter_indexes_carry_the_order"):
-        _apply_again(executor, name)
-        _apply_again(executor, name)
+        _apply_again(executor, name, times=2)
     assert _indexes() == before
 
 
-def _apply_again(executor: MigrationExecutor, name: str) -> None:
-    """Applies the leads migration `name` once more from the state before it."""
+def _apply_again(executor: MigrationExecutor, name: str, times: int = 1) -> None:
+    """Applies the leads migration `name` `times` more, each from the state before it."""
     migration = executor.loader.get_migration("leads", name)
     state = executor.loader.project_state(("leads", migration.name), at_end=False)
-    with connection.schema_editor(atomic=False) as editor:
-        migration.apply(state.clone(), editor)
+    for _ in range(times):
+        with connection.schema_editor(atomic=False) as editor:
+            migration.apply(state.clone(), editor)
 
 
 def _plan_states() -> Iterator[tuple[str, Operation, ProjectState]]:
