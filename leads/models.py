@@ -166,14 +166,10 @@ class Lead(models.Model):
                 include=["origem", "status"],
                 name="lead_org_created_cover",
             ),
-            # The filters' indexes, twice. Counting a filter's matches reads the plain ones:
-            # their keys repeat, so PostgreSQL deduplicates them (13 and 11 MB for 1,510,000
-            # leads). A filtered page reads the ones that carry the default order's key
-            # (INCLUDE, PostgreSQL; 118 and 98 MB, as an index with INCLUDE columns is not
-            # deduplicated): its ids come from the index alone, without a heap fetch per
-            # matching lead. Leads 0033: at 1,000,000 leads, 2,340 matches, the
-            # statement 2.64 -> 2.12 ms; 138,178 matches counted in 14.3 ms from the plain
-            # index against 24.3 ms from the covering one.
+            # The filters' indexes, twice: counting a filter's matches reads the plain ones
+            # (deduplicated, so far smaller), a filtered page the ones that carry the default
+            # order's key (INCLUDE, PostgreSQL), whose ids need no lead's row. Figures in
+            # leads 0033.
             models.Index(
                 fields=["organization", "status", "temperatura", "lead_score"],
                 name="lead_org_status_temp_score",
