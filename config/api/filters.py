@@ -1,4 +1,5 @@
-"""Filter backends that refuse what they do not understand instead of ignoring it."""
+"""Filter backends that refuse what they do not understand instead of ignoring it, and let go
+of their FilterSet when done."""
 
 from __future__ import annotations
 
@@ -11,10 +12,34 @@ from django.db.models import QuerySet
 from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django_filters.rest_framework import DjangoFilterBackend
+from django_filters.utils import translate_validation
 from rest_framework import exceptions
 from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.views import APIView
+
+from config.cycles import release_filterset
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend (`DEFAULT_FILTER_BACKENDS`), its FilterSet's reference cycles
+    broken once the filtered queryset is made (config/cycles.py)."""
+
+    def filter_queryset(self, request: Request, queryset: Any, view: Any) -> Any:
+        return self.filter_with(self.get_filterset(request, queryset, view), queryset)
+
+    def filter_with(self, filterset: Any, queryset: Any) -> Any:
+        """The FilterSet's queryset, or a 400 for invalid parameters (django-filter's own
+        steps); the set is released either way."""
+        if filterset is None:
+            return queryset
+        try:
+            if not filterset.is_valid() and self.raise_exception:
+                raise translate_validation(filterset.errors)
+            return filterset.qs
+        finally:
+            release_filterset(filterset)
 
 
 class StrictOrderingFilter(OrderingFilter):

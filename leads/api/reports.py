@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api import output
+from config.cycles import release_serializer
 from leads import dashboard_selectors, timeline
 from leads.models import PIPELINE_ORDER, Lead
 from organizations.models import Membership
@@ -173,6 +174,7 @@ class LeadReportsMixin:
             period_days=query.validated_data["period"],
             closer_id=query.validated_data.get("closer_id"),
         )
+        release_serializer(query)
         body = {
             "periodo": {
                 "dias": scope.period_days,

@@ -10,8 +10,6 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django_filters.filters import QuerySetRequestMixin
-from django_filters.rest_framework import DjangoFilterBackend
-from django_filters.utils import translate_validation
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
@@ -24,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api import pagination
-from config.api.filters import StrictOrderingFilter
+from config.api.filters import FilterBackend, StrictOrderingFilter
 from config.api.pagination import PageOrCursorPagination
 from config.api.sync import ConditionalUpdateMixin
 from leads import selectors, services
@@ -61,7 +59,7 @@ class LeadAccessMixin(OrgScopedMixin):
         )
 
 
-class GivenFiltersBackend(DjangoFilterBackend):
+class GivenFiltersBackend(FilterBackend):
     """django-filter filtering with a FilterSet of only the filters whose parameters the
     request gives (same filters, same order, same validation of what is given), and none at
     all when it gives none: a filter whose parameter is absent returns the queryset unchanged,
@@ -76,10 +74,7 @@ class GivenFiltersBackend(DjangoFilterBackend):
         if not names:
             return queryset
         kwargs = self.get_filterset_kwargs(request, queryset, view)
-        filterset = _given_filters(filterset_class, names)(**kwargs)
-        if not filterset.is_valid() and self.raise_exception:
-            raise translate_validation(filterset.errors)
-        return filterset.qs
+        return self.filter_with(_given_filters(filterset_class, names)(**kwargs), queryset)
 
 
 @lru_cache(maxsize=256)

@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api.sync import ConditionalUpdateMixin
+from config.cycles import release_serializer
 from mentorados import figures, selectors, services
 from mentorados.api.filters import MentoradoFilter
 from mentorados.api.serializers import (
@@ -145,9 +146,9 @@ class MentoradoViewSet(
     def dashboard(self, request: Request) -> Response:
         query = DashboardQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        data = selectors.mentorado_dashboard(
-            organization=self.organization, period=query.validated_data["period"]
-        )
+        period = query.validated_data["period"]
+        release_serializer(query)
+        data = selectors.mentorado_dashboard(organization=self.organization, period=period)
         data["atualizado_em"] = DASHBOARD_MOMENT.to_representation(data["atualizado_em"])
         return Response(data)
 
