@@ -85,19 +85,18 @@ def release_filterset(filterset: Any) -> None:
 
 
 def release_serializer(serializer: Any) -> None:
-    """A DRF serializer whose output is made: a list serializer's child points back to it
-    (`child.parent`), a serializer's bound fields to it (`field.parent`, `fields.serializer`).
-    Its instance (a page of rows) stays reachable only from what holds the output."""
+    """A DRF serializer (or field) whose output is made: a list serializer's child points back
+    to it (`child.parent`), a serializer's bound fields to it (`field.parent`,
+    `fields.serializer`). Its instance (a page of rows) stays reachable only from what holds
+    the output."""
     child = serializer.__dict__.get("child")
     if child is not None:
         child.__dict__.pop("parent", None)
         release_serializer(child)
     fields = serializer.__dict__.pop("fields", None)
-    if fields is not None:
-        for field in fields.values():
-            field.__dict__.pop("parent", None)
-            if hasattr(field, "_declared_fields") or "child" in field.__dict__:
-                release_serializer(field)
+    for field in fields.values() if fields is not None else ():
+        field.__dict__.pop("parent", None)
+        release_serializer(field)  # a nested serializer, a ListField's child
 
 
 def _untouched(storage: Any) -> bool:

@@ -1,8 +1,8 @@
 """A finished request leaves nothing for the cyclic garbage collector (config/cycles.py).
 
-Each request is served by Django's WSGI handler as a WSGI server serves it (the body read, the
-response closed), not by the test client, which keeps references of its own on the response.
-Then everything the request made must already be freed by reference counting: a cycle would
+Each request goes through Django's request cycle and is closed as a WSGI server closes it
+(the test client's handler, without the client's own references on the response). Then
+everything the request made must already be freed by reference counting: a cycle would
 keep its view, rows and serializers alive until a collection walks them inside a later request.
 """
 
@@ -11,15 +11,13 @@ from __future__ import annotations
 import gc
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from django.http import HttpRequest
 from django.test import RequestFactory
+from django.test.client import ClientHandler
 from django_filters import FilterSet
 from rest_framework.request import Request
 from rest_framework.serializers import BaseSerializer
@@ -38,7 +36,7 @@ REQUEST_TYPES = (HttpRequest, Request, APIView, BaseSerializer, FilterSet)
 
 
 @pytest.fixture
-def serve(org_a: Any) -> Iterator[Callable[..., int]]:
+def serve(org_a: Any) -> Callable[..., int]:
     token = (
         APIClient()
         .post(
@@ -48,7 +46,10 @@ def serve(org_a: Any) -> Iterator[Callable[..., int]]:
         )
         .json()["access"]
     )
-    handler = WSGIHandler()
+    # The test client's own handler: Django's request cycle, closed as a WSGI server closes
+    # it, with the test's connection kept open. The client around it (`Client.request`)
+    # would add references of its own to each response.
+    handler = ClientHandler(enforce_csrf_checks=False)
     factory = RequestFactory()
 
     def request(method: str, path: str, body: dict[str, Any] | None = None) -> int:
@@ -58,28 +59,9 @@ def serve(org_a: Any) -> Iterator[Callable[..., int]]:
             content_type="application/json",
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
         ).environ
-        status: list[str] = []
+        return int(handler(environ).status_code)
 
-        def start_response(line: str, headers: Any, exc_info: Any = None) -> Any:
-            status.append(line)
-
-        response = handler(environ, start_response)
-        try:
-            for _chunk in response:
-                pass
-        finally:
-            response.close()
-        return int(status[0].split()[0])
-
-    # As the test client does: the test's transaction keeps the connection that a server's
-    # request would close when it finishes.
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        yield request
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
+    return request
 
 
 def left_behind(serve: Callable[..., int], *args: Any) -> tuple[int, Counter[str]]:
