@@ -654,7 +654,11 @@ def _sum(name: str) -> str:
 # like the rows, so the difference is exactly [start, 24:00)); otherwise raw.
 # Ranges: 1 = [start, next midnight), 2 = today's edge, 3 = [start's midnight, start),
 # 4 = [start, its next whole hour) or [its own hour, start), 5 = [end's whole hour, end]; then
-# the marked days and hours.
+# the marked days and hours. `ranking` sums the picked rows per grain and member in one hash
+# pass, so that its three readers (the closers' figures, the authors' and the interactions'
+# total) read one row per member: ~450 at 1,000,000 leads, where the picked rows are ~11,500
+# for period 365 (each member's months, weeks, days and hours), which each reader sorted
+# (the statement, period 365 at 1,000,000 leads: 19.7 -> 16.8 ms p50).
 _WINDOW_SQL = """
 WITH marked AS (
     SELECT DISTINCT day FROM lead_rollup_marks
@@ -756,9 +760,14 @@ raw AS ({bucket}),
 whole AS ({whole}),
 members AS ({members}),
 ranking AS (
-    SELECT grain, closer_id, author_id, created, converted, valor_sum, interactions FROM whole
-    UNION ALL
-    SELECT grain, closer_id, author_id, created, converted, valor_sum, interactions FROM members
+    SELECT grain, closer_id, author_id, SUM(created) AS created, SUM(converted) AS converted,
+           SUM(valor_sum) AS valor_sum, SUM(interactions) AS interactions
+    FROM (SELECT grain, closer_id, author_id, created, converted, valor_sum, interactions
+          FROM whole
+          UNION ALL
+          SELECT grain, closer_id, author_id, created, converted, valor_sum, interactions
+          FROM members) picked
+    GROUP BY grain, closer_id, author_id
 ),
 by_lead AS (
     SELECT closer_id AS id, SUM(created)::bigint AS created,
