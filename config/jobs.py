@@ -143,6 +143,32 @@ def _submit(kind: str, name: str, payload: dict[str, Any]) -> None:
     )
 
 
+# One Redis client per queue connection settings, kept for the life of the process.
+_CLIENTS: dict[str, Any] = {}
+
+
+def queue_connection(name: str = "default") -> Any:
+    """The Redis client of queue `name`, one per process for each connection setting.
+
+    django-rq's `get_connection` builds a new client, with a connection pool of its own, on
+    every call (`Redis.from_url`): each call opened a TCP connection and ran redis-py's
+    handshake, which reads the library's version from its installed metadata, ~1.5 ms of CPU
+    a connection, and a write that enqueues a job did it twice (bench/README.md, "A write's
+    Redis connections"). The client's pool hands each thread a connection of its own and
+    starts afresh in a forked process (a work horse). Keyed by the queue's connection
+    settings as they are now (a test may point the queues at another server), so a changed
+    setting gets a client of its own.
+    """
+    from django_rq.connection_utils import filter_connection_params
+    from django_rq.settings import QUEUES
+
+    key = repr(sorted(filter_connection_params(QUEUES[name]).items()))
+    client = _CLIENTS.get(key)
+    if client is None:
+        client = _CLIENTS.setdefault(key, django_rq.get_connection(name))
+    return client
+
+
 _backlog = False  # this process failed a push since its last successful one
 
 
@@ -186,7 +212,8 @@ def _push(kind: str, name: str, payload: dict[str, Any], request_id: str | None)
 def _push_job(func: str, payload: dict[str, Any], request_id: str | None) -> None:
     # commit_mode="auto": we are past the commit already (or in autocommit); django-rq must not
     # defer again to an on_commit of its own, which is not robust.
-    rq_queue = django_rq.get_queue(payload["queue"], commit_mode="auto")
+    queue = payload["queue"]
+    rq_queue = django_rq.get_queue(queue, commit_mode="auto", connection=queue_connection(queue))
     options: dict[str, Any] = {"meta": {"request_id": request_id} if request_id else {}}
     if payload.get("job_id"):
         options["job_id"] = payload["job_id"]
@@ -272,7 +299,7 @@ class Coalesced:
         return f"jobs:{self.name}:{key}"
 
     def _redis(self) -> Any:
-        return django_rq.get_connection(self.queue)
+        return queue_connection(self.queue)
 
     # -- requesting ------------------------------------------------------------------------
 
@@ -436,7 +463,7 @@ def outbox_grace() -> timedelta:
 
 def request_outbox_drain() -> None:
     """Enqueue one drain job unless one is waiting (called once Redis answers again)."""
-    redis = django_rq.get_connection("default")
+    redis = queue_connection("default")
     if redis.set(DRAIN_FLAG, "1", nx=True, ex=300):
         payload = {"queue": "default", "job_id": DRAIN_JOB_ID}
         _push_job("config.jobs.drain_outbox", payload, None)
@@ -490,7 +517,7 @@ def outbox_drain(*, limit: int = 5000) -> int:
 def kick_pending() -> int:
     """Enqueue the job of every pending set that has ids but no waiting job and no live
     deferred block holding it; returns how many."""
-    redis = django_rq.get_connection("default")
+    redis = queue_connection("default")
     kicked = 0
     for raw in redis.smembers(PENDING_INDEX):
         entry = raw.decode() if isinstance(raw, bytes) else str(raw)
@@ -692,7 +719,7 @@ def register_periodic_jobs(scheduler: Any, jobs: list[PeriodicJob] | None = None
 @job_logged
 def drain_outbox() -> dict[str, int]:
     """Every minute, and once Redis is back: push what commits could not, kick idle sets."""
-    redis = django_rq.get_connection("default")
+    redis = queue_connection("default")
     redis.delete(DRAIN_FLAG)
     return {"delivered": outbox_drain(), "kicked": kick_pending()}
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import django_rq
 import pytest
+import redis
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -35,6 +36,7 @@ from config.jobs import (
     enqueue,
     register_periodic_jobs,
 )
+from config.models import OutboxEntry
 from organizations.models import Notification
 from tests.factories import (
     InteractionFactory,
@@ -475,3 +477,35 @@ def test_the_drain_kicks_a_pending_set_whose_job_was_lost_but_not_a_held_or_runn
     redis.sadd(PENDING_INDEX, "tests.test_jobs:kick|running")
     assert kick_pending() == 0
     assert sorted(low_jobs()) == ["held", "lost"]
+
+
+@pytest.mark.django_db
+def test_writes_that_enqueue_jobs_reuse_the_processs_redis_connection(
+    org_a, client_for, django_capture_on_commit_callbacks, monkeypatch
+):
+    """An interaction's create enqueues its follow-on work after commit (the outbox push and
+    the coalesced jobs); those pushes reuse the process's Redis client (config.jobs
+    `queue_connection`) rather than django-rq's `get_connection`, which opens a connection
+    (and runs redis-py's handshake) on every call: two a write before."""
+    made: list[Any] = []
+    make_connection = redis.connection.ConnectionPool.make_connection
+
+    def counted(pool: Any) -> Any:
+        made.append(pool)
+        return make_connection(pool)
+
+    monkeypatch.setattr(redis.connection.ConnectionPool, "make_connection", counted)
+    client = client_for(org_a.closer)
+    body = {"tipo_interacao": "ligacao", "resultado": "contato_realizado", "resumo": "Retorno"}
+    leads = [LeadFactory(organization=org_a.org, closer=org_a.closer) for _ in range(6)]
+    pushed: list[Any] = []
+    for index, lead in enumerate(leads):
+        if index == 1:  # the first write may open the process's connections
+            made.clear()
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            response = client.post(f"/api/v1/leads/{lead.pk}/interactions/", body, format="json")
+        assert response.status_code == 201, response.json()
+        pushed += callbacks
+    assert len(pushed) >= len(leads)  # each write had follow-on work to push
+    assert OutboxEntry.objects.count() == 0  # and every push reached Redis
+    assert made == []
