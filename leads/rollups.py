@@ -657,7 +657,7 @@ def _sum(name: str) -> str:
 # the marked days and hours. `ranking` sums the picked rows per grain and member in one hash
 # pass, so that its three readers (the closers' figures, the authors' and the interactions'
 # total) read one row per member: ~450 at 1,000,000 leads, where the picked rows are ~11,500
-# for period 365 (each member's months, weeks, days and hours), which each reader sorted
+# for period 365 (each member's months, weeks, days and hours), which two of them sorted
 # (the statement, period 365 at 1,000,000 leads: 19.7 -> 16.8 ms p50).
 _WINDOW_SQL = """
 WITH marked AS (
