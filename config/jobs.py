@@ -143,30 +143,32 @@ def _submit(kind: str, name: str, payload: dict[str, Any]) -> None:
     )
 
 
-# One Redis client per queue connection settings, kept for the life of the process.
-_CLIENTS: dict[str, Any] = {}
+# Queue name -> (its connection settings when the client was made, the client).
+_CLIENTS: dict[str, tuple[str, Any]] = {}
 
 
 def queue_connection(name: str = "default") -> Any:
-    """The Redis client of queue `name`, one per process for each connection setting.
+    """The Redis client of queue `name`, kept for the life of the process.
 
     django-rq's `get_connection` builds a new client, with a connection pool of its own, on
     every call (`Redis.from_url`): each call opened a TCP connection and ran redis-py's
     handshake, which reads the library's version from its installed metadata, ~1.5 ms of CPU
     a connection, and a write that enqueues a job did it twice (bench/README.md, "A write's
     Redis connections"). The client's pool hands each thread a connection of its own and
-    starts afresh in a forked process (a work horse). Keyed by the queue's connection
-    settings as they are now (a test may point the queues at another server), so a changed
-    setting gets a client of its own.
+    starts afresh in a forked process (a work horse). When the queue's connection settings
+    change (a test pointing the queues at another server), the old client's connections are
+    closed and a new client is made.
     """
     from django_rq.connection_utils import filter_connection_params
     from django_rq.settings import QUEUES
 
-    key = repr(sorted(filter_connection_params(QUEUES[name]).items()))
-    client = _CLIENTS.get(key)
-    if client is None:
-        client = _CLIENTS.setdefault(key, django_rq.get_connection(name))
-    return client
+    current = repr(sorted(filter_connection_params(QUEUES[name]).items()))
+    kept = _CLIENTS.get(name)
+    if kept is None or kept[0] != current:
+        if kept is not None:
+            kept[1].connection_pool.disconnect()
+        kept = _CLIENTS[name] = (current, django_rq.get_connection(name))
+    return kept[1]
 
 
 _backlog = False  # this process failed a push since its last successful one

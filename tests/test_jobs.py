@@ -19,11 +19,11 @@ from typing import Any
 
 import django_rq
 import pytest
-import redis
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django_rq.settings import get_queues_list
+from redis.connection import ConnectionPool
 from rq import SimpleWorker
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
@@ -34,9 +34,11 @@ from config.jobs import (
     PeriodicJob,
     discover_periodic_jobs,
     enqueue,
+    queue_connection,
     register_periodic_jobs,
 )
 from config.models import OutboxEntry
+from config.redis_urls import redis_url_with_db
 from organizations.models import Notification
 from tests.factories import (
     InteractionFactory,
@@ -488,13 +490,13 @@ def test_writes_that_enqueue_jobs_reuse_the_processs_redis_connection(
     `queue_connection`) rather than django-rq's `get_connection`, which opens a connection
     (and runs redis-py's handshake) on every call: two a write before."""
     made: list[Any] = []
-    make_connection = redis.connection.ConnectionPool.make_connection
+    make_connection = ConnectionPool.make_connection
 
     def counted(pool: Any) -> Any:
         made.append(pool)
         return make_connection(pool)
 
-    monkeypatch.setattr(redis.connection.ConnectionPool, "make_connection", counted)
+    monkeypatch.setattr(ConnectionPool, "make_connection", counted)
     client = client_for(org_a.closer)
     body = {"tipo_interacao": "ligacao", "resultado": "contato_realizado", "resumo": "Retorno"}
     leads = [LeadFactory(organization=org_a.org, closer=org_a.closer) for _ in range(6)]
@@ -509,3 +511,25 @@ def test_writes_that_enqueue_jobs_reuse_the_processs_redis_connection(
     assert len(pushed) >= len(leads)  # each write had follow-on work to push
     assert OutboxEntry.objects.count() == 0  # and every push reached Redis
     assert made == []
+
+
+def test_the_kept_queue_client_follows_the_queues_connection_settings(settings):
+    """One client per queue while its settings stay; a changed URL gets a new client, and the
+    old one's connections are closed rather than left open to a server no longer used."""
+    first = queue_connection("default")
+    first.ping()
+    assert queue_connection("default") is first
+    settings.RQ_QUEUES = {
+        name: {**config, "URL": redis_url_with_db(config["URL"], 1)}
+        for name, config in settings.RQ_QUEUES.items()
+    }
+    second = queue_connection("default")
+    assert second is not first
+    assert (
+        second.connection_pool.connection_kwargs["db"]
+        != (first.connection_pool.connection_kwargs["db"])
+    )
+    assert second.ping()
+    assert all(
+        connection._sock is None for connection in first.connection_pool._available_connections
+    )
