@@ -93,8 +93,8 @@ def release_serializer(serializer: Any) -> None:
     if child is not None:
         child.__dict__.pop("parent", None)
         release_serializer(child)
-    fields = serializer.__dict__.pop("fields", None)
-    for field in fields.values() if fields is not None else ():
+    fields = serializer.__dict__.pop("fields", None) or {}
+    for field in fields.values():
         field.__dict__.pop("parent", None)
         release_serializer(field)  # a nested serializer, a ListField's child
 
