@@ -1085,7 +1085,7 @@ def test_a_deep_cursor_page_builds_the_orms_condition_only_when_it_must(
     assert len(queries) == 2  # membership, page
 
 
-@pytest.mark.parametrize("zone", ["UTC", "America/Sao_Paulo"])
+@pytest.mark.parametrize("zone", ["UTC", "America/Sao_Paulo", "Europe/London", "Asia/Kolkata"])
 def test_datetime_and_uuid_handlers_write_what_drfs_fields_write(zone):
     import uuid
     import zoneinfo
@@ -1107,6 +1107,8 @@ def test_datetime_and_uuid_handlers_write_what_drfs_fields_write(zone):
         )
         for _ in range(300)
     ]
+    # Local mean times, whose offsets have seconds (-03:06:28 in São Paulo until 1914).
+    moments += [datetime(1890, 5, 17, 12, 0, 30, micro, tzinfo=UTC) for micro in (0, 250)]
     with timezone.override(zone):
         handlers = dict(_handlers_of(LastInteractionSerializer, zone))
         field = drf_serializers.DateTimeField()
