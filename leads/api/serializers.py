@@ -192,11 +192,12 @@ def _datetime(getter: Handler, field: serializers.DateTimeField) -> Handler:
             # The same text as isoformat() with "Z" for "+00:00", several times faster.
             return orjson.dumps(value, option=orjson.OPT_UTC_Z)[1:-1].decode()
         local = value.astimezone(zone)
+        offset = cast(timedelta, local.utcoffset())
         # orjson writes isoformat()'s text in a third of its time, but drops the seconds of
         # an offset that has them (local mean times before ~1914: -03:06:28 in São Paulo).
         text: str = (
             local.isoformat()
-            if cast(timedelta, local.utcoffset()).seconds % 60
+            if offset.seconds % 60 or offset.microseconds
             else orjson.dumps(local)[1:-1].decode()
         )
         return text[:-6] + "Z" if text.endswith("+00:00") else text
