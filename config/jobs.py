@@ -38,7 +38,9 @@ from typing import Any, ParamSpec, TypeVar
 
 import django_rq
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import transaction
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from prometheus_client import Counter
@@ -143,8 +145,8 @@ def _submit(kind: str, name: str, payload: dict[str, Any]) -> None:
     )
 
 
-# Queue name -> (its connection settings when the client was made, the client).
-_CLIENTS: dict[str, tuple[str, Any]] = {}
+# Queue name -> its Redis client, for the life of the process (`queue_connection`).
+_CLIENTS: dict[str, Any] = {}
 
 
 def queue_connection(name: str = "default") -> Any:
@@ -155,20 +157,24 @@ def queue_connection(name: str = "default") -> Any:
     handshake, which reads the library's version from its installed metadata, ~1.5 ms of CPU
     a connection, and a write that enqueues a job did it twice (bench/README.md, "A write's
     Redis connections"). The client's pool hands each thread a connection of its own and
-    starts afresh in a forked process (a work horse). When the queue's connection settings
-    change (a test pointing the queues at another server), the old client's connections are
-    closed and a new client is made.
+    starts afresh in a forked process (a work horse). A change of `RQ_QUEUES` (a test
+    pointing the queues at another server) drops the kept clients (`_forget_queue_clients`).
     """
-    from django_rq.connection_utils import filter_connection_params
-    from django_rq.settings import QUEUES
+    client = _CLIENTS.get(name)
+    if client is None:
+        client = _CLIENTS[name] = django_rq.get_connection(name)
+    return client
 
-    current = repr(sorted(filter_connection_params(QUEUES[name]).items()))
-    kept = _CLIENTS.get(name)
-    if kept is None or kept[0] != current:
-        if kept is not None:
-            kept[1].connection_pool.disconnect()
-        kept = _CLIENTS[name] = (current, django_rq.get_connection(name))
-    return kept[1]
+
+@receiver(setting_changed)
+def _forget_queue_clients(*, setting: str, **kwargs: Any) -> None:
+    """Django's signal for a changed setting (`override_settings`, pytest-django's `settings`),
+    as its own cache handler resets on `CACHES`: the kept clients' connections are closed, not
+    left open to a server no longer used, and the next push makes a client of the new ones."""
+    if setting == "RQ_QUEUES":
+        for client in _CLIENTS.values():
+            client.connection_pool.disconnect()
+        _CLIENTS.clear()
 
 
 _backlog = False  # this process failed a push since its last successful one
