@@ -658,7 +658,7 @@ def _sum(name: str) -> str:
 # pass, so that its three readers (the closers' figures, the authors' and the interactions'
 # total) read one row per member: ~450 at 1,000,000 leads, where the picked rows are ~11,500
 # for period 365 (each member's months, weeks, days and hours), which two of them sorted
-# (the statement, period 365 at 1,000,000 leads: 19.7 -> 16.8 ms p50).
+# (the statement, period 365 at 1,000,000 leads: 20.1 -> 16.9 ms p50).
 _WINDOW_SQL = """
 WITH marked AS (
     SELECT DISTINCT day FROM lead_rollup_marks
